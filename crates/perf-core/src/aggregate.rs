@@ -1,0 +1,439 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    ContentProfile, LatencyHistogram, LatencySummary, Outcome, ResourcePeaks, Sample, TargetInfo,
+};
+
+/// Version of the [`RunResult`] JSON format. Bumped on any incompatible change.
+pub const RUN_RESULT_FORMAT_VERSION: u32 = 1;
+
+/// Failing samples kept as examples per (outcome, category) pair.
+const EXAMPLES_PER_KEY: usize = 3;
+/// Failing samples kept as examples in all.
+const MAX_EXAMPLES: usize = 200;
+
+/// Counts and latency distributions for one group of samples (all of a run, one agent,
+/// one category or one scenario). Merges exactly.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupStats {
+    /// Samples recorded, dropped ones included.
+    pub count: u64,
+    /// Samples whose outcome is `ok`.
+    pub successes: u64,
+    /// Samples per outcome label (`ok`, `timeout`, `error:status`, ...).
+    pub outcomes: BTreeMap<String, u64>,
+    /// Latency from the intended start (every sent query, failed ones included).
+    pub latency: LatencyHistogram,
+    /// Service time from the actual start.
+    pub service: LatencyHistogram,
+    /// Queries answered per agent.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub agent_usage: BTreeMap<String, u64>,
+    /// Routing checks.
+    pub routing: RoutingStats,
+    /// Retried queries whose first attempt failed.
+    #[serde(default)]
+    pub first_attempt_failures: u64,
+}
+
+/// How many answered queries went to the agent they were meant for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingStats {
+    /// Answered queries that named an expected agent.
+    pub checked: u64,
+    /// Of those, answered by that agent.
+    pub correct: u64,
+}
+
+impl RoutingStats {
+    /// `correct / checked`, or `None` when nothing was checked.
+    pub fn accuracy(&self) -> Option<f64> {
+        (self.checked > 0).then(|| self.correct as f64 / self.checked as f64)
+    }
+}
+
+impl GroupStats {
+    /// Folds one sample in.
+    pub fn record(&mut self, s: &Sample) {
+        self.count += 1;
+        if s.outcome.is_success() {
+            self.successes += 1;
+        }
+        *self.outcomes.entry(s.outcome.label()).or_default() += 1;
+        if s.outcome != Outcome::Dropped {
+            self.latency.record_micros(s.latency_us);
+            self.service.record_micros(s.service_us);
+        }
+        if let Some(agent) = &s.agent {
+            *self.agent_usage.entry(agent.clone()).or_default() += 1;
+        }
+        if let Some(ok) = s.routed_correctly() {
+            self.routing.checked += 1;
+            self.routing.correct += u64::from(ok);
+        }
+        if s.first_attempt.is_some_and(|o| !o.is_success()) {
+            self.first_attempt_failures += 1;
+        }
+    }
+
+    /// Adds `other` to `self`, exactly.
+    pub fn merge(&mut self, other: &GroupStats) {
+        self.count += other.count;
+        self.successes += other.successes;
+        for (k, v) in &other.outcomes {
+            *self.outcomes.entry(k.clone()).or_default() += v;
+        }
+        self.latency.merge(&other.latency);
+        self.service.merge(&other.service);
+        for (k, v) in &other.agent_usage {
+            *self.agent_usage.entry(k.clone()).or_default() += v;
+        }
+        self.routing.checked += other.routing.checked;
+        self.routing.correct += other.routing.correct;
+        self.first_attempt_failures += other.first_attempt_failures;
+    }
+
+    /// Samples whose outcome is not `ok`.
+    pub fn failures(&self) -> u64 {
+        self.count - self.successes
+    }
+
+    /// Samples with the given outcome label.
+    pub fn outcome_count(&self, label: &str) -> u64 {
+        self.outcomes.get(label).copied().unwrap_or(0)
+    }
+
+    /// `successes / count`, 0 when empty.
+    pub fn success_rate(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.successes as f64 / self.count as f64
+        }
+    }
+
+    /// The figures shown in summaries; `wall_time_s` gives throughput.
+    pub fn summary(&self, wall_time_s: f64) -> GroupSummary {
+        let sent = self.count - self.outcome_count("dropped");
+        GroupSummary {
+            count: self.count,
+            successes: self.successes,
+            failures: self.failures(),
+            success_rate: self.success_rate(),
+            throughput_per_s: if wall_time_s > 0.0 {
+                sent as f64 / wall_time_s
+            } else {
+                0.0
+            },
+            latency: self.latency.summary(),
+            service: self.service.summary(),
+            routing_accuracy: self.routing.accuracy(),
+            outcomes: self.outcomes.clone(),
+        }
+    }
+}
+
+/// The summary figures of a [`GroupStats`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupSummary {
+    /// Samples.
+    pub count: u64,
+    /// Successful samples.
+    pub successes: u64,
+    /// Failed samples.
+    pub failures: u64,
+    /// `successes / count`.
+    pub success_rate: f64,
+    /// Queries sent per second of wall time.
+    pub throughput_per_s: f64,
+    /// Latency from the intended start.
+    pub latency: LatencySummary,
+    /// Service time from the actual start.
+    pub service: LatencySummary,
+    /// Share of answered queries routed to their expected agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_accuracy: Option<f64>,
+    /// Samples per outcome label.
+    pub outcomes: BTreeMap<String, u64>,
+}
+
+/// The timing of one orchestrator phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseTiming {
+    /// Phase number as in the original suite (1 content analysis ... 6 regression testing).
+    pub number: u8,
+    /// Phase name.
+    pub name: String,
+    /// Seconds taken.
+    pub seconds: f64,
+    /// `completed`, `skipped` (disabled) or `failed`.
+    pub status: String,
+    /// One line on what happened.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// Everything one run measured. Built incrementally from samples (memory does not grow
+/// with the number of queries), merged exactly across shards, and serialized as the
+/// machine-readable result file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// [`RUN_RESULT_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Identifier of the run (also its report directory name).
+    pub run_id: String,
+    /// Start time, RFC 3339.
+    pub started_at: String,
+    /// Wall time of the execution phase, seconds.
+    pub wall_time_s: f64,
+    /// `true` when the run was cut short (cancellation, budget); the figures cover what ran.
+    pub interrupted: bool,
+    /// The target under test.
+    pub target: TargetInfo,
+    /// Phase timings, in order.
+    #[serde(default)]
+    pub phases: Vec<PhaseTiming>,
+    /// All samples.
+    pub overall: GroupStats,
+    /// Per agent that answered (the expected agent for queries nothing answered).
+    pub per_agent: BTreeMap<String, GroupStats>,
+    /// Per query category.
+    pub per_category: BTreeMap<String, GroupStats>,
+    /// Per scenario.
+    pub per_scenario: BTreeMap<String, GroupStats>,
+    /// A few failing samples per outcome and category, for error analysis.
+    #[serde(default)]
+    pub failure_examples: Vec<Sample>,
+    /// Peak resource use.
+    #[serde(default)]
+    pub resource_peaks: ResourcePeaks,
+    /// The database content the queries were drawn from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<ContentProfile>,
+    /// Remarks a reader must know to trust the figures (reduced scale, saturated harness).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl RunResult {
+    /// An empty result.
+    pub fn new(
+        run_id: impl Into<String>,
+        started_at: impl Into<String>,
+        target: TargetInfo,
+    ) -> Self {
+        Self {
+            format_version: RUN_RESULT_FORMAT_VERSION,
+            run_id: run_id.into(),
+            started_at: started_at.into(),
+            wall_time_s: 0.0,
+            interrupted: false,
+            target,
+            phases: Vec::new(),
+            overall: GroupStats::default(),
+            per_agent: BTreeMap::new(),
+            per_category: BTreeMap::new(),
+            per_scenario: BTreeMap::new(),
+            failure_examples: Vec::new(),
+            resource_peaks: ResourcePeaks::default(),
+            content: None,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Folds one sample into every group it belongs to.
+    pub fn record(&mut self, s: &Sample) {
+        self.overall.record(s);
+        let agent = s
+            .agent
+            .as_deref()
+            .or(s.expected_agent.as_deref())
+            .unwrap_or("unrouted");
+        group(&mut self.per_agent, agent).record(s);
+        group(&mut self.per_category, &s.category).record(s);
+        group(&mut self.per_scenario, &s.scenario).record(s);
+        if !s.outcome.is_success() && self.failure_examples.len() < MAX_EXAMPLES {
+            let same = self
+                .failure_examples
+                .iter()
+                .filter(|e| e.outcome == s.outcome && e.category == s.category)
+                .count();
+            if same < EXAMPLES_PER_KEY {
+                self.failure_examples.push(s.clone());
+            }
+        }
+    }
+
+    /// Adds another shard's result: histograms and counts merge exactly; wall time is the
+    /// longest shard's.
+    pub fn merge(&mut self, other: &RunResult) {
+        self.overall.merge(&other.overall);
+        for (mine, theirs) in [
+            (&mut self.per_agent, &other.per_agent),
+            (&mut self.per_category, &other.per_category),
+            (&mut self.per_scenario, &other.per_scenario),
+        ] {
+            for (k, v) in theirs {
+                group(mine, k).merge(v);
+            }
+        }
+        self.wall_time_s = self.wall_time_s.max(other.wall_time_s);
+        self.interrupted |= other.interrupted;
+        let room = MAX_EXAMPLES.saturating_sub(self.failure_examples.len());
+        self.failure_examples
+            .extend(other.failure_examples.iter().take(room).cloned());
+    }
+
+    /// The headline figures: the original suite's summary plus routing accuracy.
+    pub fn summary(&self) -> RunSummary {
+        let w = self.wall_time_s;
+        let answered: u64 = self.overall.agent_usage.values().sum();
+        RunSummary {
+            overall: self.overall.summary(w),
+            agent_distribution: self
+                .overall
+                .agent_usage
+                .iter()
+                .map(|(k, v)| (k.clone(), *v as f64 / answered.max(1) as f64))
+                .collect(),
+            per_agent: self
+                .per_agent
+                .iter()
+                .map(|(k, g)| (k.clone(), g.summary(w)))
+                .collect(),
+            per_category: self
+                .per_category
+                .iter()
+                .map(|(k, g)| (k.clone(), g.summary(w)))
+                .collect(),
+            per_scenario: self
+                .per_scenario
+                .iter()
+                .map(|(k, g)| (k.clone(), g.summary(w)))
+                .collect(),
+        }
+    }
+}
+
+fn group<'a>(map: &'a mut BTreeMap<String, GroupStats>, key: &str) -> &'a mut GroupStats {
+    // Avoids allocating the key on the hot path once the group exists.
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), GroupStats::default());
+    }
+    map.get_mut(key)
+        .unwrap_or_else(|| unreachable!("inserted above"))
+}
+
+/// The summary of a run, per group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// All samples.
+    pub overall: GroupSummary,
+    /// Share of answered queries per agent.
+    pub agent_distribution: BTreeMap<String, f64>,
+    /// Per agent.
+    pub per_agent: BTreeMap<String, GroupSummary>,
+    /// Per category.
+    pub per_category: BTreeMap<String, GroupSummary>,
+    /// Per scenario.
+    pub per_scenario: BTreeMap<String, GroupSummary>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    fn sample(id: u32, agent: &str, expected: &str, outcome: Outcome, latency_us: u64) -> Sample {
+        Sample {
+            query_id: format!("q{id}"),
+            scenario: "standard".into(),
+            category: expected.into(),
+            expected_agent: Some(expected.into()),
+            agent: (!agent.is_empty()).then(|| agent.to_owned()),
+            outcome,
+            first_attempt: None,
+            attempts: 1,
+            scheduled_at_us: 0,
+            start_lag_us: 0,
+            latency_us,
+            service_us: latency_us,
+            ttft_us: None,
+            error: None,
+            failed_expectations: Vec::new(),
+            answer_excerpt: None,
+        }
+    }
+
+    #[test]
+    fn summary_counts_routing_and_failures() {
+        let mut r = RunResult::new("r1", "2026-01-01T00:00:00Z", TargetInfo::default());
+        r.record(&sample(1, "a", "a", Outcome::Ok, 1000));
+        r.record(&sample(2, "b", "a", Outcome::Ok, 3000));
+        r.record(&sample(3, "", "b", Outcome::Error(ErrorKind::Bot), 500));
+        r.record(&sample(4, "", "b", Outcome::Dropped, 0));
+        r.wall_time_s = 2.0;
+        let s = r.summary();
+        assert_eq!(s.overall.count, 4);
+        assert_eq!(s.overall.successes, 2);
+        assert_eq!(
+            s.overall.latency.count, 3,
+            "dropped samples have no latency"
+        );
+        assert_eq!(s.overall.throughput_per_s, 1.5);
+        assert_eq!(s.overall.routing_accuracy, Some(0.5));
+        assert_eq!(s.agent_distribution["a"], 0.5);
+        assert_eq!(
+            s.per_agent["b"].count, 3,
+            "unanswered queries count under their expected agent"
+        );
+        assert_eq!(s.overall.outcomes["error:bot"], 1);
+        assert_eq!(r.failure_examples.len(), 2);
+    }
+
+    #[test]
+    fn merging_shards_equals_one_run() {
+        let samples: Vec<Sample> = (0..300)
+            .map(|i| {
+                let outcome = if i % 7 == 0 {
+                    Outcome::Timeout
+                } else {
+                    Outcome::Ok
+                };
+                sample(
+                    i,
+                    ["a", "b", "c"][i as usize % 3],
+                    "a",
+                    outcome,
+                    1000 + u64::from(i) * 13,
+                )
+            })
+            .collect();
+        let mut whole = RunResult::new("r", "t", TargetInfo::default());
+        let mut left = whole.clone();
+        let mut right = whole.clone();
+        for (i, s) in samples.iter().enumerate() {
+            whole.record(s);
+            if i % 2 == 0 {
+                left.record(s)
+            } else {
+                right.record(s)
+            }
+        }
+        left.merge(&right);
+        assert_eq!(left.overall, whole.overall);
+        assert_eq!(left.per_agent, whole.per_agent);
+        assert_eq!(left.per_category, whole.per_category);
+    }
+
+    #[test]
+    fn result_round_trips_through_json() {
+        let mut r = RunResult::new("r1", "t", TargetInfo::default());
+        r.record(&sample(1, "a", "a", Outcome::FailedExpectation, 1234));
+        let json = serde_json::to_string(&r).unwrap();
+        let back: RunResult = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+    }
+}

@@ -1,0 +1,287 @@
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The largest latency a [`LatencyHistogram`] tracks exactly: one hour, in microseconds.
+/// Larger values are clamped to it (and still counted).
+pub const MAX_TRACKABLE_MICROS: u64 = 3_600_000_000;
+const SIGFIGS: u8 = 3;
+
+/// A latency histogram with microsecond resolution and 3 significant digits, from 1 µs
+/// to one hour. Histograms merge exactly, so shards, scenarios and runs combine without
+/// keeping raw samples, and memory stays constant however many queries are recorded.
+///
+/// Serialized as the list of non-empty buckets, `[[value_us, count], ...]`, which is
+/// readable, diff-friendly and round-trips exactly.
+#[derive(Clone)]
+pub struct LatencyHistogram {
+    inner: Histogram<u64>,
+}
+
+impl std::fmt::Debug for LatencyHistogram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LatencyHistogram")
+            .field("count", &self.count())
+            .field("max_us", &self.inner.max())
+            .finish()
+    }
+}
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PartialEq for LatencyHistogram {
+    /// Equal when the same values were recorded, whatever the allocated range.
+    fn eq(&self, other: &Self) -> bool {
+        self.count() == other.count() && self.buckets() == other.buckets()
+    }
+}
+
+impl LatencyHistogram {
+    /// An empty histogram.
+    pub fn new() -> Self {
+        // The bounds are constants that hdrhistogram accepts, so this cannot fail.
+        // Auto-resizing: an empty histogram costs a few KiB, not the ~360 KiB the full
+        // one-hour range would, and grows only to the largest value recorded. The range is
+        // still capped at one hour by clamping in `record_micros_n`.
+        let inner = Histogram::new(SIGFIGS).expect("3 significant digits is a valid precision");
+        Self { inner }
+    }
+
+    /// Records one latency; values beyond one hour are clamped, zero becomes 1 µs.
+    pub fn record(&mut self, latency: Duration) {
+        self.record_micros(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX));
+    }
+
+    /// Records one latency given in microseconds.
+    pub fn record_micros(&mut self, micros: u64) {
+        self.record_micros_n(micros, 1);
+    }
+
+    fn record_micros_n(&mut self, micros: u64, n: u64) {
+        let v = micros.clamp(1, MAX_TRACKABLE_MICROS);
+        // In range by construction.
+        let _ = self.inner.record_n(v, n);
+    }
+
+    /// Adds every value of `other` to `self`, exactly.
+    pub fn merge(&mut self, other: &LatencyHistogram) {
+        // Same bounds on both sides, so adding cannot fail.
+        let _ = self.inner.add(&other.inner);
+    }
+
+    /// Number of recorded values.
+    pub fn count(&self) -> u64 {
+        self.inner.len()
+    }
+
+    /// `true` when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
+    }
+
+    /// The value at `percentile` (0–100), in microseconds; 0 when empty.
+    pub fn percentile_micros(&self, percentile: f64) -> u64 {
+        if self.is_empty() {
+            return 0;
+        }
+        self.inner.value_at_percentile(percentile.clamp(0.0, 100.0))
+    }
+
+    /// The value at `percentile` (0–100).
+    pub fn percentile(&self, percentile: f64) -> Duration {
+        Duration::from_micros(self.percentile_micros(percentile))
+    }
+
+    /// Mean in microseconds; 0 when empty.
+    pub fn mean_micros(&self) -> f64 {
+        if self.is_empty() {
+            0.0
+        } else {
+            self.inner.mean()
+        }
+    }
+
+    /// Largest recorded value in microseconds (within the histogram's precision).
+    pub fn max_micros(&self) -> u64 {
+        if self.is_empty() {
+            0
+        } else {
+            self.inner.max()
+        }
+    }
+
+    /// Smallest recorded value in microseconds (within the histogram's precision).
+    pub fn min_micros(&self) -> u64 {
+        if self.is_empty() {
+            0
+        } else {
+            self.inner.min()
+        }
+    }
+
+    /// Standard deviation in microseconds.
+    pub fn stdev_micros(&self) -> f64 {
+        if self.is_empty() {
+            0.0
+        } else {
+            self.inner.stdev()
+        }
+    }
+
+    /// The non-empty buckets as `(value_us, count)` pairs, ascending. Each value is the
+    /// lowest value equivalent to the bucket, within the histogram's precision.
+    pub fn buckets(&self) -> Vec<(u64, u64)> {
+        self.inner
+            .iter_recorded()
+            .map(|v| {
+                (
+                    self.inner.lowest_equivalent(v.value_iterated_to()),
+                    v.count_at_value(),
+                )
+            })
+            .collect()
+    }
+
+    /// The latency summary (count, mean, percentiles, max).
+    pub fn summary(&self) -> LatencySummary {
+        let ms = |us: u64| us as f64 / 1000.0;
+        LatencySummary {
+            count: self.count(),
+            mean_ms: self.mean_micros() / 1000.0,
+            min_ms: ms(self.min_micros()),
+            p50_ms: ms(self.percentile_micros(50.0)),
+            p90_ms: ms(self.percentile_micros(90.0)),
+            p95_ms: ms(self.percentile_micros(95.0)),
+            p99_ms: ms(self.percentile_micros(99.0)),
+            max_ms: ms(self.max_micros()),
+            stdev_ms: self.stdev_micros() / 1000.0,
+        }
+    }
+}
+
+impl Serialize for LatencyHistogram {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.buckets().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for LatencyHistogram {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let buckets = Vec::<(u64, u64)>::deserialize(deserializer)?;
+        let mut h = LatencyHistogram::new();
+        for (value, count) in buckets {
+            if value > MAX_TRACKABLE_MICROS {
+                return Err(serde::de::Error::custom(format!(
+                    "histogram bucket {value} µs is beyond the one-hour maximum"
+                )));
+            }
+            h.record_micros_n(value, count);
+        }
+        Ok(h)
+    }
+}
+
+/// Latency figures in milliseconds, as shown in summaries and baselines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    /// Number of values.
+    pub count: u64,
+    /// Arithmetic mean.
+    pub mean_ms: f64,
+    /// Minimum.
+    pub min_ms: f64,
+    /// Median.
+    pub p50_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Maximum.
+    pub max_ms: f64,
+    /// Standard deviation.
+    pub stdev_ms: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SplitMix64;
+
+    /// Nearest-rank percentile of sorted data, the definition hdrhistogram follows.
+    fn exact_percentile(sorted: &[u64], p: f64) -> u64 {
+        let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+        sorted[rank - 1]
+    }
+
+    #[test]
+    fn percentiles_match_an_exact_sort_within_precision() {
+        let mut rng = SplitMix64::new(2024);
+        let mut h = LatencyHistogram::new();
+        let mut values = Vec::new();
+        for _ in 0..100_000 {
+            // Log-normal-ish latencies between ~1 ms and several seconds.
+            let v = (1000.0 * (rng.normal() * 1.2 + 3.0).exp()) as u64 + 1;
+            values.push(v);
+            h.record_micros(v);
+        }
+        values.sort_unstable();
+        for p in [1.0, 25.0, 50.0, 90.0, 95.0, 99.0, 99.9, 100.0] {
+            let exact = exact_percentile(&values, p) as f64;
+            let approx = h.percentile_micros(p) as f64;
+            // 3 significant digits: relative error at most 1/1000 (plus one unit).
+            assert!(
+                (approx - exact).abs() <= exact * 0.001 + 1.0,
+                "p{p}: histogram {approx} vs exact {exact}"
+            );
+        }
+        let mean = values.iter().sum::<u64>() as f64 / values.len() as f64;
+        assert!((h.mean_micros() - mean).abs() <= mean * 0.001);
+        assert_eq!(h.count(), 100_000);
+    }
+
+    #[test]
+    fn merge_equals_recording_everything_in_one() {
+        let mut a = LatencyHistogram::new();
+        let mut b = LatencyHistogram::new();
+        let mut all = LatencyHistogram::new();
+        for i in 1..5000u64 {
+            let v = i * 37 % 100_000 + 1;
+            if i % 3 == 0 {
+                a.record_micros(v);
+            } else {
+                b.record_micros(v);
+            }
+            all.record_micros(v);
+        }
+        a.merge(&b);
+        assert_eq!(a, all);
+    }
+
+    #[test]
+    fn serde_round_trip_is_exact_and_clamps_extremes() {
+        let mut h = LatencyHistogram::new();
+        h.record(Duration::ZERO);
+        h.record(Duration::from_millis(250));
+        h.record(Duration::from_secs(7200));
+        let json = serde_json::to_string(&h).unwrap();
+        let back: LatencyHistogram = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, h);
+        assert_eq!(back.count(), 3);
+        assert!(back.max_micros() >= MAX_TRACKABLE_MICROS);
+        assert!(serde_json::from_str::<LatencyHistogram>("[[99999999999999,1]]").is_err());
+    }
+
+    #[test]
+    fn empty_histogram_reports_zeros() {
+        let s = LatencyHistogram::new().summary();
+        assert_eq!(s.count, 0);
+        assert_eq!(s.p99_ms, 0.0);
+    }
+}
