@@ -3,7 +3,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ContentProfile, LatencyHistogram, LatencySummary, Outcome, ResourcePeaks, Sample, TargetInfo,
+    ContentProfile, LatencyHistogram, LatencySummary, Outcome, ResourcePeaks, ResourceSample,
+    Sample, TargetInfo, Timeline,
 };
 
 /// Version of the [`RunResult`] JSON format. Bumped on any incompatible change.
@@ -159,6 +160,42 @@ pub struct GroupSummary {
     pub outcomes: BTreeMap<String, u64>,
 }
 
+/// How well the runner kept its schedule: late starts and drops are reported, not hidden.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleStats {
+    /// Queries whose actual start lagged the intended one by more than
+    /// [`ScheduleStats::LATE_THRESHOLD_US`].
+    pub late_starts: u64,
+    /// Arrivals dropped at the in-flight cap or cancelled before starting.
+    pub dropped: u64,
+    /// Start lag of the sent queries (actual minus intended start).
+    pub start_lag: LatencyHistogram,
+}
+
+impl ScheduleStats {
+    /// A start more than this many microseconds after its intended time is late.
+    pub const LATE_THRESHOLD_US: u64 = 2_000;
+
+    /// Folds one sample in.
+    pub fn record(&mut self, s: &Sample) {
+        if s.outcome == Outcome::Dropped {
+            self.dropped += 1;
+            return;
+        }
+        self.start_lag.record_micros(s.start_lag_us);
+        if s.start_lag_us > Self::LATE_THRESHOLD_US {
+            self.late_starts += 1;
+        }
+    }
+
+    /// Adds another shard's figures.
+    pub fn merge(&mut self, other: &ScheduleStats) {
+        self.late_starts += other.late_starts;
+        self.dropped += other.dropped;
+        self.start_lag.merge(&other.start_lag);
+    }
+}
+
 /// The timing of one orchestrator phase.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhaseTiming {
@@ -206,9 +243,18 @@ pub struct RunResult {
     /// A few failing samples per outcome and category, for error analysis.
     #[serde(default)]
     pub failure_examples: Vec<Sample>,
+    /// Latency, throughput and errors over time.
+    #[serde(default)]
+    pub timeline: Timeline,
+    /// How well the schedule was kept.
+    #[serde(default)]
+    pub schedule: ScheduleStats,
     /// Peak resource use.
     #[serde(default)]
     pub resource_peaks: ResourcePeaks,
+    /// Resource monitor readings, one per `monitoring_interval`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<ResourceSample>,
     /// The database content the queries were drawn from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<ContentProfile>,
@@ -237,7 +283,10 @@ impl RunResult {
             per_category: BTreeMap::new(),
             per_scenario: BTreeMap::new(),
             failure_examples: Vec::new(),
+            timeline: Timeline::default(),
+            schedule: ScheduleStats::default(),
             resource_peaks: ResourcePeaks::default(),
+            resources: Vec::new(),
             content: None,
             notes: Vec::new(),
         }
@@ -254,6 +303,8 @@ impl RunResult {
         group(&mut self.per_agent, agent).record(s);
         group(&mut self.per_category, &s.category).record(s);
         group(&mut self.per_scenario, &s.scenario).record(s);
+        self.timeline.record(s);
+        self.schedule.record(s);
         if !s.outcome.is_success() && self.failure_examples.len() < MAX_EXAMPLES {
             let same = self
                 .failure_examples
@@ -279,6 +330,8 @@ impl RunResult {
                 group(mine, k).merge(v);
             }
         }
+        self.timeline.merge(&other.timeline);
+        self.schedule.merge(&other.schedule);
         self.wall_time_s = self.wall_time_s.max(other.wall_time_s);
         self.interrupted |= other.interrupted;
         let room = MAX_EXAMPLES.saturating_sub(self.failure_examples.len());

@@ -23,9 +23,10 @@ mod rng;
 mod sample;
 mod scenario;
 mod target;
+mod timeline;
 
 pub use aggregate::{
-    GroupStats, GroupSummary, PhaseTiming, RoutingStats, RunResult, RunSummary,
+    GroupStats, GroupSummary, PhaseTiming, RoutingStats, RunResult, RunSummary, ScheduleStats,
     RUN_RESULT_FORMAT_VERSION,
 };
 pub use content::{ChannelStat, ContentProfile, TermStat, UserStat};
@@ -39,6 +40,7 @@ pub use rng::SplitMix64;
 pub use sample::{Outcome, Sample};
 pub use scenario::{Scenario, ScenarioInfo, StressLevel};
 pub use target::{BotResponse, BotTarget, TargetInfo};
+pub use timeline::{TimeBucket, Timeline, MAX_TIMELINE_BUCKETS};
 
 #[cfg(test)]
 mod send_sync_tests {

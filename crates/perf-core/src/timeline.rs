@@ -1,0 +1,151 @@
+use serde::{Deserialize, Serialize};
+
+use crate::{LatencyHistogram, Sample};
+
+/// Buckets a [`Timeline`] keeps at most; when a run outlasts them, neighbours merge and
+/// the bucket width doubles, so memory stays bounded however long the run.
+pub const MAX_TIMELINE_BUCKETS: usize = 120;
+
+/// Latency, throughput and errors over the run's time, for "over time" charts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timeline {
+    /// Width of each bucket, seconds.
+    pub bucket_s: f64,
+    /// Buckets from the run's start; bucket `i` covers `[i × bucket_s, (i+1) × bucket_s)`.
+    pub buckets: Vec<TimeBucket>,
+}
+
+/// One slice of the run, by intended start time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TimeBucket {
+    /// Queries scheduled in the slice.
+    pub count: u64,
+    /// Of those, not successful.
+    pub failures: u64,
+    /// Of those, dropped.
+    pub dropped: u64,
+    /// Latency of the queries sent in the slice.
+    pub latency: LatencyHistogram,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Self {
+            bucket_s: 1.0,
+            buckets: Vec::new(),
+        }
+    }
+}
+
+impl Timeline {
+    /// Folds one sample into the bucket of its intended start.
+    pub fn record(&mut self, s: &Sample) {
+        let t = s.scheduled_at_us as f64 / 1e6;
+        let mut idx = (t / self.bucket_s) as usize;
+        while idx >= MAX_TIMELINE_BUCKETS {
+            self.coarsen();
+            idx = (t / self.bucket_s) as usize;
+        }
+        if self.buckets.len() <= idx {
+            self.buckets.resize_with(idx + 1, TimeBucket::default);
+        }
+        let b = &mut self.buckets[idx];
+        b.count += 1;
+        if !s.outcome.is_success() {
+            b.failures += 1;
+        }
+        if s.outcome == crate::Outcome::Dropped {
+            b.dropped += 1;
+        } else {
+            b.latency.record_micros(s.latency_us);
+        }
+    }
+
+    /// Adds another timeline, first bringing both to the same bucket width.
+    pub fn merge(&mut self, other: &Timeline) {
+        let mut other = other.clone();
+        while other.bucket_s < self.bucket_s {
+            other.coarsen();
+        }
+        while self.bucket_s < other.bucket_s {
+            self.coarsen();
+        }
+        if self.buckets.len() < other.buckets.len() {
+            self.buckets
+                .resize_with(other.buckets.len(), TimeBucket::default);
+        }
+        for (mine, theirs) in self.buckets.iter_mut().zip(&other.buckets) {
+            mine.count += theirs.count;
+            mine.failures += theirs.failures;
+            mine.dropped += theirs.dropped;
+            mine.latency.merge(&theirs.latency);
+        }
+    }
+
+    fn coarsen(&mut self) {
+        self.bucket_s *= 2.0;
+        let old = std::mem::take(&mut self.buckets);
+        for pair in old.chunks(2) {
+            let mut b = pair[0].clone();
+            if let Some(second) = pair.get(1) {
+                b.count += second.count;
+                b.failures += second.failures;
+                b.dropped += second.dropped;
+                b.latency.merge(&second.latency);
+            }
+            self.buckets.push(b);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Outcome;
+
+    fn at(sec: f64) -> Sample {
+        Sample {
+            query_id: "q".into(),
+            scenario: "s".into(),
+            category: "c".into(),
+            expected_agent: None,
+            agent: None,
+            outcome: Outcome::Ok,
+            first_attempt: None,
+            attempts: 1,
+            scheduled_at_us: (sec * 1e6) as u64,
+            start_lag_us: 0,
+            latency_us: 1000,
+            service_us: 1000,
+            ttft_us: None,
+            error: None,
+            failed_expectations: Vec::new(),
+            answer_excerpt: None,
+        }
+    }
+
+    #[test]
+    fn long_runs_coarsen_instead_of_growing() {
+        let mut t = Timeline::default();
+        for s in 0..1000 {
+            t.record(&at(s as f64));
+        }
+        assert!(t.buckets.len() <= MAX_TIMELINE_BUCKETS);
+        assert_eq!(t.bucket_s, 16.0);
+        assert_eq!(t.buckets.iter().map(|b| b.count).sum::<u64>(), 1000);
+        assert_eq!(t.buckets[0].count, 16);
+    }
+
+    #[test]
+    fn merge_aligns_widths() {
+        let mut a = Timeline::default();
+        a.record(&at(0.5));
+        let mut b = Timeline::default();
+        for s in 0..300 {
+            b.record(&at(s as f64));
+        }
+        a.merge(&b);
+        assert_eq!(a.bucket_s, b.bucket_s);
+        assert_eq!(a.buckets[0].count, b.buckets[0].count + 1);
+    }
+}
