@@ -3,8 +3,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ContentProfile, LatencyHistogram, LatencySummary, Outcome, ResourcePeaks, ResourceSample,
-    Sample, TargetInfo, Timeline,
+    CheckResult, Comparison, ContentProfile, LatencyHistogram, LatencySummary, Outcome,
+    ResourcePeaks, ResourceSample, Sample, TargetInfo, Timeline, TrendSeries,
 };
 
 /// Version of the [`RunResult`] JSON format. Bumped on any incompatible change.
@@ -258,6 +258,18 @@ pub struct RunResult {
     /// The database content the queries were drawn from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<ContentProfile>,
+    /// Comparison with a baseline, when one was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
+    /// Named checks: critical paths, gate checks, robustness classes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckResult>,
+    /// Trends over the run history.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trends: Vec<TrendSeries>,
+    /// Settings of the run (the effective configuration), for reports.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub config: serde_json::Value,
     /// Remarks a reader must know to trust the figures (reduced scale, saturated harness).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -288,6 +300,10 @@ impl RunResult {
             resource_peaks: ResourcePeaks::default(),
             resources: Vec::new(),
             content: None,
+            comparison: None,
+            checks: Vec::new(),
+            trends: Vec::new(),
+            config: serde_json::Value::Null,
             notes: Vec::new(),
         }
     }

@@ -24,6 +24,7 @@ mod sample;
 mod scenario;
 mod target;
 mod timeline;
+mod verdict;
 
 pub use aggregate::{
     GroupStats, GroupSummary, PhaseTiming, RoutingStats, RunResult, RunSummary, ScheduleStats,
@@ -41,6 +42,7 @@ pub use sample::{Outcome, Sample};
 pub use scenario::{Scenario, ScenarioInfo, StressLevel};
 pub use target::{BotResponse, BotTarget, TargetInfo};
 pub use timeline::{TimeBucket, Timeline, MAX_TIMELINE_BUCKETS};
+pub use verdict::{CheckResult, Comparison, MetricVerdict, TrendSeries, Verdict};
 
 #[cfg(test)]
 mod send_sync_tests {
