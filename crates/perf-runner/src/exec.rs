@@ -1,0 +1,140 @@
+//! One query against the target: timeout, panic capture, retries, expectations.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use perf_core::{
+    check_expectations, BotResponse, BotTarget, ErrorKind, ExpectationFailure, Outcome, Query,
+};
+
+use crate::RetryPolicy;
+
+/// How a query ended after all its attempts.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    pub(crate) outcome: Outcome,
+    pub(crate) first_attempt: Option<Outcome>,
+    pub(crate) attempts: u32,
+    pub(crate) response: Option<BotResponse>,
+    pub(crate) error: Option<String>,
+    pub(crate) failures: Vec<ExpectationFailure>,
+}
+
+/// Polls a future inside `catch_unwind`, so a target that panics in `execute` becomes an
+/// error sample instead of taking a worker down. The inner future is never polled again
+/// after a panic.
+struct CatchUnwind<F>(F);
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = &mut self.0;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(inner).poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(panic_message(payload.as_ref()))),
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let what = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("non-string panic payload");
+    format!("target panicked in execute: {what}")
+}
+
+/// Runs the attempts of one query.
+pub(crate) async fn run_query(
+    target: &dyn BotTarget,
+    query: &Query,
+    timeout: Duration,
+    retry: RetryPolicy,
+) -> Finished {
+    let mut attempts = 0u32;
+    let mut first_attempt = None;
+    loop {
+        attempts += 1;
+        let attempt = tokio::time::timeout(timeout, CatchUnwind(target.execute(query))).await;
+        let (outcome, response, error) = match attempt {
+            Err(_) => (
+                Outcome::Timeout,
+                None,
+                Some(format!("no answer within {} ms", timeout.as_millis())),
+            ),
+            Ok(Err(panic)) => (Outcome::Error(ErrorKind::Panic), None, Some(panic)),
+            Ok(Ok(Err(e))) => (Outcome::Error(e.kind), None, Some(e.message)),
+            Ok(Ok(Ok(r))) => (Outcome::Ok, Some(r), None),
+        };
+        if first_attempt.is_none() {
+            first_attempt = Some(outcome);
+        }
+        let retryable = matches!(outcome, Outcome::Error(_) | Outcome::Timeout);
+        if retryable && attempts <= retry.max_retries {
+            tokio::time::sleep(retry.delay(attempts)).await;
+            continue;
+        }
+        let (outcome, failures) = match &response {
+            Some(r) if !query.expectations.is_empty() => {
+                let failures = check_expectations(&query.expectations, r);
+                if failures.is_empty() {
+                    (outcome, failures)
+                } else {
+                    (Outcome::FailedExpectation, failures)
+                }
+            }
+            _ => (outcome, Vec::new()),
+        };
+        return Finished {
+            outcome,
+            first_attempt: if attempts > 1 { first_attempt } else { None },
+            attempts,
+            response,
+            error,
+            failures,
+        };
+    }
+}
+
+/// At most `max_chars` characters of `text`, cut on a character boundary, with `…` when cut.
+pub(crate) fn excerpt(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => {
+            let mut s = String::with_capacity(cut + 3);
+            s.push_str(&text[..cut]);
+            s.push('…');
+            s
+        }
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_cuts_on_char_boundaries() {
+        assert_eq!(excerpt("abc", 5), "abc");
+        assert_eq!(excerpt("ééééé", 3), "ééé…");
+        let long = "🦀".repeat(400);
+        let e = excerpt(&long, 300);
+        assert_eq!(e.chars().count(), 301);
+    }
+
+    #[test]
+    fn panic_messages_are_readable() {
+        let p: Box<dyn std::any::Any + Send> = Box::new("boom");
+        assert!(panic_message(p.as_ref()).ends_with("boom"));
+        let p: Box<dyn std::any::Any + Send> = Box::new(String::from("bang"));
+        assert!(panic_message(p.as_ref()).ends_with("bang"));
+        let p: Box<dyn std::any::Any + Send> = Box::new(7u8);
+        assert!(panic_message(p.as_ref()).contains("non-string"));
+    }
+}

@@ -1,0 +1,582 @@
+//! Streaming aggregation of samples.
+//!
+//! The hot path avoids building a [`Sample`] for the common case (answered, first try, no
+//! raw-sample file): workers keep a small batch of `Copy` records and fold it into the
+//! shared [`Aggregator`] under one lock per batch. Everything else (failures, retries,
+//! drops) goes through [`RunResult::record`], which also keeps failure examples. Both paths
+//! produce exactly what recording every sample with `RunResult::record` would.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use perf_core::{GroupStats, LatencyHistogram, Outcome, Query, RunResult, Sample, TargetInfo};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::exec::{excerpt, Finished};
+use crate::{RunEvent, SampleEvent};
+
+/// Characters of the answer kept on failed samples.
+const EXCERPT_CHARS: usize = 300;
+/// Fast records a worker buffers before taking the lock.
+const BATCH: usize = 256;
+/// Raw-sample bytes a worker buffers before writing them.
+const JSONL_BUFFER: usize = 64 * 1024;
+/// Distinct agent names a worker interns; beyond that, samples take the slow path.
+const MAX_LOCAL_AGENTS: usize = 64;
+const NO_AGENT: u32 = u32::MAX;
+
+/// Locks a mutex, recovering the data if a holder panicked (the data is plain counters).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What the aggregation keys of a query are: its scenario, category and expected agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct QueryClass {
+    scenario: String,
+    category: String,
+    expected_agent: Option<String>,
+}
+
+/// The distinct classes of a plan's queries, and each query's class.
+#[derive(Debug)]
+pub(crate) struct PlanIndex {
+    class_of: Vec<u32>,
+    classes: Vec<QueryClass>,
+}
+
+impl PlanIndex {
+    pub(crate) fn new(queries: &[Query]) -> Self {
+        let mut classes: Vec<QueryClass> = Vec::new();
+        let mut lookup = std::collections::HashMap::new();
+        let class_of = queries
+            .iter()
+            .map(|q| {
+                let key = (
+                    q.scenario.as_str(),
+                    q.category.as_str(),
+                    q.expected_agent.as_deref(),
+                );
+                *lookup.entry(key).or_insert_with(|| {
+                    classes.push(QueryClass {
+                        scenario: q.scenario.clone(),
+                        category: q.category.clone(),
+                        expected_agent: q.expected_agent.clone(),
+                    });
+                    (classes.len() - 1) as u32
+                })
+            })
+            .collect();
+        Self { class_of, classes }
+    }
+}
+
+/// An answered, first-try sample, reduced to what aggregation needs.
+#[derive(Debug, Clone, Copy)]
+struct FastRecord {
+    class: u32,
+    agent: u32,
+    timing: Timing,
+}
+
+/// The times of one query, microseconds, already offset to the run's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Timing {
+    pub(crate) scheduled_at_us: u64,
+    pub(crate) start_lag_us: u64,
+    pub(crate) latency_us: u64,
+    pub(crate) service_us: u64,
+}
+
+#[derive(Debug, Default)]
+struct Cell {
+    count: u64,
+    latency: LatencyHistogram,
+    service: LatencyHistogram,
+}
+
+/// The plan's aggregate: a [`RunResult`] for the slow path, timeline and schedule, plus
+/// per-(class, agent) cells for fast records.
+#[derive(Debug)]
+pub(crate) struct Aggregator {
+    index: Arc<PlanIndex>,
+    agents: Vec<String>,
+    cells: Vec<Vec<(u32, Cell)>>,
+    result: RunResult,
+    scratch: Sample,
+}
+
+impl Aggregator {
+    pub(crate) fn new(index: Arc<PlanIndex>) -> Self {
+        let cells = (0..index.classes.len()).map(|_| Vec::new()).collect();
+        Self {
+            index,
+            agents: Vec::new(),
+            cells,
+            result: RunResult::new("plan", "", TargetInfo::default()),
+            scratch: blank_sample(),
+        }
+    }
+
+    fn intern(&mut self, agent: &str) -> u32 {
+        match self.agents.iter().position(|a| a == agent) {
+            Some(i) => i as u32,
+            None => {
+                self.agents.push(agent.to_owned());
+                (self.agents.len() - 1) as u32
+            }
+        }
+    }
+
+    fn record_fast(&mut self, batch: &[FastRecord], local_agents: &[String]) {
+        let map: Vec<u32> = local_agents.iter().map(|a| self.intern(a)).collect();
+        for r in batch {
+            let agent = map.get(r.agent as usize).copied().unwrap_or(NO_AGENT);
+            let Some(cells) = self.cells.get_mut(r.class as usize) else {
+                continue;
+            };
+            let cell = match cells.iter().position(|(a, _)| *a == agent) {
+                Some(i) => &mut cells[i].1,
+                None => {
+                    cells.push((agent, Cell::default()));
+                    let last = cells.len() - 1;
+                    &mut cells[last].1
+                }
+            };
+            cell.count += 1;
+            cell.latency.record_micros(r.timing.latency_us);
+            cell.service.record_micros(r.timing.service_us);
+            // Timeline and schedule read only the outcome and the times.
+            self.scratch.outcome = Outcome::Ok;
+            self.scratch.scheduled_at_us = r.timing.scheduled_at_us;
+            self.scratch.start_lag_us = r.timing.start_lag_us;
+            self.scratch.latency_us = r.timing.latency_us;
+            self.result.timeline.record(&self.scratch);
+            self.result.schedule.record(&self.scratch);
+        }
+    }
+
+    pub(crate) fn record_full(&mut self, s: &Sample) {
+        self.result.record(s);
+    }
+
+    /// Folds the fast cells into the result, exactly as `RunResult::record` would have.
+    pub(crate) fn finish(mut self) -> RunResult {
+        let cells = std::mem::take(&mut self.cells);
+        for (class, cells) in self.index.classes.iter().zip(cells) {
+            for (agent, cell) in cells {
+                let agent = self.agents.get(agent as usize).map(String::as_str);
+                let n = cell.count;
+                let mut g = GroupStats {
+                    count: n,
+                    successes: n,
+                    latency: cell.latency,
+                    service: cell.service,
+                    ..GroupStats::default()
+                };
+                g.outcomes.insert(Outcome::Ok.label(), n);
+                if let Some(a) = agent {
+                    g.agent_usage.insert(a.to_owned(), n);
+                }
+                if let Some(expected) = &class.expected_agent {
+                    g.routing.checked = n;
+                    if agent == Some(expected.as_str()) {
+                        g.routing.correct = n;
+                    }
+                }
+                let r = &mut self.result;
+                r.overall.merge(&g);
+                let agent_key = agent
+                    .or(class.expected_agent.as_deref())
+                    .unwrap_or("unrouted");
+                for (map, key) in [
+                    (&mut r.per_agent, agent_key),
+                    (&mut r.per_category, class.category.as_str()),
+                    (&mut r.per_scenario, class.scenario.as_str()),
+                ] {
+                    map.entry(key.to_owned()).or_default().merge(&g);
+                }
+            }
+        }
+        self.result
+    }
+}
+
+fn blank_sample() -> Sample {
+    Sample {
+        query_id: String::new(),
+        scenario: String::new(),
+        category: String::new(),
+        expected_agent: None,
+        agent: None,
+        outcome: Outcome::Ok,
+        first_attempt: None,
+        attempts: 1,
+        scheduled_at_us: 0,
+        start_lag_us: 0,
+        latency_us: 0,
+        service_us: 0,
+        ttft_us: None,
+        error: None,
+        failed_expectations: Vec::new(),
+        answer_excerpt: None,
+    }
+}
+
+/// The raw-sample file.
+#[derive(Debug)]
+pub(crate) struct SamplesWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+    error: Option<std::io::Error>,
+}
+
+impl SamplesWriter {
+    pub(crate) fn open(path: PathBuf, append: bool) -> Result<Self, std::io::Error> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(&path)?;
+        Ok(Self {
+            path,
+            out: BufWriter::with_capacity(JSONL_BUFFER, file),
+            error: None,
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if self.error.is_none() {
+            if let Err(e) = self.out.write_all(bytes) {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    /// Flushes and returns the first error met, with the path.
+    pub(crate) fn finish(mut self) -> Result<(), (PathBuf, std::io::Error)> {
+        if self.error.is_none() {
+            if let Err(e) = self.out.flush() {
+                self.error = Some(e);
+            }
+        }
+        match self.error {
+            Some(e) => Err((self.path, e)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What all workers of a plan share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) index: Arc<PlanIndex>,
+    pub(crate) agg: Mutex<Aggregator>,
+    pub(crate) writer: Option<Mutex<Option<SamplesWriter>>>,
+    pub(crate) events: Option<UnboundedSender<RunEvent>>,
+    pub(crate) sample_events: bool,
+}
+
+impl Shared {
+    pub(crate) fn event(&self, e: RunEvent) {
+        if let Some(tx) = &self.events {
+            // A dropped receiver only means nobody is watching.
+            let _ = tx.send(e);
+        }
+    }
+}
+
+/// A worker's recording state: a batch of fast records and a raw-sample buffer.
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    shared: Arc<Shared>,
+    batch: Vec<FastRecord>,
+    batch_limit: usize,
+    agents: Vec<String>,
+    jsonl: Vec<u8>,
+}
+
+impl Recorder {
+    /// A recorder that batches (for long-lived workers).
+    pub(crate) fn batching(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            batch: Vec::with_capacity(BATCH),
+            batch_limit: BATCH,
+            agents: Vec::new(),
+            jsonl: Vec::new(),
+        }
+    }
+
+    /// A recorder that folds each sample at once (for one-query tasks).
+    pub(crate) fn immediate(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            batch: Vec::new(),
+            batch_limit: 1,
+            agents: Vec::new(),
+            jsonl: Vec::new(),
+        }
+    }
+
+    fn local_agent(&mut self, agent: &str) -> Option<u32> {
+        if let Some(i) = self.agents.iter().position(|a| a == agent) {
+            return Some(i as u32);
+        }
+        if self.agents.len() >= MAX_LOCAL_AGENTS {
+            return None;
+        }
+        self.agents.push(agent.to_owned());
+        Some((self.agents.len() - 1) as u32)
+    }
+
+    /// Records one finished query: `qi` is its index in the plan.
+    pub(crate) fn record(&mut self, qi: usize, query: &Query, timing: Timing, f: Finished) {
+        if self.shared.sample_events {
+            self.shared.event(RunEvent::Sample(SampleEvent {
+                outcome: f.outcome,
+                attempts: f.attempts,
+                scheduled_at_us: timing.scheduled_at_us,
+                latency_us: timing.latency_us,
+                service_us: timing.service_us,
+            }));
+        }
+        let class = self.shared.index.class_of.get(qi).copied();
+        let writing = self.shared.writer.is_some();
+        if f.outcome == Outcome::Ok && f.attempts == 1 && !writing {
+            let agent = match f.response.as_ref().and_then(|r| r.primary_agent()) {
+                None => Some(NO_AGENT),
+                Some(a) => self.local_agent(a),
+            };
+            if let (Some(class), Some(agent)) = (class, agent) {
+                self.batch.push(FastRecord {
+                    class,
+                    agent,
+                    timing,
+                });
+                if self.batch.len() >= self.batch_limit {
+                    self.flush_batch();
+                }
+                return;
+            }
+        }
+        let sample = build_sample(query, timing, f);
+        lock(&self.shared.agg).record_full(&sample);
+        if writing {
+            self.write_sample(&sample);
+        }
+    }
+
+    /// Records an arrival dropped at the in-flight cap.
+    pub(crate) fn record_dropped(&mut self, query: &Query, scheduled_at_us: u64) {
+        if self.shared.sample_events {
+            self.shared.event(RunEvent::Sample(SampleEvent {
+                outcome: Outcome::Dropped,
+                attempts: 0,
+                scheduled_at_us,
+                latency_us: 0,
+                service_us: 0,
+            }));
+        }
+        let mut s = blank_sample();
+        s.query_id = query.id.clone();
+        s.scenario = query.scenario.clone();
+        s.category = query.category.clone();
+        s.expected_agent = query.expected_agent.clone();
+        s.outcome = Outcome::Dropped;
+        s.attempts = 0;
+        s.scheduled_at_us = scheduled_at_us;
+        s.error = Some("dropped: queries in flight were at max_in_flight".to_owned());
+        lock(&self.shared.agg).record_full(&s);
+        if self.shared.writer.is_some() {
+            self.write_sample(&s);
+        }
+    }
+
+    fn write_sample(&mut self, s: &Sample) {
+        // Serializing plain data to memory cannot fail; if it ever did, the line is skipped.
+        if serde_json::to_writer(&mut self.jsonl, s).is_ok() {
+            self.jsonl.push(b'\n');
+        }
+        if self.jsonl.len() >= JSONL_BUFFER || self.batch_limit == 1 {
+            self.flush_jsonl();
+        }
+    }
+
+    fn flush_batch(&mut self) {
+        if !self.batch.is_empty() {
+            lock(&self.shared.agg).record_fast(&self.batch, &self.agents);
+            self.batch.clear();
+        }
+    }
+
+    fn flush_jsonl(&mut self) {
+        if let Some(w) = &self.shared.writer {
+            if !self.jsonl.is_empty() {
+                if let Some(w) = lock(w).as_mut() {
+                    w.write(&self.jsonl);
+                }
+                self.jsonl.clear();
+            }
+        }
+    }
+
+    /// Folds everything buffered into the shared state.
+    pub(crate) fn flush(&mut self) {
+        self.flush_batch();
+        self.flush_jsonl();
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        // Also on early exits (hard stop), so nothing recorded is lost.
+        self.flush();
+    }
+}
+
+fn build_sample(query: &Query, timing: Timing, f: Finished) -> Sample {
+    let failed = !f.outcome.is_success();
+    let (agent, ttft_us, answer_excerpt) = match f.response {
+        Some(r) => {
+            let ttft = r
+                .time_to_first_token
+                .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+            let excerpt = failed.then(|| excerpt(&r.answer, EXCERPT_CHARS));
+            (r.agents.into_iter().next(), ttft, excerpt)
+        }
+        None => (None, None, None),
+    };
+    Sample {
+        query_id: query.id.clone(),
+        scenario: query.scenario.clone(),
+        category: query.category.clone(),
+        expected_agent: query.expected_agent.clone(),
+        agent,
+        outcome: f.outcome,
+        first_attempt: f.first_attempt,
+        attempts: f.attempts,
+        scheduled_at_us: timing.scheduled_at_us,
+        start_lag_us: timing.start_lag_us,
+        latency_us: timing.latency_us,
+        service_us: timing.service_us,
+        ttft_us,
+        error: f.error,
+        failed_expectations: f.failures,
+        answer_excerpt,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use perf_core::{BotResponse, ErrorKind, ExpectationFailure};
+
+    fn finished(outcome: Outcome, agent: Option<&str>, attempts: u32) -> Finished {
+        Finished {
+            outcome,
+            first_attempt: (attempts > 1).then_some(Outcome::Timeout),
+            attempts,
+            response: agent.map(|a| BotResponse::new("answer text", a)),
+            error: (!outcome.is_success()).then(|| "bad".to_owned()),
+            failures: if outcome == Outcome::FailedExpectation {
+                vec![ExpectationFailure {
+                    expectation: "answer_contains".into(),
+                    detail: "missing".into(),
+                }]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// The fast path and the slow path together give exactly what recording every sample
+    /// with `RunResult::record` gives.
+    #[test]
+    fn fast_path_equals_recording_every_sample() {
+        let queries: Vec<Query> = (0..7)
+            .map(|i| {
+                let q = Query::new(format!("q{i}"), "text", ["cat_a", "cat_b"][i % 2])
+                    .with_scenario(["s1", "s2", "s3"][i % 3]);
+                if i % 4 == 0 {
+                    q
+                } else {
+                    q.with_expected_agent(["x", "y"][i % 2])
+                }
+            })
+            .collect();
+        let index = Arc::new(PlanIndex::new(&queries));
+        let shared = Arc::new(Shared {
+            index: index.clone(),
+            agg: Mutex::new(Aggregator::new(index)),
+            writer: None,
+            events: None,
+            sample_events: false,
+        });
+        let mut expected = RunResult::new("plan", "", TargetInfo::default());
+        let mut rec = Recorder::batching(shared.clone());
+        for k in 0..1000usize {
+            let qi = k % queries.len();
+            let outcome = match k % 11 {
+                0 => Outcome::Error(ErrorKind::Bot),
+                1 => Outcome::FailedExpectation,
+                2 => Outcome::Timeout,
+                _ => Outcome::Ok,
+            };
+            let agent = [None, Some("x"), Some("y"), Some("z")][k % 4];
+            let agent = if matches!(outcome, Outcome::Ok | Outcome::FailedExpectation) {
+                agent
+            } else {
+                None
+            };
+            let attempts = if k % 13 == 0 { 2 } else { 1 };
+            let timing = Timing {
+                scheduled_at_us: k as u64 * 10_000,
+                start_lag_us: (k as u64 * 37) % 5_000,
+                latency_us: 1_000 + (k as u64 * 7919) % 100_000,
+                service_us: 900 + (k as u64 * 31) % 90_000,
+            };
+            expected.record(&build_sample(
+                &queries[qi],
+                timing,
+                finished(outcome, agent, attempts),
+            ));
+            rec.record(qi, &queries[qi], timing, finished(outcome, agent, attempts));
+        }
+        drop(rec);
+        let shared = Arc::into_inner(shared).expect("recorder dropped");
+        let got = shared
+            .agg
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .finish();
+        assert_eq!(got.overall, expected.overall);
+        assert_eq!(got.per_agent, expected.per_agent);
+        assert_eq!(got.per_category, expected.per_category);
+        assert_eq!(got.per_scenario, expected.per_scenario);
+        assert_eq!(got.timeline, expected.timeline);
+        assert_eq!(got.schedule, expected.schedule);
+        assert_eq!(got.failure_examples, expected.failure_examples);
+    }
+
+    #[test]
+    fn failed_samples_keep_a_short_excerpt_and_ok_ones_none() {
+        let q = Query::new("q", "t", "c");
+        let mut f = finished(Outcome::FailedExpectation, Some("a"), 1);
+        if let Some(r) = f.response.as_mut() {
+            r.answer = "é".repeat(1000);
+        }
+        let s = build_sample(&q, Timing::default(), f);
+        assert_eq!(
+            s.answer_excerpt.as_deref().map(|e| e.chars().count()),
+            Some(301)
+        );
+        assert_eq!(s.failed_expectations.len(), 1);
+        let s = build_sample(&q, Timing::default(), finished(Outcome::Ok, Some("a"), 1));
+        assert_eq!(s.answer_excerpt, None);
+        assert_eq!(s.agent.as_deref(), Some("a"));
+    }
+}

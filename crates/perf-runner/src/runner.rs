@@ -1,0 +1,458 @@
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use perf_core::{BotTarget, ClosedLoop, LoadProfile, OpenLoop, Query, RunResult, TargetError};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::exec::run_query;
+use crate::monitor::monitor_thread;
+use crate::record::{lock, Aggregator, PlanIndex, Recorder, SamplesWriter, Shared, Timing};
+use crate::{ArrivalSchedule, Plan, RunEvent, RunnerConfig, RunnerError};
+
+/// What one plan did, beside the samples folded into the [`RunResult`].
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct PlanStats {
+    /// Queries sent (every query that started, whatever its outcome).
+    pub sent: u64,
+    /// Of those, answered with every expectation met.
+    pub succeeded: u64,
+    /// Open-loop arrivals dropped at the in-flight cap.
+    pub dropped: u64,
+    /// Queries that started more than `ScheduleStats::LATE_THRESHOLD_US` after their
+    /// intended time.
+    pub late: u64,
+    /// Queries still in flight when the grace period after a cancellation ran out; they are
+    /// not in the result.
+    pub abandoned: u64,
+    /// Wall time of the plan, seconds.
+    pub wall_time_s: f64,
+    /// `true` when the plan was cancelled before its end.
+    pub interrupted: bool,
+}
+
+/// Runs plans against a target: closed or open loop, with timeouts, retries, expectation
+/// checks, cancellation and resource monitoring. See the crate documentation.
+pub struct Runner {
+    target: Arc<dyn BotTarget>,
+    config: RunnerConfig,
+    events: Option<UnboundedSender<RunEvent>>,
+    cancel: CancellationToken,
+    samples_started: AtomicBool,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("target", &self.target.describe())
+            .field("config", &self.config)
+            .field("events", &self.events.is_some())
+            .field("cancelled", &self.cancel.is_cancelled())
+            .finish()
+    }
+}
+
+/// What every task of a plan shares.
+struct Ctx {
+    target: Arc<dyn BotTarget>,
+    queries: Vec<Query>,
+    t0: Instant,
+    offset_us: u64,
+    timeout: Duration,
+    retry: crate::RetryPolicy,
+    cancel: CancellationToken,
+    hard_stop: CancellationToken,
+    shared: Arc<Shared>,
+    abandoned: AtomicU64,
+}
+
+impl Ctx {
+    fn timing(&self, intended: Instant, start: Instant, end: Instant) -> Timing {
+        let us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        Timing {
+            scheduled_at_us: self.offset_us + us(intended.saturating_duration_since(self.t0)),
+            start_lag_us: us(start.saturating_duration_since(intended)),
+            latency_us: us(end.saturating_duration_since(intended)),
+            service_us: us(end.saturating_duration_since(start)),
+        }
+    }
+}
+
+impl Runner {
+    /// A runner for `target`.
+    pub fn new(target: Arc<dyn BotTarget>, config: RunnerConfig) -> Self {
+        Self {
+            target,
+            config,
+            events: None,
+            cancel: CancellationToken::new(),
+            samples_started: AtomicBool::new(false),
+        }
+    }
+
+    /// Sends progress events to `tx`.
+    pub fn with_events(mut self, tx: UnboundedSender<RunEvent>) -> Self {
+        self.events = Some(tx);
+        self
+    }
+
+    /// Stops runs when `token` is cancelled (the binaries wire Ctrl-C and SIGTERM to it).
+    pub fn with_cancel(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RunnerConfig {
+        &self.config
+    }
+
+    /// Calls the target's `initialize` (once per run, before the first plan; `run` does not).
+    pub async fn initialize(&self) -> Result<(), TargetError> {
+        self.target.initialize().await
+    }
+
+    /// Calls the target's `shutdown` (once per run, after the last plan, also after an
+    /// interruption; `run` does not).
+    pub async fn shutdown(&self) -> Result<(), TargetError> {
+        self.target.shutdown().await
+    }
+
+    fn event(&self, e: RunEvent) {
+        if let Some(tx) = &self.events {
+            let _ = tx.send(e);
+        }
+    }
+
+    /// Runs one plan, folding samples into `result` (which may already hold other plans'
+    /// samples: the orchestrator runs several scenarios into one RunResult). Adds this
+    /// plan's wall time to `result.wall_time_s`, sets `result.interrupted` on cancellation.
+    ///
+    /// Sample times are counted from the start of the run, taken as the wall time already
+    /// in `result`, so consecutive plans follow each other on the timeline.
+    pub async fn run(&self, plan: &Plan, result: &mut RunResult) -> Result<PlanStats, RunnerError> {
+        plan.validate()?;
+        self.config.validate()?;
+
+        let writer = match &self.config.samples_path {
+            Some(path) => {
+                let append = self.samples_started.swap(true, Ordering::AcqRel);
+                let w = SamplesWriter::open(path.clone(), append).map_err(|source| {
+                    RunnerError::Samples {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
+                Some(Mutex::new(Some(w)))
+            }
+            None => None,
+        };
+        let index = Arc::new(PlanIndex::new(&plan.queries));
+        let shared = Arc::new(Shared {
+            index: index.clone(),
+            agg: Mutex::new(Aggregator::new(index)),
+            writer,
+            events: self.events.clone(),
+            sample_events: self.config.sample_events,
+        });
+        let offset_s = result.wall_time_s.max(0.0);
+        self.event(RunEvent::Started {
+            planned: plan.planned_queries(),
+        });
+
+        let monitor = self.config.monitor.map(|m| {
+            let (stop, rx) = std::sync::mpsc::channel::<()>();
+            let events = self.events.clone();
+            let pid = self.target.process_id();
+            let handle = std::thread::Builder::new()
+                .name("perf-runner-monitor".into())
+                .spawn(move || {
+                    monitor_thread(m.interval, pid, offset_s, rx, |s| {
+                        if let Some(tx) = &events {
+                            let _ = tx.send(RunEvent::Resource(s.clone()));
+                        }
+                    })
+                });
+            (stop, handle)
+        });
+
+        let t0 = Instant::now();
+        let ctx = Arc::new(Ctx {
+            target: self.target.clone(),
+            queries: plan.queries.clone(),
+            t0,
+            offset_us: (offset_s * 1e6) as u64,
+            timeout: self.config.query_timeout,
+            retry: self.config.retry,
+            cancel: self.cancel.clone(),
+            hard_stop: CancellationToken::new(),
+            shared: shared.clone(),
+            abandoned: AtomicU64::new(0),
+        });
+        let tracker = TaskTracker::new();
+        match &plan.load {
+            LoadProfile::Closed(c) => self.closed_loop(&ctx, &tracker, c, plan.max_queries),
+            LoadProfile::Open(o) => {
+                self.open_loop(&ctx, &tracker, o, plan.max_queries).await;
+            }
+        }
+        tracker.close();
+        tokio::select! {
+            biased;
+            _ = tracker.wait() => {}
+            _ = self.cancel.cancelled() => {
+                if !tracker.is_empty() {
+                    self.event(RunEvent::Phase("grace period".to_owned()));
+                }
+                if tokio::time::timeout(self.config.grace_period, tracker.wait()).await.is_err() {
+                    ctx.hard_stop.cancel();
+                    tracker.wait().await;
+                }
+            }
+        }
+        let wall = t0.elapsed().as_secs_f64();
+        let interrupted = self.cancel.is_cancelled();
+        let abandoned = ctx.abandoned.load(Ordering::Relaxed);
+        drop(ctx);
+
+        let readings = match monitor {
+            Some((stop, Ok(handle))) => {
+                let _ = stop.send(());
+                tokio::task::spawn_blocking(move || handle.join().unwrap_or_default())
+                    .await
+                    .unwrap_or_default()
+            }
+            // The thread could not be started: the run goes on without readings.
+            Some((_, Err(_))) | None => Vec::new(),
+        };
+
+        // Every task has finished and flushed; take the state out of the shared cell.
+        let samples_result = match &shared.writer {
+            Some(w) => match lock(w).take() {
+                Some(w) => w.finish(),
+                None => Ok(()),
+            },
+            None => Ok(()),
+        };
+        let agg = std::mem::replace(
+            &mut *lock(&shared.agg),
+            Aggregator::new(shared.index.clone()),
+        );
+        let mut plan_result = agg.finish();
+        plan_result.interrupted = interrupted;
+
+        let stats = PlanStats {
+            sent: plan_result.overall.count - plan_result.schedule.dropped,
+            succeeded: plan_result.overall.successes,
+            dropped: plan_result.schedule.dropped,
+            late: plan_result.schedule.late_starts,
+            abandoned,
+            wall_time_s: wall,
+            interrupted,
+        };
+        let before = result.wall_time_s;
+        result.merge(&plan_result);
+        result.wall_time_s = before + wall;
+        for r in &readings {
+            result.resource_peaks.observe(r);
+        }
+        result.resources.extend(readings);
+        if result.resource_peaks.harness_saturated
+            && !result.notes.iter().any(|n| n.starts_with(SATURATED_NOTE))
+        {
+            result.notes.push(format!(
+                "{SATURATED_NOTE} (peak {:.0}% of one core): latencies include harness delays and may be overstated",
+                result.resource_peaks.max_harness_cpu_percent
+            ));
+        }
+        if abandoned > 0 {
+            result.notes.push(format!(
+                "{abandoned} queries were still in flight when the grace period after the cancellation ran out; they are not counted"
+            ));
+        }
+        self.event(RunEvent::Finished { interrupted });
+        match samples_result {
+            Ok(()) => Ok(stats),
+            Err((path, source)) => Err(RunnerError::Samples { path, source }),
+        }
+    }
+
+    fn closed_loop(
+        &self,
+        ctx: &Arc<Ctx>,
+        tracker: &TaskTracker,
+        c: &ClosedLoop,
+        max_queries: Option<u64>,
+    ) {
+        let len = ctx.queries.len() as u64;
+        let total = match (c.duration, max_queries) {
+            (None, Some(m)) => m.min(len),
+            (None, None) => len,
+            (Some(_), Some(m)) => m,
+            (Some(_), None) => u64::MAX,
+        };
+        let params = ClosedParams {
+            total,
+            interval: c.rate_limit_per_second.map(|r| 1.0 / r),
+            think: c.think_time,
+            deadline: c.duration.map(|d| ctx.t0 + d),
+        };
+        self.event(RunEvent::Phase(format!(
+            "closed loop: {} users{}",
+            c.users,
+            c.rate_limit_per_second
+                .map(|r| format!(", {r}/s"))
+                .unwrap_or_default()
+        )));
+        let next = Arc::new(AtomicU64::new(0));
+        let users = usize::try_from(total).map_or(c.users, |t| c.users.min(t));
+        for _ in 0..users {
+            tracker.spawn(closed_worker(ctx.clone(), params, next.clone()));
+        }
+    }
+
+    async fn open_loop(
+        &self,
+        ctx: &Arc<Ctx>,
+        tracker: &TaskTracker,
+        o: &OpenLoop,
+        max_queries: Option<u64>,
+    ) {
+        let cap = max_queries.unwrap_or(u64::MAX);
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let mut dropped = Recorder::immediate(ctx.shared.clone());
+        let mut stage = usize::MAX;
+        let len = ctx.queries.len();
+        for (k, arrival) in (0u64..).zip(ArrivalSchedule::new(o, self.config.seed)) {
+            if k >= cap || ctx.cancel.is_cancelled() {
+                break;
+            }
+            if arrival.stage != stage {
+                stage = arrival.stage;
+                if let Some(s) = o.stages.get(stage) {
+                    self.event(RunEvent::Phase(format!(
+                        "stage {}/{}: {}→{}/s for {:.1} s",
+                        stage + 1,
+                        o.stages.len(),
+                        s.start_rate,
+                        s.end_rate,
+                        s.duration.as_secs_f64()
+                    )));
+                }
+            }
+            let intended = ctx.t0 + arrival.offset;
+            if intended > Instant::now() {
+                tokio::select! {
+                    biased;
+                    _ = ctx.cancel.cancelled() => break,
+                    _ = tokio::time::sleep_until(intended) => {}
+                }
+            }
+            let qi = (k % len as u64) as usize;
+            if in_flight.load(Ordering::Acquire) >= o.max_in_flight {
+                let at = ctx.timing(intended, intended, intended).scheduled_at_us;
+                dropped.record_dropped(&ctx.queries[qi], at);
+                continue;
+            }
+            in_flight.fetch_add(1, Ordering::AcqRel);
+            tracker.spawn(open_query(ctx.clone(), qi, intended, in_flight.clone()));
+        }
+    }
+}
+
+const SATURATED_NOTE: &str = "The harness saturated a CPU core during the run";
+
+#[derive(Debug, Clone, Copy)]
+struct ClosedParams {
+    total: u64,
+    /// Seconds between paced starts, when rate-limited.
+    interval: Option<f64>,
+    think: Duration,
+    deadline: Option<Instant>,
+}
+
+async fn closed_worker(ctx: Arc<Ctx>, p: ClosedParams, next: Arc<AtomicU64>) {
+    let mut rec = Recorder::batching(ctx.shared.clone());
+    let len = ctx.queries.len() as u64;
+    let mut ready_at = ctx.t0;
+    loop {
+        if ctx.cancel.is_cancelled() {
+            break;
+        }
+        let mut now = Instant::now();
+        let thought = ready_at > now;
+        if thought {
+            tokio::select! {
+                biased;
+                _ = ctx.cancel.cancelled() => break,
+                _ = tokio::time::sleep_until(ready_at) => {}
+            }
+            now = Instant::now();
+        }
+        if p.deadline.is_some_and(|d| now >= d) {
+            break;
+        }
+        let k = next.fetch_add(1, Ordering::Relaxed);
+        if k >= p.total {
+            break;
+        }
+        let intended = match p.interval {
+            // A pacing schedule, not a semaphore: query k is due at k × interval.
+            Some(gap) => {
+                let due = ctx.t0 + Duration::from_secs_f64(k as f64 * gap);
+                if p.deadline.is_some_and(|d| due >= d) {
+                    break;
+                }
+                if due > now {
+                    tokio::select! {
+                        biased;
+                        _ = ctx.cancel.cancelled() => break,
+                        _ = tokio::time::sleep_until(due) => {}
+                    }
+                    now = Instant::now();
+                }
+                due
+            }
+            None if thought => ready_at,
+            None => now,
+        };
+        let qi = (k % len) as usize;
+        let query = &ctx.queries[qi];
+        let finished = tokio::select! {
+            biased;
+            f = run_query(ctx.target.as_ref(), query, ctx.timeout, ctx.retry) => f,
+            _ = ctx.hard_stop.cancelled() => {
+                ctx.abandoned.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
+        };
+        let end = Instant::now();
+        rec.record(qi, query, ctx.timing(intended, now, end), finished);
+        ready_at = end + p.think;
+        // A target that answers without awaiting anything would never yield otherwise.
+        tokio::task::consume_budget().await;
+    }
+    rec.flush();
+}
+
+async fn open_query(ctx: Arc<Ctx>, qi: usize, intended: Instant, in_flight: Arc<AtomicUsize>) {
+    let start = Instant::now();
+    let query = &ctx.queries[qi];
+    let finished = tokio::select! {
+        biased;
+        f = run_query(ctx.target.as_ref(), query, ctx.timeout, ctx.retry) => f,
+        _ = ctx.hard_stop.cancelled() => {
+            ctx.abandoned.fetch_add(1, Ordering::Relaxed);
+            in_flight.fetch_sub(1, Ordering::AcqRel);
+            return;
+        }
+    };
+    let end = Instant::now();
+    in_flight.fetch_sub(1, Ordering::AcqRel);
+    let mut rec = Recorder::immediate(ctx.shared.clone());
+    rec.record(qi, query, ctx.timing(intended, start, end), finished);
+}
