@@ -39,4 +39,59 @@ pub enum SynthError {
         #[source]
         source: std::io::Error,
     },
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A scenario file is malformed; the message names the file, line, column and field.
+    #[error("{path}{}: {}{message}", location(*line, *column), field.as_deref().map(|f| format!("`{f}`: ")).unwrap_or_default())]
+    ScenarioFile {
+        /// The scenario file.
+        path: PathBuf,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// 1-based column, when known.
+        column: Option<usize>,
+        /// The field, as a dotted path (`queries[2].expected_agent`), when known.
+        field: Option<String>,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// A scenario cannot be added to the registry.
+    #[error("scenario from {source_name}: {reason}")]
+    Scenario {
+        /// Where the scenario came from (`code`, `builtin` or a file path).
+        source_name: String,
+        /// Why.
+        reason: String,
+    },
+    /// An invalid setting (a scale factor, a load profile).
+    #[error(transparent)]
+    Config(#[from] perf_core::ConfigError),
+    /// A Discord export is malformed; nothing of it was imported.
+    #[error("{path}{}: {reason}; nothing from this file was imported", location(*line, *column))]
+    Import {
+        /// The export file.
+        path: PathBuf,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// 1-based column, when known.
+        column: Option<usize>,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// `:line:column`, `:line` or nothing.
+fn location(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!(":{l}:{c}"),
+        (Some(l), None) => format!(":{l}"),
+        _ => String::new(),
+    }
 }

@@ -1,19 +1,60 @@
 //! Test data for chat-bot performance tests: a deterministic Discord-like message
-//! database, content analysis of any message database, and query generation grounded in
-//! that content.
+//! database, imports of real servers' DiscordChatExporter exports, content analysis of any
+//! message database, query generation grounded in that content, and the synthetic
+//! scenarios of phase 3 (edge cases, stress scenarios, load tests, scenario files) with
+//! robustness verdicts.
 //!
-//! Everything is seeded: the same seed gives the same database and the same queries, so
-//! runs compare.
+//! Everything is seeded: the same seed gives the same database, the same queries and the
+//! same scenarios, so runs compare.
 
 mod analysis;
 mod db;
+mod edge;
 mod error;
+mod file;
 mod generate;
+mod import;
 mod queries;
+mod registry;
+mod robustness;
+mod stress;
 mod words;
 
 pub use analysis::analyze_content;
 pub use db::{open_database, open_or_generate, validate_schema, SCHEMA_SQL, SCHEMA_VERSION};
+pub use edge::{
+    EdgeCaseScenario, EdgeClass, EDGE_CATEGORY_PREFIX, EDGE_SCENARIO, HEALTH_PROBE_SUFFIX,
+    HEALTH_PROBE_TAG, HOSTILE_TAG,
+};
 pub use error::SynthError;
+pub use file::{ScenarioFile, SCENARIO_FILE_FORMAT_VERSION};
 pub use generate::{generate_database, FixtureConfig};
+pub use import::{import_discord_exports, ImportStats};
 pub use queries::{generate_standard_queries, STANDARD_SCENARIO};
+pub use registry::{
+    scale_note, validate_scale, ScenarioPlan, ScenarioRegistry, SyntheticFlags, DEFAULT_SCALE,
+    DEFAULT_SCALE_NOTE,
+};
+pub use robustness::{
+    robustness_report, ClassRobustness, RobustnessFailure, RobustnessReport, RobustnessStats,
+    DEFAULT_ROBUSTNESS_THRESHOLD, ROBUSTNESS_CHECK_GROUP,
+};
+pub use stress::{load_scenarios, stress_scenarios, LoadScenario, ScenarioKind};
+
+#[cfg(test)]
+mod send_sync_tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        assert_send_sync::<ScenarioRegistry>();
+        assert_send_sync::<ScenarioPlan>();
+        assert_send_sync::<EdgeCaseScenario>();
+        assert_send_sync::<ScenarioFile>();
+        assert_send_sync::<RobustnessReport>();
+        assert_send_sync::<SynthError>();
+        assert_send_sync::<ImportStats>();
+    }
+}

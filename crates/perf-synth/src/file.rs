@@ -1,0 +1,684 @@
+//! Scenario files: custom scenarios in JSON, without code (format in `docs/scenarios.md`).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use perf_core::{
+    Arrival, ClosedLoop, ContentProfile, Expectation, LoadProfile, OpenLoop, Query, Scenario,
+    ScenarioInfo, SplitMix64, Stage, StressLevel,
+};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::stress::ScenarioKind;
+use crate::SynthError;
+
+/// The scenario-file format version this crate reads.
+pub const SCENARIO_FILE_FORMAT_VERSION: u32 = 1;
+
+/// Most times one query entry may be repeated.
+const MAX_REPEAT: u32 = 10_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDoc<'a> {
+    format_version: u32,
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default = "custom_kind")]
+    kind: ScenarioKind,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    expected_challenges: Vec<String>,
+    #[serde(default = "low")]
+    stress_level: StressLevel,
+    #[serde(default, borrow)]
+    load: Option<&'a RawValue>,
+    #[serde(default)]
+    expectations: Vec<Expectation>,
+    #[serde(borrow)]
+    queries: Vec<&'a RawValue>,
+}
+
+fn custom_kind() -> ScenarioKind {
+    ScenarioKind::Custom
+}
+
+fn low() -> StressLevel {
+    StressLevel::Low
+}
+
+/// One entry of `queries`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuerySpec {
+    #[serde(default)]
+    id: Option<String>,
+    text: String,
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    expected_agent: Option<String>,
+    #[serde(default)]
+    expectations: Vec<Expectation>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default = "one")]
+    repeat: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_in_flight() -> usize {
+    32
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StageSpec {
+    duration: f64,
+    start_rate: f64,
+    end_rate: f64,
+}
+
+/// The `load` object: the perf-core constructors by name.
+#[derive(Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
+enum LoadSpec {
+    Closed {
+        users: usize,
+        #[serde(default)]
+        think_time: f64,
+        #[serde(default)]
+        rate_limit_per_second: Option<f64>,
+        #[serde(default)]
+        duration: Option<f64>,
+    },
+    Constant {
+        rate: f64,
+        duration: f64,
+        #[serde(default = "default_in_flight")]
+        max_in_flight: usize,
+        #[serde(default)]
+        arrival: Arrival,
+    },
+    Ramp {
+        from: f64,
+        to: f64,
+        duration: f64,
+        #[serde(default = "default_in_flight")]
+        max_in_flight: usize,
+        #[serde(default)]
+        arrival: Arrival,
+    },
+    Spike {
+        base: f64,
+        peak: f64,
+        duration: f64,
+        spike_duration: f64,
+        #[serde(default = "default_in_flight")]
+        max_in_flight: usize,
+        #[serde(default)]
+        arrival: Arrival,
+    },
+    Step {
+        from: f64,
+        to: f64,
+        steps: usize,
+        duration: f64,
+        #[serde(default = "default_in_flight")]
+        max_in_flight: usize,
+        #[serde(default)]
+        arrival: Arrival,
+    },
+    Stages {
+        stages: Vec<StageSpec>,
+        #[serde(default = "default_in_flight")]
+        max_in_flight: usize,
+        #[serde(default)]
+        arrival: Arrival,
+    },
+}
+
+fn with_arrival(p: LoadProfile, arrival: Arrival) -> LoadProfile {
+    match p {
+        LoadProfile::Open(o) => LoadProfile::Open(OpenLoop { arrival, ..o }),
+        closed => closed,
+    }
+}
+
+impl LoadSpec {
+    fn build(self) -> Result<LoadProfile, (String, String)> {
+        let d = |field: &str, secs: f64| {
+            Duration::try_from_secs_f64(secs)
+                .ok()
+                .filter(|d| !d.is_zero() || field == "think_time")
+                .ok_or_else(|| {
+                    (
+                        field.to_owned(),
+                        format!("{secs} is not a positive number of seconds"),
+                    )
+                })
+        };
+        Ok(match self {
+            LoadSpec::Closed {
+                users,
+                think_time,
+                rate_limit_per_second,
+                duration,
+            } => LoadProfile::Closed(ClosedLoop {
+                users,
+                think_time: d("think_time", think_time)?,
+                rate_limit_per_second,
+                duration: duration.map(|s| d("duration", s)).transpose()?,
+            }),
+            LoadSpec::Constant {
+                rate,
+                duration,
+                max_in_flight,
+                arrival,
+            } => with_arrival(
+                LoadProfile::constant(rate, d("duration", duration)?, max_in_flight),
+                arrival,
+            ),
+            LoadSpec::Ramp {
+                from,
+                to,
+                duration,
+                max_in_flight,
+                arrival,
+            } => with_arrival(
+                LoadProfile::ramp(from, to, d("duration", duration)?, max_in_flight),
+                arrival,
+            ),
+            LoadSpec::Spike {
+                base,
+                peak,
+                duration,
+                spike_duration,
+                max_in_flight,
+                arrival,
+            } => with_arrival(
+                LoadProfile::spike(
+                    base,
+                    peak,
+                    d("duration", duration)?,
+                    d("spike_duration", spike_duration)?,
+                    max_in_flight,
+                ),
+                arrival,
+            ),
+            LoadSpec::Step {
+                from,
+                to,
+                steps,
+                duration,
+                max_in_flight,
+                arrival,
+            } => with_arrival(
+                LoadProfile::step(from, to, steps, d("duration", duration)?, max_in_flight),
+                arrival,
+            ),
+            LoadSpec::Stages {
+                stages,
+                max_in_flight,
+                arrival,
+            } => {
+                let mut out = Vec::with_capacity(stages.len());
+                for (i, s) in stages.into_iter().enumerate() {
+                    out.push(Stage {
+                        duration: d(&format!("stages[{i}].duration"), s.duration)?,
+                        start_rate: s.start_rate,
+                        end_rate: s.end_rate,
+                    });
+                }
+                LoadProfile::Open(OpenLoop {
+                    stages: out,
+                    arrival,
+                    max_in_flight,
+                })
+            }
+        })
+    }
+}
+
+/// A scenario read from a JSON scenario file. Query texts and expectation strings may use
+/// placeholders filled from the message database: `{top_channel}`, `{top_user}`,
+/// `{top_term}`, `{total_messages}`, and `{channel}`, `{user}`, `{term}` (drawn with the
+/// run's seed from the ten busiest channels and users and the ten most frequent terms).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioFile {
+    path: PathBuf,
+    info: ScenarioInfo,
+    kind: ScenarioKind,
+    load: LoadProfile,
+    queries: Vec<QuerySpec>,
+    defaults: Vec<Expectation>,
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |i| before.len() - i - 1)
+        + 1;
+    (line, col)
+}
+
+/// Byte offset of `inner` inside `outer` (a sub-slice of it).
+fn offset_in(outer: &str, inner: &str) -> usize {
+    (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize)
+}
+
+/// Appends "did you mean `x`?" to serde's unknown-field message when a known field is close.
+fn with_suggestion(message: String) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else {
+        return message;
+    };
+    let Some((unknown, expected)) = rest.split_once('`') else {
+        return message;
+    };
+    let best = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|k| (edit_distance(unknown, k), k))
+        .min();
+    match best {
+        Some((d, k)) if d <= 3 && d < unknown.len() => format!("{message}; did you mean `{k}`?"),
+        _ => message,
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+impl ScenarioFile {
+    /// Reads and checks a scenario file.
+    pub fn load(path: &Path) -> Result<Self, SynthError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SynthError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and checks scenario-file text; `path` names the file in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, SynthError> {
+        let err = |offset: Option<usize>, field: Option<String>, message: String| {
+            let (line, column) = offset.map(|o| line_col(text, o)).unzip();
+            SynthError::ScenarioFile {
+                path: path.to_owned(),
+                line,
+                column,
+                field,
+                message,
+            }
+        };
+        // serde's line and column are relative to the text parsed; `base` is where that
+        // text starts in the file.
+        let serde_err = |base: usize, field: Option<String>, e: serde_json::Error| {
+            let (bl, bc) = line_col(text, base);
+            // Line 0: serde buffered the value (tagged enums) and knows no position; the
+            // start of the value is the best we have.
+            let (line, column) = match e.line() {
+                0 => (bl, bc),
+                1 => (bl, bc + e.column().saturating_sub(1)),
+                l => (bl + l - 1, e.column()),
+            };
+            let msg = e.to_string();
+            // Drop serde's own " at line L column C": ours is in front.
+            let msg = msg
+                .rsplit_once(" at line ")
+                .map_or(msg.as_str(), |(m, _)| m)
+                .to_owned();
+            SynthError::ScenarioFile {
+                path: path.to_owned(),
+                line: Some(line),
+                column: Some(column),
+                field,
+                message: with_suggestion(msg),
+            }
+        };
+        let doc: FileDoc<'_> = serde_json::from_str(text).map_err(|e| serde_err(0, None, e))?;
+        if doc.format_version != SCENARIO_FILE_FORMAT_VERSION {
+            return Err(err(
+                text.find("\"format_version\""),
+                Some("format_version".to_owned()),
+                format!(
+                    "version {} is not supported; this tool reads version {SCENARIO_FILE_FORMAT_VERSION}",
+                    doc.format_version
+                ),
+            ));
+        }
+        if doc.name.trim().is_empty()
+            || !doc
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(err(
+                text.find("\"name\""),
+                Some("name".to_owned()),
+                format!(
+                    "{:?} is not a scenario name; use letters, digits, `_` and `-` (it is a key in results and baselines)",
+                    doc.name
+                ),
+            ));
+        }
+        let load = match doc.load {
+            None => LoadProfile::closed(1, None),
+            Some(raw) => {
+                let base = offset_in(text, raw.get());
+                let spec: LoadSpec = serde_json::from_str(raw.get())
+                    .map_err(|e| serde_err(base, Some("load".to_owned()), e))?;
+                let p = spec
+                    .build()
+                    .map_err(|(f, m)| err(Some(base), Some(format!("load.{f}")), m))?;
+                p.validate("load")
+                    .map_err(|e| err(Some(base), Some(e.key.clone()), e.message.clone()))?;
+                p
+            }
+        };
+        if doc.queries.is_empty() {
+            return Err(err(
+                text.find("\"queries\""),
+                Some("queries".to_owned()),
+                "a scenario needs at least one query".to_owned(),
+            ));
+        }
+        let mut queries = Vec::with_capacity(doc.queries.len());
+        for (i, raw) in doc.queries.iter().enumerate() {
+            let base = offset_in(text, raw.get());
+            let field = format!("queries[{i}]");
+            let q: QuerySpec = serde_json::from_str(raw.get())
+                .map_err(|e| serde_err(base, Some(field.clone()), e))?;
+            if q.repeat == 0 || q.repeat > MAX_REPEAT {
+                return Err(err(
+                    Some(base),
+                    Some(format!("{field}.repeat")),
+                    format!("{} is out of range; use 1 to {MAX_REPEAT}", q.repeat),
+                ));
+            }
+            if q.expected_agent
+                .as_deref()
+                .is_some_and(|a| a.trim().is_empty())
+            {
+                return Err(err(
+                    Some(base),
+                    Some(format!("{field}.expected_agent")),
+                    "is empty; omit it when no agent is expected".to_owned(),
+                ));
+            }
+            queries.push(q);
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            info: ScenarioInfo {
+                name: doc.name,
+                description: doc.description,
+                tags: doc.tags,
+                expected_challenges: doc.expected_challenges,
+                stress_level: doc.stress_level,
+            },
+            kind: doc.kind,
+            load,
+            queries,
+            defaults: doc.expectations,
+        })
+    }
+
+    /// The scenario's name.
+    pub fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    /// The kind the file declares (`custom` unless it says `stress` or `load`).
+    pub fn kind(&self) -> ScenarioKind {
+        self.kind
+    }
+
+    /// The file it was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Values for the placeholders of one run.
+struct Placeholders {
+    pairs: Vec<(&'static str, String)>,
+}
+
+impl Placeholders {
+    fn new(c: &ContentProfile, rng: &mut SplitMix64) -> Self {
+        let top = |v: Option<&str>, fallback: &str| v.unwrap_or(fallback).to_owned();
+        let channels: Vec<&str> = c
+            .channels
+            .iter()
+            .take(10)
+            .map(|x| x.name.as_str())
+            .collect();
+        let users: Vec<&str> = c.users.iter().take(10).map(|x| x.name.as_str()).collect();
+        let terms: Vec<&str> = c
+            .top_terms
+            .iter()
+            .take(10)
+            .map(|x| x.term.as_str())
+            .collect();
+        Self {
+            pairs: vec![
+                ("{top_channel}", top(channels.first().copied(), "general")),
+                ("{top_user}", top(users.first().copied(), "alice")),
+                ("{top_term}", top(terms.first().copied(), "project")),
+                ("{total_messages}", c.total_messages.to_string()),
+                ("{channel}", top(rng.pick(&channels).copied(), "general")),
+                ("{user}", top(rng.pick(&users).copied(), "alice")),
+                ("{term}", top(rng.pick(&terms).copied(), "project")),
+            ],
+        }
+    }
+
+    fn fill(&self, s: &str) -> String {
+        if !s.contains('{') {
+            return s.to_owned();
+        }
+        self.pairs
+            .iter()
+            .fold(s.to_owned(), |acc, (k, v)| acc.replace(k, v))
+    }
+
+    fn fill_expectation(&self, e: &Expectation) -> Expectation {
+        match e {
+            Expectation::AnswerContains { text } => Expectation::AnswerContains {
+                text: self.fill(text),
+            },
+            Expectation::AnswerContainsAny { any_of } => Expectation::AnswerContainsAny {
+                any_of: any_of.iter().map(|t| self.fill(t)).collect(),
+            },
+            Expectation::NoUnescapedEcho { payload } => Expectation::NoUnescapedEcho {
+                payload: self.fill(payload),
+            },
+            Expectation::NoSecretDisclosure { markers } => Expectation::NoSecretDisclosure {
+                markers: markers.iter().map(|t| self.fill(t)).collect(),
+            },
+            other => other.clone(),
+        }
+    }
+}
+
+impl Scenario for ScenarioFile {
+    fn info(&self) -> ScenarioInfo {
+        self.info.clone()
+    }
+
+    fn queries(&self, content: &ContentProfile, seed: u64) -> Vec<Query> {
+        let name = &self.info.name;
+        let mut rng = SplitMix64::derive(seed, name);
+        let mut out = Vec::new();
+        for (i, spec) in self.queries.iter().enumerate() {
+            for r in 0..spec.repeat {
+                // Placeholders are drawn afresh for every query, so repeats vary.
+                let ph = Placeholders::new(content, &mut rng);
+                let id = match (&spec.id, spec.repeat) {
+                    (Some(id), 1) => id.clone(),
+                    (Some(id), _) => format!("{id}-{r:04}"),
+                    (None, 1) => format!("{name}-{i:04}"),
+                    (None, _) => format!("{name}-{i:04}-{r:04}"),
+                };
+                let mut q = Query::new(
+                    id,
+                    ph.fill(&spec.text),
+                    spec.category.clone().unwrap_or_else(|| name.clone()),
+                )
+                .with_scenario(name.clone());
+                q.expected_agent = spec.expected_agent.clone();
+                q.tags = spec.tags.clone();
+                q.user_id = spec.user_id.as_deref().map(|u| ph.fill(u));
+                q.channel = spec.channel.as_deref().map(|c| ph.fill(c));
+                q.expectations = self
+                    .defaults
+                    .iter()
+                    .chain(&spec.expectations)
+                    .map(|e| ph.fill_expectation(e))
+                    .collect();
+                out.push(q);
+            }
+        }
+        out
+    }
+
+    fn load_profile(&self) -> LoadProfile {
+        self.load.clone()
+    }
+}
+
+/// The `*.json` files directly in `dir`, sorted by name.
+pub(crate) fn scenario_files_in(dir: &Path) -> Result<Vec<PathBuf>, SynthError> {
+    let read_err = |source| SynthError::Read {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(read_err)? {
+        let p = entry.map_err(read_err)?.path();
+        if p.is_file() && p.extension().is_some_and(|e| e == "json") {
+            files.push(p);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ScenarioFile, String> {
+        ScenarioFile::parse(text, Path::new("s.json")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let e = parse(
+            "{\n  \"format_version\": 1,\n  \"name\": \"x\",\n  \"queries\": [\n    {\"text\": \"hi\"},\n    {\"text\": \"a\", \"expectd_agent\": \"b\"}\n  ]\n}",
+        )
+        .unwrap_err();
+        assert!(e.starts_with("s.json:6:"), "{e}");
+        assert!(e.contains("`queries[1]`"), "{e}");
+        assert!(e.contains("did you mean `expected_agent`?"), "{e}");
+
+        let e = parse("{\"format_version\": 1, \"name\": \"x\", \"queries\": [], \"extra\": 1}")
+            .unwrap_err();
+        assert!(e.contains("unknown field `extra`"), "{e}");
+
+        let e = parse(
+            "{\"format_version\": 1, \"name\": \"x\",\n\"load\": {\"mode\": \"closed\", \"users\": 0},\n\"queries\": [{\"text\": \"a\"}]}",
+        )
+        .unwrap_err();
+        assert!(e.starts_with("s.json:2:"), "{e}");
+        assert!(e.contains("`load.users`"), "{e}");
+
+        let e = parse(
+            "{\"format_version\": 1, \"name\": \"x\",\n\"load\": {\"mode\": \"constant\", \"rate\": 2, \"duration\": 5, \"users\": 3},\n\"queries\": [{\"text\": \"a\"}]}",
+        )
+        .unwrap_err();
+        assert!(e.contains("unknown field `users`"), "{e}");
+        assert!(e.starts_with("s.json:2:"), "{e}");
+
+        let e = parse("{\"format_version\": 2, \"name\": \"x\", \"queries\": [{\"text\": \"a\"}]}")
+            .unwrap_err();
+        assert!(e.contains("`format_version`"), "{e}");
+
+        let e = parse("{\"format_version\": 1, \"name\": \"x\", \"queries\": [{\"text\": \"a\", \"repeat\": 0}]}")
+            .unwrap_err();
+        assert!(e.contains("`queries[0].repeat`"), "{e}");
+
+        let e = parse("{\"format_version\": 1, \"name\": \"x\" \"queries\": []}").unwrap_err();
+        assert!(e.starts_with("s.json:1:"), "{e}");
+    }
+
+    #[test]
+    fn placeholders_are_filled_from_the_content() {
+        let f = parse(
+            r#"{"format_version": 1, "name": "p",
+                "expectations": [{"type": "answer_not_empty"}],
+                "queries": [{"text": "What does {top_user} say in #{top_channel}?",
+                             "expectations": [{"type": "answer_contains", "text": "{top_user}"}],
+                             "repeat": 2}]}"#,
+        )
+        .unwrap();
+        let c = ContentProfile {
+            users: vec![perf_core::UserStat {
+                name: "zoe".into(),
+                messages: 3,
+            }],
+            channels: vec![perf_core::ChannelStat {
+                name: "dev".into(),
+                messages: 3,
+            }],
+            ..ContentProfile::default()
+        };
+        let q = f.queries(&c, 1);
+        assert_eq!(q.len(), 2);
+        assert_eq!(q[0].text, "What does zoe say in #dev?");
+        assert_eq!(q[0].id, "p-0000-0000");
+        assert_eq!(q[1].id, "p-0000-0001");
+        assert_eq!(
+            q[0].expectations,
+            vec![
+                Expectation::AnswerNotEmpty,
+                Expectation::AnswerContains { text: "zoe".into() }
+            ]
+        );
+        assert_eq!(f.load_profile(), LoadProfile::closed(1, None));
+    }
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("expectd_agent", "expected_agent"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
+    }
+}
