@@ -1,0 +1,680 @@
+//! A bot started as a long-lived child process speaking JSON lines on stdin/stdout.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex as StdMutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use perf_core::{BotResponse, BotTarget, ErrorKind, Query, TargetError, TargetInfo};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::{oneshot, watch, Mutex, Notify};
+use tokio::time::Instant;
+
+use crate::spec::CommandTargetConfig;
+use crate::TargetsError;
+
+/// The longest wait before a restart, however many crashes came before.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How long `shutdown` waits for a killed process to be reaped.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+
+/// One request line sent to the bot.
+#[derive(Debug, Serialize)]
+struct RequestLine<'a> {
+    id: &'a str,
+    query: &'a str,
+    user_id: Option<&'a str>,
+    channel: Option<&'a str>,
+}
+
+/// One answer line read from the bot. Unknown fields are allowed: bots add their own.
+#[derive(Debug, Deserialize)]
+struct ResponseLine {
+    id: String,
+    #[serde(default)]
+    answer: Option<String>,
+    #[serde(default)]
+    agent: Option<String>,
+    #[serde(default)]
+    agents: Option<Vec<String>>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    metadata: Option<Value>,
+}
+
+type Reply = Result<ResponseLine, TargetError>;
+
+/// Counters of a command target, for reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandStats {
+    /// Processes started, the first one included.
+    pub starts: u64,
+    /// Times the process died while the target was in use (not at shutdown).
+    pub crashes: u64,
+    /// Queries that were in flight when the process died.
+    pub crashed_queries: u64,
+    /// Stdout lines that were not JSON answers (counted and ignored).
+    pub invalid_lines: u64,
+    /// Answer lines whose id matched no query in flight (counted and ignored).
+    pub unknown_ids: u64,
+}
+
+impl CommandStats {
+    /// Restarts after crashes.
+    pub fn restarts(&self) -> u64 {
+        self.starts.saturating_sub(1)
+    }
+
+    /// Human-readable lines for `RunResult.notes`; empty when nothing went wrong.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.crashes > 0 {
+            notes.push(format!(
+                "bot process crashed {} time(s) ({} queries in flight lost) and was restarted {} time(s)",
+                self.crashes,
+                self.crashed_queries,
+                self.restarts()
+            ));
+        }
+        if self.invalid_lines > 0 {
+            notes.push(format!(
+                "bot wrote {} stdout line(s) that were not JSON answers; they were ignored",
+                self.invalid_lines
+            ));
+        }
+        if self.unknown_ids > 0 {
+            notes.push(format!(
+                "bot answered {} time(s) with an id that was not in flight; ignored",
+                self.unknown_ids
+            ));
+        }
+        notes
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    starts: AtomicU64,
+    crashes: AtomicU64,
+    crashed_queries: AtomicU64,
+    invalid_lines: AtomicU64,
+    unknown_ids: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    waiting: HashMap<String, oneshot::Sender<Reply>>,
+    /// Set once the process's stdout is gone: nothing can be answered any more.
+    closed: Option<String>,
+}
+
+/// One running bot process.
+#[derive(Debug)]
+struct Proc {
+    generation: u64,
+    pid: Option<u32>,
+    stdin: Mutex<Option<ChildStdin>>,
+    pending: StdMutex<Pending>,
+    /// Set by shutdown, so the exit is not counted as a crash.
+    stopping: AtomicBool,
+    kill: Notify,
+    exited: watch::Receiver<bool>,
+}
+
+impl Proc {
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn alive(&self) -> bool {
+        !*self.exited.borrow() && self.pending().closed.is_none()
+    }
+
+    /// Fails every query in flight; later registrations fail at once.
+    fn close(&self, reason: &str, counters: &Counters, crashed: bool) {
+        let waiting = {
+            let mut p = self.pending();
+            p.closed = Some(reason.to_owned());
+            std::mem::take(&mut p.waiting)
+        };
+        if crashed {
+            // Counted here, before any query learns of the crash, so a caller that saw a
+            // `Crashed` error also sees the crash in the counters.
+            counters.crashes.fetch_add(1, Ordering::Relaxed);
+            counters
+                .crashed_queries
+                .fetch_add(waiting.len() as u64, Ordering::Relaxed);
+        }
+        for (_, tx) in waiting {
+            let _ = tx.send(Err(TargetError::new(ErrorKind::Crashed, reason)));
+        }
+    }
+}
+
+/// Removes a query from the pending map when its `execute` future ends or is dropped (the
+/// runner drops it on timeout).
+struct PendingGuard {
+    proc: Arc<Proc>,
+    id: String,
+}
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        self.proc.pending().waiting.remove(&self.id);
+    }
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    current: Option<Arc<Proc>>,
+    generation: u64,
+    last_exit: Option<Instant>,
+    shut_down: bool,
+}
+
+/// A bot started as a long-lived child process speaking JSON lines.
+///
+/// Each query is one line on the bot's stdin,
+/// `{"id": "...", "query": "...", "user_id": "..." | null, "channel": "..." | null}`, and
+/// the bot answers with one line on stdout,
+/// `{"id": "...", "answer": "...", "agent": "..." | null, "error": "..." | null}`, in any
+/// order; many queries are in flight at once. The bot's stderr is appended to a log file in
+/// the run directory.
+///
+/// If the process dies, the queries in flight fail with [`ErrorKind::Crashed`], and the
+/// next query restarts it after a backoff (doubling from `restart_backoff_ms`, at most 5 s),
+/// up to `max_restarts` times; after that queries fail at once with `Crashed`.
+/// [`CommandTarget::stats`] counts crashes, restarts and ignored lines.
+pub struct CommandTarget {
+    config: CommandTargetConfig,
+    stderr_path: PathBuf,
+    slot: Mutex<Slot>,
+    fast: StdMutex<Option<Arc<Proc>>>,
+    pid: AtomicU32,
+    counters: Arc<Counters>,
+    wire_ids: AtomicU64,
+}
+
+impl fmt::Debug for CommandTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommandTarget")
+            .field("name", &self.name())
+            .field("stderr_path", &self.stderr_path)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CommandTarget {
+    /// A target for `config`; its stderr log goes under `run_dir` (created if missing).
+    /// The process starts on [`BotTarget::initialize`] or the first query.
+    pub fn new(config: CommandTargetConfig, run_dir: &Path) -> Result<Self, TargetsError> {
+        if config.command.first().is_none_or(String::is_empty) {
+            return Err(TargetsError::config(
+                "target.command",
+                "must name a program",
+            ));
+        }
+        if config.timeout_ms == 0 {
+            return Err(TargetsError::config(
+                "target.timeout_ms",
+                "must be positive",
+            ));
+        }
+        if config.max_line_bytes == 0 {
+            return Err(TargetsError::config(
+                "target.max_line_bytes",
+                "must be positive",
+            ));
+        }
+        std::fs::create_dir_all(run_dir).map_err(|source| TargetsError::Io {
+            path: run_dir.to_owned(),
+            source,
+        })?;
+        let stderr_path = run_dir.join(
+            config
+                .stderr_log
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("bot-stderr.log")),
+        );
+        Ok(Self {
+            config,
+            stderr_path,
+            slot: Mutex::new(Slot::default()),
+            fast: StdMutex::new(None),
+            pid: AtomicU32::new(0),
+            counters: Arc::new(Counters::default()),
+            wire_ids: AtomicU64::new(0),
+        })
+    }
+
+    /// The file the bot's stderr is appended to.
+    pub fn stderr_path(&self) -> &Path {
+        &self.stderr_path
+    }
+
+    /// How often the process died while in use.
+    pub fn crash_count(&self) -> u64 {
+        self.counters.crashes.load(Ordering::Relaxed)
+    }
+
+    /// All counters.
+    pub fn stats(&self) -> CommandStats {
+        let c = &self.counters;
+        CommandStats {
+            starts: c.starts.load(Ordering::Relaxed),
+            crashes: c.crashes.load(Ordering::Relaxed),
+            crashed_queries: c.crashed_queries.load(Ordering::Relaxed),
+            invalid_lines: c.invalid_lines.load(Ordering::Relaxed),
+            unknown_ids: c.unknown_ids.load(Ordering::Relaxed),
+        }
+    }
+
+    fn name(&self) -> String {
+        self.config
+            .name
+            .clone()
+            .unwrap_or_else(|| self.config.command.join(" "))
+    }
+
+    fn backoff(&self, crashes: u64) -> Duration {
+        let base = Duration::from_millis(self.config.restart_backoff_ms);
+        let shift = u32::try_from(crashes.saturating_sub(1))
+            .unwrap_or(u32::MAX)
+            .min(16);
+        base.saturating_mul(1 << shift).min(MAX_BACKOFF)
+    }
+
+    /// The running process, starting or restarting it when needed.
+    async fn running(&self) -> Result<Arc<Proc>, TargetError> {
+        if let Some(p) = self
+            .fast
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
+            if p.alive() {
+                return Ok(Arc::clone(p));
+            }
+        }
+        let mut slot = self.slot.lock().await;
+        if slot.shut_down {
+            return Err(TargetError::connect("the command target was shut down"));
+        }
+        if let Some(p) = &slot.current {
+            if p.alive() {
+                return Ok(Arc::clone(p));
+            }
+            // The process is gone; remember when, for the backoff.
+            if slot.last_exit.is_none() {
+                slot.last_exit = Some(Instant::now());
+            }
+        }
+        if slot.generation > 0 {
+            let crashes = self.crash_count();
+            let restarts = slot.generation - 1;
+            if restarts >= u64::from(self.config.max_restarts) {
+                return Err(TargetError::new(
+                    ErrorKind::Crashed,
+                    format!(
+                        "the bot process died {crashes} time(s); restart limit ({}) reached",
+                        self.config.max_restarts
+                    ),
+                ));
+            }
+            if let Some(exit) = slot.last_exit {
+                tokio::time::sleep_until(exit + self.backoff(crashes.max(1))).await;
+            }
+        }
+        let proc = self.spawn(slot.generation + 1)?;
+        slot.generation += 1;
+        slot.current = Some(Arc::clone(&proc));
+        slot.last_exit = None;
+        *self.fast.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&proc));
+        Ok(proc)
+    }
+
+    fn spawn(&self, generation: u64) -> Result<Arc<Proc>, TargetError> {
+        let argv = &self.config.command;
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.stderr_path)
+            .map_err(|e| {
+                TargetError::connect(format!(
+                    "cannot open the stderr log {}: {e}",
+                    self.stderr_path.display()
+                ))
+            })?;
+        // A marker between runs of the process; the log is for people, a failed write is not
+        // worth failing the query for.
+        let _ = writeln!(
+            log,
+            "--- perf-targets: starting bot process (start #{generation}) ---"
+        );
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .envs(&self.config.env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true);
+        if let Some(dir) = &self.config.cwd {
+            cmd.current_dir(dir);
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| TargetError::connect(format!("cannot start `{}`: {e}", argv[0])))?;
+        self.counters.starts.fetch_add(1, Ordering::Relaxed);
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(TargetError::connect(
+                "the child process has no stdin/stdout pipes",
+            ));
+        };
+        let pid = child.id();
+        self.pid.store(pid.unwrap_or(0), Ordering::Relaxed);
+        let (exited_tx, exited_rx) = watch::channel(false);
+        let proc = Arc::new(Proc {
+            generation,
+            pid,
+            stdin: Mutex::new(Some(stdin)),
+            pending: StdMutex::new(Pending::default()),
+            stopping: AtomicBool::new(false),
+            kill: Notify::new(),
+            exited: exited_rx,
+        });
+        tokio::spawn(supervise(
+            Arc::clone(&proc),
+            child,
+            stdout,
+            Arc::clone(&self.counters),
+            self.config.max_line_bytes,
+            Duration::from_millis(self.config.shutdown_grace_ms),
+            exited_tx,
+        ));
+        Ok(proc)
+    }
+
+    fn wire_id(
+        &self,
+        query: &Query,
+        proc: &Proc,
+    ) -> Result<(String, oneshot::Receiver<Reply>), TargetError> {
+        let (tx, rx) = oneshot::channel();
+        let mut p = proc.pending();
+        if let Some(reason) = &p.closed {
+            return Err(TargetError::new(ErrorKind::Crashed, reason.clone()));
+        }
+        let id = if p.waiting.contains_key(&query.id) {
+            format!(
+                "{}#{}",
+                query.id,
+                self.wire_ids.fetch_add(1, Ordering::Relaxed)
+            )
+        } else {
+            query.id.clone()
+        };
+        p.waiting.insert(id.clone(), tx);
+        Ok((id, rx))
+    }
+}
+
+/// Reads answers until stdout closes, then reaps the process.
+async fn supervise(
+    proc: Arc<Proc>,
+    mut child: Child,
+    stdout: ChildStdout,
+    counters: Arc<Counters>,
+    max_line: usize,
+    grace: Duration,
+    exited: watch::Sender<bool>,
+) {
+    tokio::select! {
+        () = read_answers(&proc, stdout, &counters, max_line) => {}
+        () = proc.kill.notified() => {
+            let _ = child.start_kill();
+        }
+    }
+    let stopping = proc.stopping.load(Ordering::Relaxed);
+    let reason = if stopping {
+        "the bot process was stopped at shutdown".to_owned()
+    } else {
+        format!(
+            "the bot process (start #{}) died or closed its stdout",
+            proc.generation
+        )
+    };
+    proc.close(&reason, &counters, !stopping);
+    // Stdout is closed; a process that lingers is useless, so it gets the grace time to exit.
+    let status = match tokio::time::timeout(grace, child.wait()).await {
+        Ok(status) => status,
+        Err(_) => {
+            let _ = child.start_kill();
+            child.wait().await
+        }
+    };
+    if !stopping {
+        tracing::warn!(
+            generation = proc.generation,
+            status = ?status.ok(),
+            "bot process exited during the run"
+        );
+    }
+    let _ = exited.send(true);
+}
+
+async fn read_answers(proc: &Proc, stdout: ChildStdout, counters: &Counters, max_line: usize) {
+    let mut reader = BufReader::new(stdout);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let limit = u64::try_from(max_line)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        match (&mut reader).take(limit).read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        if line.len() > max_line && line.last() != Some(&b'\n') {
+            counters.invalid_lines.fetch_add(1, Ordering::Relaxed);
+            if !skip_line(&mut reader).await {
+                return;
+            }
+            continue;
+        }
+        handle_line(proc, &line, counters);
+    }
+}
+
+/// Discards the rest of an overlong line; `false` at end of stream.
+async fn skip_line<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> bool {
+    loop {
+        let buf = match reader.fill_buf().await {
+            Ok([]) | Err(_) => return false,
+            Ok(buf) => buf,
+        };
+        match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                reader.consume(i + 1);
+                return true;
+            }
+            None => {
+                let n = buf.len();
+                reader.consume(n);
+            }
+        }
+    }
+}
+
+fn handle_line(proc: &Proc, line: &[u8], counters: &Counters) {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return;
+    }
+    let parsed: Result<ResponseLine, _> = serde_json::from_slice(line);
+    let (id, reply) = match parsed {
+        Ok(answer) => (answer.id.clone(), Ok(answer)),
+        Err(e) => {
+            // A JSON object with a string id but a bad shape still fails its own query.
+            let id = serde_json::from_slice::<Value>(line)
+                .ok()
+                .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned));
+            match id {
+                Some(id) => (
+                    id,
+                    Err(TargetError::invalid_response(format!(
+                        "bad answer line: {e}"
+                    ))),
+                ),
+                None => {
+                    counters.invalid_lines.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            }
+        }
+    };
+    let sender = proc.pending().waiting.remove(&id);
+    match sender {
+        Some(tx) => {
+            let _ = tx.send(reply);
+        }
+        None => {
+            counters.unknown_ids.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+#[async_trait]
+impl BotTarget for CommandTarget {
+    async fn initialize(&self) -> Result<(), TargetError> {
+        self.running().await.map(|_| ())
+    }
+
+    async fn execute(&self, query: &Query) -> Result<BotResponse, TargetError> {
+        let proc = self.running().await?;
+        let (id, rx) = self.wire_id(query, &proc)?;
+        let _guard = PendingGuard {
+            proc: Arc::clone(&proc),
+            id: id.clone(),
+        };
+        let mut line = serde_json::to_vec(&RequestLine {
+            id: &id,
+            query: &query.text,
+            user_id: query.user_id.as_deref(),
+            channel: query.channel.as_deref(),
+        })
+        .map_err(|e| TargetError::new(ErrorKind::Other, format!("cannot encode the query: {e}")))?;
+        line.push(b'\n');
+        {
+            let mut stdin = proc.stdin.lock().await;
+            let written = match stdin.as_mut() {
+                Some(w) => w.write_all(&line).await.map_err(|e| e.to_string()),
+                None => Err("stdin is closed".to_owned()),
+            };
+            if let Err(e) = written {
+                return Err(TargetError::new(
+                    ErrorKind::Crashed,
+                    format!("cannot write to the bot process: {e}"),
+                ));
+            }
+        }
+        let timeout = Duration::from_millis(self.config.timeout_ms);
+        let reply = match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(reply)) => reply?,
+            Ok(Err(_)) => {
+                return Err(TargetError::new(
+                    ErrorKind::Crashed,
+                    "the bot process went away before answering",
+                ))
+            }
+            Err(_) => {
+                return Err(TargetError::timeout(format!(
+                    "no answer line within {} ms",
+                    self.config.timeout_ms
+                )))
+            }
+        };
+        if let Some(error) = reply.error {
+            return Err(TargetError::bot(error));
+        }
+        let Some(answer) = reply.answer else {
+            return Err(TargetError::invalid_response(
+                "the answer line has neither `answer` nor `error`",
+            ));
+        };
+        let mut agents = reply.agents.unwrap_or_default();
+        if agents.is_empty() {
+            agents.extend(reply.agent);
+        }
+        let mut metadata = json!({"process": {
+            "start": proc.generation,
+            "crashes": self.crash_count(),
+        }});
+        if let Some(bot) = reply.metadata {
+            metadata["bot"] = bot;
+        }
+        Ok(BotResponse {
+            answer,
+            agents,
+            metadata,
+            ..BotResponse::default()
+        })
+    }
+
+    async fn shutdown(&self) -> Result<(), TargetError> {
+        let proc = {
+            let mut slot = self.slot.lock().await;
+            slot.shut_down = true;
+            slot.current.take()
+        };
+        *self.fast.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        let Some(proc) = proc else {
+            return Ok(());
+        };
+        proc.stopping.store(true, Ordering::Relaxed);
+        // Closing stdin is the polite request to exit.
+        drop(proc.stdin.lock().await.take());
+        let mut exited = proc.exited.clone();
+        let grace = Duration::from_millis(self.config.shutdown_grace_ms);
+        if tokio::time::timeout(grace, exited.wait_for(|e| *e))
+            .await
+            .is_err()
+        {
+            proc.kill.notify_one();
+            if tokio::time::timeout(KILL_WAIT, exited.wait_for(|e| *e))
+                .await
+                .is_err()
+            {
+                return Err(TargetError::new(
+                    ErrorKind::Other,
+                    format!("the bot process {:?} did not exit after kill", proc.pid),
+                ));
+            }
+        }
+        self.pid.store(0, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn process_id(&self) -> Option<u32> {
+        match self.pid.load(Ordering::Relaxed) {
+            0 => None,
+            pid => Some(pid),
+        }
+    }
+
+    fn describe(&self) -> TargetInfo {
+        TargetInfo {
+            name: self.name(),
+            version: None,
+            transport: "command".to_owned(),
+        }
+    }
+}

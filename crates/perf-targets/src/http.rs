@@ -1,0 +1,671 @@
+//! A bot behind an HTTP endpoint.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use perf_core::{BotResponse, BotTarget, ErrorKind, Query, TargetError, TargetInfo};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::{Client, Method, Response, Url};
+use serde_json::{json, Value};
+
+use crate::secret::{Secret, REDACTED};
+use crate::spec::{Api, HttpTargetConfig, HttpVersion};
+use crate::sse::SseParser;
+use crate::{template, TargetsError};
+
+/// Bytes of an error body quoted in a status error's message.
+const ERROR_SNIPPET_BYTES: usize = 256;
+
+/// A bot behind an HTTP endpoint: JSON request/response, or a server-sent-events stream
+/// (OpenAI-compatible chat completions or plain SSE).
+///
+/// One pooled [`reqwest::Client`] (rustls, HTTP/1.1 and HTTP/2) serves all concurrent
+/// queries. The auth token is read from the environment once, sent in a sensitive header,
+/// and scrubbed from every error message; `Debug` and [`BotTarget::describe`] never show it.
+pub struct HttpTarget {
+    client: Client,
+    url: Url,
+    method: Method,
+    body: Option<Value>,
+    answer_pointer: String,
+    agent_pointers: Vec<String>,
+    error_pointer: String,
+    delta_pointer: Option<String>,
+    api: Api,
+    stream: bool,
+    max_bytes: u64,
+    token: Option<Secret>,
+    name: String,
+}
+
+impl fmt::Debug for HttpTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpTarget")
+            .field("name", &self.name)
+            .field("method", &self.method)
+            .field("api", &self.api)
+            .field("stream", &self.stream)
+            .field("max_bytes", &self.max_bytes)
+            .field("token", &self.token.as_ref().map(|_| REDACTED))
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpTarget {
+    /// Builds the target and its client; reads the auth token from the environment.
+    pub fn new(config: HttpTargetConfig) -> Result<Self, TargetsError> {
+        let url = Url::parse(&config.url)
+            .map_err(|e| TargetsError::config("target.url", format!("not a valid URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(TargetsError::config(
+                "target.url",
+                format!("unsupported scheme `{}`; use http or https", url.scheme()),
+            ));
+        }
+        let method = Method::from_bytes(config.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| TargetsError::config("target.method", "not an HTTP method"))?;
+        let token = match &config.auth_token_env {
+            Some(var) => Some(
+                Secret::from_env(var)
+                    .ok_or_else(|| TargetsError::MissingToken { var: var.clone() })?,
+            ),
+            None => None,
+        };
+
+        let mut headers = HeaderMap::new();
+        for (k, v) in &config.headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                TargetsError::config(format!("target.headers.{k}"), "not a valid header name")
+            })?;
+            let value = HeaderValue::from_str(v).map_err(|_| {
+                TargetsError::config(format!("target.headers.{k}"), "not a valid header value")
+            })?;
+            headers.insert(name, value);
+        }
+        if let Some(token) = &token {
+            let name = HeaderName::from_bytes(config.auth_header.as_bytes()).map_err(|_| {
+                TargetsError::config("target.auth_header", "not a valid header name")
+            })?;
+            let text = if config.auth_scheme.is_empty() {
+                token.expose().to_owned()
+            } else {
+                format!("{} {}", config.auth_scheme, token.expose())
+            };
+            let mut value = HeaderValue::from_str(&text).map_err(|_| {
+                TargetsError::config(
+                    "target.auth_token_env",
+                    "the token is not a valid header value (control characters?)",
+                )
+            })?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+
+        let sends_body = !matches!(method, Method::GET | Method::HEAD);
+        let body = if sends_body {
+            let body = config
+                .body
+                .clone()
+                .unwrap_or_else(|| default_body(config.api, config.stream, &config.model));
+            if !template::mentions_query(&body) {
+                return Err(TargetsError::config(
+                    "target.body",
+                    "the body template has no string exactly equal to \"{{query}}\"",
+                ));
+            }
+            headers
+                .entry(CONTENT_TYPE)
+                .or_insert(HeaderValue::from_static("application/json"));
+            Some(body)
+        } else {
+            None
+        };
+        if config.stream {
+            headers
+                .entry(reqwest::header::ACCEPT)
+                .or_insert(HeaderValue::from_static("text/event-stream"));
+        }
+        if config.timeout_ms == 0 {
+            return Err(TargetsError::config(
+                "target.timeout_ms",
+                "must be positive",
+            ));
+        }
+        if config.max_response_bytes == 0 {
+            return Err(TargetsError::config(
+                "target.max_response_bytes",
+                "must be positive",
+            ));
+        }
+
+        let mut builder = Client::builder()
+            .default_headers(headers)
+            .timeout(Duration::from_millis(config.timeout_ms))
+            .connect_timeout(Duration::from_millis(config.connect_timeout_ms.max(1)))
+            .pool_max_idle_per_host(config.pool_max_idle_per_host)
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("perf-targets/", env!("CARGO_PKG_VERSION")));
+        builder = match config.http_version {
+            HttpVersion::Auto => builder,
+            HttpVersion::Http1 => builder.http1_only(),
+            HttpVersion::Http2 => builder.http2_prior_knowledge(),
+        };
+        let client = builder
+            .build()
+            .map_err(|e| TargetsError::Client(error_chain(&e)))?;
+
+        let answer_pointer = config.answer_pointer.clone().unwrap_or_else(|| {
+            match config.api {
+                Api::Json => "/answer",
+                Api::Openai => "/choices/0/message/content",
+            }
+            .to_owned()
+        });
+        let delta_pointer = config.delta_pointer.clone().or(match config.api {
+            Api::Openai => Some("/choices/0/delta/content".to_owned()),
+            Api::Json => None,
+        });
+        let name = config.name.clone().unwrap_or_else(|| public_url(&url));
+        Ok(Self {
+            client,
+            url,
+            method,
+            body,
+            answer_pointer,
+            agent_pointers: config.agent_pointers,
+            error_pointer: config.error_pointer,
+            delta_pointer,
+            api: config.api,
+            stream: config.stream,
+            max_bytes: config.max_response_bytes,
+            token,
+            name,
+        })
+    }
+
+    fn scrub(&self, text: String) -> String {
+        match &self.token {
+            Some(t) => t.scrub(text),
+            None => text,
+        }
+    }
+
+    fn error(&self, kind: ErrorKind, message: String) -> TargetError {
+        TargetError::new(kind, self.scrub(message))
+    }
+
+    fn request_error(&self, e: &reqwest::Error, what: &str) -> TargetError {
+        let kind = if e.is_timeout() {
+            ErrorKind::Timeout
+        } else if e.is_connect() {
+            ErrorKind::Connect
+        } else if e.is_body() || e.is_decode() {
+            ErrorKind::InvalidResponse
+        } else if e.is_request() {
+            ErrorKind::Connect
+        } else {
+            ErrorKind::Other
+        };
+        self.error(kind, format!("{what}: {}", error_chain(e)))
+    }
+
+    /// Reads the whole body, failing once it passes the cap.
+    async fn read_capped(&self, mut response: Response) -> Result<Vec<u8>, TargetError> {
+        if let Some(len) = response.content_length() {
+            if len > self.max_bytes {
+                return Err(self.too_large(len));
+            }
+        }
+        let hint = response
+            .content_length()
+            .unwrap_or(1024)
+            .min(self.max_bytes);
+        let mut buf = Vec::with_capacity(usize::try_from(hint).unwrap_or(1024));
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.request_error(&e, "reading the response body failed (truncated?)"))?
+        {
+            if (buf.len() + chunk.len()) as u64 > self.max_bytes {
+                return Err(self.too_large((buf.len() + chunk.len()) as u64));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf)
+    }
+
+    fn too_large(&self, len: u64) -> TargetError {
+        TargetError::invalid_response(format!(
+            "response body of at least {len} bytes exceeds max_response_bytes ({})",
+            self.max_bytes
+        ))
+    }
+
+    async fn status_error(&self, mut response: Response) -> TargetError {
+        let status = response.status();
+        let mut snippet = Vec::new();
+        // A best-effort quote of the body: errors while reading it do not matter.
+        while snippet.len() < ERROR_SNIPPET_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => snippet.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+        snippet.truncate(ERROR_SNIPPET_BYTES);
+        let text = String::from_utf8_lossy(&snippet);
+        let text = text.trim();
+        let message = if text.is_empty() {
+            format!("HTTP status {}", status.as_u16())
+        } else {
+            format!("HTTP status {}: {text}", status.as_u16())
+        };
+        self.error(ErrorKind::Status, message)
+    }
+
+    fn agents_of(&self, value: &Value) -> Vec<String> {
+        for pointer in &self.agent_pointers {
+            match value.pointer(pointer) {
+                Some(Value::String(s)) if !s.is_empty() => return vec![s.clone()],
+                Some(Value::Array(items)) => {
+                    let agents: Vec<String> = items
+                        .iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect();
+                    if !agents.is_empty() {
+                        return agents;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Vec::new()
+    }
+
+    fn bot_error(&self, value: &Value) -> Option<TargetError> {
+        match value.pointer(&self.error_pointer) {
+            Some(Value::String(s)) => Some(self.error(ErrorKind::Bot, s.clone())),
+            Some(Value::Object(o)) => {
+                let message = o
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| Value::Object(o.clone()).to_string(), str::to_owned);
+                Some(self.error(ErrorKind::Bot, message))
+            }
+            _ => None,
+        }
+    }
+
+    fn parse_json(&self, body: &[u8], ttfb: Duration) -> Result<BotResponse, TargetError> {
+        let mut value: Value = serde_json::from_slice(body).map_err(|e| {
+            self.error(
+                ErrorKind::InvalidResponse,
+                format!("response body ({} bytes) is not JSON: {e}", body.len()),
+            )
+        })?;
+        if let Some(e) = self.bot_error(&value) {
+            return Err(e);
+        }
+        let answer = match value.pointer_mut(&self.answer_pointer) {
+            Some(Value::String(s)) => std::mem::take(s),
+            Some(_) => {
+                return Err(self.error(
+                    ErrorKind::InvalidResponse,
+                    format!("the value at `{}` is not a string", self.answer_pointer),
+                ))
+            }
+            None => {
+                return Err(self.error(
+                    ErrorKind::InvalidResponse,
+                    format!("the response has no `{}`", self.answer_pointer),
+                ))
+            }
+        };
+        let agents = self.agents_of(&value);
+        let usage = |field: &str| {
+            value
+                .pointer(&format!("/usage/{field}"))
+                .and_then(Value::as_u64)
+        };
+        let prompt_tokens = usage("prompt_tokens");
+        let completion_tokens = usage("completion_tokens");
+        Ok(BotResponse {
+            answer,
+            agents,
+            time_to_first_token: None,
+            prompt_tokens,
+            completion_tokens,
+            metadata: json!({"http": {"ttfb_us": micros(ttfb)}}),
+        })
+    }
+
+    async fn read_stream(
+        &self,
+        mut response: Response,
+        start: Instant,
+        ttfb: Duration,
+    ) -> Result<BotResponse, TargetError> {
+        let mut parser = SseParser::default();
+        let mut state = StreamState::new(start);
+        let mut read: u64 = 0;
+        let mut done = false;
+        loop {
+            let chunk = match response.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(e) => {
+                    let mut err = self.request_error(&e, "the stream was cut off");
+                    err.message = format!("{} after {} tokens", err.message, state.tokens);
+                    if err.kind != ErrorKind::Timeout {
+                        err.kind = ErrorKind::InvalidResponse;
+                    }
+                    return Err(err);
+                }
+            };
+            read += chunk.len() as u64;
+            if read > self.max_bytes {
+                return Err(self.too_large(read));
+            }
+            let mut failure = None;
+            let finished = !parser.feed(&chunk, |data| match self.on_event(data, &mut state) {
+                Ok(go_on) => {
+                    if !go_on {
+                        done = true;
+                    }
+                    go_on
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    false
+                }
+            });
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            if finished {
+                break;
+            }
+        }
+        if self.api == Api::Openai && !done {
+            return Err(self.error(
+                ErrorKind::InvalidResponse,
+                format!(
+                    "the stream ended before `data: [DONE]` after {} tokens",
+                    state.tokens
+                ),
+            ));
+        }
+        Ok(state.finish(ttfb))
+    }
+
+    /// Handles one event's data; `Ok(false)` ends the stream.
+    fn on_event(&self, data: &str, state: &mut StreamState) -> Result<bool, TargetError> {
+        let now = Instant::now();
+        state.events += 1;
+        if data.trim() == "[DONE]" {
+            return Ok(false);
+        }
+        let delta = match &self.delta_pointer {
+            None => Some(data.to_owned()),
+            Some(pointer) => {
+                let value: Value = serde_json::from_str(data).map_err(|e| {
+                    self.error(
+                        ErrorKind::InvalidResponse,
+                        format!("a streamed event is not JSON: {e}"),
+                    )
+                })?;
+                if let Some(e) = self.bot_error(&value) {
+                    return Err(e);
+                }
+                if state.agents.is_empty() {
+                    state.agents = self.agents_of(&value);
+                }
+                if let Some(usage) = value.get("usage").filter(|u| u.is_object()) {
+                    state.prompt_tokens = usage.get("prompt_tokens").and_then(Value::as_u64);
+                    state.reported_completion_tokens =
+                        usage.get("completion_tokens").and_then(Value::as_u64);
+                }
+                value
+                    .pointer(pointer)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            }
+        };
+        if let Some(delta) = delta.filter(|d| !d.is_empty()) {
+            state.token(now, &delta);
+        }
+        Ok(true)
+    }
+}
+
+fn default_body(api: Api, stream: bool, model: &str) -> Value {
+    match api {
+        Api::Json => json!({
+            "query": template::QUERY,
+            "id": template::ID,
+            "user_id": template::USER_ID,
+            "channel": template::CHANNEL,
+        }),
+        Api::Openai => {
+            let mut body = json!({
+                "model": model,
+                "messages": [{"role": "user", "content": template::QUERY}],
+                "stream": stream,
+            });
+            if stream {
+                body["stream_options"] = json!({"include_usage": true});
+            }
+            body
+        }
+    }
+}
+
+/// The URL without user, password, query string and fragment, for reports.
+fn public_url(url: &Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.set_query(None);
+    u.set_fragment(None);
+    u.to_string()
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+struct StreamState {
+    start: Instant,
+    first: Option<Instant>,
+    last: Option<Instant>,
+    gaps_us: Vec<u64>,
+    tokens: u64,
+    events: u64,
+    answer: String,
+    agents: Vec<String>,
+    prompt_tokens: Option<u64>,
+    reported_completion_tokens: Option<u64>,
+}
+
+impl StreamState {
+    fn new(start: Instant) -> Self {
+        Self {
+            start,
+            first: None,
+            last: None,
+            gaps_us: Vec::new(),
+            tokens: 0,
+            events: 0,
+            answer: String::new(),
+            agents: Vec::new(),
+            prompt_tokens: None,
+            reported_completion_tokens: None,
+        }
+    }
+
+    fn token(&mut self, now: Instant, delta: &str) {
+        if self.first.is_none() {
+            self.first = Some(now);
+        }
+        if let Some(last) = self.last {
+            self.gaps_us
+                .push(micros(now.saturating_duration_since(last)));
+        }
+        self.last = Some(now);
+        self.tokens += 1;
+        self.answer.push_str(delta);
+    }
+
+    fn finish(mut self, ttfb: Duration) -> BotResponse {
+        let end = Instant::now();
+        let total = end.saturating_duration_since(self.start);
+        let ttft = self.first.map(|f| f.saturating_duration_since(self.start));
+        let completion_tokens = self.reported_completion_tokens.unwrap_or(self.tokens);
+        let decode = match (self.first, self.last) {
+            (Some(f), Some(l)) if l > f => Some(l.saturating_duration_since(f)),
+            _ => None,
+        };
+        let tokens_per_second = decode
+            .filter(|_| completion_tokens > 1)
+            .map(|d| (completion_tokens - 1) as f64 / d.as_secs_f64());
+        let overall = if total.is_zero() {
+            None
+        } else {
+            Some(completion_tokens as f64 / total.as_secs_f64())
+        };
+        self.gaps_us.sort_unstable();
+        let inter_token = if self.gaps_us.is_empty() {
+            Value::Null
+        } else {
+            let n = self.gaps_us.len();
+            let pct = |p: f64| {
+                let idx = ((p / 100.0) * n as f64).ceil() as usize;
+                self.gaps_us[idx.clamp(1, n) - 1]
+            };
+            let sum: u64 = self.gaps_us.iter().sum();
+            json!({
+                "count": n,
+                "mean": sum / n as u64,
+                "min": self.gaps_us[0],
+                "p50": pct(50.0),
+                "p90": pct(90.0),
+                "p99": pct(99.0),
+                "max": self.gaps_us[n - 1],
+            })
+        };
+        BotResponse {
+            answer: self.answer,
+            agents: self.agents,
+            time_to_first_token: ttft,
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: Some(completion_tokens),
+            metadata: json!({"stream": {
+                "ttfb_us": micros(ttfb),
+                "ttft_us": ttft.map(micros),
+                "duration_us": micros(total),
+                "events": self.events,
+                "content_events": self.tokens,
+                "tokens": completion_tokens,
+                "tokens_reported": self.reported_completion_tokens.is_some(),
+                "inter_token_us": inter_token,
+                "tokens_per_second": tokens_per_second,
+                "tokens_per_second_overall": overall,
+            }}),
+        }
+    }
+}
+
+#[async_trait]
+impl BotTarget for HttpTarget {
+    async fn execute(&self, query: &Query) -> Result<BotResponse, TargetError> {
+        let mut request = self.client.request(self.method.clone(), self.url.clone());
+        if let Some(t) = &self.body {
+            let body = serde_json::to_vec(&template::fill(t, query)).map_err(|e| {
+                TargetError::new(ErrorKind::Other, format!("cannot encode body: {e}"))
+            })?;
+            request = request.body(body);
+        }
+        let start = Instant::now();
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.request_error(&e, "request failed"))?;
+        let ttfb = start.elapsed();
+        if !response.status().is_success() {
+            return Err(self.status_error(response).await);
+        }
+        if self.stream {
+            self.read_stream(response, start, ttfb).await
+        } else {
+            let body = self.read_capped(response).await?;
+            self.parse_json(&body, ttfb)
+        }
+    }
+
+    fn describe(&self) -> TargetInfo {
+        TargetInfo {
+            name: self.name.clone(),
+            version: None,
+            transport: "http".to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_url_drops_credentials_and_query() {
+        let u = Url::parse("https://user:pw@example.invalid:8443/v1/q?key=abc#x")
+            .unwrap_or_else(|_| unreachable!());
+        assert_eq!(public_url(&u), "https://example.invalid:8443/v1/q");
+    }
+
+    #[test]
+    fn default_bodies_carry_the_query() {
+        assert!(template::mentions_query(&default_body(
+            Api::Json,
+            false,
+            "m"
+        )));
+        let b = default_body(Api::Openai, true, "m");
+        assert!(template::mentions_query(&b));
+        assert_eq!(b["stream"], json!(true));
+        assert_eq!(b["model"], json!("m"));
+    }
+
+    #[test]
+    fn stream_stats_count_gaps() {
+        let start = Instant::now();
+        let mut s = StreamState::new(start);
+        s.token(start + Duration::from_millis(10), "a");
+        s.token(start + Duration::from_millis(20), " b");
+        s.token(start + Duration::from_millis(40), " c");
+        let r = s.finish(Duration::from_millis(5));
+        assert_eq!(r.answer, "a b c");
+        assert_eq!(r.time_to_first_token, Some(Duration::from_millis(10)));
+        assert_eq!(r.completion_tokens, Some(3));
+        let st = &r.metadata["stream"];
+        assert_eq!(st["inter_token_us"]["count"], json!(2));
+        assert_eq!(st["inter_token_us"]["min"], json!(10_000));
+        assert_eq!(st["inter_token_us"]["max"], json!(20_000));
+        assert_eq!(st["tokens_per_second"], json!(2.0 / 0.030));
+        assert_eq!(st["ttfb_us"], json!(5_000));
+    }
+}

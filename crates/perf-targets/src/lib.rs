@@ -1,0 +1,48 @@
+//! Out-of-process bot targets: drive a bot written in any language over HTTP or as a child
+//! process, with the same measurements as an in-process [`perf_core::BotTarget`].
+//!
+//! - [`HttpTarget`]: a JSON API (body template, JSON-pointer extraction) or a streamed
+//!   answer (OpenAI-compatible chat completions or plain server-sent events, with time to
+//!   first byte and token, inter-token latency and tokens per second).
+//! - [`CommandTarget`]: a long-lived child process speaking JSON lines on stdin/stdout,
+//!   restarted when it crashes.
+//! - [`TargetSpec`]: the serde `target` config section and the `--target` flag, and
+//!   [`open_target`]/[`target_from_spec`] to turn one into a target.
+//!
+//! Streamed answers put their timing into `BotResponse.metadata["stream"]` (see
+//! `docs/targets.md` for every key); command targets put `{"process": {"start", "crashes"}}`
+//! there. This crate never prints; it logs through `tracing`, and never logs a credential.
+
+mod command;
+mod error;
+mod http;
+mod secret;
+mod spec;
+mod sse;
+mod template;
+
+pub use command::{CommandStats, CommandTarget};
+pub use error::TargetsError;
+pub use http::HttpTarget;
+pub use secret::{Secret, REDACTED};
+pub use spec::{
+    open_target, split_command_line, target_from_spec, Api, CommandTargetConfig, HttpTargetConfig,
+    HttpVersion, Target, TargetSpec,
+};
+pub use template::{fill as fill_template, CHANNEL, ID, QUERY, USER_ID};
+
+#[cfg(test)]
+mod send_sync_tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        assert_send_sync::<HttpTarget>();
+        assert_send_sync::<CommandTarget>();
+        assert_send_sync::<TargetsError>();
+        assert_send_sync::<TargetSpec>();
+        assert_send_sync::<Target>();
+    }
+}

@@ -1,0 +1,513 @@
+//! Target selection: config sections, `--target` flag values, and opening a target.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use perf_core::BotTarget;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::{CommandTarget, HttpTarget, TargetsError};
+
+/// Which bot to test: the `target` section of a config, or the `--target` flag.
+///
+/// In a config file it is an object with a `type` key:
+/// `{"type": "http", "url": "http://127.0.0.1:8080/query"}`,
+/// `{"type": "command", "command": "python3 bot.py --stdio"}` or `{"type": "refbot"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TargetSpec {
+    /// The in-process reference bot (`perf-refbot`); the caller opens it.
+    Refbot,
+    /// A bot behind an HTTP endpoint.
+    Http(HttpTargetConfig),
+    /// A bot started as a child process speaking JSON lines on stdin/stdout.
+    Command(CommandTargetConfig),
+}
+
+impl TargetSpec {
+    /// Parses a `--target` value:
+    ///
+    /// - `refbot`: the in-process reference bot;
+    /// - `http://...` or `https://...`: a JSON endpoint with the default body and pointers;
+    /// - `openai+http://...` or `openai+https://...`: an OpenAI-compatible chat-completions
+    ///   endpoint, streamed;
+    /// - `cmd:<command line>`: a JSON-lines child process; the command line is split like a
+    ///   shell would (single and double quotes, backslash escapes), but no shell runs it.
+    pub fn parse_flag(value: &str) -> Result<Self, TargetsError> {
+        let invalid = |message: &str| TargetsError::InvalidSpec {
+            value: value.to_owned(),
+            message: message.to_owned(),
+        };
+        let trimmed = value.trim();
+        if trimmed == "refbot" {
+            return Ok(Self::Refbot);
+        }
+        if let Some(rest) = trimmed.strip_prefix("cmd:") {
+            let argv = split_command_line(rest).map_err(|m| invalid(&m))?;
+            if argv.is_empty() {
+                return Err(invalid(
+                    "`cmd:` needs a command, for example `cmd:python3 bot.py`",
+                ));
+            }
+            return Ok(Self::Command(CommandTargetConfig::new(argv)));
+        }
+        if let Some(url) = trimmed.strip_prefix("openai+") {
+            check_url(url).map_err(|m| invalid(&m))?;
+            let mut config = HttpTargetConfig::new(url);
+            config.api = Api::Openai;
+            config.stream = true;
+            return Ok(Self::Http(config));
+        }
+        if trimmed.starts_with("http://") || trimmed.starts_with("https://") {
+            check_url(trimmed).map_err(|m| invalid(&m))?;
+            return Ok(Self::Http(HttpTargetConfig::new(trimmed)));
+        }
+        Err(invalid(
+            "expected `refbot`, an http:// or https:// URL, `openai+<URL>` or `cmd:<command line>`",
+        ))
+    }
+}
+
+fn check_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a valid URL: {e}"))?;
+    match parsed.scheme() {
+        "http" | "https" => Ok(()),
+        other => Err(format!(
+            "unsupported URL scheme `{other}`; use http or https"
+        )),
+    }
+}
+
+/// The body format of an HTTP target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Api {
+    /// Any JSON API: the body template and pointers say where things are.
+    #[default]
+    Json,
+    /// OpenAI-compatible chat completions (`/v1/chat/completions`).
+    Openai,
+}
+
+/// The HTTP version an HTTP target speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpVersion {
+    /// HTTP/1.1 for `http://`; HTTP/2 or HTTP/1.1 by ALPN for `https://`.
+    #[default]
+    Auto,
+    /// HTTP/1.1 only.
+    Http1,
+    /// HTTP/2 only (prior knowledge on `http://`, as h2c).
+    Http2,
+}
+
+/// An HTTP target's settings: the `target` section with `"type": "http"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpTargetConfig {
+    /// The endpoint, for example `http://127.0.0.1:8080/query`.
+    pub url: String,
+    /// A name for reports; defaults to the URL without credentials and query string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The HTTP method (default `POST`).
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Extra request headers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// The JSON body template; string leaves that are exactly `{{query}}`, `{{id}}`,
+    /// `{{user_id}}` or `{{channel}}` are replaced. Defaults depend on `api` (see docs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
+    /// Body format: `json` (default) or `openai`.
+    #[serde(default)]
+    pub api: Api,
+    /// Whether the answer is streamed as server-sent events.
+    #[serde(default)]
+    pub stream: bool,
+    /// The model name put into the default OpenAI body (default `default`).
+    #[serde(default = "default_model")]
+    pub model: String,
+    /// The environment variable holding the auth token (never the token itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_token_env: Option<String>,
+    /// The header the token goes into (default `authorization`).
+    #[serde(default = "default_auth_header")]
+    pub auth_header: String,
+    /// The scheme before the token (default `Bearer`; empty for the bare token).
+    #[serde(default = "default_auth_scheme")]
+    pub auth_scheme: String,
+    /// JSON pointer to the answer text; default `/answer` (`json`) or
+    /// `/choices/0/message/content` (`openai`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_pointer: Option<String>,
+    /// JSON pointers tried in order for the agent(s); a string or an array of strings.
+    #[serde(default = "default_agent_pointers")]
+    pub agent_pointers: Vec<String>,
+    /// JSON pointer to a bot-reported error (a non-null string there fails the query).
+    #[serde(default = "default_error_pointer")]
+    pub error_pointer: String,
+    /// JSON pointer to the text delta in each streamed event; default
+    /// `/choices/0/delta/content` (`openai`); for `json` streams without it the event data
+    /// itself is the delta.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_pointer: Option<String>,
+    /// HTTP version: `auto` (default), `http1` or `http2`.
+    #[serde(default)]
+    pub http_version: HttpVersion,
+    /// Time one request may take, body included (default 30000 ms).
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Time to establish a connection (default 5000 ms).
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Largest response body read, in bytes (default 10 MiB); larger ones are errors.
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: u64,
+    /// Idle connections kept per host (default 1024).
+    #[serde(default = "default_pool")]
+    pub pool_max_idle_per_host: usize,
+}
+
+impl HttpTargetConfig {
+    /// Defaults for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            name: None,
+            method: default_method(),
+            headers: BTreeMap::new(),
+            body: None,
+            api: Api::Json,
+            stream: false,
+            model: default_model(),
+            auth_token_env: None,
+            auth_header: default_auth_header(),
+            auth_scheme: default_auth_scheme(),
+            answer_pointer: None,
+            agent_pointers: default_agent_pointers(),
+            error_pointer: default_error_pointer(),
+            delta_pointer: None,
+            http_version: HttpVersion::Auto,
+            timeout_ms: default_timeout_ms(),
+            connect_timeout_ms: default_connect_timeout_ms(),
+            max_response_bytes: default_max_response_bytes(),
+            pool_max_idle_per_host: default_pool(),
+        }
+    }
+}
+
+fn default_method() -> String {
+    "POST".to_owned()
+}
+fn default_model() -> String {
+    "default".to_owned()
+}
+fn default_auth_header() -> String {
+    "authorization".to_owned()
+}
+fn default_auth_scheme() -> String {
+    "Bearer".to_owned()
+}
+fn default_agent_pointers() -> Vec<String> {
+    vec!["/metadata/agents_used".to_owned(), "/agent".to_owned()]
+}
+fn default_error_pointer() -> String {
+    "/error".to_owned()
+}
+fn default_timeout_ms() -> u64 {
+    30_000
+}
+fn default_connect_timeout_ms() -> u64 {
+    5_000
+}
+fn default_max_response_bytes() -> u64 {
+    10 * 1024 * 1024
+}
+fn default_pool() -> usize {
+    1024
+}
+
+/// A command target's settings: the `target` section with `"type": "command"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandTargetConfig {
+    /// The program and its arguments: a list, or one string split like a shell would
+    /// (quotes and backslashes; no shell runs it).
+    #[serde(deserialize_with = "deserialize_argv")]
+    pub command: Vec<String>,
+    /// A name for reports; defaults to the command line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Extra environment variables for the bot.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// The bot's working directory (default: the harness's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<PathBuf>,
+    /// Time one query may wait for its answer line (default 30000 ms).
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// How often a crashed bot is restarted before queries fail at once (default 5).
+    #[serde(default = "default_max_restarts")]
+    pub max_restarts: u32,
+    /// Wait before the first restart; doubles with every crash up to 5 s (default 100 ms).
+    #[serde(default = "default_backoff_ms")]
+    pub restart_backoff_ms: u64,
+    /// After closing the bot's stdin at shutdown, how long to wait before killing it
+    /// (default 2000 ms).
+    #[serde(default = "default_grace_ms")]
+    pub shutdown_grace_ms: u64,
+    /// Longest accepted stdout line in bytes (default 10 MiB); longer ones are skipped.
+    #[serde(default = "default_max_line")]
+    pub max_line_bytes: usize,
+    /// Where the bot's stderr goes, relative to the run directory
+    /// (default `bot-stderr.log`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr_log: Option<PathBuf>,
+}
+
+impl CommandTargetConfig {
+    /// Defaults for `argv`.
+    pub fn new(argv: Vec<String>) -> Self {
+        Self {
+            command: argv,
+            name: None,
+            env: BTreeMap::new(),
+            cwd: None,
+            timeout_ms: default_timeout_ms(),
+            max_restarts: default_max_restarts(),
+            restart_backoff_ms: default_backoff_ms(),
+            shutdown_grace_ms: default_grace_ms(),
+            max_line_bytes: default_max_line(),
+            stderr_log: None,
+        }
+    }
+}
+
+fn default_max_restarts() -> u32 {
+    5
+}
+fn default_backoff_ms() -> u64 {
+    100
+}
+fn default_grace_ms() -> u64 {
+    2_000
+}
+fn default_max_line() -> usize {
+    10 * 1024 * 1024
+}
+
+fn deserialize_argv<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Argv {
+        Line(String),
+        List(Vec<String>),
+    }
+    let argv = match Argv::deserialize(d)? {
+        Argv::Line(line) => split_command_line(&line).map_err(serde::de::Error::custom)?,
+        Argv::List(list) => list,
+    };
+    if argv.is_empty() || argv[0].is_empty() {
+        return Err(serde::de::Error::custom("`command` must name a program"));
+    }
+    Ok(argv)
+}
+
+/// Splits a command line into arguments like a POSIX shell, without expansions:
+/// whitespace separates, `'...'` is literal, `"..."` allows `\"` and `\\`, and a backslash
+/// outside quotes escapes the next character.
+pub fn split_command_line(line: &str) -> Result<Vec<String>, String> {
+    let mut args = Vec::new();
+    let mut current = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(x) => current.push(x),
+                        None => return Err("unclosed single quote".to_owned()),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(x @ ('"' | '\\' | '$' | '`')) => current.push(x),
+                            Some(x) => {
+                                current.push('\\');
+                                current.push(x);
+                            }
+                            None => return Err("unclosed double quote".to_owned()),
+                        },
+                        Some(x) => current.push(x),
+                        None => return Err("unclosed double quote".to_owned()),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some(x) => current.push(x),
+                    None => return Err("trailing backslash".to_owned()),
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    args.push(std::mem::take(&mut current));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                current.push(c);
+            }
+        }
+    }
+    if in_word {
+        args.push(current);
+    }
+    Ok(args)
+}
+
+/// An opened out-of-process target, with access to its transport-specific statistics.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// An HTTP target.
+    Http(Arc<HttpTarget>),
+    /// A child-process target.
+    Command(Arc<CommandTarget>),
+}
+
+impl Target {
+    /// The target as the runner uses it.
+    pub fn bot(&self) -> Arc<dyn BotTarget> {
+        match self {
+            Target::Http(t) => Arc::clone(t) as Arc<dyn BotTarget>,
+            Target::Command(t) => Arc::clone(t) as Arc<dyn BotTarget>,
+        }
+    }
+
+    /// Lines for `RunResult.notes` after a run: for a command target, crashes, restarts and
+    /// ignored stdout lines when there were any; nothing for HTTP.
+    pub fn notes(&self) -> Vec<String> {
+        match self {
+            Target::Http(_) => Vec::new(),
+            Target::Command(t) => t.stats().notes(),
+        }
+    }
+}
+
+/// Opens the target described by `spec`; `run_dir` receives a command target's stderr log.
+///
+/// [`TargetSpec::Refbot`] gives [`TargetsError::InProcess`]: the caller opens it from
+/// `perf-refbot`, which this crate does not depend on.
+pub fn open_target(spec: &TargetSpec, run_dir: &Path) -> Result<Target, TargetsError> {
+    match spec {
+        TargetSpec::Refbot => Err(TargetsError::InProcess),
+        TargetSpec::Http(config) => Ok(Target::Http(Arc::new(HttpTarget::new(config.clone())?))),
+        TargetSpec::Command(config) => Ok(Target::Command(Arc::new(CommandTarget::new(
+            config.clone(),
+            run_dir,
+        )?))),
+    }
+}
+
+/// [`open_target`], returning only the [`BotTarget`].
+pub fn target_from_spec(
+    spec: &TargetSpec,
+    run_dir: &Path,
+) -> Result<Arc<dyn BotTarget>, TargetsError> {
+    open_target(spec, run_dir).map(|t| t.bot())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_flag_values() {
+        assert_eq!(
+            TargetSpec::parse_flag("refbot").ok(),
+            Some(TargetSpec::Refbot)
+        );
+        match TargetSpec::parse_flag("http://127.0.0.1:8080/query") {
+            Ok(TargetSpec::Http(c)) => {
+                assert_eq!(c.url, "http://127.0.0.1:8080/query");
+                assert_eq!(c.api, Api::Json);
+                assert!(!c.stream);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        match TargetSpec::parse_flag("openai+https://h/v1/chat/completions") {
+            Ok(TargetSpec::Http(c)) => {
+                assert_eq!(c.api, Api::Openai);
+                assert!(c.stream);
+                assert_eq!(c.url, "https://h/v1/chat/completions");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        match TargetSpec::parse_flag(r#"cmd:python3 "my bot.py" --name 'a b' x\ y"#) {
+            Ok(TargetSpec::Command(c)) => {
+                assert_eq!(c.command, ["python3", "my bot.py", "--name", "a b", "x y"]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        for bad in ["", "ftp://x", "cmd:", "cmd:'open", "http://", "refbot2"] {
+            assert!(
+                matches!(
+                    TargetSpec::parse_flag(bad),
+                    Err(TargetsError::InvalidSpec { .. })
+                ),
+                "{bad} should be rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn config_sections_are_strict_and_defaulted() {
+        let spec: TargetSpec =
+            serde_json::from_str(r#"{"type": "http", "url": "http://127.0.0.1:1/q"}"#)
+                .unwrap_or(TargetSpec::Refbot);
+        let TargetSpec::Http(c) = spec else {
+            panic!("expected http")
+        };
+        assert_eq!(c, HttpTargetConfig::new("http://127.0.0.1:1/q"));
+        assert_eq!(c.max_response_bytes, 10 * 1024 * 1024);
+
+        let err = serde_json::from_str::<TargetSpec>(
+            r#"{"type": "http", "url": "http://x", "timeout": 3}"#,
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("unknown field `timeout`"), "{err}");
+
+        let spec: TargetSpec =
+            serde_json::from_str(r#"{"type": "command", "command": "sh -c 'echo hi'"}"#)
+                .unwrap_or(TargetSpec::Refbot);
+        let TargetSpec::Command(c) = spec else {
+            panic!("expected command")
+        };
+        assert_eq!(c.command, ["sh", "-c", "echo hi"]);
+        assert_eq!(c.max_restarts, 5);
+
+        let spec: Result<TargetSpec, _> =
+            serde_json::from_str(r#"{"type": "command", "command": []}"#);
+        assert!(spec.is_err());
+        let spec: Result<TargetSpec, _> =
+            serde_json::from_str(r#"{"type": "command", "command": ["a"], "restarts": 1}"#);
+        assert!(spec.is_err());
+    }
+}

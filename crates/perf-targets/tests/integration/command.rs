@@ -1,0 +1,215 @@
+//! CommandTarget against real child processes (POSIX sh scripts).
+
+use std::sync::Arc;
+
+use perf_core::{BotTarget, ErrorKind};
+use perf_targets::{open_target, CommandTarget, CommandTargetConfig, Target, TargetSpec};
+
+use crate::support::{query, script};
+
+/// Extracts the id from a request line (our encoder writes `{"id":"...",`).
+const READ_ID: &str = r#"id=$(printf '%s' "$line" | sed 's/^{"id":"\([^"]*\)".*/\1/')"#;
+
+fn echo_bot() -> String {
+    format!(
+        "while IFS= read -r line; do\n  {READ_ID}\n  printf '{{\"id\":\"%s\",\"answer\":\"ok %s\",\"agent\":\"echo\",\"error\":null}}\\n' \"$id\" \"$id\"\ndone\n"
+    )
+}
+
+fn target(
+    dir: &std::path::Path,
+    name: &str,
+    body: &str,
+    edit: impl FnOnce(&mut CommandTargetConfig),
+) -> anyhow::Result<CommandTarget> {
+    let path = script(dir, name, body)?;
+    let mut config = CommandTargetConfig::new(vec![path.to_string_lossy().into_owned()]);
+    config.restart_backoff_ms = 10;
+    edit(&mut config);
+    Ok(CommandTarget::new(config, &dir.join("run"))?)
+}
+
+#[tokio::test]
+async fn answers_many_queries_in_flight() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let t = Arc::new(target(dir.path(), "echo.sh", &echo_bot(), |_| {})?);
+    t.initialize().await?;
+    let pid = t.process_id();
+    assert!(pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists()));
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let t = Arc::clone(&t);
+        tasks.push(tokio::spawn(async move {
+            t.execute(&query(&format!("q{i}"), "hello \"there\"")).await
+        }));
+    }
+    for (i, task) in tasks.into_iter().enumerate() {
+        let r = task.await??;
+        assert_eq!(r.answer, format!("ok q{i}"));
+        assert_eq!(r.agents, ["echo"]);
+        assert_eq!(r.metadata["process"]["crashes"], 0);
+    }
+    assert_eq!(t.describe().transport, "command");
+    t.shutdown().await?;
+    assert_eq!(t.crash_count(), 0);
+    assert_eq!(t.process_id(), None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn answers_out_of_order_and_ignores_junk() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    // Reads two queries, then answers the second first, with junk around the answers.
+    let body = format!(
+        "IFS= read -r line; {READ_ID}; first=$id\nIFS= read -r line; {READ_ID}; second=$id\n\
+         echo 'starting up...'\n\
+         printf '{{\"id\":\"nobody\",\"answer\":\"x\"}}\\n'\n\
+         printf '{{\"id\":\"%s\",\"answer\":\"ans-%s\",\"agent\":null,\"error\":null}}\\n' \"$second\" \"$second\"\n\
+         printf '{{\"id\":\"%s\",\"answer\":\"ans-%s\",\"agent\":null,\"error\":null}}\\n' \"$first\" \"$first\"\n\
+         cat > /dev/null\n"
+    );
+    let t = Arc::new(target(dir.path(), "ooo.sh", &body, |_| {})?);
+    t.initialize().await?;
+    let a = {
+        let t = Arc::clone(&t);
+        tokio::spawn(async move { t.execute(&query("A", "1")).await })
+    };
+    let b = t.execute(&query("B", "2")).await?;
+    let a = a.await??;
+    // Whichever line came second was answered first; each answer still finds its query.
+    assert_eq!(a.answer, "ans-A");
+    assert_eq!(b.answer, "ans-B");
+    let stats = t.stats();
+    assert_eq!(stats.invalid_lines, 1);
+    assert_eq!(stats.unknown_ids, 1);
+    t.shutdown().await?;
+    assert_eq!(t.crash_count(), 0, "a stop at shutdown is not a crash");
+    Ok(())
+}
+
+#[tokio::test]
+async fn bot_errors_and_bad_lines_fail_their_query() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let body = format!(
+        "IFS= read -r line; {READ_ID}\nprintf '{{\"id\":\"%s\",\"answer\":null,\"agent\":null,\"error\":\"no database\"}}\\n' \"$id\"\n\
+         IFS= read -r line; {READ_ID}\nprintf '{{\"id\":\"%s\",\"answer\":42}}\\n' \"$id\"\ncat > /dev/null\n"
+    );
+    let t = target(dir.path(), "err.sh", &body, |_| {})?;
+    let e = t.execute(&query("a", "x")).await.err();
+    assert_eq!(e.as_ref().map(|e| e.kind), Some(ErrorKind::Bot));
+    assert_eq!(e.map(|e| e.message).as_deref(), Some("no database"));
+    let e = t.execute(&query("b", "x")).await.err();
+    assert_eq!(e.map(|e| e.kind), Some(ErrorKind::InvalidResponse));
+    t.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_crash_mid_run_fails_in_flight_queries_and_restarts() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    // Answers three queries; on the fourth it dies with status 1.
+    let body = format!(
+        "n=0\nwhile IFS= read -r line; do\n  n=$((n+1))\n  if [ $n -gt 3 ]; then echo 'fatal: out of memory' >&2; exit 1; fi\n  {READ_ID}\n  printf '{{\"id\":\"%s\",\"answer\":\"ok\",\"agent\":\"a\",\"error\":null}}\\n' \"$id\"\ndone\n"
+    );
+    let t = target(dir.path(), "crashy.sh", &body, |_| {})?;
+    for i in 0..3 {
+        assert_eq!(t.execute(&query(&format!("q{i}"), "x")).await?.answer, "ok");
+    }
+    let first_pid = t.process_id();
+    let e = t.execute(&query("q3", "x")).await.err();
+    assert_eq!(e.map(|e| e.kind), Some(ErrorKind::Crashed));
+    assert_eq!(t.crash_count(), 1);
+    // The run goes on with a restarted process.
+    let r = t.execute(&query("q4", "x")).await?;
+    assert_eq!(r.answer, "ok");
+    assert_eq!(r.metadata["process"]["start"], 2);
+    assert_eq!(r.metadata["process"]["crashes"], 1);
+    assert_ne!(t.process_id(), first_pid);
+    let stats = t.stats();
+    assert_eq!(
+        (stats.starts, stats.crashes, stats.crashed_queries),
+        (2, 1, 1)
+    );
+    assert_eq!(stats.restarts(), 1);
+    assert!(stats.notes()[0].contains("crashed 1 time"));
+    t.shutdown().await?;
+    let log = std::fs::read_to_string(t.stderr_path())?;
+    assert!(log.contains("fatal: out of memory"), "{log}");
+    assert_eq!(log.matches("starting bot process").count(), 2, "{log}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn restarts_stop_at_the_limit() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let t = target(dir.path(), "dies.sh", "read -r line\nexit 3\n", |c| {
+        c.max_restarts = 1
+    })?;
+    for _ in 0..2 {
+        let e = t.execute(&query("q", "x")).await.err();
+        assert_eq!(e.map(|e| e.kind), Some(ErrorKind::Crashed));
+    }
+    let e = t.execute(&query("q", "x")).await.err();
+    assert_eq!(e.as_ref().map(|e| e.kind), Some(ErrorKind::Crashed));
+    assert!(e
+        .map(|e| e.message)
+        .unwrap_or_default()
+        .contains("restart limit"));
+    assert_eq!(t.stats().starts, 2);
+    assert_eq!(t.crash_count(), 2);
+    t.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn silent_bots_time_out_and_stubborn_ones_are_killed() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    // Ignores its input and does not exit when stdin closes.
+    let t = target(
+        dir.path(),
+        "stuck.sh",
+        "trap '' TERM\nwhile true; do sleep 1; done\n",
+        |c| {
+            c.timeout_ms = 200;
+            c.shutdown_grace_ms = 100;
+        },
+    )?;
+    let e = t.execute(&query("q", "x")).await.err();
+    assert_eq!(e.map(|e| e.kind), Some(ErrorKind::Timeout));
+    let pid = t.process_id().unwrap_or(0);
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    t.shutdown().await?;
+    // Reaped: no zombie entry either.
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    assert_eq!(t.crash_count(), 0);
+    let e = t.execute(&query("q", "x")).await.err();
+    assert_eq!(e.map(|e| e.kind), Some(ErrorKind::Connect));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_missing_program_is_a_connect_error() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = CommandTargetConfig::new(vec!["/nonexistent/bot-binary".to_owned()]);
+    let t = CommandTarget::new(config, dir.path())?;
+    assert_eq!(
+        t.initialize().await.err().map(|e| e.kind),
+        Some(ErrorKind::Connect)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn opens_from_a_flag_value() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = script(dir.path(), "echo.sh", &echo_bot())?;
+    let spec = TargetSpec::parse_flag(&format!("cmd:sh '{}'", path.display()))?;
+    let target = open_target(&spec, &dir.path().join("run"))?;
+    assert!(matches!(target, Target::Command(_)));
+    let bot = target.bot();
+    assert_eq!(bot.execute(&query("z", "x")).await?.answer, "ok z");
+    assert!(target.notes().is_empty());
+    bot.shutdown().await?;
+    assert!(dir.path().join("run/bot-stderr.log").exists());
+    Ok(())
+}
