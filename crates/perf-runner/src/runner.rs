@@ -383,6 +383,11 @@ async fn closed_worker(ctx: Arc<Ctx>, p: ClosedParams, next: Arc<AtomicU64>) {
         if ctx.cancel.is_cancelled() {
             break;
         }
+        // Claim first, so a user does not think after its last query.
+        let k = next.fetch_add(1, Ordering::Relaxed);
+        if k >= p.total {
+            break;
+        }
         let mut now = Instant::now();
         let thought = ready_at > now;
         if thought {
@@ -394,10 +399,6 @@ async fn closed_worker(ctx: Arc<Ctx>, p: ClosedParams, next: Arc<AtomicU64>) {
             now = Instant::now();
         }
         if p.deadline.is_some_and(|d| now >= d) {
-            break;
-        }
-        let k = next.fetch_add(1, Ordering::Relaxed);
-        if k >= p.total {
             break;
         }
         let intended = match p.interval {
