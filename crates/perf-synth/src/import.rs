@@ -360,18 +360,28 @@ async fn import_file(
         let offset = (raw.get().as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
         let m: Message = serde_json::from_str(raw.get())
             .map_err(|e| bad(offset, e, format!("messages[{i}]: ")))?;
-        let (line, column) = line_col(&text, offset);
-        let invalid = |what: String| SynthError::Import {
-            path: path.to_owned(),
-            line: Some(line),
-            column: Some(column),
-            reason: format!("messages[{i}] (id {}): {what}", m.id),
+        // Points at the field when it can be found, else at the message.
+        let invalid = |field: &str, what: String| {
+            let at = raw
+                .get()
+                .find(&format!("\"{field}\""))
+                .map_or(offset, |o| offset + o);
+            let (line, column) = line_col(&text, at);
+            SynthError::Import {
+                path: path.to_owned(),
+                line: Some(line),
+                column: Some(column),
+                reason: format!("messages[{i}] (id {}): {what}", m.id),
+            }
         };
         let created = unix_seconds(&m.timestamp).ok_or_else(|| {
-            invalid(format!(
-                "timestamp {:?} is not an RFC 3339 date and time",
-                m.timestamp
-            ))
+            invalid(
+                "timestamp",
+                format!(
+                    "timestamp {:?} is not an RFC 3339 date and time",
+                    m.timestamp
+                ),
+            )
         })?;
         let edited = match m
             .timestamp_edited
@@ -380,9 +390,10 @@ async fn import_file(
         {
             None => None,
             Some(s) => Some(unix_seconds(s).ok_or_else(|| {
-                invalid(format!(
-                    "timestampEdited {s:?} is not an RFC 3339 date and time"
-                ))
+                invalid(
+                    "timestampEdited",
+                    format!("timestampEdited {s:?} is not an RFC 3339 date and time"),
+                )
             })?),
         };
         messages.push((m, created, edited));

@@ -321,3 +321,357 @@ impl RobustnessReport {
         self.classes.values().all(|c| c.passed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CString;
+
+    use async_trait::async_trait;
+    use perf_core::{
+        agents, check_expectations, BotResponse, BotTarget, ChannelStat, ContentProfile, ErrorKind,
+        Query, Scenario, TargetError, TargetInfo, TermStat, UserStat,
+    };
+    use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
+
+    use super::*;
+    use crate::{EdgeCaseScenario, SCHEMA_SQL};
+
+    fn profile() -> ContentProfile {
+        ContentProfile {
+            total_messages: 3,
+            channels: vec![ChannelStat {
+                name: "general".into(),
+                messages: 3,
+            }],
+            users: vec![UserStat {
+                name: "alice".into(),
+                messages: 3,
+            }],
+            top_terms: vec![TermStat {
+                term: "rust".into(),
+                count: 2,
+            }],
+            first_message_at: 0,
+            last_message_at: 86_400,
+        }
+    }
+
+    /// The subject of a standard phrasing, and the agent it goes to.
+    fn route(text: &str) -> (&str, &'static str) {
+        let t = text.trim();
+        if let Some(s) = t.strip_prefix("Search for messages about ") {
+            (s, agents::SEMANTIC_SEARCH)
+        } else if let Some(s) = t.strip_prefix("What does ") {
+            (
+                s.strip_suffix(" usually talk about?").unwrap_or(s),
+                agents::USER_ANALYSIS,
+            )
+        } else if let Some(s) = t.strip_prefix("Summarize #") {
+            (
+                s.strip_suffix(" from the last 7 days").unwrap_or(s),
+                agents::DIGEST_GENERATION,
+            )
+        } else if t.starts_with("Which channel is the most active") {
+            ("", agents::SERVER_ANALYSIS)
+        } else {
+            (t, "chat")
+        }
+    }
+
+    /// A bot with the classic mistakes: it builds SQL by pasting the query in, shows
+    /// database errors to the user, echoes input unescaped, assumes ASCII, passes text to
+    /// C strings, obeys instructions in the query, expands shell syntax, and sends answers
+    /// over Discord's length limit.
+    #[derive(Debug)]
+    struct NaiveBot {
+        db: SqlitePool,
+    }
+
+    impl NaiveBot {
+        async fn new() -> Self {
+            let db = SqlitePoolOptions::new()
+                .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect("sqlite::memory:")
+                .await
+                .unwrap();
+            sqlx::raw_sql(SCHEMA_SQL).execute(&db).await.unwrap();
+            sqlx::raw_sql(
+                "INSERT INTO channels VALUES (1, 'general', NULL);
+                 INSERT INTO users VALUES (1, 'alice', 'Alice', 0);
+                 INSERT INTO messages VALUES (1, 1, 1, 'rust is great', 0, NULL, NULL);
+                 INSERT INTO messages VALUES (2, 1, 1, 'more rust', 60, NULL, NULL);",
+            )
+            .execute(&db)
+            .await
+            .unwrap();
+            Self { db }
+        }
+    }
+
+    #[async_trait]
+    impl BotTarget for NaiveBot {
+        async fn execute(&self, q: &Query) -> Result<BotResponse, TargetError> {
+            let text = &q.text;
+            if text.chars().count() > 2_000 {
+                return Err(TargetError::new(
+                    ErrorKind::Status,
+                    "400 Bad Request: content must be 2000 or fewer in length",
+                ));
+            }
+            if text.trim().is_empty() {
+                return Ok(BotResponse::new("", "chat"));
+            }
+            if CString::new(text.as_bytes()).is_err() {
+                return Err(TargetError::new(
+                    ErrorKind::Panic,
+                    "called `Result::unwrap()` on an `Err` value: NulError",
+                ));
+            }
+            if !text.is_ascii() {
+                return Err(TargetError::new(
+                    ErrorKind::Panic,
+                    "byte index 20 is not a char boundary",
+                ));
+            }
+            let lower = text.to_lowercase();
+            if lower.contains("instructions") || lower.contains("repeat everything") {
+                return Ok(BotResponse::new(
+                    "Sure! System prompt: You are a helpful Discord bot.",
+                    "chat",
+                ));
+            }
+            if text.contains("$(") || text.contains("../") {
+                return Ok(BotResponse::new("root:x:0:0:root:/root:/bin/bash", "chat"));
+            }
+            let (subject, agent) = route(text);
+            let sql = format!("SELECT count(*) FROM messages WHERE content LIKE '%{subject}%'");
+            let answer = match sqlx::query_scalar::<_, i64>(&sql).fetch_one(&self.db).await {
+                Ok(n) => {
+                    format!("Found {n} messages for {subject} in #general by alice about rust")
+                }
+                Err(e) => format!("Error: {e}"),
+            };
+            Ok(BotResponse::new(answer, agent))
+        }
+    }
+
+    /// A bot that handles hostile input well: it never fails, never echoes markup, and
+    /// answers empty queries with a hint.
+    #[derive(Debug)]
+    struct CarefulBot;
+
+    #[async_trait]
+    impl BotTarget for CarefulBot {
+        async fn execute(&self, q: &Query) -> Result<BotResponse, TargetError> {
+            let text = q
+                .text
+                .trim_matches(|c: char| c.is_whitespace() || c == '\u{200B}');
+            if text.is_empty() {
+                return Ok(BotResponse::new(
+                    "Please ask me a question about the server.",
+                    "chat",
+                ));
+            }
+            let (subject, agent) = route(text);
+            if agent == agents::SERVER_ANALYSIS {
+                return Ok(BotResponse::new(
+                    "The most active channel is #general.",
+                    agent,
+                ));
+            }
+            let safe: String = subject
+                .chars()
+                .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+                .take(80)
+                .collect();
+            Ok(BotResponse::new(
+                format!("Here is what I found about {safe}."),
+                agent,
+            ))
+        }
+
+        fn describe(&self) -> TargetInfo {
+            TargetInfo::default()
+        }
+    }
+
+    /// Sends the queries one after another and records what a runner would.
+    async fn run(bot: &dyn BotTarget, queries: &[Query]) -> RunResult {
+        let mut r = RunResult::new("t", "2024-01-01T00:00:00Z", bot.describe());
+        for q in queries {
+            let (outcome, agent, failed, error, answer) = match bot.execute(q).await {
+                Err(e) => (
+                    Outcome::Error(e.kind),
+                    None,
+                    Vec::new(),
+                    Some(e.message),
+                    None,
+                ),
+                Ok(resp) => {
+                    let failed = check_expectations(&q.expectations, &resp);
+                    let outcome = if failed.is_empty() {
+                        Outcome::Ok
+                    } else {
+                        Outcome::FailedExpectation
+                    };
+                    let agent = resp.primary_agent().map(str::to_owned);
+                    (outcome, agent, failed, None, Some(resp.answer))
+                }
+            };
+            r.record(&Sample {
+                query_id: q.id.clone(),
+                scenario: q.scenario.clone(),
+                category: q.category.clone(),
+                expected_agent: q.expected_agent.clone(),
+                agent,
+                outcome,
+                first_attempt: None,
+                attempts: 1,
+                scheduled_at_us: 0,
+                start_lag_us: 0,
+                latency_us: 1_000,
+                service_us: 1_000,
+                ttft_us: None,
+                error,
+                failed_expectations: failed,
+                answer_excerpt: answer,
+            });
+        }
+        r
+    }
+
+    /// The naive bot fails `class`, and one of its failures shows `mode` (an outcome
+    /// label or an expectation name); the careful bot passes it.
+    async fn check_class(class: EdgeClass, mode: &str) {
+        let queries = EdgeCaseScenario::new()
+            .with_classes([class])
+            .queries(&profile(), 7);
+        assert!(queries.len() >= 6, "{class}: {} queries", queries.len());
+
+        let good = robustness_report(&run(&CarefulBot, &queries).await, 1.0);
+        let c = &good.classes[class.as_str()];
+        assert!(c.passed, "careful bot failed {class}: {:#?}", good.failures);
+        assert_eq!(c.rate, 1.0);
+        assert!(good.checks().iter().all(|k| k.passed));
+        assert!(good.agents_note.is_none());
+
+        let naive = robustness_report(&run(&NaiveBot::new().await, &queries).await, 1.0);
+        let c = &naive.classes[class.as_str()];
+        assert!(!c.passed, "naive bot passed {class}");
+        assert!(c.rate < 1.0);
+        let check = naive
+            .checks()
+            .into_iter()
+            .find(|k| k.name == class.as_str())
+            .unwrap();
+        assert!(!check.passed);
+        assert_eq!(check.group, ROBUSTNESS_CHECK_GROUP);
+        assert!(
+            naive.failures.iter().any(|f| f.class == class.as_str()
+                && (f.outcome == mode || c.failed_expectations.contains_key(mode))),
+            "{class}: no failure shows {mode}: {:#?}",
+            naive.failures
+        );
+        assert!(check.reason.contains("edge-"), "{}", check.reason);
+    }
+
+    macro_rules! class_tests {
+        ($($test:ident: $class:ident => $mode:literal,)*) => {$(
+            #[tokio::test]
+            async fn $test() {
+                check_class(EdgeClass::$class, $mode).await;
+            }
+        )*};
+    }
+
+    class_tests! {
+        naive_fails_long_query: LongQuery => "error:status",
+        naive_fails_discord_limit: DiscordLimit => "error:status",
+        naive_fails_sql_injection: SqlInjection => "no_internal_error_leak",
+        naive_fails_xss: Xss => "no_unescaped_echo",
+        naive_fails_html: Html => "no_unescaped_echo",
+        naive_fails_control_chars: ControlChars => "error:panic",
+        naive_fails_emoji: Emoji => "error:panic",
+        naive_fails_unicode: Unicode => "error:panic",
+        naive_fails_homoglyph: Homoglyph => "error:panic",
+        naive_fails_empty: Empty => "answer_not_empty",
+        naive_fails_prompt_injection: PromptInjection => "no_secret_disclosure",
+        naive_fails_discord_markup: DiscordMarkup => "no_unescaped_echo",
+        naive_fails_command_injection: CommandInjection => "no_secret_disclosure",
+    }
+
+    /// A bot that dies (refuses connections) once it has seen `DROP TABLE`.
+    #[derive(Debug, Default)]
+    struct FragileBot {
+        dead: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait]
+    impl BotTarget for FragileBot {
+        async fn execute(&self, q: &Query) -> Result<BotResponse, TargetError> {
+            use std::sync::atomic::Ordering;
+            if self.dead.load(Ordering::SeqCst) {
+                return Err(TargetError::connect("connection refused"));
+            }
+            if q.text.contains("DROP TABLE") {
+                self.dead.store(true, Ordering::SeqCst);
+            }
+            CarefulBot.execute(q).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bot_broken_by_a_hostile_query_shows_up_as_unhealthy_afterwards() {
+        let queries = EdgeCaseScenario::new()
+            .with_classes([EdgeClass::SqlInjection])
+            .queries(&profile(), 7);
+        let report = robustness_report(&run(&FragileBot::default(), &queries).await, 1.0);
+        let c = &report.classes["sql_injection"];
+        // The DROP TABLE query itself was answered; everything after it failed.
+        assert_eq!(c.hostile.graceful, 1);
+        assert_eq!(c.health.graceful, 0);
+        assert_eq!(c.health.failure_modes["error:connect"], c.health.queries);
+        let first = report.failures.iter().find(|f| f.health_probe).unwrap();
+        assert_eq!(first.query_id, "edge-sql_injection-00-health");
+        assert_eq!(
+            first.how,
+            "unhealthy after edge-sql_injection-00: error (connect): connection refused"
+        );
+        let check = &report.checks()[0];
+        assert!(!check.passed);
+        assert!(
+            check.reason.starts_with("1/12 graceful"),
+            "{}",
+            check.reason
+        );
+    }
+
+    #[tokio::test]
+    async fn per_agent_figures_need_an_edge_only_result() {
+        let queries = EdgeCaseScenario::new()
+            .with_classes([EdgeClass::Xss])
+            .queries(&profile(), 1);
+        let mut result = run(&NaiveBot::new().await, &queries).await;
+        let report = robustness_report(&result, 1.0);
+        assert!(report.agents_note.is_none());
+        let search = &report.agents[agents::SEMANTIC_SEARCH];
+        assert!(search.rate < 1.0 && search.queries > 0);
+        assert!(search.failure_modes.contains_key("failed_expectation"));
+
+        let other = run(
+            &CarefulBot,
+            &crate::generate_standard_queries(&profile(), 4, 1),
+        )
+        .await;
+        result.merge(&other);
+        let report = robustness_report(&result, 1.0);
+        assert!(report.agents.is_empty());
+        assert!(report.agents_note.is_some());
+        assert!(!report.classes["xss"].passed);
+
+        let lenient = robustness_report(&result, 0.0);
+        assert!(lenient.passed());
+    }
+}
