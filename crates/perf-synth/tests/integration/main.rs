@@ -3,5 +3,6 @@
 
 mod files;
 mod import;
+mod refbot;
 mod scenarios;
 mod support;
