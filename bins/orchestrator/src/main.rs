@@ -1,1 +1,31 @@
-fn main() {}
+//! `orchestrator`: runs the full performance suite (content analysis, query generation,
+//! synthetic scenarios, execution, baseline analysis, regression testing) and writes the
+//! run's reports. Thin: arguments, progress and exit codes; the work is in `perf-suite`.
+
+mod cli;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use perf_suite::exit_codes;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PERF_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit_codes::COULD_NOT_RUN as u8);
+        }
+    };
+    let code = runtime.block_on(cli::run(cli));
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}

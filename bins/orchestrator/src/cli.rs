@@ -1,0 +1,166 @@
+use std::path::PathBuf;
+
+use clap::Parser;
+use perf_suite::{exit_codes, Config};
+use tokio_util::sync::CancellationToken;
+
+use crate::progress::Progress;
+
+/// Runs the chat-bot performance suite against the embedded reference bot (or another
+/// target) and writes reports under `reports/<run-id>/`.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub(crate) struct Cli {
+    /// JSON configuration file (the original suite's keys; every key is optional).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Standard queries to generate (overrides `query_count`).
+    #[arg(long, value_name = "N")]
+    query_count: Option<usize>,
+    /// Queries in flight at most (overrides `parallel_execution.max_concurrent`).
+    #[arg(long, value_name = "N")]
+    max_concurrent: Option<usize>,
+    /// Query starts per second (overrides `parallel_execution.rate_limit_per_second`).
+    #[arg(long, value_name = "PER_SECOND", conflicts_with = "no_rate_limit")]
+    rate_limit: Option<f64>,
+    /// Start queries as fast as the concurrency allows.
+    #[arg(long)]
+    no_rate_limit: bool,
+    /// Seed for generated data, queries and the reference bot.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Message database (overrides `database_path`); generated when missing.
+    #[arg(long, value_name = "PATH")]
+    database: Option<PathBuf>,
+    /// Reports directory (overrides `output_dir`).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Multiplies stress and load durations (1 = full length).
+    #[arg(long)]
+    scale: Option<f64>,
+    /// Seconds before a query counts as timed out (overrides `query_timeout`).
+    #[arg(long, value_name = "SECS")]
+    query_timeout: Option<f64>,
+    /// Enable parallel execution (the original suite's flag; on by default).
+    #[arg(long)]
+    parallel: bool,
+    /// Enable baselines (the original suite's flag; on by default).
+    #[arg(long)]
+    baselines: bool,
+    /// Enable regression testing (the original suite's flag; on by default).
+    #[arg(long)]
+    regression: bool,
+    /// Enable synthetic testing (the original suite's flag; on by default).
+    #[arg(long)]
+    synthetic: bool,
+    /// No progress bars (they are also off when stderr is not a terminal).
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl Cli {
+    /// The configuration: defaults, then the file, then the flags.
+    fn config(&self) -> Result<Config, perf_suite::SuiteError> {
+        let mut c = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        if let Some(n) = self.query_count {
+            c.query_count = n;
+        }
+        if let Some(n) = self.max_concurrent {
+            c.parallel_execution.max_concurrent = n;
+        }
+        if let Some(r) = self.rate_limit {
+            c.parallel_execution.rate_limit_per_second = Some(r);
+        }
+        if self.no_rate_limit {
+            c.parallel_execution.rate_limit_per_second = None;
+        }
+        if let Some(s) = self.seed {
+            c.seed = s;
+        }
+        if let Some(p) = &self.database {
+            c.database_path = p.clone();
+        }
+        if let Some(p) = &self.out {
+            c.output_dir = p.clone();
+        }
+        if let Some(s) = self.scale {
+            c.synthetic_testing.scale = Some(s);
+        }
+        if let Some(t) = self.query_timeout {
+            c.query_timeout = t;
+        }
+        c.parallel_execution.enabled |= self.parallel;
+        c.performance_baselines.enabled |= self.baselines;
+        c.regression_testing.enabled |= self.regression;
+        c.synthetic_testing.enabled |= self.synthetic;
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// Runs the suite and returns the exit code.
+pub(crate) async fn run(cli: Cli) -> i32 {
+    let config = match cli.config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_codes::COULD_NOT_RUN;
+        }
+    };
+    let cancel = CancellationToken::new();
+    spawn_signal_handler(cancel.clone());
+
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let progress = Progress::spawn(rx, !cli.quiet);
+    let outcome = perf_suite::run_suite(&config, Some(tx), cancel).await;
+    progress.finish().await;
+    match outcome {
+        Ok(outcome) => {
+            crate::progress::print_summary(&outcome.result);
+            println!("Result file: {}", outcome.result_file.display());
+            if outcome.result.interrupted {
+                eprintln!("interrupted: the partial result above covers what ran");
+                exit_codes::INTERRUPTED
+            } else if outcome.result.checks.iter().any(|c| !c.passed) {
+                exit_codes::FAILED
+            } else {
+                exit_codes::OK
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit_codes::COULD_NOT_RUN
+        }
+    }
+}
+
+/// Ctrl-C and SIGTERM stop scheduling; a second Ctrl-C exits at once.
+fn spawn_signal_handler(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        let terminate = async {
+            #[cfg(unix)]
+            {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            }
+            #[cfg(not(unix))]
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminate => {}
+        }
+        eprintln!("\nstopping: finishing queries in flight (Ctrl-C again to quit now)");
+        cancel.cancel();
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(exit_codes::INTERRUPTED);
+        }
+    });
+}

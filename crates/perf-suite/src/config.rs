@@ -1,0 +1,471 @@
+//! The suite's configuration: the original suite's JSON keys, every one with a default, plus
+//! this tool's own additions. Files are strict: an unknown key is an error that names the key,
+//! where it is, and the closest known key.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::SuiteError;
+
+/// The whole configuration. `Config::default()` is what runs when no file is given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The message database; generated from `fixture` when missing.
+    pub database_path: PathBuf,
+    /// Standard queries to generate (spread over the critical paths).
+    pub query_count: usize,
+    /// Write the raw samples (`samples.jsonl`) next to the result.
+    pub save_intermediate_results: bool,
+    /// Closed-loop execution of the standard queries.
+    pub parallel_execution: ParallelExecution,
+    /// Baseline comparison.
+    pub performance_baselines: PerformanceBaselines,
+    /// Critical-path regression testing.
+    pub regression_testing: RegressionTesting,
+    /// Synthetic scenarios.
+    pub synthetic_testing: SyntheticTesting,
+    /// Resource monitoring.
+    pub resource_monitoring: ResourceMonitoring,
+    /// Seed for generated data, queries and the reference bot's latency model.
+    pub seed: u64,
+    /// Where run reports go (`<output_dir>/<run-id>/`).
+    pub output_dir: PathBuf,
+    /// Seconds a query may take before it counts as a timeout.
+    pub query_timeout: f64,
+    /// Shape of the generated database.
+    pub fixture: perf_synth::FixtureConfig,
+    /// The embedded reference bot's settings (latency model and fault knobs).
+    pub refbot: RefBotSettings,
+}
+
+/// The original suite's `parallel_execution` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ParallelExecution {
+    /// When false, queries run one at a time.
+    pub enabled: bool,
+    /// Queries in flight at most.
+    pub max_concurrent: usize,
+    /// Query starts per second, paced on a schedule; `null` for no pacing.
+    pub rate_limit_per_second: Option<f64>,
+}
+
+/// The original suite's `performance_baselines` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PerformanceBaselines {
+    /// Compare with (and create) a baseline.
+    pub enabled: bool,
+    /// Relative latency change that counts as a regression.
+    pub baseline_threshold: f64,
+    /// Replace the stored baseline with this run's figures.
+    pub auto_update_baselines: bool,
+    /// Name of the baseline file under `baselines/`.
+    pub baseline_name: String,
+}
+
+/// The original suite's `regression_testing` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegressionTesting {
+    /// Check the critical paths.
+    pub enabled: bool,
+    /// Agents whose queries must succeed and route correctly.
+    pub critical_paths: Vec<String>,
+}
+
+/// The original suite's `synthetic_testing` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyntheticTesting {
+    /// Run synthetic scenarios at all.
+    pub enabled: bool,
+    /// Hostile and unusual inputs.
+    pub edge_cases: bool,
+    /// Stress profiles (high frequency, memory and CPU intensive, mixed, concurrent users).
+    pub stress_scenarios: bool,
+    /// Load profiles (gradual, spike, sustained, burst).
+    pub load_testing: bool,
+    /// Multiplies every stress and load duration; `null` for the reduced default scale.
+    pub scale: Option<f64>,
+}
+
+/// The original suite's `resource_monitoring` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResourceMonitoring {
+    /// Sample system, target and harness resources during the run.
+    pub enabled: bool,
+    /// Seconds between readings.
+    pub monitoring_interval: f64,
+}
+
+/// Settings of the embedded reference bot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RefBotSettings {
+    /// Multiplies the modelled model-call latencies (0 for none).
+    pub latency_scale: f64,
+    /// Slowdown knob: 1.5 answers 50% slower.
+    pub latency_factor: f64,
+    /// Share of queries answered with a bot error.
+    pub error_rate: f64,
+    /// Share of queries that hang.
+    pub hang_rate: f64,
+    /// Echo queries and leak SQL errors, to see the robustness checks fail.
+    pub naive: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_path: PathBuf::from("data/discord_messages.db"),
+            query_count: 50,
+            save_intermediate_results: true,
+            parallel_execution: ParallelExecution::default(),
+            performance_baselines: PerformanceBaselines::default(),
+            regression_testing: RegressionTesting::default(),
+            synthetic_testing: SyntheticTesting::default(),
+            resource_monitoring: ResourceMonitoring::default(),
+            seed: 42,
+            output_dir: PathBuf::from("reports"),
+            query_timeout: 30.0,
+            fixture: perf_synth::FixtureConfig::default(),
+            refbot: RefBotSettings::default(),
+        }
+    }
+}
+
+impl Default for ParallelExecution {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_concurrent: 5,
+            rate_limit_per_second: Some(10.0),
+        }
+    }
+}
+
+impl Default for PerformanceBaselines {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            baseline_threshold: 0.15,
+            auto_update_baselines: false,
+            baseline_name: "production_baseline".to_owned(),
+        }
+    }
+}
+
+impl Default for RegressionTesting {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            critical_paths: perf_core::agents::ALL
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        }
+    }
+}
+
+impl Default for SyntheticTesting {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            edge_cases: true,
+            stress_scenarios: true,
+            load_testing: true,
+            scale: None,
+        }
+    }
+}
+
+impl Default for ResourceMonitoring {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            monitoring_interval: 1.0,
+        }
+    }
+}
+
+impl Default for RefBotSettings {
+    fn default() -> Self {
+        Self {
+            latency_scale: 1.0,
+            latency_factor: 1.0,
+            error_rate: 0.0,
+            hang_rate: 0.0,
+            naive: false,
+        }
+    }
+}
+
+/// Keys whose values are maps with free keys (none are checked below them).
+const OPEN_MAPS: &[&str] = &[];
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Self, SuiteError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SuiteError::Config {
+            path: path.to_owned(),
+            message: format!("cannot read it ({e}); check the path given to --config"),
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates configuration text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, SuiteError> {
+        let err = |message: String| SuiteError::Config {
+            path: path.to_owned(),
+            message,
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| err(format!("it is not valid JSON: {e}")))?;
+        let known = serde_json::to_value(Config::default())
+            .map_err(|e| err(format!("internal error describing the defaults: {e}")))?;
+        check_keys(&value, &known, "").map_err(err)?;
+        let config: Config = serde_json::from_str(text).map_err(|e| err(e.to_string()))?;
+        config.validate().map_err(|e| err(e.to_string()))?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but make no sense; the error names the key.
+    pub fn validate(&self) -> Result<(), perf_core::ConfigError> {
+        use perf_core::ConfigError as E;
+        let positive = |key: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(E::new(key, format!("{v} must be a positive number")))
+            }
+        };
+        if self.query_count == 0 {
+            return Err(E::new("query_count", "must be at least 1"));
+        }
+        if self.parallel_execution.max_concurrent == 0 {
+            return Err(E::new(
+                "parallel_execution.max_concurrent",
+                "must be at least 1",
+            ));
+        }
+        if let Some(r) = self.parallel_execution.rate_limit_per_second {
+            positive("parallel_execution.rate_limit_per_second", r)?;
+        }
+        positive(
+            "performance_baselines.baseline_threshold",
+            self.performance_baselines.baseline_threshold,
+        )?;
+        positive(
+            "resource_monitoring.monitoring_interval",
+            self.resource_monitoring.monitoring_interval,
+        )?;
+        positive("query_timeout", self.query_timeout)?;
+        if let Some(s) = self.synthetic_testing.scale {
+            positive("synthetic_testing.scale", s)?;
+        }
+        if self.performance_baselines.baseline_name.trim().is_empty()
+            || self
+                .performance_baselines
+                .baseline_name
+                .contains(['/', '\\'])
+        {
+            return Err(E::new(
+                "performance_baselines.baseline_name",
+                "must be a non-empty file name without slashes",
+            ));
+        }
+        for (key, v) in [
+            ("refbot.error_rate", self.refbot.error_rate),
+            ("refbot.hang_rate", self.refbot.hang_rate),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(E::new(key, format!("{v} must be between 0 and 1")));
+            }
+        }
+        for (key, v) in [
+            ("refbot.latency_scale", self.refbot.latency_scale),
+            ("refbot.latency_factor", self.refbot.latency_factor),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(E::new(key, format!("{v} must be zero or positive")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Finds the first key of `value` that `known` does not have, and names its closest
+/// sibling.
+fn check_keys(
+    value: &serde_json::Value,
+    known: &serde_json::Value,
+    at: &str,
+) -> Result<(), String> {
+    let (Some(obj), Some(known_obj)) = (value.as_object(), known.as_object()) else {
+        return Ok(());
+    };
+    if OPEN_MAPS.contains(&at) {
+        return Ok(());
+    }
+    for (k, v) in obj {
+        let path = if at.is_empty() {
+            k.clone()
+        } else {
+            format!("{at}.{k}")
+        };
+        match known_obj.get(k) {
+            Some(kv) => check_keys(v, kv, &path)?,
+            None => {
+                let place = if at.is_empty() {
+                    "at the top level".to_owned()
+                } else {
+                    format!("in `{at}`")
+                };
+                let hint = closest(k, known_obj.keys().map(String::as_str))
+                    .map(|c| format!("; did you mean `{c}`?"))
+                    .unwrap_or_else(|| {
+                        let mut keys: Vec<&str> = known_obj.keys().map(String::as_str).collect();
+                        keys.sort_unstable();
+                        format!("; known keys there: {}", keys.join(", "))
+                    });
+                return Err(format!("unknown key `{path}` {place}{hint}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The candidate with the smallest edit distance to `word`, if it is close enough.
+fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (levenshtein(word, c), c))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The configuration example from the original suite's README, verbatim.
+    const ORIGINAL_EXAMPLE: &str = r#"{
+  "database_path": "data/discord_messages.db",
+  "query_count": 50,
+  "save_intermediate_results": true,
+  
+  "parallel_execution": {
+    "enabled": true,
+    "max_concurrent": 5,
+    "rate_limit_per_second": 10
+  },
+  
+  "performance_baselines": {
+    "enabled": true,
+    "baseline_threshold": 0.15,
+    "auto_update_baselines": false,
+    "baseline_name": "production_baseline"
+  },
+  
+  "regression_testing": {
+    "enabled": true,
+    "critical_paths": [
+      "server_analysis",
+      "semantic_search",
+      "user_analysis",
+      "digest_generation"
+    ]
+  },
+  
+  "synthetic_testing": {
+    "enabled": true,
+    "edge_cases": true,
+    "stress_scenarios": true,
+    "load_testing": true
+  },
+  
+  "resource_monitoring": {
+    "enabled": true,
+    "monitoring_interval": 1.0
+  }
+}"#;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, Path::new("suite.json")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_original_example_parses_to_the_defaults() {
+        let c = parse(ORIGINAL_EXAMPLE).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.parallel_execution.rate_limit_per_second, Some(10.0));
+        assert_eq!(c.regression_testing.critical_paths.len(), 4);
+    }
+
+    #[test]
+    fn a_misspelled_key_is_rejected_with_a_suggestion() {
+        let e = parse(r#"{"parallel_execution": {"max_concurent": 3}}"#).unwrap_err();
+        assert!(e.contains("suite.json"), "{e}");
+        assert!(e.contains("`parallel_execution.max_concurent`"), "{e}");
+        assert!(e.contains("did you mean `max_concurrent`"), "{e}");
+        let e = parse(r#"{"query_cont": 3}"#).unwrap_err();
+        assert!(
+            e.contains("at the top level") && e.contains("`query_count`"),
+            "{e}"
+        );
+        let e = parse(r#"{"zzzzzzzzzz": 3}"#).unwrap_err();
+        assert!(e.contains("known keys there"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let e = parse(r#"{"parallel_execution": {"max_concurrent": 0}}"#).unwrap_err();
+        assert!(e.contains("parallel_execution.max_concurrent"), "{e}");
+        let e = parse(r#"{"parallel_execution": {"rate_limit_per_second": -2}}"#).unwrap_err();
+        assert!(e.contains("rate_limit_per_second"), "{e}");
+        let e = parse(r#"{"query_count": "many"}"#).unwrap_err();
+        assert!(e.contains("line 1"), "{e}");
+        let e = parse("{not json").unwrap_err();
+        assert!(e.contains("not valid JSON"), "{e}");
+        let e = parse(r#"{"performance_baselines": {"baseline_name": "../x"}}"#).unwrap_err();
+        assert!(e.contains("baseline_name"), "{e}");
+    }
+
+    #[test]
+    fn partial_files_keep_the_other_defaults() {
+        let c =
+            parse(r#"{"query_count": 8, "parallel_execution": {"rate_limit_per_second": null}}"#)
+                .unwrap();
+        assert_eq!(c.query_count, 8);
+        assert_eq!(c.parallel_execution.rate_limit_per_second, None);
+        assert_eq!(c.parallel_execution.max_concurrent, 5);
+    }
+
+    #[test]
+    fn edit_distance() {
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(levenshtein("", "abc"), 3);
+        assert_eq!(
+            closest("max_concurent", ["enabled", "max_concurrent"].into_iter()),
+            Some("max_concurrent")
+        );
+    }
+}

@@ -1,0 +1,42 @@
+use std::path::PathBuf;
+
+/// Why the suite could not run. Every variant means "could not run" (exit code 2 in the
+/// binaries), as opposed to a run whose checks failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SuiteError {
+    /// The configuration file is unreadable or invalid.
+    #[error("config {path}: {message}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// A configuration value (from a file or a flag) is invalid.
+    #[error("{0}")]
+    Invalid(#[from] perf_core::ConfigError),
+    /// The message database could not be opened, generated or read.
+    #[error(transparent)]
+    Data(#[from] perf_synth::SynthError),
+    /// The target could not be set up.
+    #[error("target {target} cannot be used: {message}")]
+    Target {
+        /// The target's description.
+        target: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The runner refused the plan.
+    #[error(transparent)]
+    Runner(#[from] perf_runner::RunnerError),
+    /// A result file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}

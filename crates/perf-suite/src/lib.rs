@@ -1,0 +1,31 @@
+//! The full performance suite as a library: the configuration users know from the
+//! original suite, target selection, and the phased pipeline (content analysis, query
+//! generation, synthetic scenarios, execution, baseline analysis, regression testing).
+//!
+//! The `orchestrator` and `ci-gate` binaries are thin shells over this crate: they parse
+//! arguments, draw progress from [`SuiteEvent`]s and map [`SuiteError`]s to exit codes.
+//! Harness authors can call [`run_suite`] directly.
+
+mod config;
+mod error;
+mod pipeline;
+
+pub use config::{
+    Config, ParallelExecution, PerformanceBaselines, RefBotSettings, RegressionTesting,
+    ResourceMonitoring, SyntheticTesting,
+};
+pub use error::SuiteError;
+pub use pipeline::{run_suite, PhaseEvent, SuiteEvent, SuiteOutcome, PHASES};
+
+/// Exit codes shared by the binaries.
+pub mod exit_codes {
+    /// The run completed and nothing it checked failed (ci-gate: deploy).
+    pub const OK: i32 = 0;
+    /// The run completed but a check failed (ci-gate: blocked).
+    pub const FAILED: i32 = 1;
+    /// The run could not start or finish: bad arguments or config, unusable database or
+    /// target, unwritable output.
+    pub const COULD_NOT_RUN: i32 = 2;
+    /// Interrupted by Ctrl-C or SIGTERM; the partial result was written.
+    pub const INTERRUPTED: i32 = 130;
+}

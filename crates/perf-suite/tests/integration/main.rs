@@ -1,0 +1,3 @@
+//! End-to-end tests of the suite pipeline on small generated databases.
+
+mod pipeline;

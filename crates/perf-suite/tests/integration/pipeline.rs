@@ -1,0 +1,95 @@
+use perf_suite::{run_suite, Config, SuiteEvent};
+use tokio_util::sync::CancellationToken;
+
+/// A small, fast configuration writing into `dir`.
+pub(crate) fn small_config(dir: &std::path::Path) -> Config {
+    let mut c = Config::default();
+    c.database_path = dir.join("data/discord_messages.db");
+    c.output_dir = dir.join("reports");
+    c.fixture.messages = 1_500;
+    c.query_count = 24;
+    c.parallel_execution.rate_limit_per_second = None;
+    c.refbot.latency_scale = 0.0;
+    c.resource_monitoring.monitoring_interval = 0.2;
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_pipeline_writes_a_consistent_result_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_config(dir.path());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let outcome = run_suite(&config, Some(tx), CancellationToken::new())
+        .await
+        .unwrap();
+
+    // The database was generated where configured, its directory created.
+    assert!(config.database_path.is_file());
+
+    // The result file is the machine-readable RunResult.
+    let text = std::fs::read_to_string(&outcome.result_file).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["format_version"], 1);
+    assert_eq!(json["overall"]["count"], 24 + synthetic_count(&json));
+    let standard = &json["per_scenario"]["standard"];
+    assert_eq!(standard["count"], 24);
+    assert_eq!(standard["successes"], 24, "{}", json["failure_examples"]);
+    for agent in perf_core::agents::ALL {
+        assert_eq!(json["per_category"][agent]["count"], 6, "{agent}");
+    }
+    assert_eq!(standard["routing"]["checked"], 24);
+    assert_eq!(standard["routing"]["correct"], 24);
+    assert_eq!(json["content"]["total_messages"], 1_500);
+    let phases = json["phases"].as_array().unwrap();
+    let numbers: Vec<u64> = phases
+        .iter()
+        .map(|p| p["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, vec![1, 2, 3, 4, 5, 6]);
+
+    // The in-memory result matches the file.
+    let back: perf_core::RunResult = serde_json::from_str(&text).unwrap();
+    assert_eq!(back.overall, outcome.result.overall);
+
+    // Samples were streamed, one line per executed query.
+    let samples = std::fs::read_to_string(outcome.run_dir.join("samples.jsonl")).unwrap();
+    assert_eq!(samples.lines().count() as u64, back.overall.count);
+
+    // Progress events came through, phases in order.
+    let mut started = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        if let SuiteEvent::Phase(perf_suite::PhaseEvent::Started { number, .. }) = e {
+            started.push(number);
+        }
+    }
+    assert_eq!(started, vec![1, 2, 3, 4, 5, 6]);
+}
+
+fn synthetic_count(json: &serde_json::Value) -> u64 {
+    json["per_scenario"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.as_str() != "standard")
+        .map(|(_, v)| v["count"].as_u64().unwrap())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_database_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = small_config(dir.path());
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(
+        &config.database_path,
+        "definitely not sqlite, just some text",
+    )
+    .unwrap();
+    config.query_count = 4;
+    let err = run_suite(&config, None, CancellationToken::new())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("discord_messages.db"), "{err}");
+    assert!(err.contains("not a message database"), "{err}");
+}
