@@ -152,3 +152,43 @@ async fn only_injected_faults_are_errors_and_they_are_bot_kind() {
     assert!(kinds.iter().all(|k| *k == ErrorKind::Bot), "{kinds:?}");
     assert!(kinds.is_empty(), "{kinds:?}");
 }
+
+#[tokio::test]
+async fn sql_failures_are_generic_bot_errors_unless_naive() {
+    let fx = fixture(300).await;
+    // Break one agent's SQL while keeping every table name the bot checks at open.
+    let pool = perf_synth::open_database(&fx.path).await.unwrap();
+    sqlx::raw_sql(
+        "DROP TABLE reactions; \
+         CREATE VIEW reactions AS SELECT id AS message_id, 'x' AS emoji FROM messages;",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let q = Query::new("s", "How many messages have been sent in this server?", "x");
+
+    let bot = open(test_config(&fx.path)).await;
+    let err = bot.execute(&q).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Bot);
+    let text = err.to_string().to_lowercase();
+    assert!(!text.contains("sql") && !text.contains("column"), "{text}");
+    // Agents that do not touch the broken table still answer.
+    let ok = bot
+        .execute(&Query::new("t", "Search for messages about rust", "x"))
+        .await
+        .unwrap();
+    assert!(ok.answer.contains("rust"), "{}", ok.answer);
+
+    let naive = open(RefBotConfig {
+        naive: true,
+        ..test_config(&fx.path)
+    })
+    .await;
+    let r = naive.execute(&q).await.unwrap();
+    assert!(
+        Expectation::NoInternalErrorLeak.check(&r).is_err(),
+        "{}",
+        r.answer
+    );
+}
