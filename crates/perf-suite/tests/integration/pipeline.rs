@@ -3,9 +3,11 @@ use tokio_util::sync::CancellationToken;
 
 /// A small, fast configuration writing into `dir`.
 pub(crate) fn small_config(dir: &std::path::Path) -> Config {
-    let mut c = Config::default();
-    c.database_path = dir.join("data/discord_messages.db");
-    c.output_dir = dir.join("reports");
+    let mut c = Config {
+        database_path: dir.join("data/discord_messages.db"),
+        output_dir: dir.join("reports"),
+        ..Config::default()
+    };
     c.fixture.messages = 1_500;
     c.query_count = 24;
     c.parallel_execution.rate_limit_per_second = None;
