@@ -1,0 +1,262 @@
+use std::fmt::Write as _;
+
+use perf_core::{RunResult, Verdict};
+
+use crate::escape::{markdown as md, truncate};
+use crate::fmt;
+use crate::model::{self, EDGE_PREFIX};
+use crate::status::{overall_status, Status};
+
+/// Failure examples shown in the summary at most.
+const MAX_EXAMPLES: usize = 10;
+/// Characters of untrusted text shown per table cell at most.
+const CELL: usize = 120;
+
+fn cell(s: &str) -> String {
+    md(&truncate(s, CELL))
+}
+
+/// Renders `summary.md`: a compact Markdown summary for a pull-request comment or a CI job
+/// summary. The verdict comes first, then the key numbers per critical path, regressions
+/// with their change and interval, and robustness failures. All text from queries, bots
+/// and configuration is escaped.
+pub fn render_markdown(result: &RunResult) -> String {
+    let status = overall_status(result);
+    let mut out = String::new();
+    let icon = match status.status {
+        Status::Pass => "✅",
+        Status::Warn => "⚠️",
+        Status::Fail => "❌",
+    };
+    let _ = writeln!(
+        out,
+        "## {icon} {}{} — performance run {}\n",
+        status.status.label(),
+        if status.interrupted {
+            " (interrupted)"
+        } else {
+            ""
+        },
+        cell(&result.run_id)
+    );
+    for reason in &status.reasons {
+        let _ = writeln!(out, "- {}", md(reason));
+    }
+    if !status.reasons.is_empty() {
+        out.push('\n');
+    }
+    let o = result.overall.summary(result.wall_time_s);
+    let _ = writeln!(
+        out,
+        "**{}** queries · **{}** ok · p50 {} · p95 {} · p99 {} · {} q/s · {:.1} s · target {} ({})\n",
+        fmt::count(o.count),
+        fmt::percent(o.success_rate),
+        fmt::ms(o.latency.p50_ms),
+        fmt::ms(o.latency.p95_ms),
+        fmt::ms(o.latency.p99_ms),
+        fmt::num(o.throughput_per_s),
+        result.wall_time_s,
+        cell(&result.target.name),
+        cell(&result.target.transport),
+    );
+    for note in &status.notes {
+        let _ = writeln!(out, "> **Note:** {}", cell(note));
+    }
+    if !status.notes.is_empty() {
+        out.push('\n');
+    }
+
+    // Critical paths, or the per-agent figures when the run named none.
+    let paths = model::critical_paths(result);
+    if !paths.is_empty() {
+        out.push_str("### Critical paths\n\n| Path | Result | Queries | Success | p50 | p95 | p99 | Why |\n|---|---|--:|--:|--:|--:|--:|---|\n");
+        for p in &paths {
+            let (count, rate, p50, p95, p99) = match p.stats {
+                Some((_, g)) => {
+                    let l = g.latency.summary();
+                    (
+                        fmt::count(g.count),
+                        fmt::percent(g.success_rate()),
+                        fmt::ms(l.p50_ms),
+                        fmt::ms(l.p95_ms),
+                        fmt::ms(l.p99_ms),
+                    )
+                }
+                None => ("0".into(), "n/a".into(), "–".into(), "–".into(), "–".into()),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {count} | {rate} | {p50} | {p95} | {p99} | {} |",
+                cell(&p.check.name),
+                if p.check.passed {
+                    "✅ pass"
+                } else {
+                    "❌ fail"
+                },
+                cell(&p.check.reason)
+            );
+        }
+        out.push('\n');
+    } else if !result.per_agent.is_empty() {
+        out.push_str("### Per agent\n\n| Agent | Queries | Success | p50 | p95 | p99 |\n|---|--:|--:|--:|--:|--:|\n");
+        for (name, g) in &result.per_agent {
+            let l = g.latency.summary();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                cell(name),
+                fmt::count(g.count),
+                fmt::percent(g.success_rate()),
+                fmt::ms(l.p50_ms),
+                fmt::ms(l.p95_ms),
+                fmt::ms(l.p99_ms)
+            );
+        }
+        out.push('\n');
+    }
+
+    // Other failed checks (gates and the like).
+    let other_failed: Vec<_> = result
+        .checks
+        .iter()
+        .filter(|c| !c.passed && c.group != model::CRITICAL_PATH && c.group != model::ROBUSTNESS)
+        .collect();
+    let other_total = result
+        .checks
+        .iter()
+        .filter(|c| c.group != model::CRITICAL_PATH && c.group != model::ROBUSTNESS)
+        .count();
+    if other_total > 0 {
+        let _ = writeln!(
+            out,
+            "### Checks\n\n{} of {} passed.\n",
+            other_total - other_failed.len(),
+            other_total
+        );
+        if !other_failed.is_empty() {
+            out.push_str("| Check | Why it failed |\n|---|---|\n");
+            for c in other_failed {
+                let _ = writeln!(
+                    out,
+                    "| {}/{} | {} |",
+                    cell(&c.group),
+                    cell(&c.name),
+                    cell(&c.reason)
+                );
+            }
+            out.push('\n');
+        }
+    }
+
+    // Baseline comparison.
+    if let Some(c) = &result.comparison {
+        let regressions: Vec<_> = c
+            .verdicts
+            .iter()
+            .filter(|v| v.verdict == Verdict::Regression)
+            .collect();
+        let count = |v: Verdict| c.verdicts.iter().filter(|m| m.verdict == v).count();
+        let _ = writeln!(
+            out,
+            "### Baseline {}: {}\n\n{} metrics: {} regression, {} improvement, {} inconclusive, {} pass.\n",
+            cell(&c.baseline),
+            c.overall,
+            c.verdicts.len(),
+            count(Verdict::Regression),
+            count(Verdict::Improvement),
+            count(Verdict::Inconclusive),
+            count(Verdict::Pass),
+        );
+        if !regressions.is_empty() {
+            out.push_str("| Group | Metric | Baseline | Current | Change | Interval | p |\n|---|---|--:|--:|--:|---|--:|\n");
+            for v in regressions {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | **{}** | {} | {} |",
+                    cell(&v.key),
+                    cell(&v.metric),
+                    fmt::metric_value(&v.metric, v.baseline),
+                    fmt::metric_value(&v.metric, v.current),
+                    fmt::change(&v.metric, v.relative_change),
+                    fmt::interval(&v.metric, v.interval),
+                    v.p_value.map_or("–".to_owned(), |p| format!("{p:.3}")),
+                );
+            }
+            out.push('\n');
+        }
+        for d in &c.environment_differences {
+            let _ = writeln!(out, "- Environment differs: {}", cell(d));
+        }
+        if !c.environment_differences.is_empty() {
+            out.push('\n');
+        }
+    }
+
+    // Robustness.
+    let classes = model::robustness(result);
+    if !classes.is_empty() {
+        let failed: Vec<_> = classes.iter().filter(|c| c.failed()).collect();
+        let _ = writeln!(
+            out,
+            "### Robustness: {} of {} classes handled\n",
+            classes.len() - failed.len(),
+            classes.len()
+        );
+        if !failed.is_empty() {
+            out.push_str("| Class | Failures | Outcomes | Why |\n|---|--:|---|---|\n");
+            for c in &failed {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} |",
+                    cell(c.class),
+                    c.stats.map_or("–".to_owned(), |g| format!(
+                        "{} of {}",
+                        fmt::count(g.failures()),
+                        fmt::count(g.count)
+                    )),
+                    c.stats
+                        .map_or("–".to_owned(), |g| cell(&model::outcomes_line(g))),
+                    c.check.map_or("–".to_owned(), |k| cell(&k.reason)),
+                );
+            }
+            out.push('\n');
+            let examples: Vec<_> = result
+                .failure_examples
+                .iter()
+                .filter(|s| s.category.starts_with(EDGE_PREFIX))
+                .take(MAX_EXAMPLES)
+                .collect();
+            if !examples.is_empty() {
+                out.push_str("<details><summary>Examples</summary>\n\n| Query | Class | Outcome | Error or failed expectation |\n|---|---|---|---|\n");
+                for s in examples {
+                    let detail = s.error.clone().unwrap_or_else(|| {
+                        s.failed_expectations
+                            .iter()
+                            .map(|f| format!("{}: {}", f.expectation, f.detail))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    });
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | {} | {} |",
+                        cell(&s.query_id),
+                        cell(s.category.strip_prefix(EDGE_PREFIX).unwrap_or(&s.category)),
+                        cell(&s.outcome.label()),
+                        cell(&detail)
+                    );
+                }
+                out.push_str("\n</details>\n\n");
+            }
+        }
+    }
+
+    if result.overall.failures() > 0 {
+        let _ = writeln!(
+            out,
+            "Failures by outcome: {}.\n",
+            md(&model::outcomes_line(&result.overall))
+        );
+    }
+    out.push_str("Full report: `report.html` · data: `report.json`\n");
+    out
+}

@@ -1,0 +1,108 @@
+//! Views derived from a `RunResult` that several reports share, so they agree.
+
+use perf_core::{CheckResult, GroupStats, RunResult};
+
+/// Check group of critical paths.
+pub(crate) const CRITICAL_PATH: &str = "critical_path";
+/// Check group of robustness classes.
+pub(crate) const ROBUSTNESS: &str = "robustness";
+/// Prefix of the categories of edge-case robustness classes.
+pub(crate) const EDGE_PREFIX: &str = "edge:";
+
+/// A critical path with its check and the group of samples its figures come from.
+#[derive(Debug)]
+pub(crate) struct CriticalPath<'a> {
+    pub(crate) check: &'a CheckResult,
+    /// `(source, stats)`: `agent`, `category` or `scenario`, whichever has the name.
+    pub(crate) stats: Option<(&'static str, &'a GroupStats)>,
+}
+
+/// Critical paths named by checks of group `critical_path`, in check order. Their figures
+/// come from the agent of that name, else the category, else the scenario.
+pub(crate) fn critical_paths(r: &RunResult) -> Vec<CriticalPath<'_>> {
+    r.checks
+        .iter()
+        .filter(|c| c.group == CRITICAL_PATH)
+        .map(|c| CriticalPath {
+            check: c,
+            stats: lookup(r, &c.name),
+        })
+        .collect()
+}
+
+fn lookup<'a>(r: &'a RunResult, name: &str) -> Option<(&'static str, &'a GroupStats)> {
+    r.per_agent
+        .get(name)
+        .map(|g| ("agent", g))
+        .or_else(|| r.per_category.get(name).map(|g| ("category", g)))
+        .or_else(|| r.per_scenario.get(name).map(|g| ("scenario", g)))
+}
+
+/// One robustness class: an `edge:<class>` category and its check, if one was made.
+#[derive(Debug)]
+pub(crate) struct RobustnessClass<'a> {
+    pub(crate) class: &'a str,
+    pub(crate) stats: Option<&'a GroupStats>,
+    pub(crate) check: Option<&'a CheckResult>,
+}
+
+impl RobustnessClass<'_> {
+    /// Failed when its check failed, or (with no check) when any of its samples failed.
+    pub(crate) fn failed(&self) -> bool {
+        match self.check {
+            Some(c) => !c.passed,
+            None => self.stats.is_some_and(|g| g.failures() > 0),
+        }
+    }
+}
+
+/// Every robustness class: `edge:*` categories merged with `robustness` checks, by name.
+pub(crate) fn robustness(r: &RunResult) -> Vec<RobustnessClass<'_>> {
+    let mut out: Vec<RobustnessClass<'_>> = r
+        .per_category
+        .iter()
+        .filter_map(|(k, g)| {
+            k.strip_prefix(EDGE_PREFIX).map(|class| RobustnessClass {
+                class,
+                stats: Some(g),
+                check: None,
+            })
+        })
+        .collect();
+    for c in r.checks.iter().filter(|c| c.group == ROBUSTNESS) {
+        let name = c.name.strip_prefix(EDGE_PREFIX).unwrap_or(&c.name);
+        match out.iter_mut().find(|e| e.class == name) {
+            Some(e) => e.check = Some(c),
+            None => out.push(RobustnessClass {
+                class: name,
+                stats: None,
+                check: Some(c),
+            }),
+        }
+    }
+    out
+}
+
+/// The failing outcomes of a group, most frequent first: `(label, count)`.
+pub(crate) fn failing_outcomes(g: &GroupStats) -> Vec<(&str, u64)> {
+    let mut v: Vec<(&str, u64)> = g
+        .outcomes
+        .iter()
+        .filter(|(k, n)| k.as_str() != "ok" && **n > 0)
+        .map(|(k, n)| (k.as_str(), *n))
+        .collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    v
+}
+
+/// `error:timeout ×3, timeout ×1`.
+pub(crate) fn outcomes_line(g: &GroupStats) -> String {
+    let v = failing_outcomes(g);
+    if v.is_empty() {
+        return "none".to_owned();
+    }
+    v.iter()
+        .map(|(k, n)| format!("{k} ×{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,249 @@
+use std::fmt::Write as _;
+use std::io::IsTerminal as _;
+
+use perf_core::{GroupStats, RunResult, Verdict};
+
+use crate::escape::{terminal as term, truncate};
+use crate::fmt;
+use crate::status::{overall_status, Status};
+
+const RESET: &str = "\x1b[0m";
+const BOLD: &str = "\x1b[1m";
+const RED: &str = "\x1b[31m";
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const DIM: &str = "\x1b[2m";
+
+/// Whether the terminal summary should use colours: stdout is a terminal and `NO_COLOR`
+/// is unset or empty (<https://no-color.org>).
+pub fn color_enabled() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color && std::io::stdout().is_terminal()
+}
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("{code}{s}{RESET}")
+        } else {
+            s.to_owned()
+        }
+    }
+}
+
+/// Renders the terminal summary the binaries print: a verdict line, the run's key
+/// figures, a table per group (overall, agents, categories, scenarios), checks and the
+/// baseline comparison. `color` adds ANSI colours (see [`color_enabled`]). Untrusted text
+/// is stripped of escape sequences and control characters.
+pub fn render_terminal(result: &RunResult, color: bool) -> String {
+    let p = Paint { on: color };
+    let status = overall_status(result);
+    let mut out = String::new();
+    let code = match status.status {
+        Status::Pass => GREEN,
+        Status::Warn => YELLOW,
+        Status::Fail => RED,
+    };
+    let mut verdict_line = String::new();
+    if !status.reasons.is_empty() {
+        verdict_line.push_str(&status.reasons.join("; "));
+        verdict_line.push_str(" — ");
+    }
+    let _ = write!(
+        verdict_line,
+        "{} queries, {} ok",
+        fmt::count(status.total),
+        fmt::percent(status.success_rate)
+    );
+    let _ = writeln!(
+        out,
+        "{} {}",
+        p.wrap(
+            &format!("{BOLD}{code}"),
+            &format!(" {} ", status.status.label())
+        ),
+        term(&verdict_line)
+    );
+    let _ = writeln!(
+        out,
+        "{}",
+        p.wrap(
+            DIM,
+            &format!(
+                "run {} · target {} ({}) · started {} · {:.1} s",
+                term(&truncate(&result.run_id, 80)),
+                term(&truncate(&result.target.name, 60)),
+                term(&truncate(&result.target.transport, 20)),
+                term(&truncate(&result.started_at, 40)),
+                result.wall_time_s
+            )
+        )
+    );
+    for note in &status.notes {
+        let _ = writeln!(
+            out,
+            "{} {}",
+            p.wrap(YELLOW, "note:"),
+            term(&truncate(note, 200))
+        );
+    }
+    out.push('\n');
+
+    let header = [
+        "group", "queries", "ok", "mean", "p50", "p95", "p99", "max", "q/s",
+    ];
+    let mut rows: Vec<[String; 9]> = Vec::new();
+    let mut push = |label: String, g: &GroupStats| {
+        let s = g.summary(result.wall_time_s);
+        rows.push([
+            label,
+            fmt::count(s.count),
+            fmt::percent(s.success_rate),
+            fmt::ms(s.latency.mean_ms),
+            fmt::ms(s.latency.p50_ms),
+            fmt::ms(s.latency.p95_ms),
+            fmt::ms(s.latency.p99_ms),
+            fmt::ms(s.latency.max_ms),
+            fmt::num(s.throughput_per_s),
+        ]);
+    };
+    push("overall".to_owned(), &result.overall);
+    for (prefix, map) in [
+        ("agent", &result.per_agent),
+        ("category", &result.per_category),
+        ("scenario", &result.per_scenario),
+    ] {
+        for (k, g) in map {
+            push(format!("{prefix} {}", term(&truncate(k, 40))), g);
+        }
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let pad = widths[i].saturating_sub(c.chars().count());
+            if i == 0 {
+                s.push_str(c);
+                s.push_str(&" ".repeat(pad));
+            } else {
+                s.push_str("  ");
+                s.push_str(&" ".repeat(pad));
+                s.push_str(c);
+            }
+        }
+        s.trim_end().to_owned()
+    };
+    let head: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+    let _ = writeln!(out, "{}", p.wrap(BOLD, &line(&head)));
+    for (i, r) in rows.iter().enumerate() {
+        let text = line(r);
+        if i == 0 {
+            let _ = writeln!(out, "{}", p.wrap(BOLD, &text));
+        } else {
+            let _ = writeln!(out, "{text}");
+        }
+    }
+
+    if !result.checks.is_empty() {
+        let passed = result.checks.iter().filter(|c| c.passed).count();
+        let _ = writeln!(
+            out,
+            "\n{}",
+            p.wrap(
+                BOLD,
+                &format!("checks: {passed} of {} passed", result.checks.len())
+            )
+        );
+        for c in &result.checks {
+            let mark = if c.passed {
+                p.wrap(GREEN, "✓")
+            } else {
+                p.wrap(RED, "✗")
+            };
+            let _ = writeln!(
+                out,
+                "  {mark} {}/{}  {}",
+                term(&truncate(&c.group, 30)),
+                term(&truncate(&c.name, 60)),
+                term(&truncate(&c.reason, 160))
+            );
+        }
+    }
+
+    if let Some(c) = &result.comparison {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            p.wrap(
+                BOLD,
+                &format!(
+                    "baseline {}: {}",
+                    term(&truncate(&c.baseline, 60)),
+                    c.overall
+                )
+            )
+        );
+        for d in &c.environment_differences {
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                p.wrap(YELLOW, "environment differs:"),
+                term(&truncate(d, 160))
+            );
+        }
+        // Passing metrics are summarised in the count; the rest are listed.
+        for v in c.verdicts.iter().filter(|v| v.verdict != Verdict::Pass) {
+            let mark = match v.verdict {
+                Verdict::Regression => p.wrap(RED, "✗"),
+                Verdict::Improvement => p.wrap(GREEN, "↑"),
+                _ => p.wrap(YELLOW, "?"),
+            };
+            let _ = writeln!(
+                out,
+                "  {mark} {} {}: {} → {} ({}, interval {}) {}",
+                term(&truncate(&v.key, 50)),
+                term(&truncate(&v.metric, 30)),
+                fmt::metric_value(&v.metric, v.baseline),
+                fmt::metric_value(&v.metric, v.current),
+                fmt::change(&v.metric, v.relative_change),
+                fmt::interval(&v.metric, v.interval),
+                v.verdict
+            );
+        }
+        let passing = c
+            .verdicts
+            .iter()
+            .filter(|v| v.verdict == Verdict::Pass)
+            .count();
+        if passing > 0 {
+            let _ = writeln!(
+                out,
+                "  {} within threshold",
+                crate::status::plural(passing, "metric")
+            );
+        }
+    }
+    let s = &result.schedule;
+    if s.late_starts > 0 || s.dropped > 0 {
+        let _ = writeln!(
+            out,
+            "\nschedule: {} late starts (> {} ms), {} dropped",
+            fmt::count(s.late_starts),
+            perf_core::ScheduleStats::LATE_THRESHOLD_US / 1000,
+            fmt::count(s.dropped)
+        );
+    }
+    out
+}

@@ -1,0 +1,7 @@
+//! Integration tests of perf-report: one test binary, one module per concern.
+
+mod browser;
+mod files;
+mod fixture;
+mod safety;
+mod snapshots;
