@@ -296,3 +296,31 @@ async fn scenarios_use_the_real_database_content() {
         .iter()
         .any(|q| q.channel.as_deref() == Some(top_channel.as_str())));
 }
+
+#[test]
+fn a_contributor_crate_joins_the_registry() {
+    let mut r = ScenarioRegistry::with_builtins();
+    r.add(
+        ScenarioKind::Custom,
+        custom_scenario::FollowUpScenario::new(3),
+    )
+    .unwrap();
+    assert_eq!(r.kind_of(custom_scenario::NAME), Some(ScenarioKind::Custom));
+    let only_custom = SyntheticFlags {
+        edge_cases: false,
+        stress_scenarios: false,
+        load_testing: false,
+        ..SyntheticFlags::default()
+    };
+    let plans = r.plans(&only_custom, &profile(), 1, DEFAULT_SCALE).unwrap();
+    assert_eq!(plans.len(), 1);
+    assert_eq!(plans[0].source, "code");
+    assert_eq!(plans[0].queries.len(), 9);
+    assert_eq!(plans[0].scale, 1.0);
+    assert!(r
+        .add(
+            ScenarioKind::Custom,
+            custom_scenario::FollowUpScenario::new(1)
+        )
+        .is_err());
+}
