@@ -16,6 +16,8 @@ use crate::{RefBotConfig, RefBotError};
 const POOL_CONNECTIONS: u32 = 8;
 /// Search terms taken from one query.
 const MAX_SEARCH_TERMS: usize = 12;
+/// Distinct tokens of a query considered for search terms (bounds work on huge inputs).
+const MAX_SCANNED_TOKENS: usize = 256;
 /// Tables the bot reads.
 const REQUIRED_TABLES: &[&str] = &["channels", "users", "messages", "reactions", "messages_fts"];
 /// Lead-ins the naive mode strips before handing the rest of the text to FTS5 as is.
@@ -131,7 +133,26 @@ impl RefBot {
     /// Answers `text` at once: routing and real work, without the latency model or
     /// fault injection. Returns the answer and the agent.
     pub async fn answer(&self, text: &str) -> Result<(String, &'static str), TargetError> {
-        let r = route(text, &self.directory);
+        self.answer_in(text, None).await
+    }
+
+    /// Like [`answer`](Self::answer), for a query posted in `channel`: a digest that
+    /// names no channel digests that one (when the bot knows it).
+    pub async fn answer_in(
+        &self,
+        text: &str,
+        channel: Option<&str>,
+    ) -> Result<(String, &'static str), TargetError> {
+        let mut r = route(text, &self.directory);
+        if let (
+            Route::Digest {
+                channel: c @ None, ..
+            },
+            Some(posted_in),
+        ) = (&mut r, channel)
+        {
+            *c = self.directory.channel(posted_in).cloned();
+        }
         let agent = r.agent();
         let body = self.run_agent(r, text).await?;
         let answer = if self.config.naive {
@@ -186,7 +207,7 @@ impl RefBot {
                 per_term: false,
             });
         }
-        let tokens = alnum_tokens(text, usize::MAX);
+        let tokens = alnum_tokens(text, MAX_SCANNED_TOKENS);
         let mut terms: Vec<String> = tokens
             .iter()
             .filter(|t| !is_stop_word(t) && t.chars().count() > 1)
@@ -247,7 +268,9 @@ impl BotTarget for RefBot {
             return Err(TargetError::bot(INJECTED_FAILURE));
         }
         let started = tokio::time::Instant::now();
-        let (answer, agent) = self.answer(&query.text).await?;
+        let (answer, agent) = self
+            .answer_in(&query.text, query.channel.as_deref())
+            .await?;
         let work = started.elapsed();
         sleep_if_any(plan.model_latency + work_slowdown(&self.config, work)).await;
         let mut response = BotResponse::new(answer, agent);

@@ -98,6 +98,12 @@ impl Directory {
     fn find_channel(&self, text: &str) -> Option<&Named> {
         name_tokens(text).find_map(|t| self.channels.get(t.trim_start_matches('#')))
     }
+
+    /// The known channel called `name` (with or without `#`, any case).
+    pub(crate) fn channel(&self, name: &str) -> Option<&Named> {
+        let key = name.trim().trim_start_matches('#').to_lowercase();
+        self.channels.get(&key)
+    }
 }
 
 /// Whether `needle` occurs in `haystack` with no letter, digit or `_` on either side.

@@ -164,3 +164,28 @@ async fn a_missing_or_foreign_database_is_a_named_error() {
         "{bad}"
     );
 }
+
+#[tokio::test]
+async fn a_digest_without_a_channel_uses_the_channel_the_query_was_posted_in() {
+    let fx = fixture(500).await;
+    let bot = open(test_config(&fx.path)).await;
+    let mut q = Query::new("d", "Give me a recap of the last 30 days", "x");
+    let server_wide = bot.execute(&q).await.unwrap();
+    assert!(
+        server_wide.answer.starts_with("Digest of the whole server"),
+        "{}",
+        server_wide.answer
+    );
+    q.channel = Some("#Dev-Help".to_owned());
+    let r = bot.execute(&q).await.unwrap();
+    assert!(
+        r.answer
+            .starts_with("Digest of #dev-help for the last 30 days"),
+        "{}",
+        r.answer
+    );
+    // A channel named in the text wins over the one it was posted in.
+    q.text = "recap #general".to_owned();
+    let r = bot.execute(&q).await.unwrap();
+    assert!(r.answer.starts_with("Digest of #general"), "{}", r.answer);
+}
