@@ -38,6 +38,9 @@ pub(crate) struct Cli {
     /// Multiplies stress and load durations (1 = full length).
     #[arg(long)]
     scale: Option<f64>,
+    /// Scenario file or directory of scenario files to run too (repeatable).
+    #[arg(long = "scenarios", value_name = "PATH")]
+    scenario_paths: Vec<PathBuf>,
     /// Seconds before a query counts as timed out (overrides `query_timeout`).
     #[arg(long, value_name = "SECS")]
     query_timeout: Option<f64>,
@@ -89,6 +92,9 @@ impl Cli {
         if let Some(s) = self.scale {
             c.synthetic_testing.scale = Some(s);
         }
+        c.synthetic_testing
+            .scenario_paths
+            .extend(self.scenario_paths.iter().cloned());
         if let Some(t) = self.query_timeout {
             c.query_timeout = t;
         }

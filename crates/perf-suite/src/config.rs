@@ -90,6 +90,27 @@ pub struct SyntheticTesting {
     pub load_testing: bool,
     /// Multiplies every stress and load duration; `null` for the reduced default scale.
     pub scale: Option<f64>,
+    /// Scenario files (JSON) or directories of them to run as well.
+    pub scenario_paths: Vec<PathBuf>,
+    /// Share of an edge-case class's queries that must be handled gracefully (0–1).
+    pub robustness_threshold: f64,
+}
+
+impl SyntheticTesting {
+    /// The flags in the form the scenario registry takes.
+    pub fn flags(&self) -> perf_synth::SyntheticFlags {
+        perf_synth::SyntheticFlags {
+            enabled: self.enabled,
+            edge_cases: self.edge_cases,
+            stress_scenarios: self.stress_scenarios,
+            load_testing: self.load_testing,
+        }
+    }
+
+    /// The scale in force: the configured one, or the reduced default.
+    pub fn effective_scale(&self) -> f64 {
+        self.scale.unwrap_or(perf_synth::DEFAULT_SCALE)
+    }
 }
 
 /// The original suite's `resource_monitoring` section.
@@ -179,6 +200,8 @@ impl Default for SyntheticTesting {
             stress_scenarios: true,
             load_testing: true,
             scale: None,
+            scenario_paths: Vec::new(),
+            robustness_threshold: perf_synth::DEFAULT_ROBUSTNESS_THRESHOLD,
         }
     }
 }
@@ -265,7 +288,14 @@ impl Config {
         )?;
         positive("query_timeout", self.query_timeout)?;
         if let Some(s) = self.synthetic_testing.scale {
-            positive("synthetic_testing.scale", s)?;
+            perf_synth::validate_scale(s)
+                .map_err(|e| E::new("synthetic_testing.scale", e.message))?;
+        }
+        if !(0.0..=1.0).contains(&self.synthetic_testing.robustness_threshold) {
+            return Err(E::new(
+                "synthetic_testing.robustness_threshold",
+                "must be between 0 and 1",
+            ));
         }
         if self.performance_baselines.baseline_name.trim().is_empty()
             || self

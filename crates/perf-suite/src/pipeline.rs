@@ -152,7 +152,29 @@ pub async fn run_suite(
     );
 
     // Phase 3: synthetic scenarios.
-    phases.skip(3, "synthetic scenarios are not available in this build");
+    let synthetic = &config.synthetic_testing;
+    let scenario_plans = if synthetic.enabled {
+        let t = phases.start(3);
+        let mut registry = perf_synth::ScenarioRegistry::with_builtins();
+        registry.load_paths(&synthetic.scenario_paths)?;
+        let plans = registry.plans(
+            &synthetic.flags(),
+            &content,
+            config.seed,
+            synthetic.effective_scale(),
+        )?;
+        let n: usize = plans.iter().map(|p| p.queries.len()).sum();
+        phases.finish(
+            3,
+            t,
+            "completed",
+            format!("{n} synthetic queries in {} scenarios", plans.len()),
+        );
+        plans
+    } else {
+        phases.skip(3, "synthetic_testing.enabled is false");
+        Vec::new()
+    };
 
     // Phase 4: execution.
     let target = open_target(config).await?;
@@ -168,6 +190,7 @@ pub async fn run_suite(
         config,
         &target,
         &standard,
+        &scenario_plans,
         &run_dir,
         &events,
         cancel,
@@ -193,6 +216,14 @@ pub async fn run_suite(
     outcome?;
     if let Err(e) = shutdown {
         result.notes.push(format!("target shutdown failed: {e}"));
+    }
+    let scaled = scenario_plans
+        .iter()
+        .any(|p| (p.scale - 1.0).abs() > f64::EPSILON);
+    if scaled {
+        if let Some(note) = perf_synth::scale_note(synthetic.effective_scale()) {
+            result.notes.push(note);
+        }
     }
 
     // Phases 5 and 6.
@@ -234,10 +265,12 @@ async fn open_target(config: &Config) -> Result<Arc<dyn BotTarget>, SuiteError> 
     Ok(bot)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn execute(
     config: &Config,
     target: &Arc<dyn BotTarget>,
-    queries: &[Query],
+    standard: &[Query],
+    scenarios: &[perf_synth::ScenarioPlan],
     run_dir: &Path,
     events: &Option<UnboundedSender<SuiteEvent>>,
     cancel: CancellationToken,
@@ -255,9 +288,10 @@ async fn execute(
         monitor: config.resource_monitoring.enabled.then(|| MonitorConfig {
             interval: Duration::from_secs_f64(config.resource_monitoring.monitoring_interval),
         }),
+        seed: config.seed,
         ..RunnerConfig::default()
     };
-    let mut runner = Runner::new(Arc::clone(target), runner_config).with_cancel(cancel);
+    let mut runner = Runner::new(Arc::clone(target), runner_config).with_cancel(cancel.clone());
     let mut forward = None;
     if let Some(suite_tx) = events.clone() {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -270,18 +304,60 @@ async fn execute(
             }
         }));
     }
-    let plan = Plan {
-        queries: queries.to_vec(),
-        load,
-        max_queries: None,
-    };
-    let run = runner.run(&plan, result).await;
+    let outcome = run_plans(config, &runner, standard, load, scenarios, &cancel, result).await;
     drop(runner);
     if let Some(f) = forward {
         let _ = f.await;
     }
-    run?;
+    outcome
+}
+
+/// The standard queries, then every scenario in turn, all into `result`. The edge-case
+/// scenario runs into a result of its own first, so its robustness per agent is exact.
+async fn run_plans(
+    config: &Config,
+    runner: &Runner,
+    standard: &[Query],
+    load: LoadProfile,
+    scenarios: &[perf_synth::ScenarioPlan],
+    cancel: &CancellationToken,
+    result: &mut RunResult,
+) -> Result<(), SuiteError> {
+    runner
+        .run(&Plan::new(standard.to_vec(), load), result)
+        .await?;
+    for plan in scenarios {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let run = Plan::new(plan.queries.clone(), plan.load.clone());
+        if plan.info.name != perf_synth::EDGE_SCENARIO {
+            runner.run(&run, result).await?;
+            continue;
+        }
+        let mut edge = RunResult::new(&result.run_id, &result.started_at, result.target.clone());
+        edge.wall_time_s = result.wall_time_s;
+        runner.run(&run, &mut edge).await?;
+        let report =
+            perf_synth::robustness_report(&edge, config.synthetic_testing.robustness_threshold);
+        result.checks.extend(report.checks());
+        absorb(result, edge);
+    }
     Ok(())
+}
+
+/// Folds a sub-run that continued `result`'s clock into `result`.
+fn absorb(result: &mut RunResult, sub: RunResult) {
+    result.merge(&sub);
+    for s in &sub.resources {
+        result.resource_peaks.observe(s);
+    }
+    result.resources.extend(sub.resources);
+    for n in sub.notes {
+        if !result.notes.contains(&n) {
+            result.notes.push(n);
+        }
+    }
 }
 
 /// Writes JSON to a temporary file and renames it into place, so readers never see a

@@ -13,6 +13,7 @@ pub(crate) fn small_config(dir: &std::path::Path) -> Config {
     c.parallel_execution.rate_limit_per_second = None;
     c.refbot.latency_scale = 0.0;
     c.resource_monitoring.monitoring_interval = 0.2;
+    c.synthetic_testing.scale = Some(0.005);
     c
 }
 
@@ -48,6 +49,26 @@ async fn the_whole_pipeline_writes_a_consistent_result_file() {
         .map(|p| p["number"].as_u64().unwrap())
         .collect();
     assert_eq!(numbers, vec![1, 2, 3, 4, 5, 6]);
+
+    // Phase 3 ran every synthetic kind; the reference bot handles every edge-case class.
+    for scenario in ["edge_cases", "stress_high_frequency", "load_spike"] {
+        assert!(
+            json["per_scenario"][scenario]["count"].as_u64().unwrap() > 0,
+            "{scenario}"
+        );
+    }
+    let robustness: Vec<&serde_json::Value> = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["group"] == "robustness")
+        .collect();
+    assert!(robustness.len() >= 13, "{robustness:?}");
+    assert!(
+        robustness.iter().all(|c| c["passed"] == true),
+        "{robustness:?}"
+    );
+    assert!(json["notes"].to_string().contains("scale 0.005"));
 
     // The in-memory result matches the file.
     let back: perf_core::RunResult = serde_json::from_str(&text).unwrap();
