@@ -1,1 +1,45 @@
-//! perf-baseline
+//! Named baselines, regression verdicts that hold up on noisy machines, run history and
+//! trends.
+//!
+//! - [`BaselineStore`] keeps `baselines/<name>.json` files ([`Baseline`]): summary
+//!   figures and full latency histograms per key, an [`EnvironmentFingerprint`] and a
+//!   config digest, written atomically.
+//! - [`compare`] turns a baseline and a [`perf_core::RunResult`] into a
+//!   [`perf_core::Comparison`]: per metric and key a verdict (pass, regression,
+//!   improvement, inconclusive) with the change, its interval, a p-value and the smallest
+//!   change the data could detect. The decision rule and its evaluation are in
+//!   `docs/regression-detection.md`.
+//! - [`check_against_baseline`] is the orchestrator's phase 5 in one call (missing
+//!   baselines, auto-update); [`critical_path_checks`] is phase 6.
+//! - [`History`] records every run in SQLite and finds where lasting shifts began
+//!   ([`analyze_trend`]).
+//!
+//! Nothing here prints; binaries own the terminal.
+
+mod baseline;
+mod compare;
+mod critical;
+mod error;
+mod history;
+mod policy;
+#[doc(hidden)]
+pub mod sim;
+mod stats;
+mod thresholds;
+mod time;
+mod trend;
+
+pub use baseline::{
+    config_digest, Baseline, BaselineEntry, BaselineGroup, BaselineStore, EnvironmentFingerprint,
+    ReadingStats, ResourceStats, WriteMode, BASELINE_FORMAT_VERSION,
+};
+pub use compare::{compare, compare_baselines};
+pub use critical::{critical_path_checks, CriticalPathLimits};
+pub use error::BaselineError;
+pub use history::{History, RunRecord, TREND_METRICS};
+pub use policy::{
+    check_against_baseline, create_command, BaselineAction, BaselineOutcome, BaselinePolicy,
+    MissingBaseline, UpdatePolicy,
+};
+pub use thresholds::{AgentThresholds, CompareOptions, Thresholds, LATENCY_METRICS};
+pub use trend::{analyze_trend, change_point, TrendOptions};

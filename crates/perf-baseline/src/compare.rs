@@ -1,0 +1,724 @@
+use std::collections::BTreeMap;
+
+use perf_core::{Comparison, LatencyHistogram, MetricVerdict, RunResult, Verdict};
+
+use crate::stats::{self, Weighted};
+use crate::{
+    Baseline, BaselineError, BaselineGroup, CompareOptions, EnvironmentFingerprint, ReadingStats,
+    Thresholds,
+};
+
+/// Fewer monitor readings than this on either side and a resource metric is not tested.
+const MIN_READINGS: u64 = 5;
+/// Fewer samples beyond a percentile than this and the percentile is not tested.
+const MIN_TAIL_SAMPLES: f64 = 5.0;
+/// Bucket resolution of the histograms (3 significant digits), as a log-scale floor for
+/// standard errors.
+const BUCKET_RESOLUTION: f64 = 1e-3;
+
+/// Compares `run` with `baseline`: one verdict per metric and key, the environment
+/// differences, and the overall verdict.
+///
+/// Latency verdicts use a weighted Mann–Whitney test and the Hodges–Lehmann shift on the
+/// histograms (stratified by agent for the `overall` key), the mean's ratio, and the
+/// P95/P99 ratios; success rate uses Fisher's exact test; memory and CPU use the monitor
+/// readings. Every verdict holds its change against its threshold from `thresholds`; the
+/// rule is described in `docs/regression-detection.md`.
+///
+/// `overall` is a regression when any verdict is one; otherwise inconclusive when any
+/// *primary* verdict (the `overall` key's median, success rate, memory and CPU) is;
+/// otherwise pass. Per-key and tail verdicts are screening verdicts (their reason starts
+/// with `screening:`): they can fail a run but, being under-powered at CI budgets, they do
+/// not make it inconclusive.
+pub fn compare(
+    baseline: &Baseline,
+    run: &RunResult,
+    environment: &EnvironmentFingerprint,
+    thresholds: &Thresholds,
+    options: &CompareOptions,
+) -> Result<Comparison, BaselineError> {
+    thresholds.validate()?;
+    options.validate()?;
+    let current = Baseline::from_run(&baseline.name, run, environment.clone());
+    Ok(compare_baselines(baseline, &current, thresholds, options))
+}
+
+/// Compares two baselines (`current` made from the run being judged); `compare` without
+/// the validation. Used directly for `baseline show --against`-like tools and tests.
+pub fn compare_baselines(
+    baseline: &Baseline,
+    current: &Baseline,
+    thresholds: &Thresholds,
+    options: &CompareOptions,
+) -> Comparison {
+    let mut pending = Vec::new();
+    overall_metrics(baseline, current, thresholds, options, &mut pending);
+    let families: [Family<'_>; 3] = [
+        (
+            "agent",
+            options.agents,
+            &baseline.per_agent,
+            &current.per_agent,
+        ),
+        (
+            "category",
+            options.categories,
+            &baseline.per_category,
+            &current.per_category,
+        ),
+        (
+            "scenario",
+            options.scenarios,
+            &baseline.per_scenario,
+            &current.per_scenario,
+        ),
+    ];
+    for (prefix, enabled, base, cur) in families {
+        if !enabled {
+            continue;
+        }
+        for (name, bg) in base {
+            let key = format!("{prefix}:{name}");
+            sub_key_metrics(&key, bg, cur.get(name), thresholds, options, &mut pending);
+        }
+    }
+    // Holm over the screening family keeps its family-wise false-alarm rate at alpha.
+    let screening: Vec<usize> = pending
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !p.primary && p.stat.as_ref().is_ok_and(|s| s.p.is_some()))
+        .map(|(i, _)| i)
+        .collect();
+    let raw: Vec<f64> = screening
+        .iter()
+        .filter_map(|&i| pending[i].stat.as_ref().ok().and_then(|s| s.p))
+        .collect();
+    for (&i, adj) in screening.iter().zip(stats::holm(&raw)) {
+        if let Ok(s) = pending[i].stat.as_mut() {
+            s.p = Some(adj);
+        }
+    }
+    let verdicts: Vec<MetricVerdict> = pending.iter().map(|p| p.decide(options)).collect();
+    let overall = if verdicts.iter().any(|v| v.verdict == Verdict::Regression) {
+        Verdict::Regression
+    } else if verdicts
+        .iter()
+        .zip(&pending)
+        .any(|(v, p)| p.primary && v.verdict == Verdict::Inconclusive)
+    {
+        Verdict::Inconclusive
+    } else {
+        Verdict::Pass
+    };
+    let mut environment_differences = baseline.environment.differences(&current.environment);
+    if baseline.config_digest != current.config_digest {
+        environment_differences.push(format!(
+            "config: baseline digest {}, this run {} (different settings)",
+            baseline.config_digest, current.config_digest
+        ));
+    }
+    Comparison {
+        baseline: baseline.name.clone(),
+        baseline_created_at: baseline.created_at.clone(),
+        environment_differences,
+        verdicts,
+        overall,
+    }
+}
+
+/// A group family: prefix, enabled, baseline groups, current groups.
+type Family<'a> = (
+    &'a str,
+    bool,
+    &'a BTreeMap<String, BaselineGroup>,
+    &'a BTreeMap<String, BaselineGroup>,
+);
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Scale {
+    /// Relative metrics, tested as log ratios.
+    Log,
+    /// Success rate, tested as a difference in points.
+    Points,
+}
+
+/// An estimated change in "worse is positive" units: a log ratio or a drop in points.
+#[derive(Debug, Clone, Copy)]
+struct Stat {
+    u: f64,
+    /// Standard error, run noise included.
+    se: Option<f64>,
+    /// Two-sided p-value (Holm-adjusted for screening verdicts).
+    p: Option<f64>,
+    interval: Option<(f64, f64)>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    key: String,
+    metric: &'static str,
+    baseline: f64,
+    current: f64,
+    threshold: f64,
+    scale: Scale,
+    primary: bool,
+    stat: Result<Stat, String>,
+    detail: String,
+}
+
+impl Pending {
+    fn to_reported(&self, u: f64) -> f64 {
+        match self.scale {
+            Scale::Log => u.exp() - 1.0,
+            Scale::Points => -u,
+        }
+    }
+
+    fn fmt_change(&self, x: f64) -> String {
+        match self.scale {
+            Scale::Log => format!("{:+.1}%", 100.0 * x),
+            Scale::Points => format!("{:+.1} pts", 100.0 * x),
+        }
+    }
+
+    fn fmt_threshold(&self) -> String {
+        match self.scale {
+            Scale::Log => format!("{:.0}%", 100.0 * self.threshold),
+            Scale::Points => format!("{:.1} pts", 100.0 * self.threshold),
+        }
+    }
+
+    fn decide(&self, o: &CompareOptions) -> MetricVerdict {
+        let (thr_u, floor_u) = match self.scale {
+            Scale::Log => (
+                self.threshold.ln_1p(),
+                (o.effect_floor * self.threshold).ln_1p(),
+            ),
+            Scale::Points => (self.threshold, o.effect_floor * self.threshold),
+        };
+        let prefix = if self.primary { "" } else { "screening: " };
+        let mut v = MetricVerdict {
+            key: self.key.clone(),
+            metric: self.metric.to_owned(),
+            baseline: self.baseline,
+            current: self.current,
+            relative_change: 0.0,
+            interval: None,
+            p_value: None,
+            min_detectable_change: None,
+            threshold: self.threshold,
+            verdict: Verdict::Inconclusive,
+            reason: String::new(),
+        };
+        let s = match &self.stat {
+            Ok(s) => *s,
+            Err(why) => {
+                v.reason = format!("{prefix}cannot tell: {why}");
+                return v;
+            }
+        };
+        v.relative_change = self.to_reported(s.u);
+        v.p_value = s.p;
+        v.interval = s.interval.map(|(lo, hi)| {
+            let (a, b) = (self.to_reported(lo), self.to_reported(hi));
+            (a.min(b), a.max(b))
+        });
+        let z_a = stats::normal_quantile(1.0 - o.alpha / 2.0);
+        let z_pow = stats::normal_quantile(o.power);
+        let mdc_u = s.se.map(|se| floor_u.max(z_a * se) + z_pow * se);
+        v.min_detectable_change = mdc_u.map(|m| match self.scale {
+            Scale::Log => m.exp_m1(),
+            Scale::Points => m,
+        });
+        let change = self.fmt_change(v.relative_change);
+        let interval = v
+            .interval
+            .map(|(lo, hi)| format!(" (CI {}..{})", self.fmt_change(lo), self.fmt_change(hi)))
+            .unwrap_or_default();
+        let p_text = s.p.map(|p| format!(", p={p:.2e}")).unwrap_or_default();
+        let thr = self.fmt_threshold();
+        let significant = s.p.is_some_and(|p| p < o.alpha);
+        let hi_u = s.interval.map_or(f64::INFINITY, |(_, hi)| hi);
+        let (verdict, why) = if significant && s.u >= floor_u {
+            (
+                Verdict::Regression,
+                format!(
+                    "worse beyond {:.0}% of the {thr} threshold and significant",
+                    100.0 * o.effect_floor
+                ),
+            )
+        } else if significant && s.u <= -floor_u {
+            (
+                Verdict::Improvement,
+                "better beyond the threshold and significant".to_owned(),
+            )
+        } else if s.p.is_none() && s.u >= thr_u {
+            (
+                Verdict::Inconclusive,
+                format!("worse by more than {thr} but not testable{}", self.detail),
+            )
+        } else if s.p.is_none() {
+            (
+                Verdict::Pass,
+                format!("within {thr}; untested{}", self.detail),
+            )
+        } else if mdc_u.is_none_or(|m| m > thr_u) {
+            let m = v
+                .min_detectable_change
+                .map_or("unknown".to_owned(), |m| self.fmt_change(m));
+            (
+                Verdict::Inconclusive,
+                format!(
+                    "too few samples to detect a {thr} change (smallest detectable {m}){}",
+                    self.detail
+                ),
+            )
+        } else if s.u >= floor_u {
+            (
+                Verdict::Inconclusive,
+                format!("worse, near the {thr} threshold, but not significant"),
+            )
+        } else if significant && s.u > 0.0 && hi_u >= thr_u {
+            (
+                Verdict::Inconclusive,
+                format!("significantly worse and the interval reaches the {thr} threshold"),
+            )
+        } else {
+            let m = v.min_detectable_change.map_or(String::new(), |m| {
+                format!(" (could detect {})", self.fmt_change(m))
+            });
+            (Verdict::Pass, format!("no change of {thr} or more{m}"))
+        };
+        v.verdict = verdict;
+        v.reason = format!("{prefix}{change}{interval}{p_text}: {why}");
+        v
+    }
+}
+
+fn overall_metrics(
+    base: &Baseline,
+    cur: &Baseline,
+    t: &Thresholds,
+    o: &CompareOptions,
+    out: &mut Vec<Pending>,
+) {
+    let key = "overall";
+    let strata: Vec<(&LatencyHistogram, &LatencyHistogram)> = base
+        .per_agent
+        .iter()
+        .filter_map(|(k, g)| cur.per_agent.get(k).map(|c| (&g.latency, &c.latency)))
+        .collect();
+    let (a, b) = (&base.overall, &cur.overall);
+    let covered = |side: fn(&(&LatencyHistogram, &LatencyHistogram)) -> u64, total: u64| {
+        strata.iter().map(side).sum::<u64>() as f64 >= 0.9 * total as f64
+    };
+    let use_strata = strata.len() >= 2
+        && covered(|s| s.0.count(), a.latency.count())
+        && covered(|s| s.1.count(), b.latency.count());
+    out.push(Pending {
+        key: key.into(),
+        metric: "latency_median",
+        baseline: a.summary.latency.p50_ms,
+        current: b.summary.latency.p50_ms,
+        threshold: t.for_metric(key, "latency_median"),
+        scale: Scale::Log,
+        primary: true,
+        stat: if use_strata {
+            location_stratified(&strata, o)
+        } else {
+            location(&a.latency, &b.latency, o)
+        },
+        detail: String::new(),
+    });
+    let a_strata: Vec<&LatencyHistogram> = base.per_agent.values().map(|g| &g.latency).collect();
+    let b_strata: Vec<&LatencyHistogram> = cur.per_agent.values().map(|g| &g.latency).collect();
+    out.push(Pending {
+        key: key.into(),
+        metric: "latency_mean",
+        baseline: a.summary.latency.mean_ms,
+        current: b.summary.latency.mean_ms,
+        threshold: t.for_metric(key, "latency_mean"),
+        scale: Scale::Log,
+        // The mean follows the tail; the rank test above is the efficient evidence of a
+        // slowdown, so the mean screens (see docs/regression-detection.md).
+        primary: false,
+        stat: mean_ratio(
+            &a.latency,
+            &b.latency,
+            use_strata.then_some((&a_strata[..], &b_strata[..])),
+            o,
+        ),
+        detail: String::new(),
+    });
+    out.push(success_rate(key, a, b, t, o, true));
+    for (metric, q) in [("latency_p95", 0.95), ("latency_p99", 0.99)] {
+        out.push(Pending {
+            key: key.into(),
+            metric,
+            baseline: a.latency.percentile_micros(q * 100.0) as f64 / 1000.0,
+            current: b.latency.percentile_micros(q * 100.0) as f64 / 1000.0,
+            threshold: t.for_metric(key, metric),
+            scale: Scale::Log,
+            primary: false,
+            stat: quantile_ratio(&a.latency, &b.latency, q, o),
+            detail: String::new(),
+        });
+    }
+    for (metric, pick, threshold) in [
+        (
+            "max_memory",
+            (|r: &crate::ResourceStats| r.memory_mb)
+                as fn(&crate::ResourceStats) -> Option<ReadingStats>,
+            t.memory,
+        ),
+        ("max_cpu", |r: &crate::ResourceStats| r.cpu_percent, t.cpu),
+    ] {
+        // Nothing to compare when this run was not monitored (monitoring disabled).
+        let (Some(ra), Some(rb)) = (pick(&base.resources), pick(&cur.resources)) else {
+            continue;
+        };
+        let detail = if base.resources.source != cur.resources.source {
+            format!(
+                " ({} figures against {} figures)",
+                cur.resources.source, base.resources.source
+            )
+        } else {
+            String::new()
+        };
+        out.push(Pending {
+            key: key.into(),
+            metric,
+            baseline: ra.max,
+            current: rb.max,
+            threshold,
+            scale: Scale::Log,
+            primary: true,
+            stat: resource(&ra, &rb, o),
+            detail,
+        });
+    }
+}
+
+fn sub_key_metrics(
+    key: &str,
+    a: &BaselineGroup,
+    b: Option<&BaselineGroup>,
+    t: &Thresholds,
+    o: &CompareOptions,
+    out: &mut Vec<Pending>,
+) {
+    let Some(b) = b else {
+        out.push(Pending {
+            key: key.into(),
+            metric: "latency_median",
+            baseline: a.summary.latency.p50_ms,
+            current: 0.0,
+            threshold: t.for_metric(key, "latency_median"),
+            scale: Scale::Log,
+            primary: false,
+            stat: Err("no queries for this key in this run".into()),
+            detail: String::new(),
+        });
+        return;
+    };
+    out.push(Pending {
+        key: key.into(),
+        metric: "latency_median",
+        baseline: a.summary.latency.p50_ms,
+        current: b.summary.latency.p50_ms,
+        threshold: t.for_metric(key, "latency_median"),
+        scale: Scale::Log,
+        primary: false,
+        stat: location(&a.latency, &b.latency, o),
+        detail: sizes(a.latency.count(), b.latency.count()),
+    });
+    out.push(Pending {
+        key: key.into(),
+        metric: "latency_mean",
+        baseline: a.summary.latency.mean_ms,
+        current: b.summary.latency.mean_ms,
+        threshold: t.for_metric(key, "latency_mean"),
+        scale: Scale::Log,
+        primary: false,
+        stat: mean_ratio(&a.latency, &b.latency, None, o),
+        detail: sizes(a.latency.count(), b.latency.count()),
+    });
+    out.push(success_rate(key, a, b, t, o, false));
+}
+
+fn sizes(n: u64, m: u64) -> String {
+    format!(", n={n}/{m}")
+}
+
+fn success_rate(
+    key: &str,
+    a: &BaselineGroup,
+    b: &BaselineGroup,
+    t: &Thresholds,
+    o: &CompareOptions,
+    primary: bool,
+) -> Pending {
+    let (xa, na) = (a.summary.successes, a.summary.count);
+    let (xb, nb) = (b.summary.successes, b.summary.count);
+    let stat = if na == 0 || nb == 0 {
+        Err("no queries on one side".to_owned())
+    } else {
+        let pa = xa as f64 / na as f64;
+        let pb = xb as f64 / nb as f64;
+        let z = stats::normal_quantile(1.0 - o.alpha / 2.0);
+        let (lo, hi) = stats::newcombe_difference(xa, na, xb, nb, z);
+        // Agresti-style pooled rate keeps the error honest at 100% success.
+        let pooled = (xa + xb + 2) as f64 / (na + nb + 4) as f64;
+        let se = (pooled * (1.0 - pooled) * (1.0 / na as f64 + 1.0 / nb as f64)).sqrt();
+        Ok(Stat {
+            u: pa - pb,
+            se: Some(se),
+            p: Some(stats::fisher_exact(xa, na, xb, nb)),
+            interval: Some((-hi, -lo)),
+        })
+    };
+    Pending {
+        key: key.into(),
+        metric: "success_rate",
+        baseline: a.summary.success_rate,
+        current: b.summary.success_rate,
+        threshold: t.for_metric(key, "success_rate"),
+        scale: Scale::Points,
+        primary,
+        stat,
+        detail: sizes(na, nb),
+    }
+}
+
+/// One stratum's rank statistics.
+struct Part {
+    shift: f64,
+    se: f64,
+    interval: Option<(f64, f64)>,
+    z: f64,
+    u_dev: f64,
+    var_u: f64,
+    n: f64,
+}
+
+fn part(a: &LatencyHistogram, b: &LatencyHistogram, alpha: f64) -> Option<Part> {
+    let (wa, wb) = (Weighted::log_latency(a), Weighted::log_latency(b));
+    if wa.total() < 2.0 || wb.total() < 2.0 {
+        return None;
+    }
+    let mw = stats::mann_whitney(&wa, &wb)?;
+    let hl = stats::hodges_lehmann(&wa, &wb, alpha)?;
+    let z = stats::normal_quantile(1.0 - alpha / 2.0);
+    let se = match hl.interval {
+        Some((lo, hi)) if hi > lo => (hi - lo) / (2.0 * z),
+        _ => {
+            // Normal theory for the Hodges–Lehmann shift: sd * sqrt(pi/3 * (1/n + 1/m)).
+            let sd = pooled_log_sd(a, b);
+            sd * (std::f64::consts::PI / 3.0 * (1.0 / wa.total() + 1.0 / wb.total())).sqrt()
+        }
+    }
+    .max(BUCKET_RESOLUTION);
+    Some(Part {
+        shift: hl.shift,
+        se,
+        interval: hl.interval,
+        z: mw.z,
+        u_dev: mw.u - mw.mean,
+        var_u: mw.variance,
+        n: wa.total() + wb.total(),
+    })
+}
+
+fn pooled_log_sd(a: &LatencyHistogram, b: &LatencyHistogram) -> f64 {
+    let logs: Vec<(f64, u64)> = a
+        .buckets()
+        .into_iter()
+        .chain(b.buckets())
+        .map(|(v, c)| ((v.max(1) as f64).ln(), c))
+        .collect();
+    let n: u64 = logs.iter().map(|(_, c)| c).sum();
+    if n < 2 {
+        return 0.0;
+    }
+    let mean = logs.iter().map(|(v, c)| v * *c as f64).sum::<f64>() / n as f64;
+    let ss = logs
+        .iter()
+        .map(|(v, c)| (v - mean).powi(2) * *c as f64)
+        .sum::<f64>();
+    (ss / (n as f64 - 1.0)).sqrt()
+}
+
+fn with_noise(se: f64, o: &CompareOptions) -> f64 {
+    (se * se + 2.0 * o.run_noise * o.run_noise).sqrt()
+}
+
+fn location(
+    a: &LatencyHistogram,
+    b: &LatencyHistogram,
+    o: &CompareOptions,
+) -> Result<Stat, String> {
+    let p = part(a, b, o.alpha).ok_or_else(|| too_few(a, b))?;
+    let se_tot = with_noise(p.se, o);
+    let f = se_tot / p.se;
+    let z_a = stats::normal_quantile(1.0 - o.alpha / 2.0);
+    let interval = match p.interval {
+        Some((lo, hi)) => (p.shift - (p.shift - lo) * f, p.shift + (hi - p.shift) * f),
+        None => (p.shift - z_a * se_tot, p.shift + z_a * se_tot),
+    };
+    Ok(Stat {
+        u: p.shift,
+        se: Some(se_tot),
+        p: Some(stats::two_sided_p(p.z / f)),
+        interval: Some(interval),
+    })
+}
+
+fn too_few(a: &LatencyHistogram, b: &LatencyHistogram) -> String {
+    format!("too few latency samples (n={}/{})", a.count(), b.count())
+}
+
+/// Van Elteren's stratified rank test with an inverse-variance pooled shift: the agent mix
+/// is held fixed, so the spread between agents' latencies does not count as noise.
+fn location_stratified(
+    strata: &[(&LatencyHistogram, &LatencyHistogram)],
+    o: &CompareOptions,
+) -> Result<Stat, String> {
+    let parts: Vec<Part> = strata
+        .iter()
+        .filter_map(|(a, b)| part(a, b, o.alpha))
+        .collect();
+    if parts.is_empty() {
+        return Err("too few latency samples in every agent".into());
+    }
+    let wsum: f64 = parts.iter().map(|p| 1.0 / (p.se * p.se)).sum();
+    let u = parts.iter().map(|p| p.shift / (p.se * p.se)).sum::<f64>() / wsum;
+    let se = (1.0 / wsum).sqrt();
+    let num: f64 = parts.iter().map(|p| p.u_dev / (p.n + 1.0)).sum();
+    let den: f64 = parts
+        .iter()
+        .map(|p| p.var_u / ((p.n + 1.0) * (p.n + 1.0)))
+        .sum::<f64>()
+        .sqrt();
+    let z = if den > 0.0 { num / den } else { 0.0 };
+    let se_tot = with_noise(se, o);
+    let z_a = stats::normal_quantile(1.0 - o.alpha / 2.0);
+    Ok(Stat {
+        u,
+        se: Some(se_tot),
+        p: Some(stats::two_sided_p(z * se / se_tot)),
+        interval: Some((u - z_a * se_tot, u + z_a * se_tot)),
+    })
+}
+
+/// Log ratio of means, with the delta-method error (stratified when the agent strata are
+/// given: the mean of a fixed mix varies only within agents).
+fn mean_ratio(
+    a: &LatencyHistogram,
+    b: &LatencyHistogram,
+    strata: Option<(&[&LatencyHistogram], &[&LatencyHistogram])>,
+    o: &CompareOptions,
+) -> Result<Stat, String> {
+    if a.count() < 2 || b.count() < 2 {
+        return Err(too_few(a, b));
+    }
+    let (ma, mb) = (a.mean_micros(), b.mean_micros());
+    if ma <= 0.0 || mb <= 0.0 {
+        return Err("zero mean latency".into());
+    }
+    let var_of_mean = |h: &LatencyHistogram, parts: Option<&[&LatencyHistogram]>| {
+        let n = h.count() as f64;
+        match parts {
+            Some(ps) => {
+                ps.iter()
+                    .map(|p| p.count() as f64 * p.stdev_micros().powi(2))
+                    .sum::<f64>()
+                    / (n * n)
+            }
+            None => h.stdev_micros().powi(2) / n,
+        }
+    };
+    let se = (var_of_mean(a, strata.map(|s| s.0)) / (ma * ma)
+        + var_of_mean(b, strata.map(|s| s.1)) / (mb * mb))
+        .sqrt()
+        .max(BUCKET_RESOLUTION);
+    let u = (mb / ma).ln();
+    let se_tot = with_noise(se, o);
+    let z_a = stats::normal_quantile(1.0 - o.alpha / 2.0);
+    Ok(Stat {
+        u,
+        se: Some(se_tot),
+        p: Some(stats::two_sided_p(u / se_tot)),
+        interval: Some((u - z_a * se_tot, u + z_a * se_tot)),
+    })
+}
+
+/// The log of a percentile and its standard error from the distribution-free
+/// order-statistic interval.
+fn log_quantile(h: &LatencyHistogram, q: f64, z: f64) -> Option<(f64, f64)> {
+    let n = h.count() as f64;
+    if n * (1.0 - q) < MIN_TAIL_SAMPLES {
+        return None;
+    }
+    let half = z * (n * q * (1.0 - q)).sqrt();
+    let pct = |rank: f64| 100.0 * (rank / n).clamp(0.0, 1.0);
+    let lo = h.percentile_micros(pct(n * q - half)).max(1) as f64;
+    let hi = h.percentile_micros(pct(n * q + half + 1.0)).max(1) as f64;
+    let mid = h.percentile_micros(100.0 * q).max(1) as f64;
+    Some((
+        mid.ln(),
+        ((hi.ln() - lo.ln()) / (2.0 * z)).max(BUCKET_RESOLUTION),
+    ))
+}
+
+fn quantile_ratio(
+    a: &LatencyHistogram,
+    b: &LatencyHistogram,
+    q: f64,
+    o: &CompareOptions,
+) -> Result<Stat, String> {
+    let z_a = stats::normal_quantile(1.0 - o.alpha / 2.0);
+    let (Some((la, sa)), Some((lb, sb))) = (log_quantile(a, q, z_a), log_quantile(b, q, z_a))
+    else {
+        return Err(format!(
+            "fewer than {MIN_TAIL_SAMPLES} samples beyond P{} (n={}/{})",
+            (q * 100.0).round(),
+            a.count(),
+            b.count()
+        ));
+    };
+    let u = lb - la;
+    let se_tot = with_noise((sa * sa + sb * sb).sqrt(), o);
+    Ok(Stat {
+        u,
+        se: Some(se_tot),
+        p: Some(stats::two_sided_p(u / se_tot)),
+        interval: Some((u - z_a * se_tot, u + z_a * se_tot)),
+    })
+}
+
+/// Peak change, tested with the readings' means (Welch, log scale) when both runs have
+/// enough readings.
+fn resource(a: &ReadingStats, b: &ReadingStats, o: &CompareOptions) -> Result<Stat, String> {
+    if a.max <= 0.0 || b.max <= 0.0 {
+        return Err("no resource figure on one side".into());
+    }
+    let u = (b.max / a.max).ln();
+    if a.count < MIN_READINGS || b.count < MIN_READINGS || a.mean <= 0.0 || b.mean <= 0.0 {
+        return Ok(Stat {
+            u,
+            se: None,
+            p: None,
+            interval: None,
+        });
+    }
+    let rel_var = |r: &ReadingStats| (r.stdev / r.mean).powi(2) / r.count as f64;
+    let se_tot = with_noise((rel_var(a) + rel_var(b)).sqrt().max(BUCKET_RESOLUTION), o);
+    let z_a = stats::normal_quantile(1.0 - o.alpha / 2.0);
+    let shift = (b.mean / a.mean).ln();
+    Ok(Stat {
+        u,
+        se: Some(se_tot),
+        p: Some(stats::two_sided_p(shift / se_tot)),
+        interval: Some((u - z_a * se_tot, u + z_a * se_tot)),
+    })
+}

@@ -1,0 +1,163 @@
+use perf_core::{CheckResult, GroupStats, RunResult};
+use serde::{Deserialize, Serialize};
+
+/// Limits every critical path must meet (phase 6, `regression_testing`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CriticalPathLimits {
+    /// Smallest acceptable success rate, 0–1.
+    pub min_success_rate: f64,
+    /// Largest acceptable P95 latency in milliseconds; `None` checks no latency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_p95_ms: Option<f64>,
+    /// Whether queries meant for the path must be routed to its agent.
+    pub routing_required: bool,
+    /// Smallest acceptable share of correctly routed answers when routing is required.
+    pub min_routing_accuracy: f64,
+}
+
+impl Default for CriticalPathLimits {
+    fn default() -> Self {
+        Self {
+            min_success_rate: 0.9,
+            max_p95_ms: None,
+            routing_required: true,
+            min_routing_accuracy: 1.0,
+        }
+    }
+}
+
+/// Phase 6: one check per critical path (group `critical_path`, named after the path),
+/// each with a one-line reason.
+///
+/// A path's queries are those of the category named after it (the standard queries'
+/// categories are their agents); when no such category exists, those answered by the
+/// agent of that name. A path with no queries fails: it was not tested.
+pub fn critical_path_checks(
+    run: &RunResult,
+    paths: &[String],
+    limits: &CriticalPathLimits,
+) -> Vec<CheckResult> {
+    paths
+        .iter()
+        .map(|path| {
+            let group = run
+                .per_category
+                .get(path)
+                .or_else(|| run.per_agent.get(path));
+            let (passed, reason) = match group {
+                Some(g) if g.count > 0 => judge(g, limits),
+                _ => (false, "no queries ran for this path".to_owned()),
+            };
+            CheckResult {
+                group: "critical_path".into(),
+                name: path.clone(),
+                passed,
+                reason,
+            }
+        })
+        .collect()
+}
+
+fn judge(g: &GroupStats, limits: &CriticalPathLimits) -> (bool, String) {
+    let mut failures = Vec::new();
+    let mut facts = Vec::new();
+    let rate = g.success_rate();
+    let fact = format!(
+        "{}/{} ok ({:.1}%, min {:.1}%)",
+        g.successes,
+        g.count,
+        100.0 * rate,
+        100.0 * limits.min_success_rate
+    );
+    if rate < limits.min_success_rate {
+        failures.push(fact);
+    } else {
+        facts.push(fact);
+    }
+    if let Some(max) = limits.max_p95_ms {
+        let p95 = g.latency.percentile_micros(95.0) as f64 / 1000.0;
+        let fact = format!("p95 {p95:.0} ms (max {max:.0} ms)");
+        if g.latency.is_empty() || p95 > max {
+            failures.push(fact);
+        } else {
+            facts.push(fact);
+        }
+    }
+    if limits.routing_required {
+        let r = g.routing;
+        let fact = format!("routing {}/{} to the expected agent", r.correct, r.checked);
+        match r.accuracy() {
+            Some(acc) if acc >= limits.min_routing_accuracy => facts.push(fact),
+            Some(_) => failures.push(fact),
+            None => failures
+                .push("routing not checked: no answered query named an expected agent".into()),
+        }
+    }
+    if failures.is_empty() {
+        (true, facts.join(", "))
+    } else {
+        (false, format!("failed: {}", failures.join("; ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::SimulatedRun;
+    use perf_core::SplitMix64;
+
+    #[test]
+    fn one_check_per_path_with_reasons() {
+        let run = SimulatedRun {
+            queries: 80,
+            error_rate: 0.0,
+            ..SimulatedRun::default()
+        }
+        .draw("r", &mut SplitMix64::new(1));
+        let paths: Vec<String> = ["server_analysis", "digest_generation", "missing_path"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let limits = CriticalPathLimits {
+            max_p95_ms: Some(150.0),
+            ..CriticalPathLimits::default()
+        };
+        let checks = critical_path_checks(&run, &paths, &limits);
+        assert_eq!(checks.len(), 3);
+        assert!(checks.iter().all(|c| c.group == "critical_path"));
+        assert!(checks[0].passed, "{}", checks[0].reason);
+        assert!(
+            checks[0].reason.contains("20/20 ok"),
+            "{}",
+            checks[0].reason
+        );
+        // Digest answers take ~120 ms median: their p95 is beyond 150 ms.
+        assert!(!checks[1].passed);
+        assert!(checks[1].reason.contains("p95"), "{}", checks[1].reason);
+        assert!(!checks[2].passed);
+        assert!(checks[2].reason.contains("no queries"));
+        assert!(checks.iter().all(|c| !c.reason.contains('\n')));
+    }
+
+    #[test]
+    fn failures_and_misroutes_fail_the_path() {
+        let run = SimulatedRun {
+            queries: 400,
+            error_rate: 0.3,
+            ..SimulatedRun::default()
+        }
+        .draw("r", &mut SplitMix64::new(2));
+        let checks = critical_path_checks(
+            &run,
+            &["user_analysis".to_owned()],
+            &CriticalPathLimits::default(),
+        );
+        assert!(!checks[0].passed);
+        assert!(
+            checks[0].reason.starts_with("failed:"),
+            "{}",
+            checks[0].reason
+        );
+    }
+}

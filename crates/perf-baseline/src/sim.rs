@@ -1,0 +1,77 @@
+//! The latency model of the reference bot, simulated without running it: used by the
+//! evaluation of the verdicts (tests and the `regression_eval` example).
+
+use perf_core::{agents, Outcome, RunResult, Sample, SplitMix64, TargetInfo};
+
+/// Median latency per agent at latency factor 1, in milliseconds (the reference bot's).
+pub const AGENT_MEDIANS_MS: [(&str, f64); 4] = [
+    (agents::SERVER_ANALYSIS, 40.0),
+    (agents::SEMANTIC_SEARCH, 60.0),
+    (agents::USER_ANALYSIS, 50.0),
+    (agents::DIGEST_GENERATION, 120.0),
+];
+
+/// How one simulated run is drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimulatedRun {
+    /// Queries in the run, spread over the four agents in turn (the same mix every run).
+    pub queries: usize,
+    /// Log-normal sigma of one query's latency around its agent's median.
+    pub sigma: f64,
+    /// Log-scale standard deviation of a whole run's multiplicative noise (shared machine).
+    pub run_noise: f64,
+    /// Multiplies every latency: 1.15 is an injected 15% slowdown.
+    pub latency_factor: f64,
+    /// Share of queries that fail.
+    pub error_rate: f64,
+}
+
+impl Default for SimulatedRun {
+    fn default() -> Self {
+        Self {
+            queries: 200,
+            sigma: 0.25,
+            run_noise: 0.02,
+            latency_factor: 1.0,
+            error_rate: 0.0,
+        }
+    }
+}
+
+impl SimulatedRun {
+    /// Draws one run from `rng`.
+    pub fn draw(&self, run_id: &str, rng: &mut SplitMix64) -> RunResult {
+        let mut run = RunResult::new(run_id, "2026-01-01T00:00:00Z", TargetInfo::default());
+        let run_factor = (self.run_noise * rng.normal()).exp() * self.latency_factor;
+        for i in 0..self.queries {
+            let (agent, median_ms) = AGENT_MEDIANS_MS[i % AGENT_MEDIANS_MS.len()];
+            let ms = median_ms * (self.sigma * rng.normal()).exp() * run_factor;
+            let latency_us = (ms * 1000.0).round().max(1.0) as u64;
+            let failed = rng.chance(self.error_rate);
+            run.record(&Sample {
+                query_id: format!("q{i}"),
+                scenario: "standard".into(),
+                category: agent.into(),
+                expected_agent: Some(agent.into()),
+                agent: Some(agent.into()),
+                outcome: if failed {
+                    Outcome::Error(perf_core::ErrorKind::Bot)
+                } else {
+                    Outcome::Ok
+                },
+                first_attempt: None,
+                attempts: 1,
+                scheduled_at_us: 0,
+                start_lag_us: 0,
+                latency_us,
+                service_us: latency_us,
+                ttft_us: None,
+                error: None,
+                failed_expectations: Vec::new(),
+                answer_excerpt: None,
+            });
+        }
+        run.wall_time_s = 10.0;
+        run
+    }
+}
