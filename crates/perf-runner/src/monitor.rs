@@ -204,9 +204,13 @@ pub(crate) fn monitor_thread(
     stop: Receiver<()>,
     on_reading: impl Fn(&ResourceSample),
 ) -> Vec<ResourceSample> {
+    let after = |t: Instant| {
+        t.checked_add(interval)
+            .unwrap_or_else(|| t + Duration::from_secs(365 * 86_400))
+    };
     let mut monitor = ResourceMonitor::new(target_pid);
     let start = Instant::now();
-    let mut next = start + interval;
+    let mut next = after(start);
     let mut readings = Vec::new();
     loop {
         let wait = next.saturating_duration_since(Instant::now());
@@ -215,10 +219,10 @@ pub(crate) fn monitor_thread(
                 let s = monitor.sample(offset_s + start.elapsed().as_secs_f64());
                 on_reading(&s);
                 readings.push(s);
-                next += interval;
+                next = after(next);
                 let now = Instant::now();
                 if next < now {
-                    next = now + interval;
+                    next = after(now);
                 }
             }
             Ok(()) | Err(RecvTimeoutError::Disconnected) => break,

@@ -1,10 +1,13 @@
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use perf_core::{BotTarget, ClosedLoop, LoadProfile, OpenLoop, Query, RunResult, TargetError};
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -299,7 +302,7 @@ impl Runner {
             total,
             interval: c.rate_limit_per_second.map(|r| 1.0 / r),
             think: c.think_time,
-            deadline: c.duration.map(|d| ctx.t0 + d),
+            deadline: c.duration.map(|d| later(ctx.t0, d)),
         };
         self.event(RunEvent::Phase(format!(
             "closed loop: {} users{}",
@@ -326,11 +329,17 @@ impl Runner {
         let in_flight = Arc::new(AtomicUsize::new(0));
         let mut dropped = Recorder::immediate(ctx.shared.clone());
         let mut stage = usize::MAX;
+        let mut inline = true;
+        let mut slow_polls = 0u32;
         let len = ctx.queries.len();
-        for (k, arrival) in (0u64..).zip(ArrivalSchedule::new(o, self.config.seed)) {
+        let mut schedule = ArrivalSchedule::new(o, self.config.seed).peekable();
+        let mut next_timer: Option<(Instant, Pin<Box<Sleep>>)> = None;
+        let mut k = 0u64;
+        while let Some(arrival) = schedule.next() {
             if k >= cap || ctx.cancel.is_cancelled() {
                 break;
             }
+            k += 1;
             if arrival.stage != stage {
                 stage = arrival.stage;
                 if let Some(s) = o.stages.get(stage) {
@@ -344,25 +353,75 @@ impl Runner {
                     )));
                 }
             }
-            let intended = ctx.t0 + arrival.offset;
+            let intended = later(ctx.t0, arrival.offset);
             if intended > Instant::now() {
+                let mut timer = match next_timer.take() {
+                    Some((at, timer)) if at == intended => timer,
+                    _ => Box::pin(tokio::time::sleep_until(intended)),
+                };
+                // Registers the next arrival's timer while this one is still pending: a
+                // timer added behind the earliest one does not make tokio's time driver
+                // wake its thread, which otherwise costs two system calls per arrival.
+                if let Some(next) = schedule.peek() {
+                    let at = later(ctx.t0, next.offset);
+                    if at > intended {
+                        let mut t = Box::pin(tokio::time::sleep_until(at));
+                        std::future::poll_fn(|cx| {
+                            let _ = t.as_mut().poll(cx);
+                            Poll::Ready(())
+                        })
+                        .await;
+                        next_timer = Some((at, t));
+                    }
+                }
                 tokio::select! {
                     biased;
                     _ = ctx.cancel.cancelled() => break,
-                    _ = tokio::time::sleep_until(intended) => {}
+                    _ = &mut timer => {}
                 }
             }
-            let qi = (k % len as u64) as usize;
+            let qi = ((k - 1) % len as u64) as usize;
             if in_flight.load(Ordering::Acquire) >= o.max_in_flight {
                 let at = ctx.timing(intended, intended, intended).scheduled_at_us;
                 dropped.record_dropped(&ctx.queries[qi], at);
                 continue;
             }
             in_flight.fetch_add(1, Ordering::AcqRel);
-            tracker.spawn(open_query(ctx.clone(), qi, intended, in_flight.clone()));
+            let mut query = Box::pin(open_query(ctx.clone(), qi, intended, in_flight.clone()));
+            if inline {
+                // The first poll runs here: a target that answers at once (in-process) then
+                // costs no task spawn and no cross-thread wake-up. A target whose first poll
+                // is slow would hold up the schedule, so inline polling stops for good.
+                let before = Instant::now();
+                let done =
+                    std::future::poll_fn(|cx| Poll::Ready(query.as_mut().poll(cx).is_ready()))
+                        .await;
+                if before.elapsed() > INLINE_POLL_LIMIT {
+                    // Several in a row: a preempted thread makes one poll look slow.
+                    slow_polls += 1;
+                    inline = slow_polls < SLOW_POLLS_TO_STOP_INLINE;
+                } else {
+                    slow_polls = 0;
+                }
+                if done {
+                    continue;
+                }
+            }
+            tracker.spawn(query);
         }
     }
 }
+
+/// `base + d`, or a time decades away when that overflows (a user may write any duration).
+pub(crate) fn later(base: Instant, d: Duration) -> Instant {
+    base.checked_add(d)
+        .unwrap_or_else(|| base + Duration::from_secs(30 * 365 * 86_400))
+}
+
+/// A first poll of an open-loop query longer than this counts as slow.
+const INLINE_POLL_LIMIT: Duration = Duration::from_micros(50);
+/// Consecutive slow first polls after which queries are always spawned.
+const SLOW_POLLS_TO_STOP_INLINE: u32 = 8;
 
 const SATURATED_NOTE: &str = "The harness saturated a CPU core during the run";
 
@@ -404,7 +463,10 @@ async fn closed_worker(ctx: Arc<Ctx>, p: ClosedParams, next: Arc<AtomicU64>) {
         let intended = match p.interval {
             // A pacing schedule, not a semaphore: query k is due at k × interval.
             Some(gap) => {
-                let due = ctx.t0 + Duration::from_secs_f64(k as f64 * gap);
+                let Ok(offset) = Duration::try_from_secs_f64(k as f64 * gap) else {
+                    break;
+                };
+                let due = later(ctx.t0, offset);
                 if p.deadline.is_some_and(|d| due >= d) {
                     break;
                 }
@@ -425,7 +487,7 @@ async fn closed_worker(ctx: Arc<Ctx>, p: ClosedParams, next: Arc<AtomicU64>) {
         let query = &ctx.queries[qi];
         let finished = tokio::select! {
             biased;
-            f = run_query(ctx.target.as_ref(), query, ctx.timeout, ctx.retry) => f,
+            f = run_query(ctx.target.as_ref(), query, now, ctx.timeout, ctx.retry) => f,
             _ = ctx.hard_stop.cancelled() => {
                 ctx.abandoned.fetch_add(1, Ordering::Relaxed);
                 break;
@@ -433,7 +495,7 @@ async fn closed_worker(ctx: Arc<Ctx>, p: ClosedParams, next: Arc<AtomicU64>) {
         };
         let end = Instant::now();
         rec.record(qi, query, ctx.timing(intended, now, end), finished);
-        ready_at = end + p.think;
+        ready_at = later(end, p.think);
         // A target that answers without awaiting anything would never yield otherwise.
         tokio::task::consume_budget().await;
     }
@@ -445,7 +507,7 @@ async fn open_query(ctx: Arc<Ctx>, qi: usize, intended: Instant, in_flight: Arc<
     let query = &ctx.queries[qi];
     let finished = tokio::select! {
         biased;
-        f = run_query(ctx.target.as_ref(), query, ctx.timeout, ctx.retry) => f,
+        f = run_query(ctx.target.as_ref(), query, start, ctx.timeout, ctx.retry) => f,
         _ = ctx.hard_stop.cancelled() => {
             ctx.abandoned.fetch_add(1, Ordering::Relaxed);
             in_flight.fetch_sub(1, Ordering::AcqRel);

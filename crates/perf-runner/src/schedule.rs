@@ -73,7 +73,9 @@ impl Iterator for ArrivalSchedule {
             let local = self.next_u - self.stage_u0;
             if local < total {
                 let t = Self::invert(stage, local);
-                let offset = self.stage_start + Duration::from_secs_f64(t);
+                let offset = self
+                    .stage_start
+                    .saturating_add(Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX));
                 self.next_u += match self.arrival {
                     Arrival::Constant => 1.0,
                     Arrival::Poisson => self.rng.exponential(1.0),
@@ -84,7 +86,7 @@ impl Iterator for ArrivalSchedule {
                 });
             }
             self.stage_u0 += total;
-            self.stage_start += stage.duration;
+            self.stage_start = self.stage_start.saturating_add(stage.duration);
             self.stage += 1;
         }
     }
