@@ -155,19 +155,107 @@ fn with_arrival(p: LoadProfile, arrival: Arrival) -> LoadProfile {
     }
 }
 
+/// Longest duration a scenario file may ask for (a week), so scaling stays in range.
+const MAX_SECONDS: f64 = 604_800.0;
+/// Largest rate, user count, in-flight cap or step count a scenario file may ask for.
+const MAX_COUNT: f64 = 100_000.0;
+
 impl LoadSpec {
+    /// Keeps numbers in a range the runner and `LoadProfile` handle (rates finite, counts
+    /// that fit, at least one step).
+    fn check_limits(&self) -> Result<(), (String, String)> {
+        let check = |field: &str, v: f64, min: f64| {
+            if v.is_finite() && v >= min && v <= MAX_COUNT {
+                Ok(())
+            } else {
+                Err((
+                    field.to_owned(),
+                    format!("{v} is out of range; use {min} to {MAX_COUNT}"),
+                ))
+            }
+        };
+        match self {
+            LoadSpec::Closed {
+                users,
+                rate_limit_per_second,
+                ..
+            } => {
+                check("users", *users as f64, 1.0)?;
+                if let Some(r) = rate_limit_per_second {
+                    check("rate_limit_per_second", *r, f64::MIN_POSITIVE)?;
+                }
+            }
+            LoadSpec::Constant {
+                rate,
+                max_in_flight,
+                ..
+            } => {
+                check("rate", *rate, f64::MIN_POSITIVE)?;
+                check("max_in_flight", *max_in_flight as f64, 1.0)?;
+            }
+            LoadSpec::Ramp {
+                from,
+                to,
+                max_in_flight,
+                ..
+            } => {
+                check("from", *from, 0.0)?;
+                check("to", *to, 0.0)?;
+                check("max_in_flight", *max_in_flight as f64, 1.0)?;
+            }
+            LoadSpec::Spike {
+                base,
+                peak,
+                max_in_flight,
+                ..
+            } => {
+                check("base", *base, 0.0)?;
+                check("peak", *peak, f64::MIN_POSITIVE)?;
+                check("max_in_flight", *max_in_flight as f64, 1.0)?;
+            }
+            LoadSpec::Step {
+                from,
+                to,
+                steps,
+                max_in_flight,
+                ..
+            } => {
+                check("from", *from, 0.0)?;
+                check("to", *to, 0.0)?;
+                check("steps", *steps as f64, 1.0)?;
+                check("max_in_flight", *max_in_flight as f64, 1.0)?;
+            }
+            LoadSpec::Stages {
+                stages,
+                max_in_flight,
+                ..
+            } => {
+                for (i, s) in stages.iter().enumerate() {
+                    check(&format!("stages[{i}].start_rate"), s.start_rate, 0.0)?;
+                    check(&format!("stages[{i}].end_rate"), s.end_rate, 0.0)?;
+                }
+                check("max_in_flight", *max_in_flight as f64, 1.0)?;
+            }
+        }
+        Ok(())
+    }
+
     fn build(self) -> Result<LoadProfile, (String, String)> {
         let d = |field: &str, secs: f64| {
             Duration::try_from_secs_f64(secs)
                 .ok()
                 .filter(|d| !d.is_zero() || field == "think_time")
+                .filter(|d| d.as_secs_f64() <= MAX_SECONDS)
                 .ok_or_else(|| {
                     (
                         field.to_owned(),
-                        format!("{secs} is not a positive number of seconds"),
+                        format!(
+                            "{secs} is not a number of seconds above 0 and at most {MAX_SECONDS}"
+                        ),
                     )
                 })
         };
+        self.check_limits()?;
         Ok(match self {
             LoadSpec::Closed {
                 users,
@@ -634,6 +722,19 @@ mod tests {
         let e = parse("{\"format_version\": 1, \"name\": \"x\", \"queries\": [{\"text\": \"a\", \"repeat\": 0}]}")
             .unwrap_err();
         assert!(e.contains("`queries[0].repeat`"), "{e}");
+
+        for load in [
+            r#"{"mode": "step", "from": 1, "to": 2, "steps": 4294967296, "duration": 10}"#,
+            r#"{"mode": "constant", "rate": 1e300, "duration": 10}"#,
+            r#"{"mode": "constant", "rate": 5, "duration": 1e18}"#,
+            r#"{"mode": "closed", "users": 2, "duration": -1}"#,
+        ] {
+            let e = parse(&format!(
+                "{{\"format_version\": 1, \"name\": \"x\", \"load\": {load}, \"queries\": [{{\"text\": \"a\"}}]}}"
+            ))
+            .unwrap_err();
+            assert!(e.contains("`load."), "{e}");
+        }
 
         let e = parse("{\"format_version\": 1, \"name\": \"x\" \"queries\": []}").unwrap_err();
         assert!(e.starts_with("s.json:1:"), "{e}");

@@ -100,15 +100,14 @@ const MIN_ANSWER: Duration = Duration::from_millis(20);
 /// [`MIN_ANSWER`] plus think time. `None` when the profile ends with its queries.
 pub(crate) fn queries_needed(load: &LoadProfile) -> Option<usize> {
     match load {
-        LoadProfile::Open(o) => Some(
-            o.stages
-                .iter()
-                .map(|s| s.expected_arrivals().max(0.0).ceil() as usize + 1)
-                .sum(),
-        ),
+        // Saturating: a scenario file may ask for absurd rates; the list is only cut.
+        LoadProfile::Open(o) => Some(o.stages.iter().fold(0usize, |acc, s| {
+            acc.saturating_add((s.expected_arrivals().max(0.0).ceil() as usize).saturating_add(1))
+        })),
         LoadProfile::Closed(c) => c.duration.map(|d| {
-            let per_query = (c.think_time + MIN_ANSWER).as_secs_f64();
-            c.users.max(1) * ((d.as_secs_f64() / per_query).ceil() as usize + 1)
+            let per_query = c.think_time.saturating_add(MIN_ANSWER).as_secs_f64();
+            let per_user = ((d.as_secs_f64() / per_query).ceil() as usize).saturating_add(1);
+            c.users.max(1).saturating_mul(per_user)
         }),
     }
 }
@@ -376,8 +375,16 @@ fn pick_names<T>(
     n: usize,
     name: impl Fn(&T) -> &str,
 ) -> Vec<String> {
-    (0..n)
-        .filter_map(|_| rng.pick(items).map(|x| name(x).to_owned()))
+    // Distinct items, in a seeded order (a partial Fisher–Yates shuffle of the indices).
+    let mut idx: Vec<usize> = (0..items.len()).collect();
+    let n = n.min(idx.len());
+    for k in 0..n {
+        let j = k + rng.index(idx.len() - k);
+        idx.swap(k, j);
+    }
+    idx[..n]
+        .iter()
+        .map(|&i| name(&items[i]).to_owned())
         .collect()
 }
 
