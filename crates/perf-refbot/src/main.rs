@@ -7,6 +7,9 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use perf_refbot::{RefBot, RefBotConfig};
 
+mod serve;
+mod stdio;
+
 /// Exit code when the command succeeded.
 const EXIT_OK: u8 = 0;
 /// Exit code when the command failed (bad arguments exit with clap's 2).
@@ -24,6 +27,10 @@ struct Cli {
 enum Command {
     /// Answer one query and print the answer and the agent as JSON.
     Answer(AnswerArgs),
+    /// Serve the bot over HTTP: POST /query, GET /health, POST /v1/chat/completions.
+    Serve(serve::ServeArgs),
+    /// Serve the bot as JSON lines on stdin/stdout.
+    Stdio(stdio::StdioArgs),
 }
 
 /// Options shared by every way of running the bot.
@@ -119,6 +126,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Answer(args) => answer(args).await,
+        Command::Serve(args) => serve::main(args).await,
+        Command::Stdio(args) => stdio::main(args).await,
     };
     match result {
         Ok(()) => ExitCode::from(EXIT_OK),

@@ -3,6 +3,7 @@
 mod faults;
 mod hostile;
 mod standard;
+mod transports;
 
 use std::path::{Path, PathBuf};
 

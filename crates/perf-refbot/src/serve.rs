@@ -1,0 +1,369 @@
+//! `refbot serve`: the bot behind HTTP.
+//!
+//! - `POST /query` with `{"query", "id", "user_id", "channel"}` answers
+//!   `{"answer", "agent", "metadata": {"agents_used": [...]}}`; a bot-reported failure is
+//!   `200 {"error": "..."}` (so an HTTP client can tell it from a server failure), any
+//!   other failure `500 {"error": "...", "kind": "..."}`.
+//! - `GET /health` answers `{"status": "ok"}`.
+//! - `POST /v1/chat/completions` is OpenAI-compatible: the last user message is the query;
+//!   with `"stream": true` the answer comes as server-sent events, one word per chunk,
+//!   ending with `data: [DONE]`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use perf_core::{BotResponse, BotTarget, ErrorKind, Query, TargetError};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// `refbot serve`: the bot behind an HTTP server.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    bot: super::BotArgs,
+    /// The address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Pause between streamed chat-completion chunks, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    token_delay_ms: u64,
+}
+
+/// Runs `refbot serve` until Ctrl-C.
+pub(crate) async fn main(args: ServeArgs) -> anyhow::Result<()> {
+    let bot: Arc<dyn BotTarget> = Arc::new(args.bot.open().await?);
+    bot.initialize()
+        .await
+        .map_err(|e| anyhow::anyhow!("refbot failed to start: {e}"))?;
+    let options = ServeOptions {
+        token_delay: Duration::from_millis(args.token_delay_ms),
+    };
+    let served = serve(Arc::clone(&bot), args.addr, options, |bound| {
+        // The first stdout line tells scripts and tests where to connect.
+        println!("refbot: listening on http://{bound}");
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+    })
+    .await;
+    bot.shutdown().await.ok();
+    served
+}
+
+/// How the HTTP server behaves.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ServeOptions {
+    /// Pause between streamed chunks, to imitate token generation.
+    pub(crate) token_delay: Duration,
+}
+
+struct AppState {
+    bot: Arc<dyn BotTarget>,
+    next_id: AtomicU64,
+    options: ServeOptions,
+}
+
+impl AppState {
+    fn query(
+        &self,
+        text: String,
+        id: Option<String>,
+        user_id: Option<String>,
+        channel: Option<String>,
+    ) -> Query {
+        let id =
+            id.unwrap_or_else(|| format!("http-{}", self.next_id.fetch_add(1, Ordering::Relaxed)));
+        let mut q = Query::new(id, text, "http");
+        q.user_id = user_id;
+        q.channel = channel;
+        q
+    }
+}
+
+/// Serves `bot` on `addr` until the process is stopped; `on_bound` gets the bound address
+/// (useful with port 0).
+pub(crate) async fn serve(
+    bot: Arc<dyn BotTarget>,
+    addr: SocketAddr,
+    options: ServeOptions,
+    on_bound: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}; is the port in use?"))?;
+    let bound = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    on_bound(bound);
+    axum::serve(listener, router(bot, options))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .with_context(|| format!("the HTTP server on {bound} failed"))
+}
+
+fn router(bot: Arc<dyn BotTarget>, options: ServeOptions) -> Router {
+    let state = Arc::new(AppState {
+        bot,
+        next_id: AtomicU64::new(0),
+        options,
+    });
+    Router::new()
+        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/query", post(query))
+        .route("/v1/chat/completions", post(completions))
+        .with_state(state)
+}
+
+#[derive(Debug, Deserialize)]
+struct QueryRequest {
+    query: String,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    channel: Option<String>,
+}
+
+fn error_response(e: &TargetError) -> Response {
+    if e.kind == ErrorKind::Bot {
+        return Json(json!({"error": e.message})).into_response();
+    }
+    let status = if e.kind == ErrorKind::Timeout {
+        StatusCode::GATEWAY_TIMEOUT
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    (status, Json(json!({"error": e.message, "kind": e.kind}))).into_response()
+}
+
+async fn query(State(state): State<Arc<AppState>>, Json(req): Json<QueryRequest>) -> Response {
+    let q = state.query(req.query, req.id, req.user_id, req.channel);
+    match state.bot.execute(&q).await {
+        Ok(r) => Json(json!({
+            "answer": r.answer,
+            "agent": r.primary_agent(),
+            "metadata": {"agents_used": r.agents},
+        }))
+        .into_response(),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// The text of the last user message: a string, or the text parts of a content array.
+fn last_user_text(body: &Value) -> Option<String> {
+    let messages = body.get("messages")?.as_array()?;
+    let message = messages
+        .iter()
+        .rev()
+        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))?;
+    match message.get("content")? {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(parts) => Some(
+            parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        _ => None,
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn words(text: &str) -> u64 {
+    text.split_whitespace().count() as u64
+}
+
+async fn completions(State(state): State<Arc<AppState>>, Json(body): Json<Value>) -> Response {
+    let Some(text) = last_user_text(&body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": {"message": "no user message in `messages`", "type": "invalid_request_error"}})),
+        )
+            .into_response();
+    };
+    let model = body
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("refbot")
+        .to_owned();
+    let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let include_usage = body
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let user = body.get("user").and_then(Value::as_str).map(str::to_owned);
+    let q = state.query(text.clone(), None, user, None);
+    let id = format!("chatcmpl-{}", q.id);
+    let result = state.bot.execute(&q).await;
+    let response = match result {
+        Ok(r) => r,
+        Err(e) if e.kind == ErrorKind::Bot => {
+            let error = json!({"error": {"message": e.message, "type": "bot_error"}});
+            if stream {
+                return sse(vec![error.to_string(), "[DONE]".to_owned()], Duration::ZERO);
+            }
+            return Json(error).into_response();
+        }
+        Err(e) => return error_response(&e),
+    };
+    let usage = json!({
+        "prompt_tokens": words(&text),
+        "completion_tokens": words(&response.answer),
+        "total_tokens": words(&text) + words(&response.answer),
+    });
+    if !stream {
+        return Json(json!({
+            "id": id,
+            "object": "chat.completion",
+            "created": unix_now(),
+            "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": response.answer}, "finish_reason": "stop"}],
+            "usage": usage,
+            "metadata": {"agents_used": response.agents},
+        }))
+        .into_response();
+    }
+    sse(
+        stream_events(&id, &model, &response, include_usage.then_some(usage)),
+        state.options.token_delay,
+    )
+}
+
+/// The chunks of a streamed completion: the role and agents, one word each, the finish
+/// reason, the usage when asked for, and `[DONE]`.
+fn stream_events(
+    id: &str,
+    model: &str,
+    response: &BotResponse,
+    usage: Option<Value>,
+) -> Vec<String> {
+    let created = unix_now();
+    let chunk = |delta: Value, finish: Value| {
+        json!({
+            "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        })
+    };
+    let mut first = chunk(json!({"role": "assistant", "content": ""}), Value::Null);
+    first["metadata"] = json!({"agents_used": response.agents});
+    let mut events = vec![first.to_string()];
+    for word in word_chunks(&response.answer) {
+        events.push(chunk(json!({"content": word}), Value::Null).to_string());
+    }
+    events.push(chunk(json!({}), json!("stop")).to_string());
+    if let Some(usage) = usage {
+        events.push(
+            json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                   "choices": [], "usage": usage})
+            .to_string(),
+        );
+    }
+    events.push("[DONE]".to_owned());
+    events
+}
+
+/// `text` cut before every word but the first; whitespace stays with the word before it,
+/// so the chunks rejoin into `text` exactly.
+fn word_chunks(text: &str) -> Vec<&str> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut prev_ws = false;
+    for (i, c) in text.char_indices() {
+        let ws = c.is_whitespace();
+        if !ws && prev_ws && text[start..i].chars().any(|c| !c.is_whitespace()) {
+            chunks.push(&text[start..i]);
+            start = i;
+        }
+        prev_ws = ws;
+    }
+    if start < text.len() {
+        chunks.push(&text[start..]);
+    }
+    chunks
+}
+
+fn sse(events: Vec<String>, delay: Duration) -> Response {
+    let stream = futures_util::stream::unfold(
+        (events.into_iter(), true),
+        move |(mut it, first)| async move {
+            let data = it.next()?;
+            if !first && !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            Some((
+                Ok::<_, Infallible>(Bytes::from(format!("data: {data}\n\n"))),
+                (it, false),
+            ))
+        },
+    );
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_words_that_rejoin_into_the_answer() {
+        let r = BotResponse::new("three  little words\n", "semantic_search");
+        let events = stream_events("c1", "refbot", &r, Some(json!({"completion_tokens": 3})));
+        assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+        let mut text = String::new();
+        for e in &events[..events.len() - 1] {
+            let v: Value = serde_json::from_str(e).unwrap_or_default();
+            if let Some(s) = v
+                .pointer("/choices/0/delta/content")
+                .and_then(Value::as_str)
+            {
+                text.push_str(s);
+            }
+        }
+        assert_eq!(text, r.answer);
+        assert!(events[0].contains("semantic_search"));
+    }
+
+    #[test]
+    fn cuts_before_words() {
+        assert_eq!(
+            word_chunks("  hi  there\n you"),
+            ["  hi  ", "there\n ", "you"]
+        );
+        assert_eq!(word_chunks(""), Vec::<&str>::new());
+        assert_eq!(word_chunks("one"), ["one"]);
+    }
+
+    #[test]
+    fn finds_the_last_user_message() {
+        let body = json!({"messages": [
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "x"},
+            {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
+        ]});
+        assert_eq!(last_user_text(&body).as_deref(), Some("a b"));
+        assert_eq!(last_user_text(&json!({"messages": []})), None);
+        assert_eq!(last_user_text(&json!({})), None);
+    }
+}
