@@ -1,0 +1,100 @@
+#!/bin/sh
+# Compares HttpTarget (driven by perf-runner) with wrk and oha against one local nginx
+# serving a small static JSON file on 127.0.0.1. Loopback only.
+#
+#   sh crates/perf-targets/examples/compare.sh [CONNECTIONS] [SECONDS] [MEMORY_SECONDS]
+#
+# Needs: nginx and wrk (Debian packages), oha (`cargo install oha`, optional), GNU time
+# (/usr/bin/time), and a release build of the example:
+#   cargo build --release -p perf-targets --example http_bench
+# Prints one line per tool: requests/s, CPU seconds per 1000 requests, peak RSS, and for
+# the memory run the RSS once per second.
+set -eu
+CONN=${1:-64}
+SECS=${2:-10}
+MEMSECS=${3:-30}
+PORT=18080
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+BENCH="$ROOT/target/release/examples/http_bench"
+URL="http://127.0.0.1:$PORT/answer.json"
+DIR=$(mktemp -d)
+trap 'kill "$NGINX_PID" 2>/dev/null || true; rm -rf "$DIR"' EXIT
+
+mkdir -p "$DIR/www" "$DIR/tmp"
+printf '%s\n' '{"answer":"The busiest channel is #general with 1234 messages.","agent":"server_analysis","metadata":{"agents_used":["server_analysis"]}}' > "$DIR/www/answer.json"
+cat > "$DIR/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $DIR/nginx.pid;
+error_log $DIR/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 100000000;
+    keepalive_timeout 120;
+    client_body_temp_path $DIR/tmp;
+    proxy_temp_path $DIR/tmp;
+    fastcgi_temp_path $DIR/tmp;
+    uwsgi_temp_path $DIR/tmp;
+    scgi_temp_path $DIR/tmp;
+    server {
+        listen 127.0.0.1:$PORT;
+        root $DIR/www;
+        location / { default_type application/json; }
+    }
+}
+CONF
+nginx -c "$DIR/nginx.conf" -p "$DIR" &
+NGINX_PID=$!
+sleep 1
+
+# cpu_per_1000 USER SYS REQUESTS
+cpu_per_1000() { awk -v u="$1" -v s="$2" -v n="$3" 'BEGIN { printf "%.4f", (u + s) * 1000 / n }'; }
+
+# rss_trace PID: resident memory (KiB) once per second until PID exits.
+rss_trace() {
+    while kill -0 "$1" 2>/dev/null; do
+        ps -o rss= -p "$1" 2>/dev/null | tr -d ' \n' || true
+        printf ' '
+        sleep 1
+    done
+}
+
+run_ours() { # SECONDS -> sets REQ RPS U S M
+    /usr/bin/time -f '%U %S %M' -o "$DIR/time" "$BENCH" --url "$URL" --connections "$CONN" --seconds "$1" > "$DIR/ours.json"
+    REQ=$(sed 's/.*"requests":\([0-9]*\).*/\1/' "$DIR/ours.json")
+    RPS=$(sed 's/.*"requests_per_second":\([0-9.]*\).*/\1/' "$DIR/ours.json")
+    read -r U S M < "$DIR/time"
+}
+
+run_wrk() {
+    /usr/bin/time -f '%U %S %M' -o "$DIR/time" wrk -t1 -c"$CONN" -d"$1"s "$URL" > "$DIR/wrk.txt"
+    REQ=$(awk '/requests in/ { print $1 }' "$DIR/wrk.txt")
+    RPS=$(awk '/Requests\/sec/ { print $2 }' "$DIR/wrk.txt")
+    read -r U S M < "$DIR/time"
+}
+
+run_oha() {
+    /usr/bin/time -f '%U %S %M' -o "$DIR/time" oha --no-tui -z "$1"s -c "$CONN" "$URL" > "$DIR/oha.txt"
+    RPS=$(awk '/Requests\/sec/ { print $2 }' "$DIR/oha.txt")
+    REQ=$(awk -v r="$RPS" -v s="$1" 'BEGIN { printf "%d", r * s }')
+    read -r U S M < "$DIR/time"
+}
+
+report() { # NAME
+    printf '%-12s %10s req/s  %8s CPU-s/1000 req  peak RSS %6s KiB  (%s requests, user %s s, sys %s s)\n' \
+        "$1" "$RPS" "$(cpu_per_1000 "$U" "$S" "$REQ")" "$M" "$REQ" "$U" "$S"
+}
+
+echo "connections=$CONN seconds=$SECS nginx: 1 worker, $URL"
+run_ours "$SECS"; report "perf-targets"
+run_wrk "$SECS"; report "wrk"
+if command -v oha >/dev/null 2>&1; then run_oha "$SECS"; report "oha"; else echo "oha not installed"; fi
+
+echo "memory over ${MEMSECS}s (RSS KiB, once per second):"
+"$BENCH" --url "$URL" --connections "$CONN" --seconds "$MEMSECS" > "$DIR/mem.json" &
+P=$!; printf 'perf-targets: '; rss_trace "$P"; echo
+if command -v oha >/dev/null 2>&1; then
+    oha --no-tui -z "$MEMSECS"s -c "$CONN" "$URL" > /dev/null &
+    P=$!; printf 'oha:          '; rss_trace "$P"; echo
+fi
