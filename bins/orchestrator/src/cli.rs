@@ -4,6 +4,7 @@ use clap::Parser;
 use perf_suite::{exit_codes, Config};
 use tokio_util::sync::CancellationToken;
 
+use crate::commands::{BaselineCommand, Command};
 use crate::progress::Progress;
 
 /// Runs the chat-bot performance suite against the embedded reference bot (or another
@@ -59,6 +60,8 @@ pub(crate) struct Cli {
     /// No progress bars (they are also off when stderr is not a terminal).
     #[arg(long)]
     quiet: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
 impl Cli {
@@ -116,6 +119,16 @@ pub(crate) async fn run(cli: Cli) -> i32 {
             return exit_codes::COULD_NOT_RUN;
         }
     };
+    if let Some(command) = &cli.command {
+        match crate::commands::run(command, &config).await {
+            Ok(Some(code)) => return code,
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return exit_codes::COULD_NOT_RUN;
+            }
+        }
+    }
     let cancel = CancellationToken::new();
     spawn_signal_handler(cancel.clone());
 
@@ -125,12 +138,30 @@ pub(crate) async fn run(cli: Cli) -> i32 {
     progress.finish().await;
     match outcome {
         Ok(outcome) => {
-            crate::progress::print_summary(&outcome.result);
-            println!("Result file: {}", outcome.result_file.display());
+            println!();
+            print!(
+                "{}",
+                perf_report::render_terminal(&outcome.result, perf_report::color_enabled())
+            );
+            println!("\nReports: {}", outcome.run_dir.display());
+            if let Some(Command::Baseline(BaselineCommand::Create { name, force, .. })) =
+                &cli.command
+            {
+                if let Err(e) =
+                    crate::commands::save_baseline(&config, name, *force, &outcome.result)
+                {
+                    eprintln!("error: {e:#}");
+                    return exit_codes::COULD_NOT_RUN;
+                }
+            }
+            let status = perf_report::overall_status(&outcome.result);
             if outcome.result.interrupted {
                 eprintln!("interrupted: the partial result above covers what ran");
                 exit_codes::INTERRUPTED
-            } else if outcome.result.checks.iter().any(|c| !c.passed) {
+            } else if status.status == perf_report::Status::Fail {
+                for reason in &status.reasons {
+                    eprintln!("failed: {reason}");
+                }
                 exit_codes::FAILED
             } else {
                 exit_codes::OK

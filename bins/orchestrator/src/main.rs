@@ -3,6 +3,7 @@
 //! run's reports. Thin: arguments, progress and exit codes; the work is in `perf-suite`.
 
 mod cli;
+mod commands;
 mod progress;
 
 use std::process::ExitCode;

@@ -2,7 +2,6 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use perf_core::RunResult;
 use perf_runner::RunEvent;
 use perf_suite::{PhaseEvent, SuiteEvent};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -77,59 +76,5 @@ impl Progress {
     /// Waits until every event has been drawn.
     pub(crate) async fn finish(self) {
         let _ = self.task.await;
-    }
-}
-
-/// The run's headline figures, as the original suite printed them.
-pub(crate) fn print_summary(result: &RunResult) {
-    let s = result.summary();
-    let o = &s.overall;
-    println!("\n=== Summary ===");
-    println!(
-        "   Queries: {}  successful: {}  failed: {}  success rate: {:.1}%",
-        o.count,
-        o.successes,
-        o.failures,
-        o.success_rate * 100.0
-    );
-    println!(
-        "   Response time: avg {:.1} ms  p50 {:.1} ms  p95 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
-        o.latency.mean_ms, o.latency.p50_ms, o.latency.p95_ms, o.latency.p99_ms, o.latency.max_ms
-    );
-    println!("   Throughput: {:.2} queries/s", o.throughput_per_s);
-    if let Some(acc) = o.routing_accuracy {
-        println!("   Agent routing accuracy: {:.1}%", acc * 100.0);
-    }
-    if !s.agent_distribution.is_empty() {
-        let usage: Vec<String> = s
-            .agent_distribution
-            .iter()
-            .map(|(a, share)| format!("{a} {:.0}%", share * 100.0))
-            .collect();
-        println!("   Agent usage: {}", usage.join(", "));
-    }
-    for (agent, g) in &s.per_agent {
-        println!(
-            "   - {agent}: {} queries, {:.1}% ok, avg {:.1} ms, p95 {:.1} ms",
-            g.count,
-            g.success_rate * 100.0,
-            g.latency.mean_ms,
-            g.latency.p95_ms
-        );
-    }
-    let peaks = &result.resource_peaks;
-    if peaks.samples > 0 {
-        println!(
-            "   Resources: max system CPU {:.1}%, max system memory {:.0} MB{}",
-            peaks.max_system_cpu_percent,
-            peaks.max_system_memory_mb,
-            peaks
-                .max_target_memory_mb
-                .map(|m| format!(", max target memory {m:.0} MB"))
-                .unwrap_or_default()
-        );
-    }
-    for note in &result.notes {
-        println!("   Note: {note}");
     }
 }

@@ -38,6 +38,10 @@ pub struct Config {
     pub fixture: perf_synth::FixtureConfig,
     /// The embedded reference bot's settings (latency model and fault knobs).
     pub refbot: RefBotSettings,
+    /// The run history database (SQLite), for `orchestrator history` and trends.
+    pub history_path: PathBuf,
+    /// Runs the trends in reports look back over.
+    pub trend_runs: u32,
 }
 
 /// The original suite's `parallel_execution` section.
@@ -62,8 +66,35 @@ pub struct PerformanceBaselines {
     pub baseline_threshold: f64,
     /// Replace the stored baseline with this run's figures.
     pub auto_update_baselines: bool,
-    /// Name of the baseline file under `baselines/`.
+    /// Name of the baseline file under `baselines_dir`.
     pub baseline_name: String,
+    /// Where baseline files live.
+    pub baselines_dir: PathBuf,
+    /// `lenient` (pass, saying how to create it) or `strict` (fail) when the baseline is
+    /// missing.
+    pub missing_baseline: perf_baseline::MissingBaseline,
+    /// Thresholds of the other metrics and per-agent overrides; the latency threshold is
+    /// `baseline_threshold`.
+    pub thresholds: perf_baseline::Thresholds,
+}
+
+impl PerformanceBaselines {
+    /// The phase-5 policy: thresholds with `baseline_threshold` as the latency threshold.
+    pub fn policy(&self) -> perf_baseline::BaselinePolicy {
+        let mut thresholds = self.thresholds.clone();
+        thresholds.latency = self.baseline_threshold;
+        perf_baseline::BaselinePolicy {
+            name: self.baseline_name.clone(),
+            thresholds,
+            options: perf_baseline::CompareOptions::default(),
+            missing: self.missing_baseline,
+            update: if self.auto_update_baselines {
+                perf_baseline::UpdatePolicy::Auto
+            } else {
+                perf_baseline::UpdatePolicy::Never
+            },
+        }
+    }
 }
 
 /// The original suite's `regression_testing` section.
@@ -74,6 +105,8 @@ pub struct RegressionTesting {
     pub enabled: bool,
     /// Agents whose queries must succeed and route correctly.
     pub critical_paths: Vec<String>,
+    /// What every critical path must meet.
+    pub limits: perf_baseline::CriticalPathLimits,
 }
 
 /// The original suite's `synthetic_testing` section.
@@ -155,6 +188,8 @@ impl Default for Config {
             query_timeout: 30.0,
             fixture: perf_synth::FixtureConfig::default(),
             refbot: RefBotSettings::default(),
+            history_path: PathBuf::from("data/history.db"),
+            trend_runs: 20,
         }
     }
 }
@@ -176,6 +211,9 @@ impl Default for PerformanceBaselines {
             baseline_threshold: 0.15,
             auto_update_baselines: false,
             baseline_name: "production_baseline".to_owned(),
+            baselines_dir: PathBuf::from("baselines"),
+            missing_baseline: perf_baseline::MissingBaseline::default(),
+            thresholds: perf_baseline::Thresholds::default(),
         }
     }
 }
@@ -188,6 +226,7 @@ impl Default for RegressionTesting {
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
+            limits: perf_baseline::CriticalPathLimits::default(),
         }
     }
 }
@@ -227,8 +266,12 @@ impl Default for RefBotSettings {
     }
 }
 
-/// Keys whose values are maps with free keys (none are checked below them).
-const OPEN_MAPS: &[&str] = &[];
+/// Sections whose keys serde checks itself (they have optional or free-form keys that the
+/// defaults do not show); unknown keys there are still rejected, without a suggestion.
+const SERDE_CHECKED: &[&str] = &[
+    "performance_baselines.thresholds",
+    "regression_testing.limits",
+];
 
 impl Config {
     /// Reads and validates a configuration file.
@@ -266,6 +309,7 @@ impl Config {
                 Err(E::new(key, format!("{v} must be a positive number")))
             }
         };
+        perf_baseline_validate(self)?;
         if self.query_count == 0 {
             return Err(E::new("query_count", "must be at least 1"));
         }
@@ -328,6 +372,31 @@ impl Config {
     }
 }
 
+fn perf_baseline_validate(c: &Config) -> Result<(), perf_core::ConfigError> {
+    c.performance_baselines
+        .policy()
+        .thresholds
+        .validate()
+        .map_err(|e| {
+            perf_core::ConfigError::new("performance_baselines.thresholds", e.to_string())
+        })?;
+    let l = &c.regression_testing.limits;
+    if !(0.0..=1.0).contains(&l.min_success_rate) || !(0.0..=1.0).contains(&l.min_routing_accuracy)
+    {
+        return Err(perf_core::ConfigError::new(
+            "regression_testing.limits",
+            "min_success_rate and min_routing_accuracy must be between 0 and 1",
+        ));
+    }
+    if c.trend_runs < 2 {
+        return Err(perf_core::ConfigError::new(
+            "trend_runs",
+            "must be at least 2",
+        ));
+    }
+    Ok(())
+}
+
 /// Finds the first key of `value` that `known` does not have, and names its closest
 /// sibling.
 fn check_keys(
@@ -338,7 +407,7 @@ fn check_keys(
     let (Some(obj), Some(known_obj)) = (value.as_object(), known.as_object()) else {
         return Ok(());
     };
-    if OPEN_MAPS.contains(&at) {
+    if SERDE_CHECKED.contains(&at) {
         return Ok(());
     }
     for (k, v) in obj {

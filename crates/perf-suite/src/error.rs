@@ -30,6 +30,12 @@ pub enum SuiteError {
     /// The runner refused the plan.
     #[error(transparent)]
     Runner(#[from] perf_runner::RunnerError),
+    /// A baseline file is damaged, from a newer version, or cannot be written.
+    #[error(transparent)]
+    Baseline(#[from] perf_baseline::BaselineError),
+    /// A report could not be written.
+    #[error(transparent)]
+    Report(#[from] perf_report::ReportError),
     /// A result file could not be written.
     #[error("cannot write {path}: {source}")]
     Io {

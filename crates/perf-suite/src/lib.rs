@@ -15,7 +15,7 @@ pub use config::{
     ResourceMonitoring, SyntheticTesting,
 };
 pub use error::SuiteError;
-pub use pipeline::{run_suite, PhaseEvent, SuiteEvent, SuiteOutcome, PHASES};
+pub use pipeline::{run_suite, PhaseEvent, SuiteEvent, SuiteOutcome, HARNESS_VERSION, PHASES};
 
 /// Exit codes shared by the binaries.
 pub mod exit_codes {

@@ -54,9 +54,14 @@ pub struct SuiteOutcome {
     pub result: RunResult,
     /// The directory holding this run's files.
     pub run_dir: PathBuf,
-    /// The machine-readable result file.
+    /// The machine-readable result file (`report.json`).
     pub result_file: PathBuf,
+    /// Every report written for the run.
+    pub reports: perf_report::ReportPaths,
 }
+
+/// The harness version recorded in baselines and fingerprints.
+pub const HARNESS_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 struct Phases<'a> {
     events: Option<&'a UnboundedSender<SuiteEvent>>,
@@ -226,17 +231,64 @@ pub async fn run_suite(
         }
     }
 
-    // Phases 5 and 6.
-    phases.skip(5, "baseline analysis is not available in this build");
-    phases.skip(6, "regression testing is not available in this build");
+    // Phase 5: baseline analysis.
+    let pb = &config.performance_baselines;
+    if pb.enabled {
+        let t = phases.start(5);
+        let store = perf_baseline::BaselineStore::new(&pb.baselines_dir);
+        let env = perf_baseline::EnvironmentFingerprint::detect(&result.target, HARNESS_VERSION);
+        let outcome = perf_baseline::check_against_baseline(&store, &result, &env, &pb.policy())?;
+        result.checks.push(perf_core::CheckResult {
+            group: "baseline".to_owned(),
+            name: pb.baseline_name.clone(),
+            passed: outcome.passed,
+            reason: outcome.message.clone(),
+        });
+        result.comparison = outcome.comparison;
+        let status = if outcome.passed {
+            "completed"
+        } else {
+            "failed"
+        };
+        phases.finish(5, t, status, outcome.message);
+    } else {
+        phases.skip(5, "performance_baselines.enabled is false");
+    }
 
+    // Phase 6: regression testing of the critical paths.
+    let rt = &config.regression_testing;
+    if rt.enabled {
+        let t = phases.start(6);
+        let checks = perf_baseline::critical_path_checks(&result, &rt.critical_paths, &rt.limits);
+        let failed = checks.iter().filter(|c| !c.passed).count();
+        let detail = format!(
+            "{} of {} critical paths passed",
+            checks.len() - failed,
+            checks.len()
+        );
+        result.checks.extend(checks);
+        phases.finish(
+            6,
+            t,
+            if failed == 0 { "completed" } else { "failed" },
+            detail,
+        );
+    } else {
+        phases.skip(6, "regression_testing.enabled is false");
+    }
     result.phases = phases.timings;
-    let result_file = run_dir.join("report.json");
-    write_json_atomic(&result_file, &result)?;
+
+    // History and trends: a broken history must not lose the run, so problems are notes.
+    if let Err(e) = record_history(config, &mut result).await {
+        result.notes.push(format!("run history not updated: {e}"));
+    }
+
+    let reports = perf_report::write_run_reports(&result, &config.output_dir)?;
     Ok(SuiteOutcome {
-        result,
+        result_file: reports.json.clone(),
         run_dir,
-        result_file,
+        result,
+        reports,
     })
 }
 
@@ -360,15 +412,27 @@ fn absorb(result: &mut RunResult, sub: RunResult) {
     }
 }
 
-/// Writes JSON to a temporary file and renames it into place, so readers never see a
-/// half-written result.
-fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), SuiteError> {
-    let io = |source| SuiteError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let json = serde_json::to_vec_pretty(value).map_err(|e| io(std::io::Error::other(e)))?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, json).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+/// Records the run in the history database and loads the trends of the last runs.
+async fn record_history(
+    config: &Config,
+    result: &mut RunResult,
+) -> Result<(), perf_baseline::BaselineError> {
+    if let Some(dir) = config
+        .history_path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).map_err(|source| perf_baseline::BaselineError::Io {
+            action: "creating directory",
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
+    let history = perf_baseline::History::open(&config.history_path).await?;
+    history.record(result).await?;
+    result.trends = history
+        .trends(config.trend_runs, &perf_baseline::TrendOptions::default())
+        .await?;
+    history.close().await;
+    Ok(())
 }

@@ -6,6 +6,7 @@ pub(crate) fn small_config(dir: &std::path::Path) -> Config {
     let mut c = Config {
         database_path: dir.join("data/discord_messages.db"),
         output_dir: dir.join("reports"),
+        history_path: dir.join("data/history.db"),
         ..Config::default()
     };
     c.fixture.messages = 1_500;
@@ -14,6 +15,7 @@ pub(crate) fn small_config(dir: &std::path::Path) -> Config {
     c.refbot.latency_scale = 0.0;
     c.resource_monitoring.monitoring_interval = 0.2;
     c.synthetic_testing.scale = Some(0.005);
+    c.performance_baselines.baselines_dir = dir.join("baselines");
     c
 }
 
@@ -69,6 +71,20 @@ async fn the_whole_pipeline_writes_a_consistent_result_file() {
         "{robustness:?}"
     );
     assert!(json["notes"].to_string().contains("scale 0.005"));
+
+    // Phase 5 found no baseline and said how to make one (lenient); phase 6 checked the
+    // four critical paths; the history recorded the run.
+    let checks = json["checks"].as_array().unwrap();
+    let baseline = checks.iter().find(|c| c["group"] == "baseline").unwrap();
+    assert_eq!(baseline["passed"], true);
+    assert!(baseline["reason"].as_str().unwrap().contains("baseline create"));
+    let paths = checks.iter().filter(|c| c["group"] == "critical_path").count();
+    assert_eq!(paths, 4);
+    assert!(checks.iter().all(|c| c["passed"] == true), "{checks:?}");
+    assert!(!json["trends"].as_array().unwrap().is_empty());
+    for file in ["summary.md", "report.html", "junit.xml", "resources.csv"] {
+        assert!(outcome.run_dir.join(file).is_file(), "{file}");
+    }
 
     // The in-memory result matches the file.
     let back: perf_core::RunResult = serde_json::from_str(&text).unwrap();

@@ -1,0 +1,268 @@
+//! Subcommands besides the default run: baselines, history, runs and imports.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use perf_suite::{exit_codes, Config};
+
+/// What to do instead of (or after) a plain run.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create, list and show baselines.
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
+    /// List recorded runs from the history database, with trends.
+    History {
+        /// Runs to list.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// List, show and prune the run directories under the reports directory.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Import DiscordChatExporter JSON exports (files or directories) into the message
+    /// database; importing the same export twice adds nothing.
+    Import {
+        /// Export files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+/// `orchestrator baseline ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum BaselineCommand {
+    /// Run the suite (with the usual flags) and save the result as baseline NAME.
+    Create {
+        /// Baseline name (file `baselines/NAME.json`).
+        name: String,
+        /// Replace an existing baseline of that name.
+        #[arg(long)]
+        force: bool,
+        /// Make it from a finished run in the reports directory instead of a new run.
+        #[arg(long, value_name = "RUN_ID")]
+        from_run: Option<String>,
+    },
+    /// List the baselines.
+    List,
+    /// Show one baseline's figures.
+    Show {
+        /// Baseline name.
+        name: String,
+    },
+}
+
+/// `orchestrator runs ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum RunsCommand {
+    /// List the runs, newest first.
+    List,
+    /// Print a run's terminal summary.
+    Show {
+        /// Run id (`latest` for the newest).
+        id: String,
+    },
+    /// Delete all but the newest N runs.
+    Prune {
+        /// Runs to keep.
+        #[arg(long)]
+        keep: usize,
+    },
+}
+
+/// Runs a subcommand that needs no suite run; `None` when the command needs one.
+pub(crate) async fn run(command: &Command, config: &Config) -> anyhow::Result<Option<i32>> {
+    use anyhow::Context;
+    match command {
+        Command::Baseline(BaselineCommand::List) => {
+            let store =
+                perf_baseline::BaselineStore::new(&config.performance_baselines.baselines_dir);
+            let entries = store.list()?;
+            if entries.is_empty() {
+                println!(
+                    "no baselines in {}; create one with `{}`",
+                    store.dir().display(),
+                    perf_baseline::create_command(&config.performance_baselines.baseline_name)
+                );
+            }
+            for e in entries {
+                match e.problem {
+                    Some(p) => println!("{:<24} unreadable: {p}", e.name),
+                    None => println!(
+                        "{:<24} {}  run {}  {} queries  {:.1}% ok  p95 {:.1} ms",
+                        e.name,
+                        e.created_at,
+                        e.run_id,
+                        e.queries,
+                        e.success_rate * 100.0,
+                        e.latency_p95_ms
+                    ),
+                }
+            }
+            Ok(Some(exit_codes::OK))
+        }
+        Command::Baseline(BaselineCommand::Show { name }) => {
+            let store =
+                perf_baseline::BaselineStore::new(&config.performance_baselines.baselines_dir);
+            let b = store.load(name)?;
+            let mut v = serde_json::to_value(&b).context("serializing the baseline")?;
+            // Histograms are long and unreadable on a terminal; the file has them.
+            strip_histograms(&mut v);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&v).context("serializing the baseline")?
+            );
+            Ok(Some(exit_codes::OK))
+        }
+        Command::Baseline(BaselineCommand::Create {
+            name,
+            force,
+            from_run: Some(id),
+        }) => {
+            let run = perf_report::load_run(&config.output_dir, id)?;
+            save_baseline(config, name, *force, &run)?;
+            Ok(Some(exit_codes::OK))
+        }
+        Command::Baseline(BaselineCommand::Create { from_run: None, .. }) => Ok(None),
+        Command::History { limit } => {
+            let history = perf_baseline::History::open(&config.history_path).await?;
+            let runs = history.list_runs(*limit).await?;
+            if runs.is_empty() {
+                println!("no runs recorded in {}", config.history_path.display());
+            }
+            for r in &runs {
+                println!(
+                    "{:<28} {}  {:>6} queries  {:>5.1}% ok  p50 {:>8.1} ms  p95 {:>8.1} ms  {:>7.2}/s{}",
+                    r.run_id,
+                    r.started_at,
+                    r.queries,
+                    r.success_rate * 100.0,
+                    r.latency_p50_ms,
+                    r.latency_p95_ms,
+                    r.throughput_per_s,
+                    if r.interrupted { "  (interrupted)" } else { "" }
+                );
+            }
+            let trends = history
+                .trends(config.trend_runs, &perf_baseline::TrendOptions::default())
+                .await?;
+            if !trends.is_empty() {
+                println!("\nTrends over the last {} runs:", config.trend_runs);
+            }
+            for t in trends {
+                let shift = match t.change_point.and_then(|i| t.points.get(i)) {
+                    Some((id, _, v)) => format!("lasting shift from run {id} (value {v:.2})"),
+                    None => "no lasting shift".to_owned(),
+                };
+                println!(
+                    "  {:<16} {} runs, slope {:+.3}/run, {shift}",
+                    t.metric,
+                    t.points.len(),
+                    t.slope_per_run
+                );
+            }
+            history.close().await;
+            Ok(Some(exit_codes::OK))
+        }
+        Command::Runs(RunsCommand::List) => {
+            let runs = perf_report::list_runs(&config.output_dir)?;
+            if runs.is_empty() {
+                println!("no runs in {}", config.output_dir.display());
+            }
+            for r in runs {
+                println!(
+                    "{:<28} {}  {:<4}  {} queries, {} ok{}{}",
+                    r.id,
+                    r.started_at,
+                    r.status.map_or("?", |s| s.label()),
+                    r.total,
+                    r.successes,
+                    if r.interrupted { ", interrupted" } else { "" },
+                    if r.latest { "  (latest)" } else { "" }
+                );
+            }
+            Ok(Some(exit_codes::OK))
+        }
+        Command::Runs(RunsCommand::Show { id }) => {
+            let id = if id == "latest" {
+                perf_report::latest_run_id(&config.output_dir)
+                    .with_context(|| format!("no runs in {}", config.output_dir.display()))?
+            } else {
+                id.clone()
+            };
+            let run = perf_report::load_run(&config.output_dir, &id)?;
+            print!(
+                "{}",
+                perf_report::render_terminal(&run, perf_report::color_enabled())
+            );
+            Ok(Some(exit_codes::OK))
+        }
+        Command::Runs(RunsCommand::Prune { keep }) => {
+            let out = perf_report::prune_runs(&config.output_dir, *keep)?;
+            println!(
+                "removed {} runs, kept {}",
+                out.removed.len(),
+                out.kept.len()
+            );
+            for r in out.removed {
+                println!("  removed {r}");
+            }
+            Ok(Some(exit_codes::OK))
+        }
+        Command::Import { paths } => {
+            let stats = perf_synth::import_discord_exports(&config.database_path, paths).await?;
+            println!(
+                "imported {} files into {}: {} messages added ({} already present), {} channels, {} users, {} reactions",
+                stats.files,
+                config.database_path.display(),
+                stats.messages_added,
+                stats.messages_already_present,
+                stats.channels_added,
+                stats.users_added,
+                stats.reactions_added
+            );
+            Ok(Some(exit_codes::OK))
+        }
+    }
+}
+
+/// Saves `run` as baseline `name`.
+pub(crate) fn save_baseline(
+    config: &Config,
+    name: &str,
+    force: bool,
+    run: &perf_core::RunResult,
+) -> anyhow::Result<()> {
+    let store = perf_baseline::BaselineStore::new(&config.performance_baselines.baselines_dir);
+    let env =
+        perf_baseline::EnvironmentFingerprint::detect(&run.target, perf_suite::HARNESS_VERSION);
+    let mode = if force {
+        perf_baseline::WriteMode::Replace
+    } else {
+        perf_baseline::WriteMode::CreateNew
+    };
+    store.create_from_run(name, run, env, mode)?;
+    println!(
+        "baseline `{name}` saved to {} from run {}",
+        store.path_of(name)?.display(),
+        run.run_id
+    );
+    Ok(())
+}
+
+fn strip_histograms(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for key in ["latency", "service", "histogram", "start_lag"] {
+                if map.get(key).is_some_and(serde_json::Value::is_array) {
+                    map.remove(key);
+                }
+            }
+            for child in map.values_mut() {
+                strip_histograms(child);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_histograms),
+        _ => {}
+    }
+}
