@@ -88,7 +88,7 @@ impl SyntheticFlags {
 
 /// One scenario ready to run: what the runner needs (queries and load profile, already
 /// scaled) and what the report shows.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScenarioPlan {
     /// Name, description, tags, expected challenges, stress level.
     pub info: ScenarioInfo,

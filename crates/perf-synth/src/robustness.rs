@@ -648,6 +648,47 @@ mod tests {
         );
     }
 
+    #[test]
+    fn timeouts_and_empty_results_are_reported() {
+        let mut r = RunResult::new("t", "", TargetInfo::default());
+        assert!(robustness_report(&r, 1.0).classes.is_empty());
+        assert!(robustness_report(&r, 1.0).agents_note.is_some());
+        r.record(&Sample {
+            query_id: "edge-long_query-03".into(),
+            scenario: "edge_cases".into(),
+            category: "edge:long_query".into(),
+            expected_agent: None,
+            agent: None,
+            outcome: Outcome::Timeout,
+            first_attempt: None,
+            attempts: 1,
+            scheduled_at_us: 0,
+            start_lag_us: 0,
+            latency_us: 30_000_000,
+            service_us: 30_000_000,
+            ttft_us: None,
+            error: Some("no answer within 30 s".into()),
+            failed_expectations: Vec::new(),
+            answer_excerpt: None,
+        });
+        let report = robustness_report(&r, 1.0);
+        let c = &report.classes["long_query"];
+        assert_eq!(c.hostile.failure_modes["timeout"], 1);
+        assert_eq!(c.health.queries, 0);
+        assert_eq!(report.failures[0].how, "no answer within the timeout");
+        let check = &report.checks()[0];
+        assert!(!check.passed);
+        assert!(
+            check
+                .reason
+                .contains("edge-long_query-03 (no agent): no answer within the timeout"),
+            "{}",
+            check.reason
+        );
+        // The per-agent figures fall back to the unrouted group.
+        assert_eq!(report.agents["unrouted"].queries, 1);
+    }
+
     #[tokio::test]
     async fn per_agent_figures_need_an_edge_only_result() {
         let queries = EdgeCaseScenario::new()
