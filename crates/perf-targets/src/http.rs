@@ -9,6 +9,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::{Client, Method, Response, Url};
 use serde_json::{json, Value};
 
+use crate::pointer::Pointer;
 use crate::secret::{Secret, REDACTED};
 use crate::spec::{Api, HttpTargetConfig, HttpVersion};
 use crate::sse::SseParser;
@@ -28,10 +29,10 @@ pub struct HttpTarget {
     url: Url,
     method: Method,
     body: Option<Value>,
-    answer_pointer: String,
-    agent_pointers: Vec<String>,
-    error_pointer: String,
-    delta_pointer: Option<String>,
+    answer_pointer: Pointer,
+    agent_pointers: Vec<Pointer>,
+    error_pointer: Pointer,
+    delta_pointer: Option<Pointer>,
     api: Api,
     stream: bool,
     max_bytes: u64,
@@ -168,14 +169,33 @@ impl HttpTarget {
             Api::Json => None,
         });
         let name = config.name.clone().unwrap_or_else(|| public_url(&url));
+        let pointer = |key: &str, text: &str| {
+            Pointer::parse(text).ok_or_else(|| {
+                TargetsError::config(
+                    key,
+                    format!("`{text}` is not a JSON pointer (it must start with `/`)"),
+                )
+            })
+        };
+        let answer_pointer = pointer("target.answer_pointer", &answer_pointer)?;
+        let agent_pointers = config
+            .agent_pointers
+            .iter()
+            .map(|p| pointer("target.agent_pointers", p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let error_pointer = pointer("target.error_pointer", &config.error_pointer)?;
+        let delta_pointer = match delta_pointer {
+            Some(p) => Some(pointer("target.delta_pointer", &p)?),
+            None => None,
+        };
         Ok(Self {
             client,
             url,
             method,
             body,
             answer_pointer,
-            agent_pointers: config.agent_pointers,
-            error_pointer: config.error_pointer,
+            agent_pointers,
+            error_pointer,
             delta_pointer,
             api: config.api,
             stream: config.stream,
@@ -266,7 +286,7 @@ impl HttpTarget {
 
     fn agents_of(&self, value: &Value) -> Vec<String> {
         for pointer in &self.agent_pointers {
-            match value.pointer(pointer) {
+            match pointer.get(value) {
                 Some(Value::String(s)) if !s.is_empty() => return vec![s.clone()],
                 Some(Value::Array(items)) => {
                     let agents: Vec<String> = items
@@ -284,7 +304,7 @@ impl HttpTarget {
     }
 
     fn bot_error(&self, value: &Value) -> Option<TargetError> {
-        match value.pointer(&self.error_pointer) {
+        match self.error_pointer.get(value) {
             Some(Value::String(s)) => Some(self.error(ErrorKind::Bot, s.clone())),
             Some(Value::Object(o)) => {
                 let message = o
@@ -307,25 +327,29 @@ impl HttpTarget {
         if let Some(e) = self.bot_error(&value) {
             return Err(e);
         }
-        let answer = match value.pointer_mut(&self.answer_pointer) {
+        let answer = match self.answer_pointer.get_mut(&mut value) {
             Some(Value::String(s)) => std::mem::take(s),
             Some(_) => {
                 return Err(self.error(
                     ErrorKind::InvalidResponse,
-                    format!("the value at `{}` is not a string", self.answer_pointer),
+                    format!(
+                        "the value at `{}` is not a string",
+                        self.answer_pointer.as_str()
+                    ),
                 ))
             }
             None => {
                 return Err(self.error(
                     ErrorKind::InvalidResponse,
-                    format!("the response has no `{}`", self.answer_pointer),
+                    format!("the response has no `{}`", self.answer_pointer.as_str()),
                 ))
             }
         };
         let agents = self.agents_of(&value);
         let usage = |field: &str| {
             value
-                .pointer(&format!("/usage/{field}"))
+                .get("usage")
+                .and_then(|u| u.get(field))
                 .and_then(Value::as_u64)
         };
         let prompt_tokens = usage("prompt_tokens");
@@ -426,8 +450,8 @@ impl HttpTarget {
                     state.reported_completion_tokens =
                         usage.get("completion_tokens").and_then(Value::as_u64);
                 }
-                value
-                    .pointer(pointer)
+                pointer
+                    .get(&value)
                     .and_then(Value::as_str)
                     .map(str::to_owned)
             }

@@ -16,6 +16,7 @@
 mod command;
 mod error;
 mod http;
+mod pointer;
 mod secret;
 mod spec;
 mod sse;

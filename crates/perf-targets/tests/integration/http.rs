@@ -413,5 +413,7 @@ async fn bad_configs_are_rejected() {
         c.headers.insert("bad header".to_owned(), "v".to_owned());
     }));
     assert!(bad(|c| c.timeout_ms = 0));
+    assert!(bad(|c| c.answer_pointer = Some("answer".to_owned())));
+    assert!(bad(|c| c.agent_pointers = vec!["agent".to_owned()]));
     assert!(!bad(|_| {}));
 }
