@@ -258,6 +258,11 @@ impl Runner {
             interrupted,
         };
         let before = result.wall_time_s;
+        if result.timeline.buckets.is_empty() {
+            // The timeline holds a histogram per interval of the run: move it rather than
+            // merge a copy, which would hold it three times at the peak.
+            result.timeline = std::mem::take(&mut plan_result.timeline);
+        }
         result.merge(&plan_result);
         result.wall_time_s = before + wall;
         for r in &readings {
