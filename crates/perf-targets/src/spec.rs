@@ -1,6 +1,7 @@
 //! Target selection: config sections, `--target` flag values, and opening a target.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -104,7 +105,10 @@ pub enum HttpVersion {
 }
 
 /// An HTTP target's settings: the `target` section with `"type": "http"`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `Debug` shows header names but not their values, in case a header carries a credential
+/// (use `auth_token_env` for those).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpTargetConfig {
     /// The endpoint, for example `http://127.0.0.1:8080/query`.
@@ -170,6 +174,38 @@ pub struct HttpTargetConfig {
     /// Idle connections kept per host (default 1024).
     #[serde(default = "default_pool")]
     pub pool_max_idle_per_host: usize,
+}
+
+impl fmt::Debug for HttpTargetConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: BTreeMap<&str, &str> = self
+            .headers
+            .keys()
+            .map(|k| (k.as_str(), crate::REDACTED))
+            .collect();
+        f.debug_struct("HttpTargetConfig")
+            .field("url", &self.url)
+            .field("name", &self.name)
+            .field("method", &self.method)
+            .field("headers", &headers)
+            .field("body", &self.body)
+            .field("api", &self.api)
+            .field("stream", &self.stream)
+            .field("model", &self.model)
+            .field("auth_token_env", &self.auth_token_env)
+            .field("auth_header", &self.auth_header)
+            .field("auth_scheme", &self.auth_scheme)
+            .field("answer_pointer", &self.answer_pointer)
+            .field("agent_pointers", &self.agent_pointers)
+            .field("error_pointer", &self.error_pointer)
+            .field("delta_pointer", &self.delta_pointer)
+            .field("http_version", &self.http_version)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
+            .finish()
+    }
 }
 
 impl HttpTargetConfig {
@@ -473,6 +509,16 @@ mod tests {
                 "{bad} should be rejected"
             );
         }
+    }
+
+    #[test]
+    fn debug_hides_header_values() {
+        let mut c = HttpTargetConfig::new("http://127.0.0.1:1/q");
+        c.headers
+            .insert("x-api-key".to_owned(), "very-secret-value".to_owned());
+        let text = format!("{:?}", TargetSpec::Http(c));
+        assert!(text.contains("x-api-key"));
+        assert!(!text.contains("very-secret-value"));
     }
 
     #[test]
