@@ -307,9 +307,19 @@ impl Baseline {
             per_scenario: groups(&run.per_scenario),
             resource_peaks: run.resource_peaks.clone(),
             resources: ResourceStats::from_run(run),
-            agent_distribution: run.summary().agent_distribution,
+            agent_distribution: agent_distribution(&run.overall.agent_usage),
         }
     }
+}
+
+/// Share of answered queries per agent (as `RunResult::summary` computes it, without
+/// summarizing every group again).
+fn agent_distribution(usage: &BTreeMap<String, u64>) -> BTreeMap<String, f64> {
+    let answered: u64 = usage.values().sum();
+    usage
+        .iter()
+        .map(|(k, v)| (k.clone(), *v as f64 / answered.max(1) as f64))
+        .collect()
 }
 
 /// A stable digest of a configuration value: FNV-1a (64 bit) over its canonical JSON

@@ -189,7 +189,8 @@ fn difference_order_statistic(a: &Weighted, b: &Weighted, target: f64) -> f64 {
         } else {
             lo = mid;
         }
-        if hi - lo <= 1e-12 {
+        // Far below the histograms' 1e-3 relative resolution.
+        if hi - lo <= 1e-7 {
             break;
         }
     }
