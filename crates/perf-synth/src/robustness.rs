@@ -294,11 +294,11 @@ impl RobustnessReport {
                     .filter(|f| &f.class == name)
                     .take(3)
                     .map(|f| {
-                        let agent = f
-                            .agent
-                            .as_deref()
-                            .or(f.expected_agent.as_deref())
-                            .unwrap_or("no agent");
+                        let agent = match (f.agent.as_deref(), f.expected_agent.as_deref()) {
+                            (Some(a), Some(e)) if a != e => format!("{a}, meant for {e}"),
+                            (Some(a), _) | (None, Some(a)) => a.to_owned(),
+                            (None, None) => "no agent".to_owned(),
+                        };
                         format!("{} ({agent}): {}", f.query_id, f.how)
                     })
                     .collect();
@@ -687,6 +687,29 @@ mod tests {
         );
         // The per-agent figures fall back to the unrouted group.
         assert_eq!(report.agents["unrouted"].queries, 1);
+
+        // A query answered by another agent than the one it was meant for says both.
+        r.record(&Sample {
+            query_id: "edge-xss-01".into(),
+            category: "edge:xss".into(),
+            expected_agent: Some("user_analysis".into()),
+            agent: Some("semantic_search".into()),
+            outcome: Outcome::FailedExpectation,
+            failed_expectations: vec![perf_core::ExpectationFailure {
+                expectation: "no_unescaped_echo".into(),
+                detail: "answer echoes the payload \"<img>\" unescaped".into(),
+            }],
+            error: None,
+            ..r.failure_examples[0].clone()
+        });
+        let checks = robustness_report(&r, 1.0).checks();
+        let xss = checks.iter().find(|c| c.name == "xss").unwrap();
+        assert!(
+            xss.reason
+                .contains("edge-xss-01 (semantic_search, meant for user_analysis): answer echoes"),
+            "{}",
+            xss.reason
+        );
     }
 
     #[tokio::test]
