@@ -1,12 +1,14 @@
 //! Benchmark: report generation for a run of many samples.
 //!
 //! ```text
-//! cargo run --release -p perf-report --example report_bench -- [SAMPLES] [REPORTS_DIR]
+//! cargo run --release -p perf-report --example report_bench -- [SAMPLES] [REPORTS_DIR] [GROUPS]
 //! ```
 //!
 //! Records SAMPLES (default 1,000,000) synthetic samples into a `RunResult` (not timed:
 //! that is the runner's cost), then times every renderer and `write_run_reports` into
-//! REPORTS_DIR (default: a temporary directory). The result is already aggregated, so
+//! REPORTS_DIR (default: a temporary directory; `-` for one). GROUPS (default 0) adds that
+//! many extra categories, scenarios and critical-path checks, to show that report time
+//! grows linearly with the number of groups. The result is already aggregated, so
 //! report time depends on the number of groups, buckets and readings, not on SAMPLES.
 
 use std::time::Instant;
@@ -24,7 +26,7 @@ const AGENTS: [&str; 4] = [
 ];
 const EDGE: [&str; 5] = ["xss", "null_bytes", "long_query", "unicode", "empty"];
 
-fn build(n: u64) -> RunResult {
+fn build(n: u64, extra_groups: u64) -> RunResult {
     let mut r = RunResult::new("bench-run", "2026-01-01T00:00:00Z", TargetInfo::default());
     let mut rng = SplitMix64::new(42);
     let duration_us = 600_000_000u64;
@@ -44,8 +46,16 @@ fn build(n: u64) -> RunResult {
         };
         let s = Sample {
             query_id: format!("q{i}"),
-            scenario: ["standard", "load_ramp", "edge_cases"][(i % 3) as usize].to_owned(),
-            category: edge.map_or_else(|| agent.to_owned(), |e| format!("edge:{e}")),
+            scenario: if extra_groups > 0 {
+                format!("scenario{}", i % extra_groups)
+            } else {
+                ["standard", "load_ramp", "edge_cases"][(i % 3) as usize].to_owned()
+            },
+            category: match (edge, extra_groups) {
+                (Some(e), _) => format!("edge:{e}"),
+                (None, 0) => agent.to_owned(),
+                (None, g) => format!("category{}", i % g),
+            },
             expected_agent: Some(agent.to_owned()),
             agent: outcome.is_success().then(|| agent.to_owned()),
             outcome,
@@ -77,12 +87,24 @@ fn build(n: u64) -> RunResult {
         r.resource_peaks.observe(&reading);
         r.resources.push(reading);
     }
-    for a in AGENTS.iter().chain(EDGE.iter()) {
+    for (group, a) in AGENTS
+        .iter()
+        .map(|a| ("critical_path", a))
+        .chain(EDGE.iter().map(|e| ("robustness", e)))
+    {
         r.checks.push(CheckResult {
-            group: "critical_path".to_owned(),
+            group: group.to_owned(),
             name: (*a).to_owned(),
             passed: true,
             reason: "within limits".to_owned(),
+        });
+    }
+    for g in 0..extra_groups {
+        r.checks.push(CheckResult {
+            group: "critical_path".to_owned(),
+            name: format!("category{g}"),
+            passed: g % 10 != 0,
+            reason: "synthetic".to_owned(),
         });
     }
     let verdicts = AGENTS
@@ -142,15 +164,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tmp = tempfile::tempdir()?;
     let root = args
         .next()
+        .filter(|a| a != "-")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| tmp.path().to_owned());
+    let groups: u64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(0);
 
-    let (r, _) = time(&format!("record {n} samples"), || build(n));
+    let (r, _) = time(&format!("record {n} samples"), || build(n, groups));
     println!(
-        "groups: {} agents, {} categories, {} scenarios; {} timeline buckets; {} readings",
+        "groups: {} agents, {} categories, {} scenarios, {} checks; {} timeline buckets; {} readings",
         r.per_agent.len(),
         r.per_category.len(),
         r.per_scenario.len(),
+        r.checks.len(),
         r.timeline.buckets.len(),
         r.resources.len()
     );

@@ -17,6 +17,8 @@ pub const CONTENT_SECURITY_POLICY: &str =
 const MAX_RESOURCE_POINTS: usize = 600;
 /// Failure examples shown at most.
 const MAX_EXAMPLES: usize = 100;
+/// Failure examples shown unfolded at most.
+const OPEN_EXAMPLES: usize = 20;
 /// Characters of untrusted text per table cell at most.
 const CELL: usize = 300;
 
@@ -57,6 +59,7 @@ svg .lg{font-size:11px;fill:#1d2329}
 svg .grid{stroke:#e6eaee;stroke-width:1}
 svg .axis{stroke:#8a949c;stroke-width:1}
 pre{white-space:pre-wrap;word-break:break-word;font-size:12px;background:#f5f7f9;padding:8px;border-radius:4px}
+details{margin:6px 0}summary{cursor:pointer;margin:4px 0}
 footer{color:var(--muted);font-size:12px;text-align:center}
 "#;
 
@@ -100,18 +103,19 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
 }
 
 fn group_row(label: &str, g: &GroupStats, wall: f64) -> Vec<String> {
-    let s = g.summary(wall);
+    // Only the latency summary: the service-time one would double the cost per row.
+    let l = g.latency.summary();
     vec![
         cell(label),
-        fmt::count(s.count),
-        fmt::percent(s.success_rate),
-        h(&fmt::ms(s.latency.mean_ms)),
-        h(&fmt::ms(s.latency.p50_ms)),
-        h(&fmt::ms(s.latency.p95_ms)),
-        h(&fmt::ms(s.latency.p99_ms)),
-        h(&fmt::ms(s.latency.max_ms)),
-        fmt::num(s.throughput_per_s),
-        s.routing_accuracy.map_or("–".to_owned(), fmt::percent),
+        fmt::count(g.count),
+        fmt::percent(g.success_rate()),
+        h(&fmt::ms(l.mean_ms)),
+        h(&fmt::ms(l.p50_ms)),
+        h(&fmt::ms(l.p95_ms)),
+        h(&fmt::ms(l.p99_ms)),
+        h(&fmt::ms(l.max_ms)),
+        fmt::num(model::throughput(g, wall)),
+        g.routing.accuracy().map_or("–".to_owned(), fmt::percent),
     ]
 }
 
@@ -730,10 +734,12 @@ fn errors_section(out: &mut String, r: &RunResult) {
     if r.failure_examples.is_empty() {
         empty(out, "No failure examples were kept.");
     } else {
+        let shown = r.failure_examples.len().min(MAX_EXAMPLES);
+        // A long list stays folded so the page remains readable at a glance.
         let _ = write!(
             out,
-            "<h3>Examples ({} of {} kept)</h3>",
-            r.failure_examples.len().min(MAX_EXAMPLES),
+            "<details{}><summary><b>Examples</b> ({shown} of {} kept; a few per outcome and category)</summary>",
+            if shown <= OPEN_EXAMPLES { " open" } else { "" },
             r.failure_examples.len()
         );
         out.push_str("<table><thead><tr><th>Query</th><th>Scenario / category</th><th>Agent</th><th>Outcome</th><th class=\"n\">Latency</th><th>Error or failed expectations</th><th>Answer excerpt</th></tr></thead><tbody>");
@@ -768,7 +774,7 @@ fn errors_section(out: &mut String, r: &RunResult) {
                 cell(s.answer_excerpt.as_deref().unwrap_or("")),
             );
         }
-        out.push_str("</tbody></table>");
+        out.push_str("</tbody></table></details>");
     }
     out.push_str("</section>");
 }

@@ -53,22 +53,17 @@ pub fn render_junit(result: &RunResult) -> String {
         };
         let mut out = c.reason.clone();
         if c.group == model::CRITICAL_PATH {
-            if let Some(p) = model::critical_paths(result)
-                .into_iter()
-                .find(|p| std::ptr::eq(p.check, c))
-            {
-                if let Some((source, g)) = p.stats {
-                    let l = g.latency.summary();
-                    let _ = write!(
-                        out,
-                        "\n{source}: {} queries, {} ok, p50 {}, p95 {}, p99 {}",
-                        fmt::count(g.count),
-                        fmt::percent(g.success_rate()),
-                        fmt::ms(l.p50_ms),
-                        fmt::ms(l.p95_ms),
-                        fmt::ms(l.p99_ms)
-                    );
-                }
+            if let Some((source, g)) = model::lookup(result, &c.name) {
+                let l = g.latency.summary();
+                let _ = write!(
+                    out,
+                    "\n{source}: {} queries, {} ok, p50 {}, p95 {}, p99 {}",
+                    fmt::count(g.count),
+                    fmt::percent(g.success_rate()),
+                    fmt::ms(l.p50_ms),
+                    fmt::ms(l.p95_ms),
+                    fmt::ms(l.p99_ms)
+                );
             }
         }
         suites[idx].cases.push(Case {

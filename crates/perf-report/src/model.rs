@@ -30,7 +30,7 @@ pub(crate) fn critical_paths(r: &RunResult) -> Vec<CriticalPath<'_>> {
         .collect()
 }
 
-fn lookup<'a>(r: &'a RunResult, name: &str) -> Option<(&'static str, &'a GroupStats)> {
+pub(crate) fn lookup<'a>(r: &'a RunResult, name: &str) -> Option<(&'static str, &'a GroupStats)> {
     r.per_agent
         .get(name)
         .map(|g| ("agent", g))
@@ -69,15 +69,21 @@ pub(crate) fn robustness(r: &RunResult) -> Vec<RobustnessClass<'_>> {
             })
         })
         .collect();
+    // An index keeps this linear in classes plus checks.
+    let mut index: std::collections::HashMap<&str, usize> =
+        out.iter().enumerate().map(|(i, e)| (e.class, i)).collect();
     for c in r.checks.iter().filter(|c| c.group == ROBUSTNESS) {
         let name = c.name.strip_prefix(EDGE_PREFIX).unwrap_or(&c.name);
-        match out.iter_mut().find(|e| e.class == name) {
-            Some(e) => e.check = Some(c),
-            None => out.push(RobustnessClass {
-                class: name,
-                stats: None,
-                check: Some(c),
-            }),
+        match index.get(name) {
+            Some(&i) => out[i].check = Some(c),
+            None => {
+                index.insert(name, out.len());
+                out.push(RobustnessClass {
+                    class: name,
+                    stats: None,
+                    check: Some(c),
+                });
+            }
         }
     }
     out
@@ -105,4 +111,13 @@ pub(crate) fn outcomes_line(g: &GroupStats) -> String {
         .map(|(k, n)| format!("{k} ×{n}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Queries sent per second of wall time (dropped ones were never sent), 0 without time.
+pub(crate) fn throughput(g: &GroupStats, wall_time_s: f64) -> f64 {
+    if wall_time_s > 0.0 {
+        (g.count - g.outcome_count("dropped")) as f64 / wall_time_s
+    } else {
+        0.0
+    }
 }

@@ -98,17 +98,18 @@ pub fn render_terminal(result: &RunResult, color: bool) -> String {
     ];
     let mut rows: Vec<[String; 9]> = Vec::new();
     let mut push = |label: String, g: &GroupStats| {
-        let s = g.summary(result.wall_time_s);
+        // Only the latency summary: the service-time one would double the cost per row.
+        let l = g.latency.summary();
         rows.push([
             label,
-            fmt::count(s.count),
-            fmt::percent(s.success_rate),
-            fmt::ms(s.latency.mean_ms),
-            fmt::ms(s.latency.p50_ms),
-            fmt::ms(s.latency.p95_ms),
-            fmt::ms(s.latency.p99_ms),
-            fmt::ms(s.latency.max_ms),
-            fmt::num(s.throughput_per_s),
+            fmt::count(g.count),
+            fmt::percent(g.success_rate()),
+            fmt::ms(l.mean_ms),
+            fmt::ms(l.p50_ms),
+            fmt::ms(l.p95_ms),
+            fmt::ms(l.p99_ms),
+            fmt::ms(l.max_ms),
+            fmt::num(crate::model::throughput(g, result.wall_time_s)),
         ]);
     };
     push("overall".to_owned(), &result.overall);
