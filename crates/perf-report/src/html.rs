@@ -986,3 +986,38 @@ fn details_section(out: &mut String, r: &RunResult) {
     }
     out.push_str("</section>");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_bins_keep_every_count() {
+        let mut h = LatencyHistogram::new();
+        for v in [1u64, 10, 100, 1_000, 10_000, 100_000, 1_000_000] {
+            for _ in 0..v % 7 + 1 {
+                h.record_micros(v);
+            }
+        }
+        let bins = log_bins(&h, 60);
+        assert_eq!(bins.len(), 60);
+        assert_eq!(bins.iter().map(|b| b.1).sum::<f64>(), h.count() as f64);
+        assert!(bins.windows(2).all(|w| w[0].0 < w[1].0), "bins ascend");
+        let one = {
+            let mut h = LatencyHistogram::new();
+            h.record_micros(500);
+            log_bins(&h, 10)
+        };
+        assert_eq!(one.iter().map(|b| b.1).sum::<f64>(), 1.0);
+    }
+
+    #[test]
+    fn thinning_bounds_points_and_keeps_the_start() {
+        let v: Vec<u32> = (0..1_500).collect();
+        let kept: Vec<&u32> = thin(&v).collect();
+        assert!(kept.len() <= MAX_RESOURCE_POINTS);
+        assert!(kept.len() >= MAX_RESOURCE_POINTS / 2);
+        assert_eq!(*kept[0], 0);
+        assert_eq!(thin(&v[..10]).count(), 10);
+    }
+}

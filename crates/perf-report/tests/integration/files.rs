@@ -157,3 +157,23 @@ fn prune_keeps_newest_and_latest_and_never_touches_other_things() {
     assert_eq!(again.removed, ["r4"]);
     assert_eq!(again.kept, ["r1"], "latest is never pruned");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_real_latest_directory_is_never_replaced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    fs::create_dir(root.join("latest")).unwrap();
+    fs::write(root.join("latest").join("mine"), "x").unwrap();
+    let paths = write_run_reports(&fixture::run(), root).unwrap();
+    assert_eq!(
+        paths.latest_link, None,
+        "no symlink where a directory stands"
+    );
+    assert!(root.join("latest").join("mine").is_file());
+    assert_eq!(
+        perf_report::latest_run_id(root).as_deref(),
+        Some(fixture::run().run_id.as_str()),
+        "latest.txt still names the run"
+    );
+}

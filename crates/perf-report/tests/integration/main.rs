@@ -4,4 +4,5 @@ mod browser;
 mod files;
 mod fixture;
 mod safety;
+mod sections;
 mod snapshots;

@@ -1,0 +1,90 @@
+//! Reports of runs with little or no data, and of interrupted runs.
+
+use perf_core::{RunResult, TargetInfo};
+use perf_report::{render_html, render_junit, render_markdown, render_terminal, Status};
+
+use crate::fixture;
+
+fn empty_run() -> RunResult {
+    RunResult::new("empty", "2026-01-01T00:00:00Z", TargetInfo::default())
+}
+
+#[test]
+fn empty_sections_say_so_in_one_line_instead_of_drawing() {
+    let html = render_html(&empty_run());
+    for line in [
+        "No checks were made in this run.",
+        "No latency over time: no query was sent.",
+        "No latency distribution: no query was sent.",
+        "No queries were scheduled.",
+        "No resource readings: resource monitoring was off or took no reading.",
+        "No agent data: no query was answered.",
+        "No failures.",
+        "No baseline comparison in this run.",
+        "No run history to show trends for.",
+    ] {
+        assert!(html.contains(line), "missing: {line}");
+    }
+    assert!(!html.contains("<svg"), "no empty charts");
+    assert!(html.contains(r#"<header class="banner warn"><h1>WARN"#));
+    assert!(html.contains("no queries were recorded"));
+}
+
+#[test]
+fn a_full_run_draws_every_chart() {
+    let html = render_html(&fixture::run());
+    for title in [
+        "Latency over time (from intended start)",
+        "Latency distribution",
+        "Percentile curve",
+        "Queries per second by outcome",
+        "CPU",
+        "Process memory (resident)",
+        "System memory in use",
+        "Disk and network",
+        "Agent usage (answered queries)",
+        "Latency per agent",
+        "Failures by kind",
+        "Change with confidence interval",
+        "latency_p95 (6 runs, slope 9.10 per run)",
+    ] {
+        assert!(
+            html.contains(&format!("<title>{title}</title>")),
+            "missing chart: {title}"
+        );
+    }
+    assert!(
+        html.contains("shift from run3"),
+        "the change point is marked"
+    );
+    assert!(html.contains(r#"<header class="banner fail"><h1>FAIL"#));
+}
+
+#[test]
+fn empty_run_text_reports_are_well_formed() {
+    let r = empty_run();
+    let md = render_markdown(&r);
+    assert!(md.starts_with("## ⚠️ WARN — performance run empty"));
+    assert!(md.contains("**0** queries"));
+    let xml = render_junit(&r);
+    assert!(xml.contains(r#"tests="1" failures="0" errors="0" skipped="0""#));
+    let term = render_terminal(&r, false);
+    assert!(term.contains("overall"));
+    assert!(term.contains("no queries were recorded"));
+}
+
+#[test]
+fn interrupted_runs_are_marked_everywhere() {
+    let mut r = fixture::run();
+    r.checks.clear();
+    r.comparison = None;
+    r.interrupted = true;
+    assert_eq!(perf_report::overall_status(&r).status, Status::Warn);
+    assert!(render_html(&r).contains("<h1>WARN · interrupted</h1>"));
+    assert!(render_markdown(&r).starts_with("## ⚠️ WARN (interrupted)"));
+    let xml = render_junit(&r);
+    assert!(xml.contains(
+        r#"<testcase classname="perf.run" name="completed" time="0"><skipped message="the run was interrupted; figures cover what ran"/>"#
+    ));
+    assert!(render_terminal(&r, false).contains("the run was interrupted"));
+}
