@@ -36,6 +36,10 @@ pub(crate) struct Cli {
     /// Reports directory (overrides `output_dir`).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Bot under test: `refbot` (default), an http(s):// URL, `openai+<URL>` or
+    /// `cmd:<command line>`.
+    #[arg(long)]
+    target: Option<String>,
     /// Multiplies stress and load durations (1 = full length).
     #[arg(long)]
     scale: Option<f64>,
@@ -91,6 +95,9 @@ impl Cli {
         }
         if let Some(p) = &self.out {
             c.output_dir = p.clone();
+        }
+        if let Some(t) = &self.target {
+            c.set_target_flag(t)?;
         }
         if let Some(s) = self.scale {
             c.synthetic_testing.scale = Some(s);

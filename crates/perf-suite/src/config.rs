@@ -36,12 +36,40 @@ pub struct Config {
     pub query_timeout: f64,
     /// Shape of the generated database.
     pub fixture: perf_synth::FixtureConfig,
+    /// The bot under test: `{"type": "refbot"}` (default), `{"type": "http", "url": ...}`
+    /// or `{"type": "command", "command": ...}`.
+    pub target: perf_targets::TargetSpec,
     /// The embedded reference bot's settings (latency model and fault knobs).
     pub refbot: RefBotSettings,
     /// The run history database (SQLite), for `orchestrator history` and trends.
     pub history_path: PathBuf,
     /// Runs the trends in reports look back over.
     pub trend_runs: u32,
+    /// Record each run in `history_path`.
+    pub record_history: bool,
+    /// Seconds queries in flight may still finish after a cancellation.
+    pub grace_period: f64,
+    /// Peak resource use the deployment gate accepts.
+    pub resource_limits: ResourceLimits,
+}
+
+/// Peak resource use of the target that `ci-gate`'s resource check accepts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResourceLimits {
+    /// Peak resident memory of the target process, MiB.
+    pub max_memory_mb: f64,
+    /// Peak CPU of the target process, percent of one core.
+    pub max_cpu_percent: f64,
+}
+
+impl Default for ResourceLimits {
+    fn default() -> Self {
+        Self {
+            max_memory_mb: 2048.0,
+            max_cpu_percent: 400.0,
+        }
+    }
 }
 
 /// The original suite's `parallel_execution` section.
@@ -187,9 +215,13 @@ impl Default for Config {
             output_dir: PathBuf::from("reports"),
             query_timeout: 30.0,
             fixture: perf_synth::FixtureConfig::default(),
+            target: perf_targets::TargetSpec::Refbot,
             refbot: RefBotSettings::default(),
             history_path: PathBuf::from("data/history.db"),
             trend_runs: 20,
+            record_history: true,
+            grace_period: 5.0,
+            resource_limits: ResourceLimits::default(),
         }
     }
 }
@@ -271,6 +303,7 @@ impl Default for RefBotSettings {
 const SERDE_CHECKED: &[&str] = &[
     "performance_baselines.thresholds",
     "regression_testing.limits",
+    "target",
 ];
 
 impl Config {
@@ -297,6 +330,14 @@ impl Config {
         let config: Config = serde_json::from_str(text).map_err(|e| err(e.to_string()))?;
         config.validate().map_err(|e| err(e.to_string()))?;
         Ok(config)
+    }
+
+    /// Applies a `--target` flag value (`refbot`, an http(s):// URL, `openai+<URL>` or
+    /// `cmd:<command line>`).
+    pub fn set_target_flag(&mut self, value: &str) -> Result<(), perf_core::ConfigError> {
+        self.target = perf_targets::TargetSpec::parse_flag(value)
+            .map_err(|e| perf_core::ConfigError::new("--target", e.to_string()))?;
+        Ok(())
     }
 
     /// Checks values that parse but make no sense; the error names the key.
@@ -331,6 +372,17 @@ impl Config {
             self.resource_monitoring.monitoring_interval,
         )?;
         positive("query_timeout", self.query_timeout)?;
+        if !(self.grace_period.is_finite() && self.grace_period >= 0.0) {
+            return Err(E::new("grace_period", "must be zero or positive"));
+        }
+        positive(
+            "resource_limits.max_memory_mb",
+            self.resource_limits.max_memory_mb,
+        )?;
+        positive(
+            "resource_limits.max_cpu_percent",
+            self.resource_limits.max_cpu_percent,
+        )?;
         if let Some(s) = self.synthetic_testing.scale {
             perf_synth::validate_scale(s)
                 .map_err(|e| E::new("synthetic_testing.scale", e.message))?;

@@ -8,13 +8,15 @@
 
 mod config;
 mod error;
+mod gate;
 mod pipeline;
 
 pub use config::{
     Config, ParallelExecution, PerformanceBaselines, RefBotSettings, RegressionTesting,
-    ResourceMonitoring, SyntheticTesting,
+    ResourceLimits, ResourceMonitoring, SyntheticTesting,
 };
 pub use error::SuiteError;
+pub use gate::{gate_checks, GateOptions, OnInconclusive, GATE_GROUP};
 pub use pipeline::{run_suite, PhaseEvent, SuiteEvent, SuiteOutcome, HARNESS_VERSION, PHASES};
 
 /// Exit codes shared by the binaries.

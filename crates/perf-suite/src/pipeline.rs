@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use perf_core::{BotTarget, LoadProfile, PhaseTiming, Query, RunResult};
+use perf_core::{BotTarget, ErrorKind, LoadProfile, PhaseTiming, Query, RunResult};
 use perf_runner::{MonitorConfig, Plan, RunEvent, Runner, RunnerConfig};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
@@ -182,14 +182,14 @@ pub async fn run_suite(
     };
 
     // Phase 4: execution.
-    let target = open_target(config).await?;
-    let mut result = RunResult::new(&run_id, started_at.to_rfc3339(), target.describe());
-    result.content = Some(content);
-    result.config = serde_json::to_value(config).unwrap_or_default();
     std::fs::create_dir_all(&run_dir).map_err(|source| SuiteError::Io {
         path: run_dir.clone(),
         source,
     })?;
+    let (target, external) = open_target(config, &run_dir).await?;
+    let mut result = RunResult::new(&run_id, started_at.to_rfc3339(), target.describe());
+    result.content = Some(content);
+    result.config = serde_json::to_value(config).unwrap_or_default();
     let t = phases.start(4);
     let outcome = execute(
         config,
@@ -221,6 +221,9 @@ pub async fn run_suite(
     outcome?;
     if let Err(e) = shutdown {
         result.notes.push(format!("target shutdown failed: {e}"));
+    }
+    if let Some(t) = &external {
+        result.notes.extend(t.notes());
     }
     let scaled = scenario_plans
         .iter()
@@ -279,8 +282,10 @@ pub async fn run_suite(
     result.phases = phases.timings;
 
     // History and trends: a broken history must not lose the run, so problems are notes.
-    if let Err(e) = record_history(config, &mut result).await {
-        result.notes.push(format!("run history not updated: {e}"));
+    if config.record_history {
+        if let Err(e) = record_history(config, &mut result).await {
+            result.notes.push(format!("run history not updated: {e}"));
+        }
     }
 
     let reports = perf_report::write_run_reports(&result, &config.output_dir)?;
@@ -292,29 +297,69 @@ pub async fn run_suite(
     })
 }
 
-async fn open_target(config: &Config) -> Result<Arc<dyn BotTarget>, SuiteError> {
-    let bot_config = perf_refbot::RefBotConfig {
-        database_path: config.database_path.clone(),
-        seed: config.seed,
-        latency_scale: config.refbot.latency_scale,
-        latency_factor: config.refbot.latency_factor,
-        error_rate: config.refbot.error_rate,
-        hang_rate: config.refbot.hang_rate,
-        naive: config.refbot.naive,
-        ..perf_refbot::RefBotConfig::default()
+/// Opens the configured target and checks that it answers: a target that cannot be
+/// reached at the start is a setup problem ("could not run"), not a failed run.
+async fn open_target(
+    config: &Config,
+    run_dir: &Path,
+) -> Result<(Arc<dyn BotTarget>, Option<perf_targets::Target>), SuiteError> {
+    let (bot, external): (Arc<dyn BotTarget>, _) = match &config.target {
+        perf_targets::TargetSpec::Refbot => {
+            let bot_config = perf_refbot::RefBotConfig {
+                database_path: config.database_path.clone(),
+                seed: config.seed,
+                latency_scale: config.refbot.latency_scale,
+                latency_factor: config.refbot.latency_factor,
+                error_rate: config.refbot.error_rate,
+                hang_rate: config.refbot.hang_rate,
+                naive: config.refbot.naive,
+                ..perf_refbot::RefBotConfig::default()
+            };
+            let bot =
+                perf_refbot::RefBot::open(bot_config)
+                    .await
+                    .map_err(|e| SuiteError::Target {
+                        target: "refbot".to_owned(),
+                        message: e.to_string(),
+                    })?;
+            (Arc::new(bot), None)
+        }
+        spec => {
+            let target =
+                perf_targets::open_target(spec, run_dir).map_err(|e| SuiteError::Target {
+                    target: format!("{spec:?}"),
+                    message: e.to_string(),
+                })?;
+            (target.bot(), Some(target))
+        }
     };
-    let bot = perf_refbot::RefBot::open(bot_config)
+    let name = bot.describe().name;
+    let unreachable = |message: String| SuiteError::Target {
+        target: name.clone(),
+        message,
+    };
+    bot.initialize()
         .await
-        .map_err(|e| SuiteError::Target {
-            target: "refbot".to_owned(),
-            message: e.to_string(),
-        })?;
-    let bot: Arc<dyn BotTarget> = Arc::new(bot);
-    bot.initialize().await.map_err(|e| SuiteError::Target {
-        target: bot.describe().name,
-        message: e.to_string(),
-    })?;
-    Ok(bot)
+        .map_err(|e| unreachable(e.to_string()))?;
+    let probe = Query::new(
+        "preflight",
+        "How many messages have been sent in this server?",
+        "preflight",
+    );
+    match tokio::time::timeout(Duration::from_secs(10), bot.execute(&probe)).await {
+        Err(_) => {
+            return Err(unreachable(
+                "no answer to a first query within 10 s; is the bot running?".to_owned(),
+            ))
+        }
+        Ok(Err(e)) if matches!(e.kind, ErrorKind::Connect | ErrorKind::Crashed) => {
+            return Err(unreachable(format!(
+                "{e}; is the bot running at that address?"
+            )));
+        }
+        Ok(_) => {}
+    }
+    Ok((bot, external))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -341,6 +386,7 @@ async fn execute(
             interval: Duration::from_secs_f64(config.resource_monitoring.monitoring_interval),
         }),
         seed: config.seed,
+        grace_period: Duration::from_secs_f64(config.grace_period),
         ..RunnerConfig::default()
     };
     let mut runner = Runner::new(Arc::clone(target), runner_config).with_cancel(cancel.clone());

@@ -77,8 +77,14 @@ async fn the_whole_pipeline_writes_a_consistent_result_file() {
     let checks = json["checks"].as_array().unwrap();
     let baseline = checks.iter().find(|c| c["group"] == "baseline").unwrap();
     assert_eq!(baseline["passed"], true);
-    assert!(baseline["reason"].as_str().unwrap().contains("baseline create"));
-    let paths = checks.iter().filter(|c| c["group"] == "critical_path").count();
+    assert!(baseline["reason"]
+        .as_str()
+        .unwrap()
+        .contains("baseline create"));
+    let paths = checks
+        .iter()
+        .filter(|c| c["group"] == "critical_path")
+        .count();
     assert_eq!(paths, 4);
     assert!(checks.iter().all(|c| c["passed"] == true), "{checks:?}");
     assert!(!json["trends"].as_array().unwrap().is_empty());

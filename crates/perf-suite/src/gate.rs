@@ -1,0 +1,294 @@
+//! The deployment gate's four checks, computed from a finished run.
+
+use perf_core::{CheckResult, RunResult, Verdict};
+
+use crate::ResourceLimits;
+
+/// Check group of the gate's four checks.
+pub const GATE_GROUP: &str = "gate";
+
+/// What an inconclusive baseline verdict means for the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnInconclusive {
+    /// Pass (the data could not show a regression).
+    #[default]
+    Pass,
+    /// Fail (the data could not show there is none).
+    Fail,
+}
+
+/// Settings of the gate's checks.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GateOptions {
+    /// Inconclusive baseline verdicts.
+    pub on_inconclusive: OnInconclusive,
+    /// Peak target resources.
+    pub resources: ResourceLimits,
+}
+
+/// The gate's checks: critical paths, baseline validation, resource validation and
+/// edge-case handling, each passing or failing with a one-line reason. They summarise the
+/// run's own checks (group `critical_path`, `baseline`, `robustness`) and its comparison.
+pub fn gate_checks(result: &RunResult, options: &GateOptions) -> Vec<CheckResult> {
+    let check = |name: &str, passed: bool, reason: String| CheckResult {
+        group: GATE_GROUP.to_owned(),
+        name: name.to_owned(),
+        passed,
+        reason,
+    };
+    vec![
+        check_group(result, "critical_path", "critical paths").map_or_else(
+            || {
+                check(
+                    "critical_paths",
+                    false,
+                    "no critical path was checked".to_owned(),
+                )
+            },
+            |(passed, reason)| check("critical_paths", passed, reason),
+        ),
+        {
+            let (passed, reason) = baseline_validation(result, options.on_inconclusive);
+            check("baseline_validation", passed, reason)
+        },
+        {
+            let (passed, reason) = resource_validation(result, &options.resources);
+            check("resource_validation", passed, reason)
+        },
+        check_group(result, "robustness", "edge-case classes").map_or_else(
+            || check("edge_case_handling", false, "no edge cases ran".to_owned()),
+            |(passed, reason)| check("edge_case_handling", passed, reason),
+        ),
+    ]
+}
+
+/// Passes when every check of `group` passed; `None` when the group is empty.
+fn check_group(result: &RunResult, group: &str, what: &str) -> Option<(bool, String)> {
+    let checks: Vec<&CheckResult> = result.checks.iter().filter(|c| c.group == group).collect();
+    if checks.is_empty() {
+        return None;
+    }
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| format!("{}: {}", c.name, c.reason))
+        .collect();
+    Some(if failed.is_empty() {
+        (true, format!("all {} {what} passed", checks.len()))
+    } else {
+        (
+            false,
+            format!(
+                "{} of {} {what} failed — {}",
+                failed.len(),
+                checks.len(),
+                failed.join("; ")
+            ),
+        )
+    })
+}
+
+fn baseline_validation(result: &RunResult, on_inconclusive: OnInconclusive) -> (bool, String) {
+    let baseline_check = result.checks.iter().find(|c| c.group == "baseline");
+    let Some(cmp) = &result.comparison else {
+        return match baseline_check {
+            Some(c) => (c.passed, c.reason.clone()),
+            None => (true, "baseline comparison is disabled".to_owned()),
+        };
+    };
+    let describe = |v: &perf_core::MetricVerdict| {
+        format!("{} {} {:+.1}%", v.key, v.metric, v.relative_change * 100.0)
+    };
+    let regressions: Vec<String> = cmp
+        .verdicts
+        .iter()
+        .filter(|v| v.verdict == Verdict::Regression)
+        .map(describe)
+        .collect();
+    let inconclusive: Vec<String> = cmp
+        .verdicts
+        .iter()
+        .filter(|v| v.verdict == Verdict::Inconclusive)
+        .map(describe)
+        .collect();
+    let env = if cmp.environment_differences.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (baseline from a different environment: {})",
+            cmp.environment_differences.join(", ")
+        )
+    };
+    if !regressions.is_empty() {
+        return (
+            false,
+            format!(
+                "{} regression(s) against `{}`: {}{env}",
+                regressions.len(),
+                cmp.baseline,
+                regressions.join(", ")
+            ),
+        );
+    }
+    if !inconclusive.is_empty() && on_inconclusive == OnInconclusive::Fail {
+        return (
+            false,
+            format!(
+                "{} inconclusive verdict(s) against `{}` (--on-inconclusive fail): {}{env}",
+                inconclusive.len(),
+                cmp.baseline,
+                inconclusive.join(", ")
+            ),
+        );
+    }
+    (
+        true,
+        format!(
+            "no regression against `{}` in {} verdicts ({} inconclusive){env}",
+            cmp.baseline,
+            cmp.verdicts.len(),
+            inconclusive.len()
+        ),
+    )
+}
+
+fn resource_validation(result: &RunResult, limits: &ResourceLimits) -> (bool, String) {
+    let p = &result.resource_peaks;
+    if p.samples == 0 {
+        return (
+            true,
+            "no resource readings (monitoring off or run too short)".to_owned(),
+        );
+    }
+    let mut over = Vec::new();
+    if let Some(m) = p.max_target_memory_mb {
+        if m > limits.max_memory_mb {
+            over.push(format!("memory {m:.0} MB > {:.0} MB", limits.max_memory_mb));
+        }
+    }
+    if let Some(c) = p.max_target_cpu_percent {
+        if f64::from(c) > limits.max_cpu_percent {
+            over.push(format!("CPU {c:.0}% > {:.0}%", limits.max_cpu_percent));
+        }
+    }
+    let peaks = format!(
+        "target peak memory {}, peak CPU {}",
+        p.max_target_memory_mb
+            .map_or("n/a".to_owned(), |m| format!("{m:.0} MB")),
+        p.max_target_cpu_percent
+            .map_or("n/a".to_owned(), |c| format!("{c:.0}%"))
+    );
+    if over.is_empty() {
+        (true, format!("{peaks}, within limits"))
+    } else {
+        (false, format!("over the limit: {}", over.join(", ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use perf_core::{Comparison, MetricVerdict, ResourceSample, TargetInfo};
+
+    fn run_with(checks: &[(&str, bool)]) -> RunResult {
+        let mut r = RunResult::new("r", "t", TargetInfo::default());
+        for (group, passed) in checks {
+            r.checks.push(CheckResult {
+                group: (*group).to_owned(),
+                name: format!("{group}-x"),
+                passed: *passed,
+                reason: "why".to_owned(),
+            });
+        }
+        r
+    }
+
+    fn by_name<'a>(checks: &'a [CheckResult], name: &str) -> &'a CheckResult {
+        checks.iter().find(|c| c.name == name).unwrap()
+    }
+
+    #[test]
+    fn each_check_fails_for_its_own_reason() {
+        let ok = run_with(&[
+            ("critical_path", true),
+            ("robustness", true),
+            ("baseline", true),
+        ]);
+        let c = gate_checks(&ok, &GateOptions::default());
+        assert_eq!(c.len(), 4);
+        assert!(c.iter().all(|c| c.passed), "{c:?}");
+
+        let bad = run_with(&[("critical_path", false), ("robustness", true)]);
+        let c = gate_checks(&bad, &GateOptions::default());
+        assert!(!by_name(&c, "critical_paths").passed);
+        assert!(by_name(&c, "critical_paths")
+            .reason
+            .contains("critical_path-x: why"));
+        assert!(by_name(&c, "edge_case_handling").passed);
+
+        let none = run_with(&[]);
+        let c = gate_checks(&none, &GateOptions::default());
+        assert!(!by_name(&c, "edge_case_handling").passed);
+    }
+
+    #[test]
+    fn regressions_fail_and_inconclusive_follows_the_option() {
+        let mut r = run_with(&[("critical_path", true), ("robustness", true)]);
+        let verdict = |v: Verdict| MetricVerdict {
+            key: "overall".into(),
+            metric: "latency_p95".into(),
+            baseline: 100.0,
+            current: 150.0,
+            relative_change: 0.5,
+            interval: None,
+            p_value: None,
+            min_detectable_change: None,
+            threshold: 0.15,
+            verdict: v,
+            reason: String::new(),
+        };
+        r.comparison = Some(Comparison {
+            baseline: "b".into(),
+            baseline_created_at: String::new(),
+            environment_differences: vec![],
+            verdicts: vec![verdict(Verdict::Inconclusive)],
+            overall: Verdict::Inconclusive,
+        });
+        let pass = gate_checks(&r, &GateOptions::default());
+        assert!(by_name(&pass, "baseline_validation").passed);
+        let strict = GateOptions {
+            on_inconclusive: OnInconclusive::Fail,
+            ..GateOptions::default()
+        };
+        assert!(!by_name(&gate_checks(&r, &strict), "baseline_validation").passed);
+        if let Some(c) = r.comparison.as_mut() {
+            c.verdicts.push(verdict(Verdict::Regression));
+        }
+        let c = gate_checks(&r, &GateOptions::default());
+        let b = by_name(&c, "baseline_validation");
+        assert!(!b.passed);
+        assert!(
+            b.reason.contains("overall latency_p95 +50.0%"),
+            "{}",
+            b.reason
+        );
+    }
+
+    #[test]
+    fn resources_over_the_limit_fail() {
+        let mut r = run_with(&[]);
+        r.resource_peaks.observe(&ResourceSample {
+            target_memory_mb: Some(3000.0),
+            target_cpu_percent: Some(50.0),
+            ..ResourceSample::default()
+        });
+        let c = gate_checks(&r, &GateOptions::default());
+        let res = by_name(&c, "resource_validation");
+        assert!(!res.passed);
+        assert!(
+            res.reason.contains("memory 3000 MB > 2048 MB"),
+            "{}",
+            res.reason
+        );
+    }
+}
