@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
-use perf_core::{BotTarget, ClosedLoop, LoadProfile, OpenLoop, Query, RunResult, TargetError};
+use perf_core::{
+    BotTarget, ClosedLoop, LoadProfile, OpenLoop, Query, RunResult, ScheduleStats, TargetError,
+};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
@@ -258,11 +260,7 @@ impl Runner {
             interrupted,
         };
         let before = result.wall_time_s;
-        if result.timeline.buckets.is_empty() {
-            // The timeline holds a histogram per interval of the run: move it rather than
-            // merge a copy, which would hold it three times at the peak.
-            result.timeline = std::mem::take(&mut plan_result.timeline);
-        }
+        move_into_empty(result, &mut plan_result);
         result.merge(&plan_result);
         result.wall_time_s = before + wall;
         for r in &readings {
@@ -414,6 +412,32 @@ impl Runner {
             }
             tracker.spawn(query);
         }
+    }
+}
+
+/// Moves the plan's aggregates into the parts of `result` that are still empty, so the
+/// merge that follows copies nothing: every group and timeline interval holds latency
+/// histograms, and merging copies would hold each up to three times at the peak.
+fn move_into_empty(result: &mut RunResult, plan: &mut RunResult) {
+    use std::mem::take;
+    if result.overall.count == 0
+        && result.per_agent.is_empty()
+        && result.per_category.is_empty()
+        && result.per_scenario.is_empty()
+    {
+        result.overall = take(&mut plan.overall);
+        result.per_agent = take(&mut plan.per_agent);
+        result.per_category = take(&mut plan.per_category);
+        result.per_scenario = take(&mut plan.per_scenario);
+    }
+    if result.timeline.buckets.is_empty() {
+        result.timeline = take(&mut plan.timeline);
+    }
+    if result.schedule == ScheduleStats::default() {
+        result.schedule = take(&mut plan.schedule);
+    }
+    if result.failure_examples.is_empty() {
+        result.failure_examples = take(&mut plan.failure_examples);
     }
 }
 
