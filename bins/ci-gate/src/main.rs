@@ -34,6 +34,10 @@ struct Cli {
     /// A missing baseline fails the gate as "could not run" (exit 2) instead of passing.
     #[arg(long)]
     strict_baseline: bool,
+    /// After the checks, save this run as the baseline (replacing it): how a team refreshes
+    /// the baseline it keeps in the repository.
+    #[arg(long)]
+    update_baseline: bool,
     /// What an inconclusive baseline verdict means.
     #[arg(long, value_enum, default_value_t = Inconclusive::Pass)]
     on_inconclusive: Inconclusive,
@@ -200,6 +204,24 @@ async fn run(cli: Cli) -> i32 {
         }
     };
     append_step_summary(&reports.markdown);
+    if cli.update_baseline && !budget_ran_out {
+        let name = &config.performance_baselines.baseline_name;
+        let store = perf_baseline::BaselineStore::new(&config.performance_baselines.baselines_dir);
+        let env = perf_baseline::EnvironmentFingerprint::detect(
+            &result.target,
+            perf_suite::HARNESS_VERSION,
+        );
+        match store.create_from_run(name, result, env, perf_baseline::WriteMode::Replace) {
+            Ok(_) => eprintln!(
+                "baseline `{name}` saved to {}",
+                store.dir().join(format!("{name}.json")).display()
+            ),
+            Err(e) => {
+                eprintln!("ci-gate: could not run: {e}");
+                return exit_codes::COULD_NOT_RUN;
+            }
+        }
+    }
 
     for c in &checks {
         let mark = if c.passed { "PASS" } else { "FAIL" };
