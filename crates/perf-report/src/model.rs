@@ -13,12 +13,12 @@ pub(crate) const EDGE_PREFIX: &str = "edge:";
 #[derive(Debug)]
 pub(crate) struct CriticalPath<'a> {
     pub(crate) check: &'a CheckResult,
-    /// `(source, stats)`: `agent`, `category` or `scenario`, whichever has the name.
+    /// `(source, stats)`: `category`, `agent` or `scenario`, the first that has the name.
     pub(crate) stats: Option<(&'static str, &'a GroupStats)>,
 }
 
 /// Critical paths named by checks of group `critical_path`, in check order. Their figures
-/// come from the agent of that name, else the category, else the scenario.
+/// come from the category of that name, else the agent, else the scenario.
 pub(crate) fn critical_paths(r: &RunResult) -> Vec<CriticalPath<'_>> {
     r.checks
         .iter()
@@ -31,10 +31,11 @@ pub(crate) fn critical_paths(r: &RunResult) -> Vec<CriticalPath<'_>> {
 }
 
 pub(crate) fn lookup<'a>(r: &'a RunResult, name: &str) -> Option<(&'static str, &'a GroupStats)> {
-    r.per_agent
+    // The order perf-baseline's critical-path checks judge by, so figures match reasons.
+    r.per_category
         .get(name)
-        .map(|g| ("agent", g))
-        .or_else(|| r.per_category.get(name).map(|g| ("category", g)))
+        .map(|g| ("category", g))
+        .or_else(|| r.per_agent.get(name).map(|g| ("agent", g)))
         .or_else(|| r.per_scenario.get(name).map(|g| ("scenario", g)))
 }
 
