@@ -6,7 +6,8 @@ use std::task::Poll;
 use std::time::Duration;
 
 use perf_core::{
-    BotTarget, ClosedLoop, LoadProfile, OpenLoop, Query, RunResult, ScheduleStats, TargetError,
+    BotTarget, ClosedLoop, LoadProfile, OpenLoop, Query, ResourceSample, RunResult, ScheduleStats,
+    TargetError,
 };
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::{Instant, Sleep};
@@ -263,18 +264,7 @@ impl Runner {
         move_into_empty(result, &mut plan_result);
         result.merge(&plan_result);
         result.wall_time_s = before + wall;
-        for r in &readings {
-            result.resource_peaks.observe(r);
-        }
-        result.resources.extend(readings);
-        if result.resource_peaks.harness_saturated
-            && !result.notes.iter().any(|n| n.starts_with(SATURATED_NOTE))
-        {
-            result.notes.push(format!(
-                "{SATURATED_NOTE} (peak {:.0}% of one core): latencies include harness delays and may be overstated",
-                result.resource_peaks.max_harness_cpu_percent
-            ));
-        }
+        fold_readings(result, readings);
         if abandoned > 0 {
             result.notes.push(format!(
                 "{abandoned} queries were still in flight when the grace period after the cancellation ran out; they are not counted"
@@ -415,6 +405,22 @@ impl Runner {
     }
 }
 
+/// Stores monitor readings, folds them into the peaks, and notes a saturated harness once.
+fn fold_readings(result: &mut RunResult, readings: Vec<ResourceSample>) {
+    for r in &readings {
+        result.resource_peaks.observe(r);
+    }
+    result.resources.extend(readings);
+    if result.resource_peaks.harness_saturated
+        && !result.notes.iter().any(|n| n.starts_with(SATURATED_NOTE))
+    {
+        result.notes.push(format!(
+            "{SATURATED_NOTE} (peak {:.0}% of one core): latencies include harness delays and may be overstated",
+            result.resource_peaks.max_harness_cpu_percent
+        ));
+    }
+}
+
 /// Moves the plan's aggregates into the parts of `result` that are still empty, so the
 /// merge that follows copies nothing: every group and timeline interval holds latency
 /// histograms, and merging copies would hold each up to three times at the peak.
@@ -547,4 +553,32 @@ async fn open_query(ctx: Arc<Ctx>, qi: usize, intended: Instant, in_flight: Arc<
     in_flight.fetch_sub(1, Ordering::AcqRel);
     let mut rec = Recorder::immediate(ctx.shared.clone());
     rec.record(qi, query, ctx.timing(intended, start, end), finished);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use perf_core::TargetInfo;
+
+    fn reading(harness_cpu: f32) -> ResourceSample {
+        ResourceSample {
+            harness_cpu_percent: harness_cpu,
+            ..ResourceSample::default()
+        }
+    }
+
+    #[test]
+    fn a_saturated_harness_is_flagged_and_noted_once() {
+        let mut r = RunResult::new("r", "t", TargetInfo::default());
+        fold_readings(&mut r, vec![reading(20.0), reading(40.0)]);
+        assert!(!r.resource_peaks.harness_saturated);
+        assert!(r.notes.is_empty());
+        fold_readings(&mut r, vec![reading(97.0)]);
+        fold_readings(&mut r, vec![reading(99.0)]);
+        assert!(r.resource_peaks.harness_saturated);
+        assert_eq!(r.resource_peaks.samples, 4);
+        assert_eq!(r.resources.len(), 4);
+        assert_eq!(r.notes.len(), 1);
+        assert!(r.notes[0].starts_with(SATURATED_NOTE));
+    }
 }
