@@ -9,11 +9,25 @@ use crate::status::{overall_status, Status};
 
 /// Failure examples shown in the summary at most.
 const MAX_EXAMPLES: usize = 10;
+/// Rows per table at most: GitHub comments hold 65,536 characters, so a run with
+/// thousands of groups must still fit. Failing rows come first.
+const MAX_ROWS: usize = 40;
 /// Characters of untrusted text shown per table cell at most.
 const CELL: usize = 120;
 
 fn cell(s: &str) -> String {
     md(&truncate(s, CELL))
+}
+
+/// The line under a table that was cut to [`MAX_ROWS`].
+fn more(out: &mut String, total: usize, what: &str) {
+    if total > MAX_ROWS {
+        let _ = writeln!(
+            out,
+            "\n… and {} more {what}; see `report.html`.",
+            total - MAX_ROWS
+        );
+    }
 }
 
 /// Renders `summary.md`: a compact Markdown summary for a pull-request comment or a CI job
@@ -70,7 +84,10 @@ pub fn render_markdown(result: &RunResult) -> String {
     let paths = model::critical_paths(result);
     if !paths.is_empty() {
         out.push_str("### Critical paths\n\n| Path | Result | Queries | Success | p50 | p95 | p99 | Why |\n|---|---|--:|--:|--:|--:|--:|---|\n");
-        for p in &paths {
+        let mut ordered: Vec<_> = paths.iter().collect();
+        // Failing paths first; the sort is stable, so check order holds within each half.
+        ordered.sort_by_key(|p| p.check.passed);
+        for p in ordered.iter().take(MAX_ROWS) {
             let (count, rate, p50, p95, p99) = match p.stats {
                 Some((_, g)) => {
                     let l = g.latency.summary();
@@ -96,10 +113,11 @@ pub fn render_markdown(result: &RunResult) -> String {
                 cell(&p.check.reason)
             );
         }
+        more(&mut out, paths.len(), "critical paths");
         out.push('\n');
     } else if !result.per_agent.is_empty() {
         out.push_str("### Per agent\n\n| Agent | Queries | Success | p50 | p95 | p99 |\n|---|--:|--:|--:|--:|--:|\n");
-        for (name, g) in &result.per_agent {
+        for (name, g) in result.per_agent.iter().take(MAX_ROWS) {
             let l = g.latency.summary();
             let _ = writeln!(
                 out,
@@ -112,6 +130,7 @@ pub fn render_markdown(result: &RunResult) -> String {
                 fmt::ms(l.p99_ms)
             );
         }
+        more(&mut out, result.per_agent.len(), "agents");
         out.push('\n');
     }
 
@@ -135,7 +154,7 @@ pub fn render_markdown(result: &RunResult) -> String {
         );
         if !other_failed.is_empty() {
             out.push_str("| Check | Why it failed |\n|---|---|\n");
-            for c in other_failed {
+            for c in other_failed.iter().take(MAX_ROWS) {
                 let _ = writeln!(
                     out,
                     "| {}/{} | {} |",
@@ -144,6 +163,7 @@ pub fn render_markdown(result: &RunResult) -> String {
                     cell(&c.reason)
                 );
             }
+            more(&mut out, other_failed.len(), "failed checks");
             out.push('\n');
         }
     }
@@ -169,7 +189,7 @@ pub fn render_markdown(result: &RunResult) -> String {
         );
         if !regressions.is_empty() {
             out.push_str("| Group | Metric | Baseline | Current | Change | Interval | p |\n|---|---|--:|--:|--:|---|--:|\n");
-            for v in regressions {
+            for v in regressions.iter().take(MAX_ROWS) {
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} | **{}** | {} | {} |",
@@ -182,6 +202,7 @@ pub fn render_markdown(result: &RunResult) -> String {
                     v.p_value.map_or("–".to_owned(), |p| format!("{p:.3}")),
                 );
             }
+            more(&mut out, regressions.len(), "regressions");
             out.push('\n');
         }
         for d in &c.environment_differences {
@@ -204,7 +225,7 @@ pub fn render_markdown(result: &RunResult) -> String {
         );
         if !failed.is_empty() {
             out.push_str("| Class | Failures | Outcomes | Why |\n|---|--:|---|---|\n");
-            for c in &failed {
+            for c in failed.iter().take(MAX_ROWS) {
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} |",
@@ -219,6 +240,7 @@ pub fn render_markdown(result: &RunResult) -> String {
                     c.check.map_or("–".to_owned(), |k| cell(&k.reason)),
                 );
             }
+            more(&mut out, failed.len(), "failed classes");
             out.push('\n');
             let examples: Vec<_> = result
                 .failure_examples

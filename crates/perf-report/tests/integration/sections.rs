@@ -88,3 +88,33 @@ fn interrupted_runs_are_marked_everywhere() {
     ));
     assert!(render_terminal(&r, false).contains("the run was interrupted"));
 }
+
+#[test]
+fn summary_fits_a_pull_request_comment_however_many_checks() {
+    let mut r = fixture::run();
+    for i in 0..2_000 {
+        for group in ["critical_path", "gate", "robustness"] {
+            r.checks.push(perf_core::CheckResult {
+                group: group.to_owned(),
+                name: format!("{group}-{i}-{}", "x".repeat(100)),
+                passed: i % 2 == 0,
+                reason: "y".repeat(500),
+            });
+        }
+    }
+    let md = render_markdown(&r);
+    // GitHub comments and job summaries hold 65,536 characters.
+    assert!(
+        md.chars().count() < 65_536,
+        "{} characters",
+        md.chars().count()
+    );
+    assert!(md.contains("… and 1964 more critical paths; see `report.html`."));
+    assert!(md.contains("… and 960 more failed checks"));
+    // Failing paths come first.
+    let first_row = md
+        .lines()
+        .find(|l| l.starts_with("| ") && l.contains("❌"))
+        .unwrap_or_default();
+    assert!(first_row.contains("digest\\_generation"), "{first_row}");
+}
