@@ -60,8 +60,9 @@ rss_trace() {
     done
 }
 
-run_ours() { # SECONDS -> sets REQ RPS U S M
-    /usr/bin/time -f '%U %S %M' -o "$DIR/time" "$BENCH" --url "$URL" --connections "$CONN" --seconds "$1" > "$DIR/ours.json"
+run_ours() { # SECONDS [EXTRA ARGS] -> sets REQ RPS U S M
+    secs=$1; shift
+    /usr/bin/time -f '%U %S %M' -o "$DIR/time" "$BENCH" --url "$URL" --connections "$CONN" --seconds "$secs" "$@" > "$DIR/ours.json"
     REQ=$(sed 's/.*"requests":\([0-9]*\).*/\1/' "$DIR/ours.json")
     RPS=$(sed 's/.*"requests_per_second":\([0-9.]*\).*/\1/' "$DIR/ours.json")
     read -r U S M < "$DIR/time"
@@ -82,19 +83,23 @@ run_oha() {
 }
 
 report() { # NAME
-    printf '%-12s %10s req/s  %8s CPU-s/1000 req  peak RSS %6s KiB  (%s requests, user %s s, sys %s s)\n' \
+    printf '%-50s %10s req/s  %8s CPU-s/1000 req  peak RSS %6s KiB  (%s requests, user %s s, sys %s s)\n' \
         "$1" "$RPS" "$(cpu_per_1000 "$U" "$S" "$REQ")" "$M" "$REQ" "$U" "$S"
 }
 
 echo "connections=$CONN seconds=$SECS nginx: 1 worker, $URL"
-run_ours "$SECS"; report "perf-targets"
+run_ours "$SECS"; report "perf-targets (perf-runner, multi-thread runtime)"
+run_ours "$SECS" --threads 1; report "perf-targets (perf-runner, current-thread runtime)"
+run_ours "$SECS" --threads 1 --loop; report "perf-targets (tight loop, current-thread runtime)"
 run_wrk "$SECS"; report "wrk"
 if command -v oha >/dev/null 2>&1; then run_oha "$SECS"; report "oha"; else echo "oha not installed"; fi
 
 echo "memory over ${MEMSECS}s (RSS KiB, once per second):"
 "$BENCH" --url "$URL" --connections "$CONN" --seconds "$MEMSECS" > "$DIR/mem.json" &
-P=$!; printf 'perf-targets: '; rss_trace "$P"; echo
+P=$!; printf 'perf-targets (perf-runner): '; rss_trace "$P"; echo
+"$BENCH" --url "$URL" --connections "$CONN" --seconds "$MEMSECS" --loop > "$DIR/mem.json" &
+P=$!; printf 'perf-targets (tight loop): '; rss_trace "$P"; echo
 if command -v oha >/dev/null 2>&1; then
     oha --no-tui -z "$MEMSECS"s -c "$CONN" "$URL" > /dev/null &
-    P=$!; printf 'oha:          '; rss_trace "$P"; echo
+    P=$!; printf 'oha: '; rss_trace "$P"; echo
 fi

@@ -38,6 +38,7 @@ pub struct HttpTarget {
     max_bytes: u64,
     token: Option<Secret>,
     name: String,
+    pid_file: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for HttpTarget {
@@ -202,6 +203,7 @@ impl HttpTarget {
             max_bytes: config.max_response_bytes,
             token,
             name,
+            pid_file: config.pid_file,
         })
     }
 
@@ -639,6 +641,11 @@ impl BotTarget for HttpTarget {
             let body = self.read_capped(response).await?;
             self.parse_json(&body, ttfb)
         }
+    }
+
+    fn process_id(&self) -> Option<u32> {
+        let text = std::fs::read_to_string(self.pid_file.as_ref()?).ok()?;
+        text.trim().parse().ok()
     }
 
     fn describe(&self) -> TargetInfo {

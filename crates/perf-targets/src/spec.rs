@@ -15,6 +15,8 @@ use crate::{CommandTarget, HttpTarget, TargetsError};
 /// In a config file it is an object with a `type` key:
 /// `{"type": "http", "url": "http://127.0.0.1:8080/query"}`,
 /// `{"type": "command", "command": "python3 bot.py --stdio"}` or `{"type": "refbot"}`.
+// One spec exists per run; boxing the large variant would only make matching on it clumsier.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TargetSpec {
@@ -174,6 +176,10 @@ pub struct HttpTargetConfig {
     /// Idle connections kept per host (default 1024).
     #[serde(default = "default_pool")]
     pub pool_max_idle_per_host: usize,
+    /// A file holding the process id of a bot served from this machine, so its CPU and
+    /// memory are monitored like a child process's (read whenever the id is asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for HttpTargetConfig {
@@ -204,6 +210,7 @@ impl fmt::Debug for HttpTargetConfig {
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
+            .field("pid_file", &self.pid_file)
             .finish()
     }
 }
@@ -232,6 +239,7 @@ impl HttpTargetConfig {
             connect_timeout_ms: default_connect_timeout_ms(),
             max_response_bytes: default_max_response_bytes(),
             pool_max_idle_per_host: default_pool(),
+            pid_file: None,
         }
     }
 }

@@ -417,3 +417,22 @@ async fn bad_configs_are_rejected() {
     assert!(bad(|c| c.agent_pointers = vec!["agent".to_owned()]));
     assert!(!bad(|_| {}));
 }
+
+#[tokio::test]
+async fn a_pid_file_names_the_process_to_monitor() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("bot.pid");
+    let mut config = HttpTargetConfig::new("http://127.0.0.1:9/q");
+    config.pid_file = Some(path.clone());
+    let target = HttpTarget::new(config)?;
+    assert_eq!(target.process_id(), None, "no file yet");
+    std::fs::write(&path, format!("{}\n", std::process::id()))?;
+    assert_eq!(target.process_id(), Some(std::process::id()));
+    std::fs::write(&path, "garbage")?;
+    assert_eq!(target.process_id(), None);
+    assert_eq!(
+        HttpTarget::new(HttpTargetConfig::new("http://127.0.0.1:9/q"))?.process_id(),
+        None
+    );
+    Ok(())
+}
