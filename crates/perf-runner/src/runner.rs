@@ -9,6 +9,7 @@ use perf_core::{
     BotTarget, ClosedLoop, LoadProfile, OpenLoop, Query, ResourceSample, RunResult, ScheduleStats,
     TargetError,
 };
+use tokio::runtime::RuntimeFlavor;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
@@ -203,7 +204,40 @@ impl Runner {
         match &plan.load {
             LoadProfile::Closed(c) => self.closed_loop(&ctx, &tracker, c, plan.max_queries),
             LoadProfile::Open(o) => {
-                self.open_loop(&ctx, &tracker, o, plan.max_queries).await;
+                let cap = plan.max_queries.unwrap_or(u64::MAX);
+                let seed = self.config.seed;
+                let handle = tokio::runtime::Handle::current();
+                if handle.runtime_flavor() == RuntimeFlavor::CurrentThread {
+                    open_schedule(
+                        ctx.clone(),
+                        tracker.clone(),
+                        o.clone(),
+                        cap,
+                        seed,
+                        Waits::Tokio,
+                    )
+                    .await;
+                } else {
+                    // On a multi-thread runtime the schedule runs on a thread of its own:
+                    // a worker woken by tokio's timer for every arrival wakes a second
+                    // worker too, which costs more CPU than the query itself.
+                    let schedule = open_schedule(
+                        ctx.clone(),
+                        tracker.clone(),
+                        o.clone(),
+                        cap,
+                        seed,
+                        Waits::Thread,
+                    );
+                    if tokio::task::spawn_blocking(move || handle.block_on(schedule))
+                        .await
+                        .is_err()
+                    {
+                        // The blocking pool refused or the schedule panicked: stop sending;
+                        // what was recorded stays.
+                        tracing::warn!("the open-loop schedule thread ended abnormally");
+                    }
+                }
             }
         }
         tracker.close();
@@ -310,44 +344,78 @@ impl Runner {
             tracker.spawn(closed_worker(ctx.clone(), params, next.clone()));
         }
     }
+}
 
-    async fn open_loop(
-        &self,
-        ctx: &Arc<Ctx>,
-        tracker: &TaskTracker,
-        o: &OpenLoop,
-        max_queries: Option<u64>,
-    ) {
-        let cap = max_queries.unwrap_or(u64::MAX);
-        let in_flight = Arc::new(AtomicUsize::new(0));
-        let mut dropped = Recorder::immediate(ctx.shared.clone());
-        let mut stage = usize::MAX;
-        let mut inline = true;
-        let mut slow_polls = 0u32;
-        let len = ctx.queries.len();
-        let mut schedule = ArrivalSchedule::new(o, self.config.seed).peekable();
-        let mut next_timer: Option<(Instant, Pin<Box<Sleep>>)> = None;
-        let mut k = 0u64;
-        while let Some(arrival) = schedule.next() {
-            if k >= cap || ctx.cancel.is_cancelled() {
-                break;
+/// How the open-loop scheduler waits for an arrival's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waits {
+    /// On tokio's timer (1 ms resolution; follows a paused clock in tests).
+    Tokio,
+    /// By sleeping its own thread (finer resolution, and no runtime worker is woken
+    /// per arrival).
+    Thread,
+}
+
+/// Sleeps this thread until `deadline`, waking at least every 20 ms to notice a
+/// cancellation; returns `true` when cancelled.
+fn sleep_thread_until(deadline: Instant, cancel: &CancellationToken) -> bool {
+    let deadline = deadline.into_std();
+    loop {
+        if cancel.is_cancelled() {
+            return true;
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        std::thread::sleep((deadline - now).min(Duration::from_millis(20)));
+    }
+}
+
+/// Runs an open loop's arrival schedule: each arrival is sent at its intended time, or
+/// recorded as dropped when `max_in_flight` queries are in flight.
+async fn open_schedule(
+    ctx: Arc<Ctx>,
+    tracker: TaskTracker,
+    o: OpenLoop,
+    cap: u64,
+    seed: u64,
+    waits: Waits,
+) {
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let mut dropped = Recorder::immediate(ctx.shared.clone());
+    let mut stage = usize::MAX;
+    let mut inline = true;
+    let mut slow_polls = 0u32;
+    let len = ctx.queries.len();
+    let mut schedule = ArrivalSchedule::new(&o, seed).peekable();
+    let mut next_timer: Option<(Instant, Pin<Box<Sleep>>)> = None;
+    let mut k = 0u64;
+    while let Some(arrival) = schedule.next() {
+        if k >= cap || ctx.cancel.is_cancelled() {
+            break;
+        }
+        k += 1;
+        if arrival.stage != stage {
+            stage = arrival.stage;
+            if let Some(s) = o.stages.get(stage) {
+                ctx.shared.event(RunEvent::Phase(format!(
+                    "stage {}/{}: {}→{}/s for {:.1} s",
+                    stage + 1,
+                    o.stages.len(),
+                    s.start_rate,
+                    s.end_rate,
+                    s.duration.as_secs_f64()
+                )));
             }
-            k += 1;
-            if arrival.stage != stage {
-                stage = arrival.stage;
-                if let Some(s) = o.stages.get(stage) {
-                    self.event(RunEvent::Phase(format!(
-                        "stage {}/{}: {}→{}/s for {:.1} s",
-                        stage + 1,
-                        o.stages.len(),
-                        s.start_rate,
-                        s.end_rate,
-                        s.duration.as_secs_f64()
-                    )));
+        }
+        let intended = later(ctx.t0, arrival.offset);
+        if intended > Instant::now() {
+            if waits == Waits::Thread {
+                if sleep_thread_until(intended, &ctx.cancel) {
+                    break;
                 }
-            }
-            let intended = later(ctx.t0, arrival.offset);
-            if intended > Instant::now() {
+            } else {
                 let mut timer = match next_timer.take() {
                     Some((at, timer)) if at == intended => timer,
                     _ => Box::pin(tokio::time::sleep_until(intended)),
@@ -373,35 +441,34 @@ impl Runner {
                     _ = &mut timer => {}
                 }
             }
-            let qi = ((k - 1) % len as u64) as usize;
-            if in_flight.load(Ordering::Acquire) >= o.max_in_flight {
-                let at = ctx.timing(intended, intended, intended).scheduled_at_us;
-                dropped.record_dropped(&ctx.queries[qi], at);
+        }
+        let qi = ((k - 1) % len as u64) as usize;
+        if in_flight.load(Ordering::Acquire) >= o.max_in_flight {
+            let at = ctx.timing(intended, intended, intended).scheduled_at_us;
+            dropped.record_dropped(&ctx.queries[qi], at);
+            continue;
+        }
+        in_flight.fetch_add(1, Ordering::AcqRel);
+        let mut query = Box::pin(open_query(ctx.clone(), qi, intended, in_flight.clone()));
+        if inline {
+            // The first poll runs here: a target that answers at once (in-process) then
+            // costs no task spawn and no cross-thread wake-up. A target whose first poll
+            // is slow would hold up the schedule, so inline polling stops for good.
+            let before = Instant::now();
+            let done =
+                std::future::poll_fn(|cx| Poll::Ready(query.as_mut().poll(cx).is_ready())).await;
+            if before.elapsed() > INLINE_POLL_LIMIT {
+                // Several in a row: a preempted thread makes one poll look slow.
+                slow_polls += 1;
+                inline = slow_polls < SLOW_POLLS_TO_STOP_INLINE;
+            } else {
+                slow_polls = 0;
+            }
+            if done {
                 continue;
             }
-            in_flight.fetch_add(1, Ordering::AcqRel);
-            let mut query = Box::pin(open_query(ctx.clone(), qi, intended, in_flight.clone()));
-            if inline {
-                // The first poll runs here: a target that answers at once (in-process) then
-                // costs no task spawn and no cross-thread wake-up. A target whose first poll
-                // is slow would hold up the schedule, so inline polling stops for good.
-                let before = Instant::now();
-                let done =
-                    std::future::poll_fn(|cx| Poll::Ready(query.as_mut().poll(cx).is_ready()))
-                        .await;
-                if before.elapsed() > INLINE_POLL_LIMIT {
-                    // Several in a row: a preempted thread makes one poll look slow.
-                    slow_polls += 1;
-                    inline = slow_polls < SLOW_POLLS_TO_STOP_INLINE;
-                } else {
-                    slow_polls = 0;
-                }
-                if done {
-                    continue;
-                }
-            }
-            tracker.spawn(query);
         }
+        tracker.spawn(query);
     }
 }
 

@@ -178,3 +178,50 @@ impl perf_core::BotTarget for Serial {
         Ok(perf_core::BotResponse::new("ok", "search"))
     }
 }
+
+/// On a multi-thread runtime the schedule runs on a thread of its own (real clock): the
+/// counts are exact, and only generous bounds are put on times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multi_thread_runtime_schedules_on_its_own_thread() {
+    let target = Scripted::fixed(5);
+    let runner = Runner::new(target.clone(), RunnerConfig::default());
+    let mut result = new_result();
+    let plan = Plan::new(
+        queries(7),
+        LoadProfile::constant(50.0, Duration::from_millis(600), 1_000),
+    );
+    let stats = runner.run(&plan, &mut result).await.unwrap();
+    assert_eq!(stats.sent, 30);
+    assert_eq!(target.calls.load(Ordering::SeqCst), 30);
+    assert_eq!(result.overall.successes, 30);
+    assert!(result.overall.service.min_micros() >= 5_000);
+    assert!(stats.wall_time_s >= 0.58 && stats.wall_time_s < 30.0);
+
+    // In-process answers that are ready at once are polled on the schedule's thread.
+    let instant = Scripted::fixed(0);
+    let runner = Runner::new(instant.clone(), RunnerConfig::default());
+    let stats = runner.run(&plan, &mut result).await.unwrap();
+    assert_eq!(stats.sent, 30);
+    assert_eq!(result.overall.count, 60);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schedule_thread_stops_on_cancellation() {
+    let token = tokio_util::sync::CancellationToken::new();
+    let runner =
+        Runner::new(Scripted::fixed(1), RunnerConfig::default()).with_cancel(token.clone());
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        token.cancel();
+    });
+    let mut result = new_result();
+    let plan = Plan::new(
+        queries(3),
+        LoadProfile::constant(20.0, Duration::from_secs(600), 10),
+    );
+    let stats = runner.run(&plan, &mut result).await.unwrap();
+    canceller.await.unwrap();
+    assert!(stats.interrupted && result.interrupted);
+    assert!(stats.sent >= 1 && stats.sent < 12_000, "{}", stats.sent);
+    assert!(stats.wall_time_s < 60.0);
+}
