@@ -17,6 +17,8 @@ pub const CONTENT_SECURITY_POLICY: &str =
 const MAX_RESOURCE_POINTS: usize = 600;
 /// Failure examples shown at most.
 const MAX_EXAMPLES: usize = 100;
+/// Bars per bar chart at most (the table below a chart lists every group).
+const MAX_BARS: usize = 30;
 /// Failure examples shown unfolded at most.
 const OPEN_EXAMPLES: usize = 20;
 /// Characters of untrusted text per table cell at most.
@@ -614,6 +616,19 @@ fn resources_section(out: &mut String, r: &RunResult) {
     out.push_str("</section>");
 }
 
+/// The `n` busiest entries of a map, busiest first, and whether some were left out.
+fn busiest<'a, T>(
+    map: impl Iterator<Item = (&'a String, T)>,
+    weight: impl Fn(&T) -> u64,
+    n: usize,
+) -> (Vec<(&'a String, T)>, bool) {
+    let mut v: Vec<_> = map.collect();
+    v.sort_by(|a, b| weight(&b.1).cmp(&weight(&a.1)).then(a.0.cmp(b.0)));
+    let cut = v.len() > n;
+    v.truncate(n);
+    (v, cut)
+}
+
 fn agents_section(out: &mut String, r: &RunResult) {
     out.push_str(r#"<section id="agents"><h2>Agents</h2>"#);
     if r.per_agent.is_empty() {
@@ -621,15 +636,17 @@ fn agents_section(out: &mut String, r: &RunResult) {
     } else {
         let answered: u64 = r.overall.agent_usage.values().sum();
         if answered > 0 {
+            let (usage, cut) = busiest(r.overall.agent_usage.iter(), |v| **v, MAX_BARS);
             out.push_str(
                 &HBars {
-                    title: "Agent usage (answered queries)".into(),
+                    title: format!(
+                        "Agent usage (answered queries){}",
+                        if cut { ", busiest agents" } else { "" }
+                    ),
                     unit: "queries".into(),
                     series: vec![("queries".into(), svg::BLUE)],
-                    rows: r
-                        .overall
-                        .agent_usage
-                        .iter()
+                    rows: usage
+                        .into_iter()
                         .map(|(k, v)| {
                             (
                                 format!("{k} ({})", fmt::percent(*v as f64 / answered as f64)),
@@ -641,18 +658,21 @@ fn agents_section(out: &mut String, r: &RunResult) {
                 .render(),
             );
         }
+        let (agents, cut) = busiest(r.per_agent.iter(), |g| g.count, MAX_BARS);
         out.push_str(
             &HBars {
-                title: "Latency per agent".into(),
+                title: format!(
+                    "Latency per agent{}",
+                    if cut { ", busiest agents" } else { "" }
+                ),
                 unit: "ms".into(),
                 series: vec![
                     ("p50".into(), svg::BLUE),
                     ("p95".into(), svg::ORANGE),
                     ("p99".into(), svg::RED),
                 ],
-                rows: r
-                    .per_agent
-                    .iter()
+                rows: agents
+                    .into_iter()
                     .map(|(k, g)| {
                         (
                             k.clone(),
@@ -688,6 +708,7 @@ fn errors_section(out: &mut String, r: &RunResult) {
             series: vec![("queries".into(), svg::RED)],
             rows: failing
                 .iter()
+                .take(MAX_BARS)
                 .map(|(k, n)| ((*k).to_owned(), vec![*n as f64]))
                 .collect(),
         }
@@ -1009,6 +1030,19 @@ mod tests {
             log_bins(&h, 10)
         };
         assert_eq!(one.iter().map(|b| b.1).sum::<f64>(), 1.0);
+    }
+
+    #[test]
+    fn busiest_keeps_the_heaviest_in_order() {
+        let map: std::collections::BTreeMap<String, u64> =
+            (0..50u64).map(|i| (format!("a{i:02}"), i % 10)).collect();
+        let (top, cut) = busiest(map.iter(), |v| **v, 3);
+        assert!(cut);
+        let names: Vec<&str> = top.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["a09", "a19", "a29"]);
+        let (all, cut) = busiest(map.iter(), |v| **v, 100);
+        assert!(!cut);
+        assert_eq!(all.len(), 50);
     }
 
     #[test]
