@@ -45,6 +45,8 @@ pub struct ReportPaths {
     pub junit: PathBuf,
     /// `resources.csv`.
     pub resources_csv: PathBuf,
+    /// `samples.jsonl`, when the runner wrote it into the run directory.
+    pub samples_jsonl: Option<PathBuf>,
     /// `<root>/latest`, when the symlink could be made (Unix, and no directory in the way).
     pub latest_link: Option<PathBuf>,
     /// `<root>/latest.txt`.
@@ -105,6 +107,7 @@ pub fn write_run_reports(
         html: dir.join(REPORT_HTML),
         junit: dir.join(JUNIT_XML),
         resources_csv: dir.join(RESOURCES_CSV),
+        samples_jsonl: Some(dir.join(SAMPLES_JSONL)).filter(|p| p.is_file()),
         latest_link: None,
         latest_file: reports_root.join(LATEST_FILE),
         dir,

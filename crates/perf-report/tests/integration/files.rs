@@ -61,6 +61,20 @@ fn writes_every_report_and_points_latest_at_it() {
         .collect();
     assert!(stray.is_empty(), "{stray:?}");
     assert_eq!(load_run(&root, "latest").unwrap(), r);
+    assert_eq!(paths.samples_jsonl, None, "the runner wrote no samples");
+
+    // When the runner wrote samples.jsonl into the run directory, the paths name it.
+    let samples = perf_report::run_dir(&root, &r.run_id)
+        .unwrap()
+        .join(perf_report::SAMPLES_JSONL);
+    fs::write(&samples, "{}\n").unwrap();
+    let again = write_run_reports(&r, &root).unwrap();
+    assert_eq!(again.samples_jsonl, Some(samples.clone()));
+    assert_eq!(
+        fs::read_to_string(&samples).unwrap(),
+        "{}\n",
+        "left untouched"
+    );
 }
 
 #[test]
