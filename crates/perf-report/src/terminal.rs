@@ -17,8 +17,15 @@ const DIM: &str = "\x1b[2m";
 /// Whether the terminal summary should use colours: stdout is a terminal and `NO_COLOR`
 /// is unset or empty (<https://no-color.org>).
 pub fn color_enabled() -> bool {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    !no_color && std::io::stdout().is_terminal()
+    wants_color(
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::io::stdout().is_terminal(),
+    )
+}
+
+fn wants_color(no_color: Option<&std::ffi::OsStr>, stdout_is_terminal: bool) -> bool {
+    let no_color = no_color.is_some_and(|v| !v.is_empty());
+    !no_color && stdout_is_terminal
 }
 
 struct Paint {
@@ -247,4 +254,21 @@ pub fn render_terminal(result: &RunResult, color: bool) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn no_color_and_pipes_turn_colour_off() {
+        assert!(wants_color(None, true));
+        assert!(!wants_color(None, false), "not a terminal");
+        assert!(!wants_color(Some(OsStr::new("1")), true), "NO_COLOR set");
+        assert!(
+            wants_color(Some(OsStr::new("")), true),
+            "an empty NO_COLOR is unset"
+        );
+    }
 }

@@ -206,3 +206,36 @@ fn report_html_renders_in_chromium_and_runs_no_payload() {
         png.len()
     );
 }
+
+/// Chromium's XML parser (libxml2) as a strict well-formedness check of `junit.xml`: a
+/// malformed document is replaced by a `<parsererror>` page.
+#[test]
+fn junit_xml_of_a_hostile_run_is_well_formed_xml() {
+    let work_root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("perf-report-browser");
+    std::fs::create_dir_all(&work_root).unwrap();
+    let work = tempfile::tempdir_in(&work_root).unwrap();
+
+    let broken = work.path().join("broken.xml");
+    std::fs::write(&broken, "<?xml version=\"1.0\"?>\n<a b=\"<\">\u{1}</a>\n").unwrap();
+    let caught = run_chromium(&broken, &["--dump-dom".to_owned()], work.path());
+    assert!(
+        caught.stdout.contains("<parsererror"),
+        "the detector must catch a malformed document:\n{}",
+        caught.stdout
+    );
+
+    let paths =
+        perf_report::write_run_reports(&fixture::hostile_run(), &work.path().join("reports"))
+            .unwrap();
+    let page = run_chromium(&paths.junit, &["--dump-dom".to_owned()], work.path());
+    assert!(
+        !page.stdout.contains("<parsererror"),
+        "junit.xml is not well-formed:\n{}",
+        page.stdout
+    );
+    assert!(
+        page.stdout.contains("testsuites"),
+        "the XML viewer shows the document"
+    );
+    assert!(page.console_messages().is_empty());
+}
