@@ -19,9 +19,6 @@ use crate::{CommandTarget, HttpTarget, TargetsError};
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-// Built once per run from the configuration; boxing the HTTP variant would only make the
-// config type awkward to construct and match on.
-#[allow(clippy::large_enum_variant)]
 pub enum TargetSpec {
     /// The in-process reference bot (`perf-refbot`); the caller opens it.
     Refbot,
