@@ -1,7 +1,16 @@
 //! Evaluates the regression verdicts on simulated A/A and A/B pairs of runs drawn from the
-//! reference bot's latency model.
+//! reference bot's latency model, next to the original suite's naive gate (mean or P95
+//! more than 15% above the baseline's).
 //!
-//! `cargo run --release -p perf-baseline --example regression_eval -- [pairs] [queries] [run_noise]`
+//! ```text
+//! cargo run --release -p perf-baseline --example regression_eval -- [pairs] [queries] [run_noise] [effect_floor] [assumed_run_noise]
+//! ```
+//! Prints, per injected slowdown factor, the share of pairs whose overall verdict is a
+//! regression / inconclusive, the same for the `overall` median verdict alone, the naive
+//! gates' alarm rates, the share of per-agent latency verdicts that are inconclusive, and
+//! the time one comparison takes.
+
+use std::time::{Duration, Instant};
 
 use perf_baseline::sim::SimulatedRun;
 use perf_baseline::{
@@ -11,80 +20,82 @@ use perf_core::{SplitMix64, Verdict};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let pairs: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(1000);
-    let queries: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(200);
-    let noise: f64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(0.02);
-    let floor: f64 = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(0.7);
-    let agents_on = args.get(4).is_none_or(|a| a != "noagents");
-    let opts = CompareOptions {
-        effect_floor: floor,
-        agents: agents_on,
+    let arg = |i: usize, default: f64| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
+    let pairs = arg(0, 2000.0) as usize;
+    let queries = arg(1, 200.0) as usize;
+    let noise = arg(2, 0.02);
+    let options = CompareOptions {
+        effect_floor: arg(3, CompareOptions::default().effect_floor),
+        run_noise: arg(4, CompareOptions::default().run_noise),
         ..CompareOptions::default()
     };
     let thresholds = Thresholds::default();
     println!(
-        "pairs={pairs} queries={queries} run_noise={noise} effect_floor={floor} agents={agents_on}"
+        "pairs={pairs} queries={queries} simulated run_noise={noise} assumed run_noise={} effect_floor={} alpha={}",
+        options.run_noise, options.effect_floor, options.alpha
     );
-    println!("factor | gate: regr incl pass impr | overall median: regr incl pass | median mean p95 sr regr | agent keys regr incl");
+    println!("| slowdown | gate regression | gate inconclusive | median regression | naive mean>15% | naive p95>15% | agent latency verdicts inconclusive |");
+    println!("|---|---|---|---|---|---|---|");
+    let mut compare_time = Duration::ZERO;
+    let mut comparisons = 0u32;
     for factor in [1.0, 1.10, 1.15, 1.25] {
-        let mut rng = SplitMix64::new(20_260_101 + (factor * 100.0) as u64);
-        let mut gate = [0usize; 4];
-        let mut med = [0usize; 4];
-        let mut per_metric = std::collections::BTreeMap::<String, usize>::new();
-        let mut agent_regr = 0;
-        let mut agent_incl = 0;
+        let (mut gate_regr, mut gate_incl, mut med_regr, mut naive_mean, mut naive_p95) =
+            (0, 0, 0, 0, 0);
+        let (mut agent_incl, mut agent_total) = (0, 0);
         for i in 0..pairs {
-            let base_run = SimulatedRun {
+            let mut rng = SplitMix64::derive((factor * 1000.0) as u64, &format!("pair{i}"));
+            let model = SimulatedRun {
                 queries,
                 run_noise: noise,
-                ..Default::default()
-            }
-            .draw(&format!("a{i}"), &mut rng);
-            let cur_run = SimulatedRun {
-                queries,
-                run_noise: noise,
+                ..SimulatedRun::default()
+            };
+            let a = model.draw("a", &mut rng);
+            let b = SimulatedRun {
                 latency_factor: factor,
-                ..Default::default()
+                ..model
             }
-            .draw(&format!("b{i}"), &mut rng);
+            .draw("b", &mut rng);
             let env = EnvironmentFingerprint::default();
-            let base = Baseline::from_run("sim", &base_run, env.clone());
-            let cur = Baseline::from_run("sim", &cur_run, env);
-            let c = compare_baselines(&base, &cur, &thresholds, &opts);
-            gate[idx(c.overall)] += 1;
+            let (base, cur) = (
+                Baseline::from_run("sim", &a, env.clone()),
+                Baseline::from_run("sim", &b, env),
+            );
+            let t = Instant::now();
+            let c = compare_baselines(&base, &cur, &thresholds, &options);
+            compare_time += t.elapsed();
+            comparisons += 1;
+            gate_regr += usize::from(c.overall == Verdict::Regression);
+            gate_incl += usize::from(c.overall == Verdict::Inconclusive);
             for v in &c.verdicts {
-                if v.key == "overall" && v.metric == "latency_median" {
-                    med[idx(v.verdict)] += 1;
+                if v.key == "overall"
+                    && v.metric == "latency_median"
+                    && v.verdict == Verdict::Regression
+                {
+                    med_regr += 1;
                 }
-                if v.key == "overall" && v.verdict == Verdict::Regression {
-                    *per_metric.entry(v.metric.clone()).or_default() += 1;
-                }
-                if v.key.starts_with("agent:") {
-                    if v.verdict == Verdict::Regression {
-                        agent_regr += 1;
-                    }
-                    if v.verdict == Verdict::Inconclusive {
-                        agent_incl += 1;
-                    }
+                if v.key.starts_with("agent:") && v.metric.starts_with("latency") {
+                    agent_total += 1;
+                    agent_incl += usize::from(v.verdict == Verdict::Inconclusive);
                 }
             }
+            let (la, lb) = (base.overall.summary.latency, cur.overall.summary.latency);
+            naive_mean += usize::from(lb.mean_ms > 1.15 * la.mean_ms);
+            naive_p95 += usize::from(lb.p95_ms > 1.15 * la.p95_ms);
         }
-        let pct = |x: usize| 100.0 * x as f64 / pairs as f64;
+        let pct = |x: usize, n: usize| format!("{:.1}%", 100.0 * x as f64 / n.max(1) as f64);
         println!(
-            "{factor:.2} | {:.1}% {:.1}% {:.1}% {:.1}% | {:.1}% {:.1}% {:.1}% | {:?} | {:.1}% {:.1}%",
-            pct(gate[1]), pct(gate[3]), pct(gate[0]), pct(gate[2]),
-            pct(med[1]), pct(med[3]), pct(med[0]),
-            per_metric,
-            pct(agent_regr), pct(agent_incl)
+            "| {:+.0}% | {} | {} | {} | {} | {} | {} |",
+            100.0 * (factor - 1.0),
+            pct(gate_regr, pairs),
+            pct(gate_incl, pairs),
+            pct(med_regr, pairs),
+            pct(naive_mean, pairs),
+            pct(naive_p95, pairs),
+            pct(agent_incl, agent_total),
         );
     }
-}
-
-fn idx(v: Verdict) -> usize {
-    match v {
-        Verdict::Pass => 0,
-        Verdict::Regression => 1,
-        Verdict::Improvement => 2,
-        _ => 3,
-    }
+    println!(
+        "one comparison: {:.2} ms (mean over {comparisons})",
+        compare_time.as_secs_f64() * 1000.0 / f64::from(comparisons.max(1))
+    );
 }

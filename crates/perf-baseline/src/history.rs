@@ -363,6 +363,15 @@ impl History {
         Ok(out)
     }
 
+    /// Run-to-run noise of the `overall` median over the newest `last_n` runs, for
+    /// [`crate::CompareOptions::run_noise`] (see [`crate::estimate_run_noise`]); `None`
+    /// with fewer than 5 runs.
+    pub async fn estimate_run_noise(&self, last_n: u32) -> Result<Option<f64>, BaselineError> {
+        let series = self.series("overall", "latency_median", last_n).await?;
+        let values: Vec<f64> = series.iter().map(|p| p.2).collect();
+        Ok(crate::estimate_run_noise(&values))
+    }
+
     /// Closes the connections.
     pub async fn close(self) {
         self.pool.close().await;

@@ -42,4 +42,4 @@ pub use policy::{
     MissingBaseline, UpdatePolicy,
 };
 pub use thresholds::{AgentThresholds, CompareOptions, Thresholds, LATENCY_METRICS};
-pub use trend::{analyze_trend, change_point, TrendOptions};
+pub use trend::{analyze_trend, change_point, estimate_run_noise, TrendOptions};

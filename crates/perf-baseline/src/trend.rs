@@ -101,6 +101,33 @@ pub fn change_point(values: &[f64], options: &TrendOptions) -> Option<usize> {
     lasting.then_some(k)
 }
 
+/// Estimates the run-to-run noise ([`crate::CompareOptions::run_noise`]) from a history
+/// of one latency metric (e.g. the `overall` median of repeated runs of the same code):
+/// the robust standard deviation (MAD of successive differences of the logs, divided by
+/// sqrt 2) of the log values. Successive differences ignore level shifts between
+/// releases; the result includes each run's own sampling error, so it errs on the large
+/// (safe) side. `None` with fewer than 5 positive values.
+pub fn estimate_run_noise(values: &[f64]) -> Option<f64> {
+    let logs: Vec<f64> = values
+        .iter()
+        .filter(|v| **v > 0.0)
+        .map(|v| v.ln())
+        .collect();
+    if logs.len() < 5 {
+        return None;
+    }
+    let mut diffs: Vec<f64> = logs.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
+    diffs.sort_by(f64::total_cmp);
+    let mid = diffs.len() / 2;
+    let median = if diffs.len() % 2 == 0 {
+        0.5 * (diffs[mid - 1] + diffs[mid])
+    } else {
+        diffs[mid]
+    };
+    // 1.4826 turns a MAD into a normal standard deviation.
+    Some(1.4826 * median / std::f64::consts::SQRT_2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +137,21 @@ mod tests {
         (0..n)
             .map(|_| level * (1.0 + 0.03 * rng.normal()))
             .collect()
+    }
+
+    #[test]
+    fn run_noise_estimate_recovers_the_simulated_noise() {
+        let mut rng = SplitMix64::new(9);
+        let mut v: Vec<f64> = (0..200)
+            .map(|_| 50.0 * (0.03 * rng.normal()).exp())
+            .collect();
+        // A release that made everything 40% slower does not count as noise.
+        for x in v.iter_mut().skip(100) {
+            *x *= 1.4;
+        }
+        let est = estimate_run_noise(&v).unwrap();
+        assert!((est - 0.03).abs() < 0.006, "estimate {est}");
+        assert_eq!(estimate_run_noise(&[1.0, 2.0]), None);
     }
 
     #[test]

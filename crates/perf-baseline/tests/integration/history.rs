@@ -102,6 +102,10 @@ async fn trends_find_a_lasting_slowdown_and_not_noise() {
         .await
         .unwrap();
     assert_eq!(ok.change_point, None);
+    // Runs 10..16 are repeats of one build: their noise is small (2% run noise plus the
+    // sampling error of a 200-query median).
+    let noise = h.estimate_run_noise(6).await.unwrap().unwrap();
+    assert!(noise > 0.0 && noise < 0.1, "noise {noise}");
     let all = h.trends(8, &TrendOptions::default()).await.unwrap();
     assert!(all.iter().any(|t| t.metric == "latency_p95"));
     assert!(all.iter().all(|t| t.points.len() == 8));
