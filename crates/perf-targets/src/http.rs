@@ -148,6 +148,9 @@ impl HttpTarget {
             .pool_max_idle_per_host(config.pool_max_idle_per_host)
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::none())
+            // A measuring client must not retry behind the runner's back: a retried request
+            // would hide a failure and count two requests' time as one answer.
+            .retry(reqwest::retry::never())
             .user_agent(concat!("perf-targets/", env!("CARGO_PKG_VERSION")));
         builder = match config.http_version {
             HttpVersion::Auto => builder,
