@@ -44,7 +44,11 @@ struct Cli {
     /// Bot under test: `refbot` (default), an http(s):// URL, or `cmd:<command line>`.
     #[arg(long)]
     target: Option<String>,
-    /// Multiplies stress and load durations (only when the config enables them).
+    /// Also run the stress and load scenarios the configuration enables (off by default:
+    /// the gate answers "may this deploy?", not "how far does it scale?").
+    #[arg(long)]
+    with_load: bool,
+    /// Multiplies stress and load durations (with --with-load).
     #[arg(long)]
     scale: Option<f64>,
     /// Results directory: each gate run writes `<DIR>/<run-id>/`, `<DIR>/latest` points at it.
@@ -84,10 +88,9 @@ fn gate_config(cli: &Cli) -> Result<Config, perf_suite::SuiteError> {
         None => Config::default(),
     };
     c.query_count = cli.max_queries;
-    // The gate wants an answer fast: no pacing, and stress and load only when the config
-    // file asks for them explicitly.
+    // The gate wants an answer fast: no pacing, and stress and load only when asked for.
     c.parallel_execution.rate_limit_per_second = None;
-    if cli.config.is_none() {
+    if !cli.with_load {
         c.synthetic_testing.stress_scenarios = false;
         c.synthetic_testing.load_testing = false;
     }

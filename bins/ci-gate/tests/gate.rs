@@ -27,7 +27,6 @@ impl Fixture {
             "output_dir": self.path("reports"),
             "history_path": self.path("data/history.db"),
             "performance_baselines": { "baselines_dir": self.path("baselines") },
-            "synthetic_testing": { "stress_scenarios": false, "load_testing": false },
             "resource_monitoring": { "monitoring_interval": 0.25 },
             "refbot": refbot,
         });
