@@ -390,6 +390,7 @@ async fn open_schedule(
     let len = ctx.queries.len();
     let mut schedule = ArrivalSchedule::new(&o, seed).peekable();
     let mut next_timer: Option<(Instant, Pin<Box<Sleep>>)> = None;
+    let mut last_wake = ctx.t0;
     let mut k = 0u64;
     while let Some(arrival) = schedule.next() {
         if k >= cap || ctx.cancel.is_cancelled() {
@@ -412,9 +413,13 @@ async fn open_schedule(
         let intended = later(ctx.t0, arrival.offset);
         if intended > Instant::now() {
             if waits == Waits::Thread {
-                if sleep_thread_until(intended, &ctx.cancel) {
+                // Wakes at most every MIN_WAKE_GAP: at high rates, arrivals due within it
+                // share one wake-up (at most that much later) instead of one each.
+                let wake = intended.max(later(last_wake, MIN_WAKE_GAP));
+                if sleep_thread_until(wake, &ctx.cancel) {
                     break;
                 }
+                last_wake = Instant::now();
             } else {
                 let mut timer = match next_timer.take() {
                     Some((at, timer)) if at == intended => timer,
@@ -522,6 +527,8 @@ pub(crate) fn later(base: Instant, d: Duration) -> Instant {
 
 /// A first poll of an open-loop query longer than this counts as slow.
 const INLINE_POLL_LIMIT: Duration = Duration::from_micros(50);
+/// Shortest time between two wake-ups of the open-loop schedule thread.
+const MIN_WAKE_GAP: Duration = Duration::from_micros(250);
 /// Consecutive slow first polls after which queries are always spawned.
 const SLOW_POLLS_TO_STOP_INLINE: u32 = 8;
 
