@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-use tokio::sync::{oneshot, watch, Mutex, Notify};
+use tokio::sync::{mpsc, oneshot, watch, Mutex, Notify};
 use tokio::time::Instant;
 
 use crate::spec::CommandTargetConfig;
@@ -122,7 +122,10 @@ struct Pending {
 struct Proc {
     generation: u64,
     pid: Option<u32>,
-    stdin: Mutex<Option<ChildStdin>>,
+    /// Lines for the bot's stdin; a writer task owns the pipe, so a query whose future is
+    /// dropped mid-write (the runner's timeout) never leaves half a line behind. `None`
+    /// once stdin is closed at shutdown.
+    stdin: StdMutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
     pending: StdMutex<Pending>,
     /// Set by shutdown, so the exit is not counted as a crash.
     stopping: AtomicBool,
@@ -383,10 +386,12 @@ impl CommandTarget {
         let pid = child.id();
         self.pid.store(pid.unwrap_or(0), Ordering::Relaxed);
         let (exited_tx, exited_rx) = watch::channel(false);
+        let (lines_tx, lines_rx) = mpsc::unbounded_channel();
+        tokio::spawn(write_lines(stdin, lines_rx));
         let proc = Arc::new(Proc {
             generation,
             pid,
-            stdin: Mutex::new(Some(stdin)),
+            stdin: StdMutex::new(Some(lines_tx)),
             pending: StdMutex::new(Pending::default()),
             stopping: AtomicBool::new(false),
             kill: Notify::new(),
@@ -425,6 +430,26 @@ impl CommandTarget {
         };
         p.waiting.insert(id.clone(), tx);
         Ok((id, rx))
+    }
+}
+
+/// Writes queued request lines to the bot's stdin, several per write when they queue up.
+/// Ends (closing stdin) when the sender is dropped or the pipe breaks.
+async fn write_lines(mut stdin: ChildStdin, mut lines: mpsc::UnboundedReceiver<Vec<u8>>) {
+    let mut buf = Vec::new();
+    while let Some(line) = lines.recv().await {
+        buf.clear();
+        buf.extend_from_slice(&line);
+        while buf.len() < 64 * 1024 {
+            match lines.try_recv() {
+                Ok(more) => buf.extend_from_slice(&more),
+                Err(_) => break,
+            }
+        }
+        if stdin.write_all(&buf).await.is_err() {
+            // The process is gone; the stdout reader notices and fails its queries.
+            return;
+        }
     }
 }
 
@@ -573,18 +598,17 @@ impl BotTarget for CommandTarget {
         })
         .map_err(|e| TargetError::new(ErrorKind::Other, format!("cannot encode the query: {e}")))?;
         line.push(b'\n');
-        {
-            let mut stdin = proc.stdin.lock().await;
-            let written = match stdin.as_mut() {
-                Some(w) => w.write_all(&line).await.map_err(|e| e.to_string()),
-                None => Err("stdin is closed".to_owned()),
-            };
-            if let Err(e) = written {
-                return Err(TargetError::new(
-                    ErrorKind::Crashed,
-                    format!("cannot write to the bot process: {e}"),
-                ));
-            }
+        let queued = proc
+            .stdin
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|tx| tx.send(line).is_ok());
+        if !queued {
+            return Err(TargetError::new(
+                ErrorKind::Crashed,
+                "cannot write to the bot process: its stdin is closed",
+            ));
         }
         let timeout = Duration::from_millis(self.config.timeout_ms);
         let reply = match tokio::time::timeout(timeout, rx).await {
@@ -640,8 +664,13 @@ impl BotTarget for CommandTarget {
             return Ok(());
         };
         proc.stopping.store(true, Ordering::Relaxed);
-        // Closing stdin is the polite request to exit.
-        drop(proc.stdin.lock().await.take());
+        // Closing stdin (after the lines already queued) is the polite request to exit.
+        drop(
+            proc.stdin
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
         let mut exited = proc.exited.clone();
         let grace = Duration::from_millis(self.config.shutdown_grace_ms);
         if tokio::time::timeout(grace, exited.wait_for(|e| *e))

@@ -1,6 +1,7 @@
 //! CommandTarget against real child processes (POSIX sh scripts).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use perf_core::{BotTarget, ErrorKind};
 use perf_targets::{open_target, CommandTarget, CommandTargetConfig, Target, TargetSpec};
@@ -211,5 +212,29 @@ async fn opens_from_a_flag_value() -> anyhow::Result<()> {
     assert!(target.notes().is_empty());
     bot.shutdown().await?;
     assert!(dir.path().join("run/bot-stderr.log").exists());
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_dropped_query_leaves_the_protocol_intact() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    // Answers in order; a query containing "slow" takes a second.
+    let body = format!(
+        "while IFS= read -r line; do\n  {READ_ID}\n  case \"$line\" in *slow*) sleep 1;; esac\n  printf '{{\"id\":\"%s\",\"answer\":\"ok %s\"}}\\n' \"$id\" \"$id\"\ndone\n"
+    );
+    let t = target(dir.path(), "slow.sh", &body, |_| {})?;
+    // What the runner does on its own timeout: drop the future.
+    let dropped =
+        tokio::time::timeout(Duration::from_millis(50), t.execute(&query("s", "slow"))).await;
+    assert!(dropped.is_err());
+    let r = t.execute(&query("f", "fast")).await?;
+    assert_eq!(r.answer, "ok f");
+    assert_eq!(
+        t.stats().unknown_ids,
+        1,
+        "the late answer had no query waiting"
+    );
+    assert_eq!(t.crash_count(), 0);
+    t.shutdown().await?;
     Ok(())
 }
