@@ -105,6 +105,16 @@ async fn serve_answers_like_the_in_process_bot() {
         assert!(!task.await.expect("join").expect("answer").answer.is_empty());
     }
 
+    // HTTP/2 without TLS (prior knowledge) answers the same.
+    let mut h2 = HttpTargetConfig::new(format!("{base}/query"));
+    h2.http_version = perf_targets::HttpVersion::Http2;
+    let h2 = HttpTarget::new(h2).expect("h2 target");
+    let q = Query::new("h2", QUERIES[0], "e2e");
+    assert_eq!(
+        h2.execute(&q).await.expect("h2 answer").answer,
+        local.execute(&q).await.expect("in-process answer").answer
+    );
+
     let mut health = HttpTargetConfig::new(format!("{base}/health"));
     health.method = "GET".to_owned();
     health.answer_pointer = Some("/status".to_owned());
