@@ -43,3 +43,25 @@ pub use policy::{
 };
 pub use thresholds::{AgentThresholds, CompareOptions, Thresholds, LATENCY_METRICS};
 pub use trend::{analyze_trend, change_point, estimate_run_noise, TrendOptions};
+
+#[cfg(test)]
+mod send_sync_tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+
+    /// Fails to compile if a public type stops being `Send + Sync`.
+    #[test]
+    fn public_types_are_send_and_sync() {
+        assert_send_sync::<BaselineError>();
+        assert_send_sync::<Baseline>();
+        assert_send_sync::<BaselineStore>();
+        assert_send_sync::<History>();
+        assert_send_sync::<Thresholds>();
+        assert_send_sync::<CompareOptions>();
+        assert_send_sync::<BaselinePolicy>();
+        assert_send_sync::<BaselineOutcome>();
+        assert_send_sync::<CriticalPathLimits>();
+        assert_send_sync::<TrendOptions>();
+    }
+}
