@@ -433,6 +433,22 @@ impl CommandTarget {
     }
 }
 
+/// The last few hundred bytes of the stderr log, for an error message.
+fn log_tail(path: &Path) -> String {
+    const TAIL: usize = 400;
+    let Ok(bytes) = std::fs::read(path) else {
+        return "(no stderr log)".to_owned();
+    };
+    let start = bytes.len().saturating_sub(TAIL);
+    let text = String::from_utf8_lossy(&bytes[start..]);
+    let text = text.trim();
+    if text.is_empty() {
+        "(empty)".to_owned()
+    } else {
+        text.replace('\n', " | ")
+    }
+}
+
 /// Writes queued request lines to the bot's stdin, several per write when they queue up.
 /// Ends (closing stdin) when the sender is dropped or the pipe breaks.
 async fn write_lines(mut stdin: ChildStdin, mut lines: mpsc::UnboundedReceiver<Vec<u8>>) {
@@ -580,7 +596,23 @@ fn handle_line(proc: &Proc, line: &[u8], counters: &Counters) {
 #[async_trait]
 impl BotTarget for CommandTarget {
     async fn initialize(&self) -> Result<(), TargetError> {
-        self.running().await.map(|_| ())
+        let proc = self.running().await?;
+        let watch_for = Duration::from_millis(self.config.startup_check_ms);
+        if watch_for.is_zero() {
+            return Ok(());
+        }
+        let mut exited = proc.exited.clone();
+        let died = tokio::time::timeout(watch_for, exited.wait_for(|e| *e))
+            .await
+            .is_ok();
+        if died {
+            return Err(TargetError::connect(format!(
+                "the bot process exited right after starting; the end of {}: {}",
+                self.stderr_path.display(),
+                log_tail(&self.stderr_path)
+            )));
+        }
+        Ok(())
     }
 
     async fn execute(&self, query: &Query) -> Result<BotResponse, TargetError> {

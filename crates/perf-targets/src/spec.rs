@@ -312,6 +312,10 @@ pub struct CommandTargetConfig {
     /// (default `bot-stderr.log`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stderr_log: Option<PathBuf>,
+    /// How long `initialize` watches the new process; one that exits within it fails the
+    /// start with its stderr (default 200 ms; 0 skips the check).
+    #[serde(default = "default_startup_check_ms")]
+    pub startup_check_ms: u64,
 }
 
 impl CommandTargetConfig {
@@ -328,6 +332,7 @@ impl CommandTargetConfig {
             shutdown_grace_ms: default_grace_ms(),
             max_line_bytes: default_max_line(),
             stderr_log: None,
+            startup_check_ms: default_startup_check_ms(),
         }
     }
 }
@@ -340,6 +345,9 @@ fn default_backoff_ms() -> u64 {
 }
 fn default_grace_ms() -> u64 {
     2_000
+}
+fn default_startup_check_ms() -> u64 {
+    200
 }
 fn default_max_line() -> usize {
     10 * 1024 * 1024

@@ -238,3 +238,20 @@ async fn a_dropped_query_leaves_the_protocol_intact() -> anyhow::Result<()> {
     t.shutdown().await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn a_bot_that_dies_at_startup_fails_initialize_with_its_stderr() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let t = target(
+        dir.path(),
+        "broken.sh",
+        "echo 'ImportError: no module named discord' >&2\nexit 2\n",
+        |c| c.startup_check_ms = 10_000,
+    )?;
+    let e = t.initialize().await.err();
+    assert_eq!(e.as_ref().map(|e| e.kind), Some(ErrorKind::Connect));
+    let message = e.map(|e| e.message).unwrap_or_default();
+    assert!(message.contains("no module named discord"), "{message}");
+    t.shutdown().await?;
+    Ok(())
+}
