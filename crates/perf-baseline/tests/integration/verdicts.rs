@@ -203,3 +203,54 @@ fn every_reason_is_one_line_and_every_number_finite() {
     let json = serde_json::to_string(&c).unwrap();
     assert!(json.contains("latency_median"));
 }
+
+#[test]
+fn empty_and_degenerate_runs_are_inconclusive_not_a_panic() {
+    let base = run(1, 100, 1.0);
+    let empty = RunResult::new("empty", "", perf_core::TargetInfo::default());
+    let c = judge(&base, &empty, &Thresholds::default());
+    assert_eq!(c.overall, Verdict::Inconclusive);
+    assert!(find(&c, "overall", "latency_median")
+        .reason
+        .contains("cannot tell"));
+    // And the other way round: an empty baseline.
+    let b = Baseline::from_run("b", &empty, env());
+    let c = compare(
+        &b,
+        &base,
+        &env(),
+        &Thresholds::default(),
+        &CompareOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(c.overall, Verdict::Inconclusive);
+    // Every query at exactly the same latency (all ties).
+    let mut flat = RunResult::new("flat", "", perf_core::TargetInfo::default());
+    let mut flat2 = flat.clone();
+    for (r, us) in [(&mut flat, 50_000u64), (&mut flat2, 50_000u64)] {
+        for i in 0..100 {
+            r.record(&perf_core::Sample {
+                query_id: format!("q{i}"),
+                scenario: "s".into(),
+                category: "c".into(),
+                expected_agent: None,
+                agent: Some(["x", "y"][i % 2].into()),
+                outcome: perf_core::Outcome::Ok,
+                first_attempt: None,
+                attempts: 1,
+                scheduled_at_us: 0,
+                start_lag_us: 0,
+                latency_us: us,
+                service_us: us,
+                ttft_us: None,
+                error: None,
+                failed_expectations: Vec::new(),
+                answer_excerpt: None,
+            });
+        }
+    }
+    let c = judge(&flat, &flat2, &Thresholds::default());
+    let v = find(&c, "overall", "latency_median");
+    assert_eq!(v.verdict, Verdict::Pass, "{}", v.reason);
+    assert!(v.relative_change.abs() < 1e-9);
+}
