@@ -174,3 +174,32 @@ async fn started_announces_the_planned_count() {
     assert_eq!(events[0], RunEvent::Started { planned: Some(20) });
     assert!(samples(&events).is_empty(), "sample events switched off");
 }
+
+#[tokio::test(start_paused = true)]
+async fn open_loop_queries_past_the_grace_period_are_abandoned_and_drops_kept() {
+    let target = Scripted::fixed(60_000);
+    let token = CancellationToken::new();
+    let config = RunnerConfig {
+        grace_period: Duration::from_secs(2),
+        query_timeout: Duration::from_secs(120),
+        ..RunnerConfig::default()
+    };
+    let runner = Runner::new(target, config).with_cancel(token.clone());
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(950)).await;
+        token.cancel();
+    });
+    let mut result = new_result();
+    let plan = Plan::new(
+        queries(4),
+        LoadProfile::constant(10.0, Duration::from_secs(60), 3),
+    );
+    let stats = runner.run(&plan, &mut result).await.unwrap();
+    canceller.await.unwrap();
+    assert!(stats.interrupted);
+    assert_eq!(stats.abandoned, 3);
+    assert_eq!(stats.dropped, 7);
+    assert_eq!(result.schedule.dropped, 7);
+    assert_eq!(result.overall.count, 7, "only the drops were recorded");
+    assert_near(stats.wall_time_s, 2.95);
+}
