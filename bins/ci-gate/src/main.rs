@@ -25,8 +25,9 @@ struct Cli {
     /// Hard budget for the whole gate, seconds.
     #[arg(long, value_name = "SECS", default_value_t = 300.0)]
     timeout: f64,
-    /// Standard (critical-path) queries to run.
-    #[arg(long, value_name = "N", default_value_t = 100)]
+    /// Standard (critical-path) queries to run; 200 is about the least with which the
+    /// baseline verdict can decide a 15% change (docs/regression-detection.md).
+    #[arg(long, value_name = "N", default_value_t = 200)]
     max_queries: usize,
     /// Baseline to validate against (overrides `performance_baselines.baseline_name`).
     #[arg(long, value_name = "NAME")]

@@ -76,7 +76,9 @@ pub struct Comparison {
     pub environment_differences: Vec<String>,
     /// Per metric and key.
     pub verdicts: Vec<MetricVerdict>,
-    /// Regression when any verdict is one; otherwise inconclusive when any is; else pass.
+    /// Regression when any verdict is one; otherwise inconclusive when a primary verdict
+    /// (the overall median, success rate, memory or CPU) is; else pass. Screening verdicts
+    /// (per-agent keys, mean, P95, P99) can fail a run but not make it inconclusive.
     pub overall: Verdict,
 }
 

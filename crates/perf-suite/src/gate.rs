@@ -105,12 +105,14 @@ fn baseline_validation(result: &RunResult, on_inconclusive: OnInconclusive) -> (
         .filter(|v| v.verdict == Verdict::Regression)
         .map(describe)
         .collect();
-    let inconclusive: Vec<String> = cmp
+    // Screening verdicts (per-agent keys, tails) are honestly inconclusive at gate-sized
+    // budgets; only the primary ones decide "cannot tell" (docs/regression-detection.md).
+    let (screening, inconclusive): (Vec<_>, Vec<_>) = cmp
         .verdicts
         .iter()
         .filter(|v| v.verdict == Verdict::Inconclusive)
-        .map(describe)
-        .collect();
+        .partition(|v| v.reason.starts_with("screening:"));
+    let inconclusive: Vec<String> = inconclusive.into_iter().map(describe).collect();
     let env = if cmp.environment_differences.is_empty() {
         String::new()
     } else {
@@ -144,10 +146,11 @@ fn baseline_validation(result: &RunResult, on_inconclusive: OnInconclusive) -> (
     (
         true,
         format!(
-            "no regression against `{}` in {} verdicts ({} inconclusive){env}",
+            "no regression against `{}` in {} verdicts ({} primary and {} screening verdicts inconclusive){env}",
             cmp.baseline,
             cmp.verdicts.len(),
-            inconclusive.len()
+            inconclusive.len(),
+            screening.len()
         ),
     )
 }
