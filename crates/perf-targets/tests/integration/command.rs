@@ -27,10 +27,8 @@ fn target(
     // Run through `sh` rather than exec'ing the fresh file: another test thread forking at
     // the moment the file was written can hold its write handle open, and exec then fails
     // with "Text file busy" (ETXTBSY).
-    let mut config = CommandTargetConfig::new(vec![
-        "sh".to_owned(),
-        path.to_string_lossy().into_owned(),
-    ]);
+    let mut config =
+        CommandTargetConfig::new(vec!["sh".to_owned(), path.to_string_lossy().into_owned()]);
     config.restart_backoff_ms = 10;
     edit(&mut config);
     Ok(CommandTarget::new(config, &dir.join("run"))?)
