@@ -322,10 +322,32 @@ fn agent_distribution(usage: &BTreeMap<String, u64>) -> BTreeMap<String, f64> {
         .collect()
 }
 
+/// Keys that only say where files live: the same settings run from another checkout or a
+/// temporary directory are still the same settings, so the digest leaves them out.
+const LOCATION_KEYS: &[&str] = &[
+    "database_path",
+    "output_dir",
+    "history_path",
+    "baselines_dir",
+];
+
 /// A stable digest of a configuration value: FNV-1a (64 bit) over its canonical JSON
-/// (object keys sorted), as `fnv1a64:<16 hex digits>`. It tells whether two runs used the
-/// same settings; it is not a security hash.
+/// (object keys sorted, [`LOCATION_KEYS`] left out at any depth), as
+/// `fnv1a64:<16 hex digits>`. It tells whether two runs used the same settings; it is not a
+/// security hash.
 pub fn config_digest(config: &serde_json::Value) -> String {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                map.retain(|k, _| !LOCATION_KEYS.contains(&k.as_str()));
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut config = config.clone();
+    strip(&mut config);
     // serde_json's default map is ordered by key, so `to_string` is canonical.
     let text = config.to_string();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -620,6 +642,14 @@ mod tests {
         assert_eq!(config_digest(&a), config_digest(&b));
         assert_ne!(config_digest(&a), config_digest(&c));
         assert!(config_digest(&a).starts_with("fnv1a64:"));
+        let mut moved = a.clone();
+        moved["output_dir"] = serde_json::json!("/tmp/elsewhere/reports");
+        moved["database_path"] = serde_json::json!("/tmp/elsewhere/db.sqlite");
+        assert_eq!(
+            config_digest(&a),
+            config_digest(&moved),
+            "locations are not settings"
+        );
     }
 
     #[test]
