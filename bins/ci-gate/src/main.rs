@@ -152,15 +152,36 @@ async fn run(cli: Cli) -> i32 {
         });
     }
     let started = std::time::Instant::now();
+    let options = GateOptions {
+        on_inconclusive: match cli.on_inconclusive {
+            Inconclusive::Pass => OnInconclusive::Pass,
+            Inconclusive::Fail => OnInconclusive::Fail,
+        },
+        resources: config.resource_limits.clone(),
+    };
+    let budget_cancel = cancel.clone();
+    // The gate's checks and the budget note go into the result before the reports are
+    // written, so the reports are written once and hold everything.
+    let add_gate_checks = move |result: &mut perf_core::RunResult| {
+        if result.interrupted && budget_cancel.is_cancelled() {
+            result.notes.push(format!(
+                "the {:.0} s budget ran out after {:.1} s: the checks below cover the partial run",
+                budget.as_secs_f64(),
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        let checks = gate_checks(result, &options);
+        result.checks.extend(checks);
+    };
     // The cancellation above ends phase 4 in time; this is the backstop for a phase that
     // cannot be cancelled (a slow database generation, a hung target start).
     let hard_stop = budget + Duration::from_secs(2);
     let outcome = tokio::time::timeout(
         hard_stop,
-        perf_suite::run_suite(&config, None, cancel.clone()),
+        perf_suite::run_suite_then(&config, None, cancel.clone(), add_gate_checks),
     )
     .await;
-    let mut outcome = match outcome {
+    let outcome = match outcome {
         Ok(Ok(o)) => o,
         Err(_) => {
             eprintln!(
@@ -174,7 +195,7 @@ async fn run(cli: Cli) -> i32 {
             return exit_codes::COULD_NOT_RUN;
         }
     };
-    let result = &mut outcome.result;
+    let result = &outcome.result;
     let strict_missing = config.performance_baselines.missing_baseline
         == perf_baseline::MissingBaseline::Strict
         && result.comparison.is_none()
@@ -182,44 +203,17 @@ async fn run(cli: Cli) -> i32 {
             .checks
             .iter()
             .any(|c| c.group == "baseline" && !c.passed);
-
-    let options = GateOptions {
-        on_inconclusive: match cli.on_inconclusive {
-            Inconclusive::Pass => OnInconclusive::Pass,
-            Inconclusive::Fail => OnInconclusive::Fail,
-        },
-        resources: config.resource_limits.clone(),
-    };
-    let checks = gate_checks(result, &options);
     let budget_ran_out = result.interrupted && cancel.is_cancelled();
-    if budget_ran_out {
-        result.notes.push(format!(
-            "the {:.0} s budget ran out after {:.1} s: the checks below cover the partial run",
-            budget.as_secs_f64(),
-            started.elapsed().as_secs_f64()
-        ));
-    }
-    result.checks.extend(checks.iter().cloned());
-    let reports = match perf_report::write_run_reports(result, &config.output_dir) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("ci-gate: could not run: {e}");
-            return exit_codes::COULD_NOT_RUN;
-        }
-    };
-    append_step_summary(&reports.markdown);
+    let checks: Vec<&perf_core::CheckResult> = result
+        .checks
+        .iter()
+        .filter(|c| c.group == perf_suite::GATE_GROUP)
+        .collect();
+    append_step_summary(&outcome.reports.markdown);
     if cli.update_baseline && !budget_ran_out {
         let name = &config.performance_baselines.baseline_name;
-        let store = perf_baseline::BaselineStore::new(&config.performance_baselines.baselines_dir);
-        let env = perf_baseline::EnvironmentFingerprint::detect(
-            &result.target,
-            perf_suite::HARNESS_VERSION,
-        );
-        match store.create_from_run(name, result, env, perf_baseline::WriteMode::Replace) {
-            Ok(_) => eprintln!(
-                "baseline `{name}` saved to {}",
-                store.dir().join(format!("{name}.json")).display()
-            ),
+        match perf_suite::save_baseline(&config, name, result, true) {
+            Ok(path) => eprintln!("baseline `{name}` saved to {}", path.display()),
             Err(e) => {
                 eprintln!("ci-gate: could not run: {e}");
                 return exit_codes::COULD_NOT_RUN;
@@ -231,7 +225,7 @@ async fn run(cli: Cli) -> i32 {
         let mark = if c.passed { "PASS" } else { "FAIL" };
         eprintln!("{mark} {}: {}", c.name, c.reason);
     }
-    eprintln!("reports: {}", reports.dir.display());
+    eprintln!("reports: {}", outcome.run_dir().display());
     if strict_missing {
         eprintln!(
             "ci-gate: could not run: baseline `{}` is missing and --strict-baseline is set; create it with `{}`",

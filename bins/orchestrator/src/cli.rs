@@ -150,7 +150,7 @@ pub(crate) async fn run(cli: Cli) -> i32 {
                 "{}",
                 perf_report::render_terminal(&outcome.result, perf_report::color_enabled())
             );
-            println!("\nReports: {}", outcome.run_dir.display());
+            println!("\nReports: {}", outcome.run_dir().display());
             if let Some(Command::Baseline(BaselineCommand::Create { name, force, .. })) =
                 &cli.command
             {

@@ -226,25 +226,17 @@ pub(crate) async fn run(command: &Command, config: &Config) -> anyhow::Result<Op
     }
 }
 
-/// Saves `run` as baseline `name`.
+/// Saves `run` as baseline `name` and says where.
 pub(crate) fn save_baseline(
     config: &Config,
     name: &str,
     force: bool,
     run: &perf_core::RunResult,
 ) -> anyhow::Result<()> {
-    let store = perf_baseline::BaselineStore::new(&config.performance_baselines.baselines_dir);
-    let env =
-        perf_baseline::EnvironmentFingerprint::detect(&run.target, perf_suite::HARNESS_VERSION);
-    let mode = if force {
-        perf_baseline::WriteMode::Replace
-    } else {
-        perf_baseline::WriteMode::CreateNew
-    };
-    store.create_from_run(name, run, env, mode)?;
+    let path = perf_suite::save_baseline(config, name, run, force)?;
     println!(
         "baseline `{name}` saved to {} from run {}",
-        store.path_of(name)?.display(),
+        path.display(),
         run.run_id
     );
     Ok(())

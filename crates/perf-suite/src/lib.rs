@@ -17,7 +17,10 @@ pub use config::{
 };
 pub use error::SuiteError;
 pub use gate::{gate_checks, GateOptions, OnInconclusive, GATE_GROUP};
-pub use pipeline::{run_suite, PhaseEvent, SuiteEvent, SuiteOutcome, HARNESS_VERSION, PHASES};
+pub use pipeline::{
+    run_suite, run_suite_then, save_baseline, PhaseEvent, SuiteEvent, SuiteOutcome,
+    HARNESS_VERSION, PHASES,
+};
 
 /// Exit codes shared by the binaries.
 pub mod exit_codes {

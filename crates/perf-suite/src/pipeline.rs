@@ -52,12 +52,39 @@ pub enum PhaseEvent {
 pub struct SuiteOutcome {
     /// Everything measured.
     pub result: RunResult,
-    /// The directory holding this run's files.
-    pub run_dir: PathBuf,
-    /// The machine-readable result file (`report.json`).
-    pub result_file: PathBuf,
     /// Every report written for the run.
     pub reports: perf_report::ReportPaths,
+}
+
+impl SuiteOutcome {
+    /// The directory holding this run's files.
+    pub fn run_dir(&self) -> &Path {
+        &self.reports.dir
+    }
+
+    /// The machine-readable result file (`report.json`).
+    pub fn result_file(&self) -> &Path {
+        &self.reports.json
+    }
+}
+
+/// Saves `run` as baseline `name` in the configured baselines directory, fingerprinted for
+/// this machine; `replace` allows overwriting an existing one. Returns the file written.
+pub fn save_baseline(
+    config: &Config,
+    name: &str,
+    run: &RunResult,
+    replace: bool,
+) -> Result<PathBuf, SuiteError> {
+    let store = perf_baseline::BaselineStore::new(&config.performance_baselines.baselines_dir);
+    let env = perf_baseline::EnvironmentFingerprint::detect(&run.target, HARNESS_VERSION);
+    let mode = if replace {
+        perf_baseline::WriteMode::Replace
+    } else {
+        perf_baseline::WriteMode::CreateNew
+    };
+    store.create_from_run(name, run, env, mode)?;
+    Ok(store.path_of(name)?)
 }
 
 /// The harness version recorded in baselines and fingerprints.
@@ -99,13 +126,24 @@ impl Phases<'_> {
     }
 }
 
-/// Runs every phase against the embedded reference bot and writes the result under
+/// Runs every phase against the configured target and writes the reports under
 /// `config.output_dir/<run-id>/`. Cancelling `cancel` stops scheduling; the partial result
 /// is still written, marked interrupted.
 pub async fn run_suite(
     config: &Config,
     events: Option<UnboundedSender<SuiteEvent>>,
     cancel: CancellationToken,
+) -> Result<SuiteOutcome, SuiteError> {
+    run_suite_then(config, events, cancel, |_| {}).await
+}
+
+/// [`run_suite`], with `before_reports` adding to the result (checks, notes) after the
+/// phases and before the reports are written, so they are written once and complete.
+pub async fn run_suite_then(
+    config: &Config,
+    events: Option<UnboundedSender<SuiteEvent>>,
+    cancel: CancellationToken,
+    before_reports: impl FnOnce(&mut RunResult) + Send,
 ) -> Result<SuiteOutcome, SuiteError> {
     config.validate()?;
     let mut phases = Phases {
@@ -288,13 +326,9 @@ pub async fn run_suite(
         }
     }
 
+    before_reports(&mut result);
     let reports = perf_report::write_run_reports(&result, &config.output_dir)?;
-    Ok(SuiteOutcome {
-        result_file: reports.json.clone(),
-        run_dir,
-        result,
-        reports,
-    })
+    Ok(SuiteOutcome { result, reports })
 }
 
 /// Opens the configured target and checks that it answers: a target that cannot be

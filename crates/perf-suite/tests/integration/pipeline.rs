@@ -32,7 +32,7 @@ async fn the_whole_pipeline_writes_a_consistent_result_file() {
     assert!(config.database_path.is_file());
 
     // The result file is the machine-readable RunResult.
-    let text = std::fs::read_to_string(&outcome.result_file).unwrap();
+    let text = std::fs::read_to_string(outcome.result_file()).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(json["format_version"], 1);
     assert_eq!(json["overall"]["count"], 24 + synthetic_count(&json));
@@ -89,7 +89,7 @@ async fn the_whole_pipeline_writes_a_consistent_result_file() {
     assert!(checks.iter().all(|c| c["passed"] == true), "{checks:?}");
     assert!(!json["trends"].as_array().unwrap().is_empty());
     for file in ["summary.md", "report.html", "junit.xml", "resources.csv"] {
-        assert!(outcome.run_dir.join(file).is_file(), "{file}");
+        assert!(outcome.run_dir().join(file).is_file(), "{file}");
     }
 
     // The in-memory result matches the file.
@@ -97,7 +97,7 @@ async fn the_whole_pipeline_writes_a_consistent_result_file() {
     assert_eq!(back.overall, outcome.result.overall);
 
     // Samples were streamed, one line per executed query.
-    let samples = std::fs::read_to_string(outcome.run_dir.join("samples.jsonl")).unwrap();
+    let samples = std::fs::read_to_string(outcome.run_dir().join("samples.jsonl")).unwrap();
     assert_eq!(samples.lines().count() as u64, back.overall.count);
 
     // Progress events came through, phases in order.
