@@ -3,7 +3,6 @@ use std::path::Path;
 
 use perf_core::{ChannelStat, ContentProfile, TermStat, UserStat};
 use sqlx::sqlite::SqlitePool;
-use sqlx::Row;
 
 use crate::words::STOP_WORDS;
 use crate::SynthError;
@@ -23,31 +22,28 @@ pub async fn analyze_content(pool: &SqlitePool, path: &Path) -> Result<ContentPr
             .fetch_one(pool)
             .await
             .map_err(sql_err)?;
-    let channels = sqlx::query(
+    // Names with their message counts, busiest first (ties by name, so the order is stable).
+    let ranked = |sql: &'static str| async move {
+        sqlx::query_as::<_, (String, i64)>(sql)
+            .fetch_all(pool)
+            .await
+            .map(|rows| rows.into_iter().map(|(name, n)| (name, n.max(0) as u64)))
+    };
+    let channels = ranked(
         "SELECT c.name, count(m.id) AS n FROM messages m JOIN channels c ON c.id = m.channel_id \
          GROUP BY c.id ORDER BY n DESC, c.name",
     )
-    .fetch_all(pool)
     .await
     .map_err(sql_err)?
-    .iter()
-    .map(|r| ChannelStat {
-        name: r.get(0),
-        messages: r.get::<i64, _>(1) as u64,
-    })
+    .map(|(name, messages)| ChannelStat { name, messages })
     .collect();
-    let users = sqlx::query(
+    let users = ranked(
         "SELECT u.name, count(m.id) AS n FROM messages m JOIN users u ON u.id = m.author_id \
          GROUP BY u.id ORDER BY n DESC, u.name",
     )
-    .fetch_all(pool)
     .await
     .map_err(sql_err)?
-    .iter()
-    .map(|r| UserStat {
-        name: r.get(0),
-        messages: r.get::<i64, _>(1) as u64,
-    })
+    .map(|(name, messages)| UserStat { name, messages })
     .collect();
 
     let mut counts: HashMap<String, u64> = HashMap::new();
