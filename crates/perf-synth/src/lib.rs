@@ -18,6 +18,8 @@ mod queries;
 mod registry;
 mod robustness;
 mod stress;
+#[doc(hidden)]
+pub mod testing;
 mod words;
 
 pub use analysis::analyze_content;

@@ -328,8 +328,8 @@ mod tests {
 
     use async_trait::async_trait;
     use perf_core::{
-        agents, check_expectations, BotResponse, BotTarget, ChannelStat, ContentProfile, ErrorKind,
-        Query, Scenario, TargetError, TargetInfo, TermStat, UserStat,
+        agents, BotResponse, BotTarget, ChannelStat, ContentProfile, ErrorKind, Query, Scenario,
+        TargetError, TargetInfo, TermStat, UserStat,
     };
     use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
 
@@ -497,50 +497,7 @@ mod tests {
         }
     }
 
-    /// Sends the queries one after another and records what a runner would.
-    async fn run(bot: &dyn BotTarget, queries: &[Query]) -> RunResult {
-        let mut r = RunResult::new("t", "2024-01-01T00:00:00Z", bot.describe());
-        for q in queries {
-            let (outcome, agent, failed, error, answer) = match bot.execute(q).await {
-                Err(e) => (
-                    Outcome::Error(e.kind),
-                    None,
-                    Vec::new(),
-                    Some(e.message),
-                    None,
-                ),
-                Ok(resp) => {
-                    let failed = check_expectations(&q.expectations, &resp);
-                    let outcome = if failed.is_empty() {
-                        Outcome::Ok
-                    } else {
-                        Outcome::FailedExpectation
-                    };
-                    let agent = resp.primary_agent().map(str::to_owned);
-                    (outcome, agent, failed, None, Some(resp.answer))
-                }
-            };
-            r.record(&Sample {
-                query_id: q.id.clone(),
-                scenario: q.scenario.clone(),
-                category: q.category.clone(),
-                expected_agent: q.expected_agent.clone(),
-                agent,
-                outcome,
-                first_attempt: None,
-                attempts: 1,
-                scheduled_at_us: 0,
-                start_lag_us: 0,
-                latency_us: 1_000,
-                service_us: 1_000,
-                ttft_us: None,
-                error,
-                failed_expectations: failed,
-                answer_excerpt: answer,
-            });
-        }
-        r
-    }
+    use crate::testing::run_sequentially as run;
 
     /// The naive bot fails `class`, and one of its failures shows `mode` (an outcome
     /// label or an expectation name); the careful bot passes it.

@@ -3,28 +3,12 @@
 
 use perf_core::Scenario;
 use perf_refbot::{RefBot, RefBotConfig};
-use perf_synth::{
-    analyze_content, generate_database, open_database, robustness_report, EdgeCaseScenario,
-    EdgeClass, FixtureConfig, DEFAULT_ROBUSTNESS_THRESHOLD,
-};
+use perf_synth::{robustness_report, EdgeCaseScenario, EdgeClass, DEFAULT_ROBUSTNESS_THRESHOLD};
 
-use crate::support::run_sequentially;
+use crate::support::{fixture_database, run_sequentially};
 
 async fn refbot_and_queries(naive: bool) -> (RefBot, Vec<perf_core::Query>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("m.db");
-    generate_database(
-        &path,
-        &FixtureConfig {
-            messages: 2_000,
-            ..FixtureConfig::default()
-        },
-    )
-    .await
-    .unwrap();
-    let pool = open_database(&path).await.unwrap();
-    let content = analyze_content(&pool, &path).await.unwrap();
-    pool.close().await;
+    let (dir, path, content) = fixture_database().await;
     let bot = RefBot::open(RefBotConfig {
         database_path: path,
         latency_scale: 0.0,

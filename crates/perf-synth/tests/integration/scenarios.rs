@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use perf_core::{Expectation, LoadProfile, Query, Scenario};
 use perf_synth::{
-    analyze_content, generate_database, open_database, EdgeCaseScenario, EdgeClass, FixtureConfig,
-    ScenarioKind, ScenarioRegistry, SyntheticFlags, DEFAULT_SCALE, EDGE_SCENARIO,
+    EdgeCaseScenario, EdgeClass, ScenarioKind, ScenarioRegistry, SyntheticFlags, DEFAULT_SCALE,
+    EDGE_SCENARIO,
 };
 
 use crate::support::profile;
@@ -253,19 +253,7 @@ fn default_scale_keeps_stress_and_load_short_and_scale_one_is_full_length() {
 
 #[tokio::test]
 async fn scenarios_use_the_real_database_content() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("m.db");
-    generate_database(
-        &path,
-        &FixtureConfig {
-            messages: 2_000,
-            ..FixtureConfig::default()
-        },
-    )
-    .await
-    .unwrap();
-    let pool = open_database(&path).await.unwrap();
-    let content = analyze_content(&pool, &path).await.unwrap();
+    let (_dir, _path, content) = crate::support::fixture_database().await;
     let top_user = content.users[0].name.clone();
     let top_channel = content.channels[0].name.clone();
     let plans = ScenarioRegistry::with_builtins()

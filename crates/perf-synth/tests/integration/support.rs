@@ -4,6 +4,21 @@ use std::path::PathBuf;
 
 use perf_core::{ChannelStat, ContentProfile, TermStat, UserStat};
 
+/// A generated 2,000-message database in a temporary directory, and its content profile.
+pub(crate) async fn fixture_database() -> (tempfile::TempDir, PathBuf, ContentProfile) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.db");
+    let config = perf_synth::FixtureConfig {
+        messages: 2_000,
+        ..perf_synth::FixtureConfig::default()
+    };
+    perf_synth::generate_database(&path, &config).await.unwrap();
+    let pool = perf_synth::open_database(&path).await.unwrap();
+    let content = perf_synth::analyze_content(&pool, &path).await.unwrap();
+    pool.close().await;
+    (dir, path, content)
+}
+
 /// The workspace root.
 pub(crate) fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -55,52 +70,4 @@ pub(crate) fn profile() -> ContentProfile {
     }
 }
 
-/// Sends the queries one after another, as the runner's one-user closed loop does, and
-/// records what it would.
-pub(crate) async fn run_sequentially(
-    bot: &dyn perf_core::BotTarget,
-    queries: &[perf_core::Query],
-) -> perf_core::RunResult {
-    use perf_core::{check_expectations, Outcome, RunResult, Sample};
-    let mut r = RunResult::new("t", "2024-01-01T00:00:00Z", bot.describe());
-    for q in queries {
-        let (outcome, agent, failed, error, answer) = match bot.execute(q).await {
-            Err(e) => (
-                Outcome::Error(e.kind),
-                None,
-                Vec::new(),
-                Some(e.message),
-                None,
-            ),
-            Ok(resp) => {
-                let failed = check_expectations(&q.expectations, &resp);
-                let outcome = if failed.is_empty() {
-                    Outcome::Ok
-                } else {
-                    Outcome::FailedExpectation
-                };
-                let agent = resp.primary_agent().map(str::to_owned);
-                (outcome, agent, failed, None, Some(resp.answer))
-            }
-        };
-        r.record(&Sample {
-            query_id: q.id.clone(),
-            scenario: q.scenario.clone(),
-            category: q.category.clone(),
-            expected_agent: q.expected_agent.clone(),
-            agent,
-            outcome,
-            first_attempt: None,
-            attempts: 1,
-            scheduled_at_us: 0,
-            start_lag_us: 0,
-            latency_us: 1_000,
-            service_us: 1_000,
-            ttft_us: None,
-            error,
-            failed_expectations: failed,
-            answer_excerpt: answer,
-        });
-    }
-    r
-}
+pub(crate) use perf_synth::testing::run_sequentially;
