@@ -4,14 +4,19 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
+use hyper::{Method, Response, Uri};
 use perf_core::{BotResponse, BotTarget, ErrorKind, Query, TargetError, TargetInfo};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
-use reqwest::{Client, Method, Response, Url};
 use serde_json::{json, Value};
+use url::Url;
 
+use crate::client::{error_chain, Client, RequestParts, SendError};
 use crate::pointer::Pointer;
 use crate::secret::{Secret, REDACTED};
-use crate::spec::{Api, HttpTargetConfig, HttpVersion};
+use crate::spec::{Api, HttpTargetConfig};
 use crate::sse::SseParser;
 use crate::{template, TargetsError};
 
@@ -21,13 +26,12 @@ const ERROR_SNIPPET_BYTES: usize = 256;
 /// A bot behind an HTTP endpoint: JSON request/response, or a server-sent-events stream
 /// (OpenAI-compatible chat completions or plain SSE).
 ///
-/// One pooled [`reqwest::Client`] (rustls, HTTP/1.1 and HTTP/2) serves all concurrent
-/// queries. The auth token is read from the environment once, sent in a sensitive header,
+/// One pool of connections (hyper; rustls; HTTP/1.1, HTTP/2 or either by ALPN) serves all
+/// concurrent queries; see `docs/targets.md`. The auth token is read from the environment once, sent in a sensitive header,
 /// and scrubbed from every error message; `Debug` and [`BotTarget::describe`] never show it.
 pub struct HttpTarget {
     client: Client,
-    url: Url,
-    method: Method,
+    timeout: Duration,
     body: Option<Value>,
     answer_pointer: Pointer,
     agent_pointers: Vec<Pointer>,
@@ -45,7 +49,7 @@ impl fmt::Debug for HttpTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpTarget")
             .field("name", &self.name)
-            .field("method", &self.method)
+            .field("client", &self.client)
             .field("api", &self.api)
             .field("stream", &self.stream)
             .field("max_bytes", &self.max_bytes)
@@ -65,6 +69,16 @@ impl HttpTarget {
                 format!("unsupported scheme `{}`; use http or https", url.scheme()),
             ));
         }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(TargetsError::config(
+                "target.url",
+                "the URL carries a user or password; remove them and pass the credential \
+                 with auth_token_env (auth_scheme \"Basic\" for basic authentication)",
+            ));
+        }
+        let Some(host) = url.host_str() else {
+            return Err(TargetsError::config("target.url", "the URL has no host"));
+        };
         let method = Method::from_bytes(config.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| TargetsError::config("target.method", "not an HTTP method"))?;
         let token = match &config.auth_token_env {
@@ -123,11 +137,20 @@ impl HttpTarget {
         } else {
             None
         };
-        if config.stream {
-            headers
-                .entry(reqwest::header::ACCEPT)
-                .or_insert(HeaderValue::from_static("text/event-stream"));
-        }
+        let accept = if config.stream {
+            "text/event-stream"
+        } else {
+            "*/*"
+        };
+        headers
+            .entry(ACCEPT)
+            .or_insert(HeaderValue::from_static(accept));
+        headers
+            .entry(USER_AGENT)
+            .or_insert(HeaderValue::from_static(concat!(
+                "perf-targets/",
+                env!("CARGO_PKG_VERSION")
+            )));
         if config.timeout_ms == 0 {
             return Err(TargetsError::config(
                 "target.timeout_ms",
@@ -141,25 +164,37 @@ impl HttpTarget {
             ));
         }
 
-        let mut builder = Client::builder()
-            .default_headers(headers)
-            .timeout(Duration::from_millis(config.timeout_ms))
-            .connect_timeout(Duration::from_millis(config.connect_timeout_ms.max(1)))
-            .pool_max_idle_per_host(config.pool_max_idle_per_host)
-            .tcp_nodelay(true)
-            .redirect(reqwest::redirect::Policy::none())
-            // A measuring client must not retry behind the runner's back: a retried request
-            // would hide a failure and count two requests' time as one answer.
-            .retry(reqwest::retry::never())
-            .user_agent(concat!("perf-targets/", env!("CARGO_PKG_VERSION")));
-        builder = match config.http_version {
-            HttpVersion::Auto => builder,
-            HttpVersion::Http1 => builder.http1_only(),
-            HttpVersion::Http2 => builder.http2_prior_knowledge(),
+        let host_port = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
         };
-        let client = builder
-            .build()
-            .map_err(|e| TargetsError::Client(error_chain(&e)))?;
+        let uri = |text: &str| {
+            text.parse::<Uri>().map_err(|e| {
+                TargetsError::config("target.url", format!("not a valid request URI: {e}"))
+            })
+        };
+        let origin = format!("{}://{host_port}", url.scheme());
+        let path = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let parts = RequestParts {
+            method,
+            absolute: uri(&format!("{origin}{path}"))?,
+            origin: uri(&origin)?,
+            path: uri(&path)?,
+            headers,
+            host: HeaderValue::from_str(&host_port).map_err(|_| {
+                TargetsError::config("target.url", "the host is not a valid header value")
+            })?,
+        };
+        let client = Client::new(
+            parts,
+            config.http_version,
+            Duration::from_millis(config.connect_timeout_ms.max(1)),
+            config.pool_max_idle_per_host,
+        )
+        .map_err(|e| TargetsError::Client(e.to_string()))?;
 
         let answer_pointer = config.answer_pointer.clone().unwrap_or_else(|| {
             match config.api {
@@ -194,8 +229,7 @@ impl HttpTarget {
         };
         Ok(Self {
             client,
-            url,
-            method,
+            timeout: Duration::from_millis(config.timeout_ms),
             body,
             answer_pointer,
             agent_pointers,
@@ -221,37 +255,43 @@ impl HttpTarget {
         TargetError::new(kind, self.scrub(message))
     }
 
-    fn request_error(&self, e: &reqwest::Error, what: &str) -> TargetError {
-        let kind = if e.is_timeout() {
-            ErrorKind::Timeout
-        } else if e.is_connect() {
-            ErrorKind::Connect
-        } else if e.is_body() || e.is_decode() {
-            ErrorKind::InvalidResponse
-        } else if e.is_request() {
-            ErrorKind::Connect
-        } else {
-            ErrorKind::Other
-        };
-        self.error(kind, format!("{what}: {}", error_chain(e)))
+    fn send_error(&self, e: SendError) -> TargetError {
+        match e {
+            SendError::Connect(message) => self.error(
+                ErrorKind::Connect,
+                format!("cannot connect to {}: {message}", self.name),
+            ),
+            SendError::Request(e) if e.is_parse() => self.error(
+                ErrorKind::InvalidResponse,
+                format!("the response is not valid HTTP: {}", error_chain(&e)),
+            ),
+            SendError::Request(e) => self.error(
+                ErrorKind::Connect,
+                format!("request failed: {}", error_chain(&e)),
+            ),
+        }
+    }
+
+    fn body_error(&self, e: &hyper::Error, what: &str) -> TargetError {
+        self.error(
+            ErrorKind::InvalidResponse,
+            format!("{what}: {}", error_chain(e)),
+        )
     }
 
     /// Reads the whole body, failing once it passes the cap.
-    async fn read_capped(&self, mut response: Response) -> Result<Vec<u8>, TargetError> {
-        if let Some(len) = response.content_length() {
+    async fn read_capped(&self, response: &mut Response<Incoming>) -> Result<Vec<u8>, TargetError> {
+        let length = hyper::body::Body::size_hint(response.body()).exact();
+        if let Some(len) = length {
             if len > self.max_bytes {
                 return Err(self.too_large(len));
             }
         }
-        let hint = response
-            .content_length()
-            .unwrap_or(1024)
-            .min(self.max_bytes);
+        let hint = length.unwrap_or(1024).min(self.max_bytes);
         let mut buf = Vec::with_capacity(usize::try_from(hint).unwrap_or(1024));
-        while let Some(chunk) = response
-            .chunk()
+        while let Some(chunk) = next_chunk(response.body_mut())
             .await
-            .map_err(|e| self.request_error(&e, "reading the response body failed (truncated?)"))?
+            .map_err(|e| self.body_error(&e, "reading the response body failed (truncated?)"))?
         {
             if (buf.len() + chunk.len()) as u64 > self.max_bytes {
                 return Err(self.too_large((buf.len() + chunk.len()) as u64));
@@ -268,12 +308,12 @@ impl HttpTarget {
         ))
     }
 
-    async fn status_error(&self, mut response: Response) -> TargetError {
+    async fn status_error(&self, mut response: Response<Incoming>) -> TargetError {
         let status = response.status();
         let mut snippet = Vec::new();
         // A best-effort quote of the body: errors while reading it do not matter.
         while snippet.len() < ERROR_SNIPPET_BYTES {
-            match response.chunk().await {
+            match next_chunk(response.body_mut()).await {
                 Ok(Some(chunk)) => snippet.extend_from_slice(&chunk),
                 _ => break,
             }
@@ -369,26 +409,29 @@ impl HttpTarget {
         })
     }
 
+    /// Reads a server-sent-events answer; the flag tells whether the body was read to its
+    /// end (the connection can then serve another request).
     async fn read_stream(
         &self,
-        mut response: Response,
+        response: &mut Response<Incoming>,
         start: Instant,
         ttfb: Duration,
-    ) -> Result<BotResponse, TargetError> {
+    ) -> Result<(BotResponse, bool), TargetError> {
         let mut parser = SseParser::default();
         let mut state = StreamState::new(start);
         let mut read: u64 = 0;
         let mut done = false;
+        let mut ended = false;
         loop {
-            let chunk = match response.chunk().await {
+            let chunk = match next_chunk(response.body_mut()).await {
                 Ok(Some(chunk)) => chunk,
-                Ok(None) => break,
+                Ok(None) => {
+                    ended = true;
+                    break;
+                }
                 Err(e) => {
-                    let mut err = self.request_error(&e, "the stream was cut off");
+                    let mut err = self.body_error(&e, "the stream was cut off");
                     err.message = format!("{} after {} tokens", err.message, state.tokens);
-                    if err.kind != ErrorKind::Timeout {
-                        err.kind = ErrorKind::InvalidResponse;
-                    }
                     return Err(err);
                 }
             };
@@ -425,7 +468,7 @@ impl HttpTarget {
                 ),
             ));
         }
-        Ok(state.finish(ttfb))
+        Ok((state.finish(ttfb), ended))
     }
 
     /// Handles one event's data; `Ok(false)` ends the stream.
@@ -500,18 +543,14 @@ fn public_url(url: &Url) -> String {
     u.to_string()
 }
 
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
+/// The next data chunk of a body, skipping trailers; `None` at its end.
+async fn next_chunk(body: &mut Incoming) -> Result<Option<Bytes>, hyper::Error> {
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            return Ok(Some(data));
         }
-        source = s.source();
     }
-    text
+    Ok(None)
 }
 
 fn micros(d: Duration) -> u64 {
@@ -619,30 +658,52 @@ impl StreamState {
     }
 }
 
-#[async_trait]
-impl BotTarget for HttpTarget {
-    async fn execute(&self, query: &Query) -> Result<BotResponse, TargetError> {
-        let mut request = self.client.request(self.method.clone(), self.url.clone());
-        if let Some(t) = &self.body {
-            let body = serde_json::to_vec(&template::fill(t, query)).map_err(|e| {
-                TargetError::new(ErrorKind::Other, format!("cannot encode body: {e}"))
-            })?;
-            request = request.body(body);
-        }
+impl HttpTarget {
+    /// One request and its answer, without the overall timeout.
+    async fn exchange(&self, body: Bytes) -> Result<BotResponse, TargetError> {
         let start = Instant::now();
-        let response = request
-            .send()
+        let (mut response, lease) = self
+            .client
+            .send(body)
             .await
-            .map_err(|e| self.request_error(&e, "request failed"))?;
+            .map_err(|e| self.send_error(e))?;
         let ttfb = start.elapsed();
         if !response.status().is_success() {
+            // The lease is dropped with the unread rest of the body: the connection closes.
             return Err(self.status_error(response).await);
         }
         if self.stream {
-            self.read_stream(response, start, ttfb).await
+            let (answer, ended) = self.read_stream(&mut response, start, ttfb).await?;
+            if ended {
+                lease.release();
+            }
+            Ok(answer)
         } else {
-            let body = self.read_capped(response).await?;
+            let body = self.read_capped(&mut response).await?;
+            lease.release();
             self.parse_json(&body, ttfb)
+        }
+    }
+}
+
+#[async_trait]
+impl BotTarget for HttpTarget {
+    async fn execute(&self, query: &Query) -> Result<BotResponse, TargetError> {
+        let body = match &self.body {
+            Some(t) => Bytes::from(serde_json::to_vec(&template::fill(t, query)).map_err(|e| {
+                TargetError::new(ErrorKind::Other, format!("cannot encode body: {e}"))
+            })?),
+            None => Bytes::new(),
+        };
+        match tokio::time::timeout(self.timeout, self.exchange(body)).await {
+            Ok(result) => result,
+            Err(_) => Err(TargetError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "no complete answer within {} ms (target.timeout_ms)",
+                    self.timeout.as_millis()
+                ),
+            )),
         }
     }
 

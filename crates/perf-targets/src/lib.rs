@@ -13,6 +13,7 @@
 //! `docs/targets.md` for every key); command targets put `{"process": {"start", "crashes"}}`
 //! there. This crate never prints; it logs through `tracing`, and never logs a credential.
 
+mod client;
 mod command;
 mod error;
 mod http;

@@ -73,7 +73,7 @@ impl TargetSpec {
 }
 
 fn check_url(url: &str) -> Result<(), String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a valid URL: {e}"))?;
+    let parsed = url::Url::parse(url).map_err(|e| format!("not a valid URL: {e}"))?;
     match parsed.scheme() {
         "http" | "https" => Ok(()),
         other => Err(format!(

@@ -408,6 +408,7 @@ async fn bad_configs_are_rejected() {
     };
     assert!(bad(|c| c.url = "not a url".to_owned()));
     assert!(bad(|c| c.url = "ftp://127.0.0.1/".to_owned()));
+    assert!(bad(|c| c.url = "http://user:pw@127.0.0.1:9/q".to_owned()));
     assert!(bad(|c| c.body = Some(json!({"q": "no placeholder"}))));
     assert!(bad(|c| {
         c.headers.insert("bad header".to_owned(), "v".to_owned());
@@ -434,5 +435,94 @@ async fn a_pid_file_names_the_process_to_monitor() -> anyhow::Result<()> {
         HttpTarget::new(HttpTargetConfig::new("http://127.0.0.1:9/q"))?.process_id(),
         None
     );
+    Ok(())
+}
+
+const OK: &[u8] =
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n{\"answer\":\"ok\"}";
+const OK_CLOSE: &[u8] = b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: 15\r\n\r\n{\"answer\":\"ok\"}";
+const UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 4\r\n\r\nbusy";
+
+fn get_target(addr: std::net::SocketAddr) -> anyhow::Result<HttpTarget> {
+    let mut config = HttpTargetConfig::new(format!("http://{addr}/q"));
+    config.method = "GET".to_owned();
+    Ok(HttpTarget::new(config)?)
+}
+
+#[tokio::test]
+async fn answered_connections_are_reused() -> anyhow::Result<()> {
+    let (addr, connections) = crate::support::serve_script(vec![OK], false).await?;
+    let target = std::sync::Arc::new(get_target(addr)?);
+    for i in 0..20 {
+        assert_eq!(
+            target.execute(&query("s", &i.to_string())).await?.answer,
+            "ok"
+        );
+    }
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 1);
+    for _ in 0..5 {
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let t = std::sync::Arc::clone(&target);
+            tasks.push(tokio::spawn(async move {
+                t.execute(&query("c", &i.to_string())).await
+            }));
+        }
+        for task in tasks {
+            assert_eq!(task.await??.answer, "ok");
+        }
+    }
+    let n = connections.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (1..=8).contains(&n),
+        "{n} connections for 8 concurrent users"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn closed_connections_are_replaced_without_errors() -> anyhow::Result<()> {
+    // The server says `connection: close` and closes.
+    let (addr, connections) = crate::support::serve_script(vec![OK_CLOSE], true).await?;
+    let target = get_target(addr)?;
+    for i in 0..5 {
+        assert_eq!(
+            target.execute(&query("s", &i.to_string())).await?.answer,
+            "ok"
+        );
+    }
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 5);
+
+    // The server closes an idle keep-alive connection without saying so beforehand.
+    let (addr, connections) = crate::support::serve_script(vec![OK], true).await?;
+    let target = get_target(addr)?;
+    for i in 0..3 {
+        assert_eq!(
+            target.execute(&query("s", &i.to_string())).await?.answer,
+            "ok"
+        );
+        // Time for the close to arrive; a request racing it is lost by any HTTP client.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 3);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_status_error_closes_its_connection_and_the_next_query_goes_on() -> anyhow::Result<()> {
+    let (addr, connections) = crate::support::serve_script(vec![UNAVAILABLE, OK], false).await?;
+    let target = get_target(addr)?;
+    for round in 0..2 {
+        let e = error_of(&target).await;
+        assert_eq!(e.kind, ErrorKind::Status, "round {round}: {e}");
+        assert!(
+            e.message.contains("503") && e.message.contains("busy"),
+            "{e}"
+        );
+        assert_eq!(target.execute(&query("s", "x")).await?.answer, "ok");
+    }
+    // The error's connection is closed (its body might not have been read to the end);
+    // the answered one is reused for the next request.
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 3);
     Ok(())
 }

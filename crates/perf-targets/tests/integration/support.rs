@@ -52,3 +52,56 @@ pub(crate) fn script(dir: &Path, name: &str, body: &str) -> anyhow::Result<PathB
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
     Ok(path)
 }
+
+/// A keep-alive HTTP/1.1 server for bodiless requests: the k-th request (counted over all
+/// connections) gets `responses[k % len]`. With `close_after_each` the server closes the
+/// connection after every response. Returns the address and the number of connections
+/// accepted so far.
+pub(crate) async fn serve_script(
+    responses: Vec<&'static [u8]>,
+    close_after_each: bool,
+) -> anyhow::Result<(SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>)> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let connections = Arc::new(AtomicUsize::new(0));
+    let requests = Arc::new(AtomicUsize::new(0));
+    let accepted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            accepted.fetch_add(1, Ordering::SeqCst);
+            let requests = requests.clone();
+            let responses = responses.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut seen = Vec::new();
+                loop {
+                    let end = loop {
+                        if let Some(i) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    };
+                    seen.drain(..end);
+                    let k = requests.fetch_add(1, Ordering::SeqCst);
+                    if socket
+                        .write_all(responses[k % responses.len()])
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    if close_after_each {
+                        let _ = socket.shutdown().await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Ok((addr, connections))
+}
