@@ -23,7 +23,9 @@
 //! in flight a grace period and returns the partial result marked interrupted.
 //!
 //! The [`ResourceMonitor`] samples system CPU, memory, disk and network, the target's
-//! process (and its children) and the harness itself, refreshing only what it reads.
+//! process (and its children) and the harness itself, refreshing only what it reads. A run
+//! asks the target for its process id at every reading, so a target whose process
+//! restarts is followed to the new one.
 //!
 //! The library never prints: progress is reported as [`RunEvent`]s on a channel.
 

@@ -20,6 +20,12 @@ const MAX_CHILDREN: usize = 64;
 /// counters, and the processes it watches by pid (the harness, the target and the target's
 /// descendants), never the whole process table. CPU and I/O figures are rates over the
 /// time since the previous reading (the first reading covers the time since `new`).
+///
+/// The target can change between readings ([`set_target`](Self::set_target)): a target
+/// that restarts its bot process gets a new pid. A process that was not watched at the
+/// previous reading has no CPU baseline yet, so the reading that first sees it reports its
+/// memory but not its CPU; its CPU is reported from the next reading on, as a rate over
+/// the time between the two.
 #[derive(Debug)]
 pub struct ResourceMonitor {
     system: System,
@@ -28,7 +34,12 @@ pub struct ResourceMonitor {
     harness: Pid,
     target: Option<Pid>,
     last: Instant,
+    /// The harness, then (when it is another process) the target and its descendants.
     watched: Vec<Pid>,
+    /// Of `watched`, the pids that were not watched at the refresh before: sysinfo has no
+    /// CPU reference for them yet (or a stale one, from when they were watched before), so
+    /// their CPU figure from this refresh is meaningless.
+    fresh: HashSet<Pid>,
 }
 
 impl ResourceMonitor {
@@ -44,6 +55,7 @@ impl ResourceMonitor {
             target: target_pid.map(Pid::from_u32),
             last: Instant::now(),
             watched: Vec::new(),
+            fresh: HashSet::new(),
         };
         // Primes the CPU and I/O counters, so the first reading has a reference.
         m.refresh_processes();
@@ -51,6 +63,18 @@ impl ResourceMonitor {
             .refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
         m.last = Instant::now();
         m
+    }
+
+    /// Follows another target process from the next reading on (`None`: no target). A
+    /// different pid resets the target's CPU reference: the next reading reports the new
+    /// process's memory, and its CPU from the reading after. The same pid changes nothing.
+    pub fn set_target(&mut self, target_pid: Option<u32>) {
+        self.target = target_pid.map(Pid::from_u32);
+    }
+
+    /// The target process the monitor follows.
+    pub fn target(&self) -> Option<u32> {
+        self.target.map(Pid::as_u32)
     }
 
     fn refresh_processes(&mut self) {
@@ -70,13 +94,29 @@ impl ResourceMonitor {
                 .with_disk_usage()
                 .without_tasks(),
         );
-        // Forget processes no longer watched (exited children), so the table stays small.
+        let previous: HashSet<Pid> = self.watched.iter().copied().collect();
+        self.fresh = pids
+            .iter()
+            .copied()
+            .filter(|p| !previous.contains(p))
+            .collect();
+        // Forget processes no longer watched once they are gone (exited children, a
+        // restarted target's old process), so the table stays small. This reads only their
+        // stat files; one still alive stays in the table, and should it be watched again
+        // it counts as fresh.
         let keep: HashSet<Pid> = pids.iter().copied().collect();
-        for old in &self.watched {
-            if !keep.contains(old) {
-                self.system
-                    .refresh_processes(ProcessesToUpdate::Some(&[*old]), true);
-            }
+        let dropped: Vec<Pid> = self
+            .watched
+            .iter()
+            .copied()
+            .filter(|p| !keep.contains(p))
+            .collect();
+        if !dropped.is_empty() {
+            self.system.refresh_processes_specifics(
+                ProcessesToUpdate::Some(&dropped),
+                true,
+                ProcessRefreshKind::nothing().without_tasks(),
+            );
         }
         self.watched = pids;
     }
@@ -126,20 +166,27 @@ impl ResourceMonitor {
         let (target_cpu, target_mem) = match self.target {
             None => (None, None),
             Some(t) if t == self.harness => (Some(harness_cpu), Some(harness_mem)),
-            Some(_) => {
+            Some(t) => {
                 let procs: Vec<_> = self
                     .watched
                     .iter()
                     .skip(1)
-                    .filter_map(|pid| self.system.process(*pid))
+                    .filter_map(|pid| Some((*pid, self.system.process(*pid)?)))
                     .collect();
                 if procs.is_empty() {
                     (None, None)
                 } else {
-                    (
-                        Some(procs.iter().map(|p| p.cpu_usage()).sum()),
-                        Some(procs.iter().map(|p| p.memory() as f64).sum::<f64>() / MIB),
-                    )
+                    let memory = procs.iter().map(|(_, p)| p.memory() as f64).sum::<f64>() / MIB;
+                    // A fresh target has no CPU figure yet; a fresh descendant adds nothing
+                    // to its parent's until the next reading.
+                    let cpu = (!self.fresh.contains(&t)).then(|| {
+                        procs
+                            .iter()
+                            .filter(|(pid, _)| !self.fresh.contains(pid))
+                            .map(|(_, p)| p.cpu_usage())
+                            .sum()
+                    });
+                    (cpu, Some(memory))
                 }
             }
         };
@@ -197,9 +244,12 @@ fn descendants(_pid: Pid) -> Vec<Pid> {
 }
 
 /// Runs a monitor on its own thread until `stop` fires or disconnects; returns the readings.
+///
+/// `target_pid` is asked before every reading, so a target whose process restarts (a new
+/// pid) is followed to its new process.
 pub(crate) fn monitor_thread(
     interval: Duration,
-    target_pid: Option<u32>,
+    target_pid: impl Fn() -> Option<u32>,
     offset_s: f64,
     stop: Receiver<()>,
     on_reading: impl Fn(&ResourceSample),
@@ -208,7 +258,7 @@ pub(crate) fn monitor_thread(
         t.checked_add(interval)
             .unwrap_or_else(|| t + Duration::from_secs(365 * 86_400))
     };
-    let mut monitor = ResourceMonitor::new(target_pid);
+    let mut monitor = ResourceMonitor::new(target_pid());
     let start = Instant::now();
     let mut next = after(start);
     let mut readings = Vec::new();
@@ -216,6 +266,7 @@ pub(crate) fn monitor_thread(
         let wait = next.saturating_duration_since(Instant::now());
         match stop.recv_timeout(wait) {
             Err(RecvTimeoutError::Timeout) => {
+                monitor.set_target(target_pid());
                 let s = monitor.sample(offset_s + start.elapsed().as_secs_f64());
                 on_reading(&s);
                 readings.push(s);
@@ -230,6 +281,7 @@ pub(crate) fn monitor_thread(
     }
     if readings.is_empty() && start.elapsed() >= sysinfo::MINIMUM_CPU_UPDATE_INTERVAL {
         // A plan shorter than one interval still gets one reading.
+        monitor.set_target(target_pid());
         let s = monitor.sample(offset_s + start.elapsed().as_secs_f64());
         on_reading(&s);
         readings.push(s);

@@ -174,10 +174,12 @@ impl Runner {
         let monitor = self.config.monitor.map(|m| {
             let (stop, rx) = std::sync::mpsc::channel::<()>();
             let events = self.events.clone();
-            let pid = self.target.process_id();
+            // Asked at every reading: a target that restarts its process gets a new pid.
+            let target = self.target.clone();
             let handle = std::thread::Builder::new()
                 .name("perf-runner-monitor".into())
                 .spawn(move || {
+                    let pid = move || target.process_id();
                     monitor_thread(m.interval, pid, offset_s, rx, |s| {
                         if let Some(tx) = &events {
                             let _ = tx.send(RunEvent::Resource(s.clone()));
