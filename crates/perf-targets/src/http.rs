@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::client::{error_chain, Client, RequestParts, SendError};
-use crate::pointer::Pointer;
+use crate::pointer::{Extractor, Pointer};
 use crate::secret::{Secret, REDACTED};
 use crate::spec::{Api, HttpTargetConfig};
 use crate::sse::SseParser;
@@ -34,9 +34,11 @@ pub struct HttpTarget {
     timeout: Duration,
     body: Option<Value>,
     answer_pointer: Pointer,
-    agent_pointers: Vec<Pointer>,
-    error_pointer: Pointer,
-    delta_pointer: Option<Pointer>,
+    /// Looks up [answer, error, usage, agents...] in a JSON answer.
+    answer_fields: Extractor,
+    /// Looks up [delta, error, usage, agents...] in a streamed event's JSON, if events are
+    /// JSON (`None`: an event's data is the delta).
+    event_fields: Option<Extractor>,
     api: Api,
     stream: bool,
     max_bytes: u64,
@@ -223,6 +225,13 @@ impl HttpTarget {
             .map(|p| pointer("target.agent_pointers", p))
             .collect::<Result<Vec<_>, _>>()?;
         let error_pointer = pointer("target.error_pointer", &config.error_pointer)?;
+        let usage_pointer = pointer("usage", "/usage")?;
+        // The slots of `Slot`.
+        let fields = |first: Pointer| {
+            let mut all = vec![first, error_pointer.clone(), usage_pointer.clone()];
+            all.extend(agent_pointers.iter().cloned());
+            Extractor::new(all)
+        };
         let delta_pointer = match delta_pointer {
             Some(p) => Some(pointer("target.delta_pointer", &p)?),
             None => None,
@@ -231,10 +240,9 @@ impl HttpTarget {
             client,
             timeout: Duration::from_millis(config.timeout_ms),
             body,
+            answer_fields: fields(answer_pointer.clone()),
+            event_fields: delta_pointer.map(fields),
             answer_pointer,
-            agent_pointers,
-            error_pointer,
-            delta_pointer,
             api: config.api,
             stream: config.stream,
             max_bytes: config.max_response_bytes,
@@ -329,27 +337,8 @@ impl HttpTarget {
         self.error(ErrorKind::Status, message)
     }
 
-    fn agents_of(&self, value: &Value) -> Vec<String> {
-        for pointer in &self.agent_pointers {
-            match pointer.get(value) {
-                Some(Value::String(s)) if !s.is_empty() => return vec![s.clone()],
-                Some(Value::Array(items)) => {
-                    let agents: Vec<String> = items
-                        .iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect();
-                    if !agents.is_empty() {
-                        return agents;
-                    }
-                }
-                _ => {}
-            }
-        }
-        Vec::new()
-    }
-
-    fn bot_error(&self, value: &Value) -> Option<TargetError> {
-        match self.error_pointer.get(value) {
+    fn bot_error(&self, error: Option<&Value>) -> Option<TargetError> {
+        match error {
             Some(Value::String(s)) => Some(self.error(ErrorKind::Bot, s.clone())),
             Some(Value::Object(o)) => {
                 let message = o
@@ -363,17 +352,17 @@ impl HttpTarget {
     }
 
     fn parse_json(&self, body: &[u8], ttfb: Duration) -> Result<BotResponse, TargetError> {
-        let mut value: Value = serde_json::from_slice(body).map_err(|e| {
+        let mut slots = self.answer_fields.extract(body).map_err(|e| {
             self.error(
                 ErrorKind::InvalidResponse,
                 format!("response body ({} bytes) is not JSON: {e}", body.len()),
             )
         })?;
-        if let Some(e) = self.bot_error(&value) {
+        if let Some(e) = self.bot_error(slots[Slot::ERROR].as_ref()) {
             return Err(e);
         }
-        let answer = match self.answer_pointer.get_mut(&mut value) {
-            Some(Value::String(s)) => std::mem::take(s),
+        let answer = match slots[Slot::MAIN].take() {
+            Some(Value::String(s)) => s,
             Some(_) => {
                 return Err(self.error(
                     ErrorKind::InvalidResponse,
@@ -390,10 +379,9 @@ impl HttpTarget {
                 ))
             }
         };
-        let agents = self.agents_of(&value);
         let usage = |field: &str| {
-            value
-                .get("usage")
+            slots[Slot::USAGE]
+                .as_ref()
                 .and_then(|u| u.get(field))
                 .and_then(Value::as_u64)
         };
@@ -401,7 +389,7 @@ impl HttpTarget {
         let completion_tokens = usage("completion_tokens");
         Ok(BotResponse {
             answer,
-            agents,
+            agents: agents_of(&slots),
             time_to_first_token: None,
             prompt_tokens,
             completion_tokens,
@@ -478,30 +466,30 @@ impl HttpTarget {
         if data.trim() == "[DONE]" {
             return Ok(false);
         }
-        let delta = match &self.delta_pointer {
+        let delta = match &self.event_fields {
             None => Some(data.to_owned()),
-            Some(pointer) => {
-                let value: Value = serde_json::from_str(data).map_err(|e| {
+            Some(fields) => {
+                let mut slots = fields.extract(data.as_bytes()).map_err(|e| {
                     self.error(
                         ErrorKind::InvalidResponse,
                         format!("a streamed event is not JSON: {e}"),
                     )
                 })?;
-                if let Some(e) = self.bot_error(&value) {
+                if let Some(e) = self.bot_error(slots[Slot::ERROR].as_ref()) {
                     return Err(e);
                 }
                 if state.agents.is_empty() {
-                    state.agents = self.agents_of(&value);
+                    state.agents = agents_of(&slots);
                 }
-                if let Some(usage) = value.get("usage").filter(|u| u.is_object()) {
+                if let Some(usage) = slots[Slot::USAGE].as_ref().filter(|u| u.is_object()) {
                     state.prompt_tokens = usage.get("prompt_tokens").and_then(Value::as_u64);
                     state.reported_completion_tokens =
                         usage.get("completion_tokens").and_then(Value::as_u64);
                 }
-                pointer
-                    .get(&value)
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
+                match slots[Slot::MAIN].take() {
+                    Some(Value::String(s)) => Some(s),
+                    _ => None,
+                }
             }
         };
         if let Some(delta) = delta.filter(|d| !d.is_empty()) {
@@ -509,6 +497,39 @@ impl HttpTarget {
         }
         Ok(true)
     }
+}
+
+/// The slots of an [`Extractor`] built by `HttpTarget::new`.
+struct Slot;
+
+impl Slot {
+    /// The answer (or a streamed event's delta).
+    const MAIN: usize = 0;
+    const ERROR: usize = 1;
+    const USAGE: usize = 2;
+    /// The first agent pointer's; the others follow in order.
+    const AGENTS: usize = 3;
+}
+
+/// The agents at the first agent pointer that names any: a non-empty string, or an array
+/// with strings in it.
+fn agents_of(slots: &[Option<Value>]) -> Vec<String> {
+    for slot in slots.iter().skip(Slot::AGENTS) {
+        match slot {
+            Some(Value::String(s)) if !s.is_empty() => return vec![s.clone()],
+            Some(Value::Array(items)) => {
+                let agents: Vec<String> = items
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect();
+                if !agents.is_empty() {
+                    return agents;
+                }
+            }
+            _ => {}
+        }
+    }
+    Vec::new()
 }
 
 fn default_body(api: Api, stream: bool, model: &str) -> Value {
