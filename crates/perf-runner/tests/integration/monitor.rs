@@ -240,7 +240,7 @@ async fn the_monitor_follows_a_target_to_its_new_process() {
         runner.run(&plan, &mut result).await.map(|_| result)
     });
 
-    // Two readings of the first process, then the "restart"; stop after four of the second.
+    // Two readings of the first process, then the "restart"; stop after six of the second.
     let watch = async {
         let (mut first_seen, mut second_seen) = (0, 0);
         while let Some(event) = rx.recv().await {
@@ -250,7 +250,7 @@ async fn the_monitor_follows_a_target_to_its_new_process() {
             let memory = s.target_memory_mb.unwrap_or(0.0);
             if memory >= SECOND_MIB {
                 second_seen += 1;
-                if second_seen == 4 {
+                if second_seen == 6 {
                     break;
                 }
             } else if memory >= FIRST_MIB {
@@ -280,7 +280,7 @@ async fn the_monitor_follows_a_target_to_its_new_process() {
         let cpu = s.target_cpu_percent.unwrap_or(f32::NAN);
         assert!((0.0..50.0).contains(&cpu), "{s:?}");
     }
-    assert!(after.len() >= 4, "{readings:?}");
+    assert!(after.len() >= 6, "{readings:?}");
     assert!(
         after
             .iter()
