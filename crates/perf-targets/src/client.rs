@@ -14,7 +14,7 @@
 
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,6 +26,8 @@ use hyper::{Method, Request, Response, Uri};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::{Connection, HttpConnector};
 use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::CertificateDer;
+use rustls::{ClientConfig, RootCertStore};
 use tower_service::Service;
 
 use crate::spec::HttpVersion;
@@ -116,18 +118,31 @@ enum Dialed {
 
 impl Client {
     /// A client for `parts.origin`; nothing is dialled until the first request.
+    /// `extra_roots` are trusted besides Mozilla's roots.
     pub(crate) fn new(
         parts: RequestParts,
         version: HttpVersion,
         connect_timeout: Duration,
         max_idle: usize,
+        extra_roots: Vec<CertificateDer<'static>>,
     ) -> Result<Self, rustls::Error> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(connect_timeout));
+        let mut roots = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        for cert in extra_roots {
+            roots.add(cert)?;
+        }
+        let tls =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
         let builder = HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
+            .with_tls_config(tls)
             .https_or_http();
         let connector = match version {
             HttpVersion::Http1 => builder.enable_http1().wrap_connector(http),

@@ -10,6 +10,8 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 use hyper::{Method, Response, Uri};
 use perf_core::{BotResponse, BotTarget, ErrorKind, Query, TargetError, TargetInfo};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use serde_json::{json, Value};
 use url::Url;
 
@@ -190,13 +192,23 @@ impl HttpTarget {
                 TargetsError::config("target.url", "the host is not a valid header value")
             })?,
         };
+        let extra_roots = match &config.tls_ca_file {
+            Some(path) => read_roots(path)?,
+            None => Vec::new(),
+        };
         let client = Client::new(
             parts,
             config.http_version,
             Duration::from_millis(config.connect_timeout_ms.max(1)),
             config.pool_max_idle_per_host,
+            extra_roots,
         )
-        .map_err(|e| TargetsError::Client(e.to_string()))?;
+        .map_err(|e| match &config.tls_ca_file {
+            Some(path) => {
+                TargetsError::config("target.tls_ca_file", format!("`{}`: {e}", path.display()))
+            }
+            None => TargetsError::Client(e.to_string()),
+        })?;
 
         let answer_pointer = config.answer_pointer.clone().unwrap_or_else(|| {
             match config.api {
@@ -497,6 +509,26 @@ impl HttpTarget {
         }
         Ok(true)
     }
+}
+
+/// The certificates in the PEM file `path`: at least one, all valid.
+fn read_roots(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, TargetsError> {
+    let bad = |what: String| {
+        TargetsError::config(
+            "target.tls_ca_file",
+            format!("`{}`: {what}", path.display()),
+        )
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| bad(format!("cannot read it as PEM: {e}")))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(format!("not a valid PEM certificate file: {e}")))?;
+    if certs.is_empty() {
+        return Err(bad(
+            "holds no certificate (expected `-----BEGIN CERTIFICATE-----` blocks)".to_owned(),
+        ));
+    }
+    Ok(certs)
 }
 
 /// The slots of an [`Extractor`] built by `HttpTarget::new`.

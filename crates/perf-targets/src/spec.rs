@@ -180,6 +180,10 @@ pub struct HttpTargetConfig {
     /// memory are monitored like a child process's (read whenever the id is asked for).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid_file: Option<PathBuf>,
+    /// A PEM file of root certificates to trust besides Mozilla's, for a bot whose
+    /// certificate comes from a private CA (read when the target is built).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for HttpTargetConfig {
@@ -211,6 +215,7 @@ impl fmt::Debug for HttpTargetConfig {
             .field("max_response_bytes", &self.max_response_bytes)
             .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
             .field("pid_file", &self.pid_file)
+            .field("tls_ca_file", &self.tls_ca_file)
             .finish()
     }
 }
@@ -240,6 +245,7 @@ impl HttpTargetConfig {
             max_response_bytes: default_max_response_bytes(),
             pool_max_idle_per_host: default_pool(),
             pid_file: None,
+            tls_ca_file: None,
         }
     }
 }

@@ -3,3 +3,4 @@
 mod command;
 mod http;
 mod support;
+mod tls;
