@@ -235,21 +235,35 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Pointers that reach into, past and around the texts below: escapes, indexes with
+    /// leading zeros, `-`, missing keys, the whole document.
+    const POINTERS: &[&str] = &[
+        "",
+        "/a",
+        "/a/b~1c",
+        "/a/b~1c/1/d~0e",
+        "/",
+        "/n/01",
+        "/n/1",
+        "/n/2/1",
+        "/n/-",
+        "/zz",
+        "/a/b~1c/9",
+        "/answer",
+        "/metadata/agents_used",
+        "/metadata/agents_used/1",
+        "/kay/deep/2",
+        "/usage",
+        "/usage/prompt_tokens",
+        "/0/a",
+        "/1",
+        "/s",
+    ];
+
     #[test]
     fn agrees_with_serde_json() {
-        let v = json!({"a": {"b/c": [1, {"d~e": "x"}]}, "": 5, "n": [0, 1]});
-        for p in [
-            "",
-            "/a",
-            "/a/b~1c",
-            "/a/b~1c/1/d~0e",
-            "/",
-            "/n/01",
-            "/n/1",
-            "/n/-",
-            "/zz",
-            "/a/b~1c/9",
-        ] {
+        let v = json!({"a": {"b/c": [1, {"d~e": "x"}]}, "": 5, "n": [0, 1, [2]], "kay": {}});
+        for p in POINTERS {
             let parsed = Pointer::parse(p);
             assert_eq!(
                 parsed.as_ref().and_then(|ptr| ptr.get(&v)),
@@ -270,29 +284,7 @@ mod tests {
             r#""just a string""#,
             "3",
         ];
-        let pointers = [
-            "",
-            "/a",
-            "/a/b~1c",
-            "/a/b~1c/1/d~0e",
-            "/",
-            "/n/01",
-            "/n/1",
-            "/n/2/1",
-            "/n/-",
-            "/zz",
-            "/a/b~1c/9",
-            "/answer",
-            "/metadata/agents_used",
-            "/metadata/agents_used/1",
-            "/kay/deep/2",
-            "/usage",
-            "/usage/prompt_tokens",
-            "/0/a",
-            "/1",
-            "/s",
-        ];
-        let parsed: Vec<Pointer> = pointers.iter().filter_map(|p| Pointer::parse(p)).collect();
+        let parsed: Vec<Pointer> = POINTERS.iter().filter_map(|p| Pointer::parse(p)).collect();
         let extractor = Extractor::new(parsed.clone());
         for text in texts {
             let whole: Value = serde_json::from_str(text).unwrap_or_default();
