@@ -7,6 +7,10 @@
 //!
 //! Figures are printed; `docs/performance.md` records them with the machine they ran on.
 //! CPU times are read from `/proc` (Linux only).
+//!
+//! `open [rate [seconds]]` also measures, just before and just after each case, the
+//! machine's wake-up floor: a bare thread that only sleeps to the same arrival schedule.
+//! The harness's CPU per query minus that floor is what the harness itself adds.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +19,7 @@ use async_trait::async_trait;
 use perf_core::{
     BotResponse, BotTarget, ClosedLoop, LoadProfile, Query, RunResult, TargetError, TargetInfo,
 };
-use perf_runner::{Plan, ResourceMonitor, RunEvent, Runner, RunnerConfig};
+use perf_runner::{ArrivalSchedule, Plan, ResourceMonitor, RunEvent, Runner, RunnerConfig};
 
 /// Answers at once, without allocating (the harness's cost alone).
 struct Noop;
@@ -73,6 +77,86 @@ fn cpu_ns() -> u64 {
         .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
         .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
         .sum()
+}
+
+/// CPU time of the calling thread so far, nanoseconds (`/proc/thread-self/schedstat`).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// When the open-loop schedule wakes for an arrival due at `due` (time since the start),
+/// having last woken at `last`: on a multi-thread runtime the runner's schedule thread wakes
+/// at the arrival's time but at most every 250 µs (its private `MIN_WAKE_GAP`); on a
+/// current-thread runtime it waits on tokio's timer, which fires on whole milliseconds.
+/// Arrivals due before the next wake share it.
+fn schedule_wake(due: Duration, last: Duration, current_thread: bool) -> Duration {
+    if current_thread {
+        Duration::from_millis(u64::try_from(due.as_nanos().div_ceil(1_000_000)).unwrap_or(0))
+    } else {
+        due.max(last + Duration::from_micros(250))
+    }
+}
+
+/// What a bare thread sleeping to an open loop's schedule cost.
+#[derive(Debug, Clone, Copy)]
+struct Floor {
+    arrivals: u64,
+    wakes: u64,
+    cpu_ns: u64,
+}
+
+impl Floor {
+    fn per_wake_us(&self) -> f64 {
+        self.cpu_ns as f64 / 1e3 / self.wakes.max(1) as f64
+    }
+
+    fn per_query_us(&self) -> f64 {
+        self.cpu_ns as f64 / 1e3 / self.arrivals.max(1) as f64
+    }
+}
+
+/// The wake-up floor of an open loop: a bare thread that sleeps to each arrival of the same
+/// schedule, by the schedule's rule ([`schedule_wake`]), and does nothing else. Its CPU
+/// time is read from its own schedstat, like the harness's.
+fn wake_floor(load: &LoadProfile, seed: u64) -> Floor {
+    let LoadProfile::Open(open) = load else {
+        return Floor {
+            arrivals: 0,
+            wakes: 0,
+            cpu_ns: 0,
+        };
+    };
+    let open = open.clone();
+    let current_thread = std::env::var("BENCH_RUNTIME").as_deref() == Ok("current");
+    std::thread::spawn(move || {
+        let cpu0 = thread_cpu_ns();
+        let t0 = Instant::now();
+        let mut last_wake = Duration::ZERO;
+        let (mut arrivals, mut wakes) = (0u64, 0u64);
+        for arrival in ArrivalSchedule::new(&open, seed) {
+            arrivals += 1;
+            let now = t0.elapsed();
+            if arrival.offset > now {
+                let wake = schedule_wake(arrival.offset, last_wake, current_thread);
+                if wake > now {
+                    std::thread::sleep(wake - now);
+                    wakes += 1;
+                }
+                last_wake = t0.elapsed();
+            }
+            std::hint::black_box(arrival);
+        }
+        Floor {
+            arrivals,
+            wakes,
+            cpu_ns: thread_cpu_ns() - cpu0,
+        }
+    })
+    .join()
+    .expect("floor thread")
 }
 
 /// Peak resident memory of this process, MiB (`VmHWM`).
@@ -220,6 +304,11 @@ fn open(only: Option<(f64, f64)>) {
                 queries(100),
                 LoadProfile::constant(rate, Duration::from_secs_f64(secs), 1_000),
             );
+            // The same schedule slept by a bare thread, just before and just after pass 1:
+            // what waking a thread per arrival costs on this machine right now, whatever
+            // the harness does (it drifts by several µs within a minute on a shared VM).
+            let seed = RunnerConfig::default().seed;
+            let floor_before = wake_floor(&plan.load, seed);
             // Pass 1, no per-sample events: CPU, lag and counts.
             let config = RunnerConfig {
                 sample_events: false,
@@ -230,6 +319,7 @@ fn open(only: Option<(f64, f64)>) {
             let cpu0 = cpu_ns();
             let stats = runner.run(&plan, &mut r).await.expect("run");
             let cpu = (cpu_ns() - cpu0) as f64;
+            let harness_us = cpu / 1e3 / stats.sent.max(1) as f64;
             let lag = &r.schedule.start_lag;
             println!(
                 "{rate:>7}/s for {secs:>4} s: sent {} of {} due, dropped {}, start lag p50 {} µs p99 {} µs max {} µs, late (> 2 ms) {:.2}%, CPU {:.1} µs/query",
@@ -240,7 +330,24 @@ fn open(only: Option<(f64, f64)>) {
                 lag.percentile_micros(99.0),
                 lag.max_micros(),
                 stats.late as f64 * 100.0 / stats.sent.max(1) as f64,
-                cpu / 1e3 / stats.sent.max(1) as f64,
+                harness_us,
+            );
+            let floor_after = wake_floor(&plan.load, seed);
+            let floor_us = (floor_before.per_query_us() + floor_after.per_query_us()) / 2.0;
+            println!(
+                "{:>24} wake-up floor (bare thread, same schedule, before | after): {} | {} wake-ups, {:.1} | {:.1} µs CPU each = {:.1} | {:.1} µs/query",
+                "",
+                floor_before.wakes,
+                floor_after.wakes,
+                floor_before.per_wake_us(),
+                floor_after.per_wake_us(),
+                floor_before.per_query_us(),
+                floor_after.per_query_us(),
+            );
+            println!(
+                "{:>24} harness {harness_us:.1} µs/query − mean floor {floor_us:.1} = {:.1} µs/query added by the harness",
+                "",
+                harness_us - floor_us,
             );
             // Pass 2, with events: the achieved rate from the actual start times.
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
