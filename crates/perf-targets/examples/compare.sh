@@ -18,7 +18,9 @@ ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 BENCH="$ROOT/target/release/examples/http_bench"
 URL="http://127.0.0.1:$PORT/answer.json"
 DIR=$(mktemp -d)
-trap 'kill "$NGINX_PID" 2>/dev/null || true; rm -rf "$DIR"' EXIT
+trap 'kill "$NGINX_PID" 2>/dev/null || true; rm -rf "$DIR"' EXIT INT TERM HUP PIPE
+# nginx's workers run as `nobody`: mktemp's 0700 would make every answer a 403.
+chmod 755 "$DIR"
 
 mkdir -p "$DIR/www" "$DIR/tmp"
 printf '%s\n' '{"answer":"The busiest channel is #general with 1234 messages.","agent":"server_analysis","metadata":{"agents_used":["server_analysis"]}}' > "$DIR/www/answer.json"
@@ -64,6 +66,8 @@ run_ours() { # SECONDS [EXTRA ARGS] -> sets REQ RPS U S M
     secs=$1; shift
     /usr/bin/time -f '%U %S %M' -o "$DIR/time" "$BENCH" --url "$URL" --connections "$CONN" --seconds "$secs" "$@" > "$DIR/ours.json"
     REQ=$(sed 's/.*"requests":\([0-9]*\).*/\1/' "$DIR/ours.json")
+    ERR=$(sed 's/.*"errors":\([0-9]*\).*/\1/' "$DIR/ours.json")
+    [ "$ERR" = 0 ] || { echo "http_bench: $ERR of $REQ requests failed; not a valid comparison" >&2; exit 1; }
     RPS=$(sed 's/.*"requests_per_second":\([0-9.]*\).*/\1/' "$DIR/ours.json")
     read -r U S M < "$DIR/time"
 }
@@ -71,6 +75,7 @@ run_ours() { # SECONDS [EXTRA ARGS] -> sets REQ RPS U S M
 run_wrk() {
     /usr/bin/time -f '%U %S %M' -o "$DIR/time" wrk -t1 -c"$CONN" -d"$1"s "$URL" > "$DIR/wrk.txt"
     REQ=$(awk '/requests in/ { print $1 }' "$DIR/wrk.txt")
+    if grep -q "Non-2xx" "$DIR/wrk.txt"; then echo "wrk: non-2xx answers; not a valid comparison" >&2; exit 1; fi
     RPS=$(awk '/Requests\/sec/ { print $2 }' "$DIR/wrk.txt")
     read -r U S M < "$DIR/time"
 }
@@ -78,6 +83,9 @@ run_wrk() {
 run_oha() {
     /usr/bin/time -f '%U %S %M' -o "$DIR/time" oha --no-tui -z "$1"s -c "$CONN" "$URL" > "$DIR/oha.txt"
     RPS=$(awk '/Requests\/sec/ { print $2 }' "$DIR/oha.txt")
+    if awk '/^Status code distribution/ { on = 1; next } /^ *$/ { on = 0 } on && !/\[200\]/ { bad = 1 } END { exit !bad }' "$DIR/oha.txt"; then
+        echo "oha: answers other than 200; not a valid comparison" >&2; exit 1
+    fi
     REQ=$(awk -v r="$RPS" -v s="$1" 'BEGIN { printf "%d", r * s }')
     read -r U S M < "$DIR/time"
 }
