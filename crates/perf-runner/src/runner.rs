@@ -358,8 +358,8 @@ enum Waits {
     Thread,
 }
 
-/// Sleeps this thread until `deadline`, waking at least every 20 ms to notice a
-/// cancellation; returns `true` when cancelled.
+/// Parks this thread until `deadline` or a cancellation (which unparks it, see
+/// [`unpark_on_cancel`]); returns `true` when cancelled.
 fn sleep_thread_until(deadline: Instant, cancel: &CancellationToken) -> bool {
     let deadline = deadline.into_std();
     loop {
@@ -370,7 +370,30 @@ fn sleep_thread_until(deadline: Instant, cancel: &CancellationToken) -> bool {
         if now >= deadline {
             return false;
         }
-        std::thread::sleep((deadline - now).min(Duration::from_millis(20)));
+        // Wakes early on an unpark (a cancellation, or a stale or spurious one): the loop
+        // looks again.
+        std::thread::park_timeout(deadline - now);
+    }
+}
+
+/// Unparks the calling thread when `cancel` fires, until the returned guard is dropped.
+/// Without it a parked schedule thread would have to wake now and then to look, which at
+/// low rates costs more CPU than the arrivals themselves.
+fn unpark_on_cancel(cancel: &CancellationToken) -> AbortOnDrop {
+    let thread = std::thread::current();
+    let cancel = cancel.clone();
+    AbortOnDrop(tokio::spawn(async move {
+        cancel.cancelled().await;
+        thread.unpark();
+    }))
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -393,6 +416,7 @@ async fn open_schedule(
     let mut schedule = ArrivalSchedule::new(&o, seed).peekable();
     let mut next_timer: Option<(Instant, Pin<Box<Sleep>>)> = None;
     let mut last_wake = ctx.t0;
+    let _unpark = (waits == Waits::Thread).then(|| unpark_on_cancel(&ctx.cancel));
     let mut k = 0u64;
     while let Some(arrival) = schedule.next() {
         if k >= cap || ctx.cancel.is_cancelled() {

@@ -225,3 +225,26 @@ async fn the_schedule_thread_stops_on_cancellation() {
     assert!(stats.sent >= 1 && stats.sent < 12_000, "{}", stats.sent);
     assert!(stats.wall_time_s < 60.0);
 }
+
+/// The schedule thread parks until its next arrival; a cancellation unparks it at once
+/// instead of after the gap (here 100 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancellation_wakes_a_schedule_thread_parked_for_a_long_gap() {
+    let token = tokio_util::sync::CancellationToken::new();
+    let runner =
+        Runner::new(Scripted::fixed(1), RunnerConfig::default()).with_cancel(token.clone());
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        token.cancel();
+    });
+    let mut result = new_result();
+    let plan = Plan::new(
+        queries(3),
+        LoadProfile::constant(0.01, Duration::from_secs(600), 10),
+    );
+    let stats = runner.run(&plan, &mut result).await.unwrap();
+    canceller.await.unwrap();
+    assert!(stats.interrupted);
+    assert!(stats.sent <= 1, "{}", stats.sent);
+    assert!(stats.wall_time_s < 50.0, "{}", stats.wall_time_s);
+}
