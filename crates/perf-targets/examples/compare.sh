@@ -2,17 +2,20 @@
 # Compares HttpTarget (driven by perf-runner) with wrk and oha against one local nginx
 # serving a small static JSON file on 127.0.0.1. Loopback only.
 #
-#   sh crates/perf-targets/examples/compare.sh [CONNECTIONS] [SECONDS] [MEMORY_SECONDS]
+#   sh crates/perf-targets/examples/compare.sh [CONNECTIONS] [SECONDS] [MEMORY_SECONDS] [ROUNDS]
 #
 # Needs: nginx and wrk (Debian packages), oha (`cargo install oha`, optional), GNU time
 # (/usr/bin/time), and a release build of the example:
 #   cargo build --release -p perf-targets --example http_bench
-# Prints one line per tool: requests/s, CPU seconds per 1000 requests, peak RSS, and for
-# the memory run the RSS once per second.
+# Prints one line per tool and round: requests/s, CPU seconds per 1000 requests, peak RSS;
+# then, over the rounds (the tools alternate, so a noisy moment hits all of them), the median
+# of each HttpTarget variant's ratios to oha's requests/s and to wrk's CPU per request; and
+# for the memory run the RSS once per second.
 set -eu
 CONN=${1:-64}
 SECS=${2:-10}
 MEMSECS=${3:-30}
+ROUNDS=${4:-1}
 PORT=18080
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 BENCH="$ROOT/target/release/examples/http_bench"
@@ -90,17 +93,45 @@ run_oha() {
     read -r U S M < "$DIR/time"
 }
 
-report() { # NAME
+report() { # NAME KEY: prints a line, and keeps "KEY round req/s cpu" for the summary
+    CPU=$(cpu_per_1000 "$U" "$S" "$REQ")
     printf '%-50s %10s req/s  %8s CPU-s/1000 req  peak RSS %6s KiB  (%s requests, user %s s, sys %s s)\n' \
-        "$1" "$RPS" "$(cpu_per_1000 "$U" "$S" "$REQ")" "$M" "$REQ" "$U" "$S"
+        "$1" "$RPS" "$CPU" "$M" "$REQ" "$U" "$S"
+    echo "$2 $ROUND $RPS $CPU" >> "$DIR/rounds"
 }
 
-echo "connections=$CONN seconds=$SECS nginx: 1 worker, $URL"
-run_ours "$SECS"; report "perf-targets (perf-runner, multi-thread runtime)"
-run_ours "$SECS" --threads 1; report "perf-targets (perf-runner, current-thread runtime)"
-run_ours "$SECS" --threads 1 --loop; report "perf-targets (tight loop, current-thread runtime)"
-run_wrk "$SECS"; report "wrk"
-if command -v oha >/dev/null 2>&1; then run_oha "$SECS"; report "oha"; else echo "oha not installed"; fi
+echo "connections=$CONN seconds=$SECS rounds=$ROUNDS nginx: 1 worker, $URL"
+: > "$DIR/rounds"
+ROUND=1
+while [ "$ROUND" -le "$ROUNDS" ]; do
+    [ "$ROUNDS" -gt 1 ] && echo "round $ROUND:"
+    run_ours "$SECS"; report "perf-targets (perf-runner, multi-thread runtime)" runner-mt
+    run_ours "$SECS" --threads 1; report "perf-targets (perf-runner, current-thread runtime)" runner-ct
+    run_ours "$SECS" --threads 1 --loop; report "perf-targets (tight loop, current-thread runtime)" loop-ct
+    run_wrk "$SECS"; report "wrk" wrk
+    if command -v oha >/dev/null 2>&1; then run_oha "$SECS"; report "oha" oha; else echo "oha not installed"; fi
+    ROUND=$((ROUND + 1))
+done
+
+# Per round, each variant's ratios; then their medians over the rounds.
+echo "medians over $ROUNDS round(s): requests/s ÷ oha's, CPU per request ÷ wrk's"
+for v in runner-mt runner-ct loop-ct; do
+    awk -v v="$v" '
+        { rps[$1, $2] = $3; cpu[$1, $2] = $4; if ($2 > n) n = $2 }
+        function median(a, k,    i, j, t) {
+            for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+            return (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+        }
+        END {
+            k = 0; m = 0
+            for (r = 1; r <= n; r++) {
+                if (((v, r) in rps) && (("oha", r) in rps) && rps["oha", r] > 0) rr[++k] = rps[v, r] / rps["oha", r]
+                if (((v, r) in cpu) && (("wrk", r) in cpu) && cpu["wrk", r] > 0) cr[++m] = cpu[v, r] / cpu["wrk", r]
+            }
+            printf "  %-10s req/s %s x oha   CPU %s x wrk\n", v,
+                (k ? sprintf("%.2f", median(rr, k)) : "n/a"), (m ? sprintf("%.2f", median(cr, m)) : "n/a")
+        }' "$DIR/rounds"
+done
 
 echo "memory over ${MEMSECS}s (RSS KiB, once per second):"
 "$BENCH" --url "$URL" --connections "$CONN" --seconds "$MEMSECS" > "$DIR/mem.json" &
