@@ -55,6 +55,10 @@ struct Cli {
     /// Results directory: each gate run writes `<DIR>/<run-id>/`, `<DIR>/latest` points at it.
     #[arg(long, value_name = "DIR", default_value = "cicd_results")]
     out: PathBuf,
+    /// Run on one thread: the least CPU per query for a bot outside the process (HTTP or
+    /// `cmd:`) on the same machine; open-loop starts then follow a 1 ms timer.
+    #[arg(long)]
+    single_thread: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -72,7 +76,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let code = match tokio::runtime::Runtime::new() {
+    let code = match perf_suite::runtime(cli.single_thread) {
         Ok(rt) => rt.block_on(run(cli)),
         Err(e) => {
             eprintln!("ci-gate: could not run: cannot start the async runtime: {e}");

@@ -85,6 +85,21 @@ fn passes_against_a_baseline_of_the_same_bot_and_blocks_a_50_percent_slowdown() 
         assert!(root.join("latest").join(file).is_file(), "{file}");
     }
 
+    // On one thread (a current-thread runtime) the same bot passes too.
+    let out = f.gate(&[
+        "--config",
+        same.to_str().unwrap(),
+        "--baseline",
+        "b",
+        "--single-thread",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("PASS baseline_validation"),
+        "{}",
+        stderr(&out)
+    );
+
     let slow = f.config("slow.json", serde_json::json!({ "latency_factor": 1.5 }));
     let out = f.gate(&["--config", slow.to_str().unwrap(), "--baseline", "b"]);
     let err = stderr(&out);

@@ -64,6 +64,10 @@ pub(crate) struct Cli {
     /// No progress bars (they are also off when stderr is not a terminal).
     #[arg(long)]
     quiet: bool,
+    /// Run on one thread: the least CPU per query for a bot outside the process (HTTP or
+    /// `cmd:`) on the same machine; open-loop starts then follow a 1 ms timer.
+    #[arg(long)]
+    pub(crate) single_thread: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }

@@ -22,6 +22,21 @@ pub use pipeline::{
     HARNESS_VERSION, PHASES,
 };
 
+/// The async runtime the binaries run the suite on: tokio's multi-thread runtime, or with
+/// `single_thread` a current-thread one. One thread costs the least CPU per query for a bot
+/// outside the process (HTTP or a command; measured in `docs/performance.md`), which matters
+/// when the bot shares the machine; open-loop starts then follow tokio's 1 ms timer, and an
+/// in-process bot gets one core.
+pub fn runtime(single_thread: bool) -> std::io::Result<tokio::runtime::Runtime> {
+    if single_thread {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Runtime::new()
+    }
+}
+
 /// Exit codes shared by the binaries.
 pub mod exit_codes {
     /// The run completed and nothing it checked failed (ci-gate: deploy).
