@@ -205,8 +205,9 @@ async fn a_multi_thread_runtime_schedules_on_its_own_thread() {
     assert_eq!(result.overall.count, 60);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_schedule_thread_stops_on_cancellation() {
+/// Runs an open loop at `rate` per second for up to 600 s on a 1 ms target, cancelled
+/// after 300 ms of real time.
+async fn cancelled_after_300_ms(rate: f64) -> (perf_runner::PlanStats, perf_core::RunResult) {
     let token = tokio_util::sync::CancellationToken::new();
     let runner =
         Runner::new(Scripted::fixed(1), RunnerConfig::default()).with_cancel(token.clone());
@@ -217,10 +218,16 @@ async fn the_schedule_thread_stops_on_cancellation() {
     let mut result = new_result();
     let plan = Plan::new(
         queries(3),
-        LoadProfile::constant(20.0, Duration::from_secs(600), 10),
+        LoadProfile::constant(rate, Duration::from_secs(600), 10),
     );
     let stats = runner.run(&plan, &mut result).await.unwrap();
     canceller.await.unwrap();
+    (stats, result)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schedule_thread_stops_on_cancellation() {
+    let (stats, result) = cancelled_after_300_ms(20.0).await;
     assert!(stats.interrupted && result.interrupted);
     assert!(stats.sent >= 1 && stats.sent < 12_000, "{}", stats.sent);
     assert!(stats.wall_time_s < 60.0);
@@ -230,20 +237,7 @@ async fn the_schedule_thread_stops_on_cancellation() {
 /// instead of after the gap (here 100 s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancellation_wakes_a_schedule_thread_parked_for_a_long_gap() {
-    let token = tokio_util::sync::CancellationToken::new();
-    let runner =
-        Runner::new(Scripted::fixed(1), RunnerConfig::default()).with_cancel(token.clone());
-    let canceller = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        token.cancel();
-    });
-    let mut result = new_result();
-    let plan = Plan::new(
-        queries(3),
-        LoadProfile::constant(0.01, Duration::from_secs(600), 10),
-    );
-    let stats = runner.run(&plan, &mut result).await.unwrap();
-    canceller.await.unwrap();
+    let (stats, _) = cancelled_after_300_ms(0.01).await;
     assert!(stats.interrupted);
     assert!(stats.sent <= 1, "{}", stats.sent);
     assert!(stats.wall_time_s < 50.0, "{}", stats.wall_time_s);
