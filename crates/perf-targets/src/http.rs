@@ -29,8 +29,9 @@ const ERROR_SNIPPET_BYTES: usize = 256;
 /// (OpenAI-compatible chat completions or plain SSE).
 ///
 /// One pool of connections (hyper; rustls; HTTP/1.1, HTTP/2 or either by ALPN) serves all
-/// concurrent queries; see `docs/targets.md`. The auth token is read from the environment once, sent in a sensitive header,
-/// and scrubbed from every error message; `Debug` and [`BotTarget::describe`] never show it.
+/// concurrent queries; see `docs/targets.md`. The auth token is read from the environment
+/// once, sent in a sensitive header, and scrubbed from every error message; `Debug` and
+/// [`BotTarget::describe`] never show it.
 pub struct HttpTarget {
     client: Client,
     timeout: Duration,
