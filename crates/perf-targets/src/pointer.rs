@@ -39,8 +39,14 @@ impl Pointer {
     }
 
     /// The value it points to in `value`.
-    pub(crate) fn get<'a>(&self, mut value: &'a Value) -> Option<&'a Value> {
-        for token in &self.tokens {
+    pub(crate) fn get<'a>(&self, value: &'a Value) -> Option<&'a Value> {
+        self.get_below(0, value)
+    }
+
+    /// The value its tokens after the first `depth` point to in `value` (a value found
+    /// at that depth).
+    fn get_below<'a>(&self, depth: usize, mut value: &'a Value) -> Option<&'a Value> {
+        for token in self.tokens.get(depth..)? {
             value = match value {
                 Value::Object(map) => map.get(token)?,
                 Value::Array(items) => items.get(index(token)?)?,
@@ -109,11 +115,7 @@ impl<'de> DeserializeSeed<'de> for Seek<'_> {
             // A pointer ends here: the value is wanted whole; deeper ones look inside it.
             let value = Value::deserialize(d)?;
             for &i in self.active {
-                let rest = Pointer {
-                    text: String::new(),
-                    tokens: self.pointers[i].tokens[depth..].to_vec(),
-                };
-                self.out[i] = rest.get(&value).cloned();
+                self.out[i] = self.pointers[i].get_below(depth, &value).cloned();
             }
             return Ok(());
         }
