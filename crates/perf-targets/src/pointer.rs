@@ -38,11 +38,6 @@ impl Pointer {
         &self.text
     }
 
-    /// The value it points to in `value`.
-    pub(crate) fn get<'a>(&self, value: &'a Value) -> Option<&'a Value> {
-        self.get_below(0, value)
-    }
-
     /// The value its tokens after the first `depth` point to in `value` (a value found
     /// at that depth).
     fn get_below<'a>(&self, depth: usize, mut value: &'a Value) -> Option<&'a Value> {
@@ -268,7 +263,7 @@ mod tests {
         for p in POINTERS {
             let parsed = Pointer::parse(p);
             assert_eq!(
-                parsed.as_ref().and_then(|ptr| ptr.get(&v)),
+                parsed.as_ref().and_then(|ptr| ptr.get_below(0, &v)),
                 v.pointer(p),
                 "{p}"
             );
@@ -293,7 +288,12 @@ mod tests {
             let got = extractor.extract(text.as_bytes()).unwrap_or_default();
             assert_eq!(got.len(), parsed.len());
             for (p, got) in parsed.iter().zip(&got) {
-                assert_eq!(got.as_ref(), p.get(&whole), "{text} at {}", p.as_str());
+                assert_eq!(
+                    got.as_ref(),
+                    p.get_below(0, &whole),
+                    "{text} at {}",
+                    p.as_str()
+                );
             }
         }
     }
