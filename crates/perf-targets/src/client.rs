@@ -7,10 +7,10 @@
 //! oversize body, a timeout) closes its connection, which can carry nothing else. HTTP/2
 //! multiplexes: every request shares one connection, dialled again when it closes.
 //!
-//! Why not reqwest: against one nginx on loopback it cost 1.45 times the CPU per request of
-//! this client (docs/performance.md, "perf-targets"); it parses the URL twice per request
-//! and runs each one through retry and redirect layers, none of which a measuring client
-//! wants. TLS is rustls (ring, Mozilla's roots), as before.
+//! Why not reqwest: against one nginx on loopback it cost 1.5–2.1 times the CPU per request
+//! of this client (docs/performance.md, "reqwest against hyper"); it parses the URL twice
+//! per request and runs each one through retry and redirect layers, none of which a
+//! measuring client wants. TLS is rustls (ring, Mozilla's roots), as before.
 
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicU8, Ordering};
