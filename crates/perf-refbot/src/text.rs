@@ -5,59 +5,11 @@ use std::collections::HashSet;
 /// Longest token kept from user text, in characters.
 pub(crate) const MAX_TOKEN_CHARS: usize = 48;
 
-/// Words that say what to do rather than what to look for; dropped from search topics
-/// and from term statistics.
-const STOP_WORDS: &[&str] = &[
-    "the",
-    "and",
-    "for",
-    "that",
-    "this",
-    "with",
-    "you",
-    "have",
-    "has",
-    "are",
-    "was",
-    "but",
-    "not",
-    "all",
-    "any",
-    "can",
-    "just",
-    "about",
-    "what",
-    "your",
-    "our",
-    "some",
-    "new",
-    "think",
-    "does",
-    "anyone",
-    "know",
-    "tried",
-    "really",
-    "thanks",
-    "from",
-    "into",
-    "they",
-    "them",
-    "their",
-    "there",
-    "were",
-    "been",
-    "will",
-    "would",
-    "could",
-    "should",
-    "how",
-    "who",
-    "why",
-    "when",
+/// Words of a request that say what to do rather than what to look for; dropped from
+/// search topics and from term statistics besides [`perf_synth::COMMON_STOP_WORDS`].
+const QUERY_STOP_WORDS: &[&str] = &[
     "where",
-    "which",
     "said",
-    "say",
     "says",
     "people",
     "search",
@@ -96,15 +48,11 @@ const STOP_WORDS: &[&str] = &[
     "we",
     "us",
     "ok",
-    "lol",
-    "get",
-    "got",
-    "one",
 ];
 
 /// Whether `word` (lower case) is a stop word.
 pub(crate) fn is_stop_word(word: &str) -> bool {
-    STOP_WORDS.contains(&word)
+    perf_synth::COMMON_STOP_WORDS.contains(&word) || QUERY_STOP_WORDS.contains(&word)
 }
 
 /// Lower-case alphanumeric tokens of `text`, each cut to [`MAX_TOKEN_CHARS`], without

@@ -4,7 +4,7 @@ use std::path::Path;
 use perf_core::{ChannelStat, ContentProfile, TermStat, UserStat};
 use sqlx::sqlite::SqlitePool;
 
-use crate::words::STOP_WORDS;
+use crate::words::is_stop_word;
 use crate::SynthError;
 
 /// Terms kept in the profile.
@@ -82,7 +82,7 @@ pub(crate) fn terms(content: &str) -> impl Iterator<Item = String> + '_ {
         .flat_map(|w| w.split(|c: char| !c.is_alphanumeric()))
         .filter(|w| w.chars().count() >= 3 && !w.chars().all(|c| c.is_ascii_digit()))
         .map(str::to_lowercase)
-        .filter(|w| !STOP_WORDS.contains(&w.as_str()))
+        .filter(|w| !is_stop_word(w))
 }
 
 #[cfg(test)]
@@ -118,9 +118,6 @@ mod tests {
         assert!(p.active_users() > 100);
         assert!(p.span_days() > 100.0);
         assert!(!p.top_terms.is_empty());
-        assert!(p
-            .top_terms
-            .iter()
-            .all(|t| !STOP_WORDS.contains(&t.term.as_str())));
+        assert!(p.top_terms.iter().all(|t| !is_stop_word(&t.term)));
     }
 }

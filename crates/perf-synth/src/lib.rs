@@ -42,6 +42,7 @@ pub use robustness::{
     DEFAULT_ROBUSTNESS_THRESHOLD, ROBUSTNESS_CHECK_GROUP,
 };
 pub use stress::{load_scenarios, stress_scenarios, LoadScenario, ScenarioKind};
+pub use words::COMMON_STOP_WORDS;
 
 #[cfg(test)]
 mod send_sync_tests {

@@ -213,40 +213,21 @@ pub(crate) const LINKS: &[&str] = &[
     "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
 ];
 
-/// Words content analysis ignores when counting terms.
-pub(crate) const STOP_WORDS: &[&str] = &[
-    "the",
-    "and",
-    "for",
-    "that",
-    "this",
-    "with",
-    "you",
-    "have",
-    "has",
-    "are",
-    "was",
-    "but",
-    "not",
-    "all",
-    "any",
-    "can",
-    "just",
-    "about",
-    "what",
-    "your",
-    "our",
-    "some",
-    "new",
-    "think",
-    "does",
-    "anyone",
-    "know",
-    "tried",
-    "really",
-    "thanks",
+/// English function words and chat filler that say nothing about a topic: the part of a
+/// stop-word list that term counting (content analysis) and topic extraction (the
+/// reference bot) share. Each adds its own words.
+pub const COMMON_STOP_WORDS: &[&str] = &[
+    "the", "and", "for", "that", "this", "with", "you", "have", "has", "are", "was", "but", "not",
+    "all", "any", "can", "just", "about", "what", "your", "our", "some", "new", "think", "does",
+    "anyone", "know", "tried", "really", "thanks", "will", "lol", "from", "they", "them", "would",
+    "could", "should", "been", "were", "there", "their", "into", "how", "who", "why", "when",
+    "which", "one", "get", "got", "say",
+];
+
+/// Words content analysis ignores besides [`COMMON_STOP_WORDS`]: greetings, link parts and
+/// the generator's own chat phrases.
+const CHAT_STOP_WORDS: &[&str] = &[
     "everyone",
-    "will",
     "back",
     "kind",
     "wild",
@@ -257,7 +238,6 @@ pub(crate) const STOP_WORDS: &[&str] = &[
     "finally",
     "works",
     "good",
-    "lol",
     "ideas",
     "question",
     "quick",
@@ -285,39 +265,24 @@ pub(crate) const STOP_WORDS: &[&str] = &[
     "can't",
     "it's",
     "i'm",
-    "from",
-    "they",
-    "them",
-    "would",
-    "could",
-    "should",
-    "been",
-    "were",
-    "there",
-    "their",
     "then",
     "than",
-    "into",
     "out",
-    "how",
-    "who",
-    "why",
-    "when",
-    "which",
     "also",
     "very",
     "much",
     "more",
-    "one",
-    "get",
-    "got",
     "like",
     "yes",
     "yeah",
     "don't",
     "its",
     "let",
-    "say",
     "see",
     "via",
 ];
+
+/// Whether content analysis ignores `word` (lower case) when counting terms.
+pub(crate) fn is_stop_word(word: &str) -> bool {
+    COMMON_STOP_WORDS.contains(&word) || CHAT_STOP_WORDS.contains(&word)
+}
