@@ -56,29 +56,17 @@ impl SimulatedRun {
             let ms = median_ms * (self.sigma * rng.normal()).exp() * run_factor * own;
             let latency_us = (ms * 1000.0).round().max(1.0) as u64;
             let failed = rng.chance(self.error_rate);
+            let outcome = if failed {
+                Outcome::Error(perf_core::ErrorKind::Bot)
+            } else {
+                Outcome::Ok
+            };
             run.record(&Sample {
-                query_id: format!("q{i}"),
-                scenario: "standard".into(),
-                // One category: per-agent groups already split the queries by agent, and
-                // fewer groups keep the many simulated runs of the evaluation cheap.
-                category: "standard".into(),
                 expected_agent: Some(agent.into()),
                 agent: Some(agent.into()),
-                outcome: if failed {
-                    Outcome::Error(perf_core::ErrorKind::Bot)
-                } else {
-                    Outcome::Ok
-                },
-                first_attempt: None,
-                attempts: 1,
-                scheduled_at_us: 0,
-                start_lag_us: 0,
-                latency_us,
-                service_us: latency_us,
-                ttft_us: None,
-                error: None,
-                failed_expectations: Vec::new(),
-                answer_excerpt: None,
+                // One category: per-agent groups already split the queries by agent, and
+                // fewer groups keep the many simulated runs of the evaluation cheap.
+                ..Sample::new(format!("q{i}"), "standard", "standard", outcome, latency_us)
             });
         }
         run.wall_time_s = 10.0;

@@ -417,22 +417,9 @@ mod tests {
 
     fn sample(id: u32, agent: &str, expected: &str, outcome: Outcome, latency_us: u64) -> Sample {
         Sample {
-            query_id: format!("q{id}"),
-            scenario: "standard".into(),
-            category: expected.into(),
             expected_agent: Some(expected.into()),
             agent: (!agent.is_empty()).then(|| agent.to_owned()),
-            outcome,
-            first_attempt: None,
-            attempts: 1,
-            scheduled_at_us: 0,
-            start_lag_us: 0,
-            latency_us,
-            service_us: latency_us,
-            ttft_us: None,
-            error: None,
-            failed_expectations: Vec::new(),
-            answer_excerpt: None,
+            ..Sample::new(format!("q{id}"), "standard", expected, outcome, latency_us)
         }
     }
 

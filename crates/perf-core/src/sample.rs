@@ -86,6 +86,36 @@ pub struct Sample {
 }
 
 impl Sample {
+    /// A query answered (or not, as `outcome` says) in `latency_us`, started on time at the
+    /// run's start in one attempt: no agents, no error, no expectations. Set other fields
+    /// with struct update syntax (`Sample { agent, ..Sample::new(..) }`).
+    pub fn new(
+        query_id: impl Into<String>,
+        scenario: impl Into<String>,
+        category: impl Into<String>,
+        outcome: Outcome,
+        latency_us: u64,
+    ) -> Self {
+        Self {
+            query_id: query_id.into(),
+            scenario: scenario.into(),
+            category: category.into(),
+            expected_agent: None,
+            agent: None,
+            outcome,
+            first_attempt: None,
+            attempts: 1,
+            scheduled_at_us: 0,
+            start_lag_us: 0,
+            latency_us,
+            service_us: latency_us,
+            ttft_us: None,
+            error: None,
+            failed_expectations: Vec::new(),
+            answer_excerpt: None,
+        }
+    }
+
     /// Whether the answer came from the expected agent; `None` when nothing was expected
     /// or nothing answered.
     pub fn routed_correctly(&self) -> Option<bool> {

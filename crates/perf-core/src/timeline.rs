@@ -105,22 +105,8 @@ mod tests {
 
     fn at(sec: f64) -> Sample {
         Sample {
-            query_id: "q".into(),
-            scenario: "s".into(),
-            category: "c".into(),
-            expected_agent: None,
-            agent: None,
-            outcome: Outcome::Ok,
-            first_attempt: None,
-            attempts: 1,
             scheduled_at_us: (sec * 1e6) as u64,
-            start_lag_us: 0,
-            latency_us: 1000,
-            service_us: 1000,
-            ttft_us: None,
-            error: None,
-            failed_expectations: Vec::new(),
-            answer_excerpt: None,
+            ..Sample::new("q", "s", "c", Outcome::Ok, 1000)
         }
     }
 

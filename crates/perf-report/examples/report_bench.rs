@@ -44,31 +44,24 @@ fn build(n: u64, extra_groups: u64) -> RunResult {
         } else {
             Outcome::Ok
         };
+        let scenario = if extra_groups > 0 {
+            format!("scenario{}", i % extra_groups)
+        } else {
+            ["standard", "load_ramp", "edge_cases"][(i % 3) as usize].to_owned()
+        };
+        let category = match (edge, extra_groups) {
+            (Some(e), _) => format!("edge:{e}"),
+            (None, 0) => agent.to_owned(),
+            (None, g) => format!("category{}", i % g),
+        };
         let s = Sample {
-            query_id: format!("q{i}"),
-            scenario: if extra_groups > 0 {
-                format!("scenario{}", i % extra_groups)
-            } else {
-                ["standard", "load_ramp", "edge_cases"][(i % 3) as usize].to_owned()
-            },
-            category: match (edge, extra_groups) {
-                (Some(e), _) => format!("edge:{e}"),
-                (None, 0) => agent.to_owned(),
-                (None, g) => format!("category{}", i % g),
-            },
             expected_agent: Some(agent.to_owned()),
             agent: outcome.is_success().then(|| agent.to_owned()),
-            outcome,
-            first_attempt: None,
-            attempts: 1,
             scheduled_at_us: i * duration_us / n.max(1),
             start_lag_us: rng.below(3000),
-            latency_us,
             service_us: latency_us.saturating_sub(200),
-            ttft_us: None,
             error: (!outcome.is_success()).then(|| "bot said <no>".to_owned()),
-            failed_expectations: Vec::new(),
-            answer_excerpt: None,
+            ..Sample::new(format!("q{i}"), scenario, category, outcome, latency_us)
         };
         r.record(&s);
     }

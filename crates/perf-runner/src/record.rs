@@ -205,24 +205,7 @@ impl Aggregator {
 }
 
 fn blank_sample() -> Sample {
-    Sample {
-        query_id: String::new(),
-        scenario: String::new(),
-        category: String::new(),
-        expected_agent: None,
-        agent: None,
-        outcome: Outcome::Ok,
-        first_attempt: None,
-        attempts: 1,
-        scheduled_at_us: 0,
-        start_lag_us: 0,
-        latency_us: 0,
-        service_us: 0,
-        ttft_us: None,
-        error: None,
-        failed_expectations: Vec::new(),
-        answer_excerpt: None,
-    }
+    Sample::new(String::new(), String::new(), String::new(), Outcome::Ok, 0)
 }
 
 /// The raw-sample file.

@@ -152,25 +152,13 @@ async fn main() {
             Err(e) => (Outcome::Error(e.kind), Vec::new()),
         };
         result.record(&Sample {
-            query_id: q.id.clone(),
-            scenario: q.scenario.clone(),
-            category: q.category.clone(),
             expected_agent: q.expected_agent.clone(),
             agent: r
                 .as_ref()
                 .ok()
                 .and_then(|x| x.primary_agent().map(str::to_owned)),
-            outcome,
-            first_attempt: None,
-            attempts: 1,
-            scheduled_at_us: 0,
-            start_lag_us: 0,
-            latency_us: us,
-            service_us: us,
-            ttft_us: None,
-            error: None,
             failed_expectations: failed,
-            answer_excerpt: None,
+            ..Sample::new(&q.id, &q.scenario, &q.category, outcome, us)
         });
     }
     let wall = t.elapsed();

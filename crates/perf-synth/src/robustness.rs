@@ -611,22 +611,14 @@ mod tests {
         assert!(robustness_report(&r, 1.0).classes.is_empty());
         assert!(robustness_report(&r, 1.0).agents_note.is_some());
         r.record(&Sample {
-            query_id: "edge-long_query-03".into(),
-            scenario: "edge_cases".into(),
-            category: "edge:long_query".into(),
-            expected_agent: None,
-            agent: None,
-            outcome: Outcome::Timeout,
-            first_attempt: None,
-            attempts: 1,
-            scheduled_at_us: 0,
-            start_lag_us: 0,
-            latency_us: 30_000_000,
-            service_us: 30_000_000,
-            ttft_us: None,
             error: Some("no answer within 30 s".into()),
-            failed_expectations: Vec::new(),
-            answer_excerpt: None,
+            ..Sample::new(
+                "edge-long_query-03",
+                "edge_cases",
+                "edge:long_query",
+                Outcome::Timeout,
+                30_000_000,
+            )
         });
         let report = robustness_report(&r, 1.0);
         let c = &report.classes["long_query"];

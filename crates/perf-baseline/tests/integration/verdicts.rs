@@ -230,22 +230,8 @@ fn empty_and_degenerate_runs_are_inconclusive_not_a_panic() {
     for (r, us) in [(&mut flat, 50_000u64), (&mut flat2, 50_000u64)] {
         for i in 0..100 {
             r.record(&perf_core::Sample {
-                query_id: format!("q{i}"),
-                scenario: "s".into(),
-                category: "c".into(),
-                expected_agent: None,
                 agent: Some(["x", "y"][i % 2].into()),
-                outcome: perf_core::Outcome::Ok,
-                first_attempt: None,
-                attempts: 1,
-                scheduled_at_us: 0,
-                start_lag_us: 0,
-                latency_us: us,
-                service_us: us,
-                ttft_us: None,
-                error: None,
-                failed_expectations: Vec::new(),
-                answer_excerpt: None,
+                ..perf_core::Sample::new(format!("q{i}"), "s", "c", perf_core::Outcome::Ok, us)
             });
         }
     }
