@@ -4,9 +4,8 @@ use std::time::Duration;
 
 use perf_core::{ClosedLoop, LoadProfile, Sample};
 use perf_runner::{Plan, RunEvent, Runner, RunnerConfig, RunnerError};
-use tokio_util::sync::CancellationToken;
 
-use crate::support::{assert_near, drain, new_result, queries, samples, Scripted};
+use crate::support::{assert_near, cancelled_after, drain, new_result, queries, samples, Scripted};
 
 fn endless(users: usize) -> LoadProfile {
     LoadProfile::Closed(ClosedLoop {
@@ -20,15 +19,11 @@ fn endless(users: usize) -> LoadProfile {
 #[tokio::test(start_paused = true)]
 async fn cancellation_returns_the_partial_result_marked_interrupted() {
     let target = Scripted::fixed(100);
-    let token = CancellationToken::new();
+    let (token, canceller) = cancelled_after(Duration::from_millis(1_050));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let runner = Runner::new(target.clone(), RunnerConfig::default())
         .with_cancel(token.clone())
         .with_events(tx);
-    let canceller = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(1_050)).await;
-        token.cancel();
-    });
     let mut result = new_result();
     let stats = runner
         .run(&Plan::new(queries(5), endless(2)), &mut result)
@@ -55,17 +50,13 @@ async fn cancellation_returns_the_partial_result_marked_interrupted() {
 #[tokio::test(start_paused = true)]
 async fn queries_still_in_flight_after_the_grace_period_are_abandoned() {
     let target = Scripted::fixed(60_000);
-    let token = CancellationToken::new();
+    let (token, canceller) = cancelled_after(Duration::from_secs(1));
     let config = RunnerConfig {
         grace_period: Duration::from_secs(2),
         query_timeout: Duration::from_secs(120),
         ..RunnerConfig::default()
     };
     let runner = Runner::new(target, config).with_cancel(token.clone());
-    let canceller = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        token.cancel();
-    });
     let mut result = new_result();
     let stats = runner
         .run(&Plan::new(queries(5), endless(3)), &mut result)
@@ -82,12 +73,8 @@ async fn queries_still_in_flight_after_the_grace_period_are_abandoned() {
 #[tokio::test(start_paused = true)]
 async fn an_open_loop_stops_scheduling_on_cancellation() {
     let target = Scripted::fixed(10);
-    let token = CancellationToken::new();
+    let (token, canceller) = cancelled_after(Duration::from_millis(995));
     let runner = Runner::new(target, RunnerConfig::default()).with_cancel(token.clone());
-    let canceller = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(995)).await;
-        token.cancel();
-    });
     let mut result = new_result();
     let plan = Plan::new(
         queries(5),
@@ -178,17 +165,13 @@ async fn started_announces_the_planned_count() {
 #[tokio::test(start_paused = true)]
 async fn open_loop_queries_past_the_grace_period_are_abandoned_and_drops_kept() {
     let target = Scripted::fixed(60_000);
-    let token = CancellationToken::new();
+    let (token, canceller) = cancelled_after(Duration::from_millis(950));
     let config = RunnerConfig {
         grace_period: Duration::from_secs(2),
         query_timeout: Duration::from_secs(120),
         ..RunnerConfig::default()
     };
     let runner = Runner::new(target, config).with_cancel(token.clone());
-    let canceller = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(950)).await;
-        token.cancel();
-    });
     let mut result = new_result();
     let plan = Plan::new(
         queries(4),

@@ -4,7 +4,7 @@ use std::time::Duration;
 use perf_core::{Arrival, LoadProfile, OpenLoop, Outcome, Stage};
 use perf_runner::{Plan, RunEvent, Runner, RunnerConfig};
 
-use crate::support::{assert_near, drain, new_result, queries, samples, Scripted};
+use crate::support::{assert_near, cancelled_after, drain, new_result, queries, samples, Scripted};
 
 #[tokio::test(start_paused = true)]
 async fn constant_rate_arrivals_start_on_time_and_measure_from_intent() {
@@ -208,13 +208,9 @@ async fn a_multi_thread_runtime_schedules_on_its_own_thread() {
 /// Runs an open loop at `rate` per second for up to 600 s on a 1 ms target, cancelled
 /// after 300 ms of real time.
 async fn cancelled_after_300_ms(rate: f64) -> (perf_runner::PlanStats, perf_core::RunResult) {
-    let token = tokio_util::sync::CancellationToken::new();
+    let (token, canceller) = cancelled_after(Duration::from_millis(300));
     let runner =
         Runner::new(Scripted::fixed(1), RunnerConfig::default()).with_cancel(token.clone());
-    let canceller = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        token.cancel();
-    });
     let mut result = new_result();
     let plan = Plan::new(
         queries(3),

@@ -5,6 +5,19 @@ use std::time::Duration;
 use async_trait::async_trait;
 use perf_core::{BotResponse, BotTarget, ErrorKind, Query, RunResult, TargetError, TargetInfo};
 use perf_runner::{RunEvent, SampleEvent};
+use tokio_util::sync::CancellationToken;
+
+/// A cancellation token that cancels itself `after` from now (on tokio's clock, so it
+/// follows a paused one), and the task that does it.
+pub(crate) fn cancelled_after(after: Duration) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    let task = tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        cancel.cancel();
+    });
+    (token, task)
+}
 
 /// What the scripted target does for one call.
 pub(crate) enum Reply {
