@@ -101,6 +101,24 @@ pub async fn open_or_generate(
     Ok((open_database(path).await?, generated))
 }
 
+/// Creates the schema in a new database and records `schema_version` and `meta` in its
+/// `meta` table, inside `tx`.
+pub(crate) async fn create_schema(
+    tx: &mut sqlx::SqliteConnection,
+    meta: &[(&str, String)],
+) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(SCHEMA_SQL).execute(&mut *tx).await?;
+    let version = ("schema_version", SCHEMA_VERSION.to_string());
+    for (k, v) in std::iter::once(&version).chain(meta) {
+        sqlx::query("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")
+            .bind(k)
+            .bind(v)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn connect(path: &Path, create: bool) -> Result<SqlitePool, SynthError> {
     let open_err = |source| SynthError::Open {
         path: path.to_owned(),

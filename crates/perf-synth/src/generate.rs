@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 use perf_core::SplitMix64;
 use serde::{Deserialize, Serialize};
 
-use crate::db::{connect, SCHEMA_SQL, SCHEMA_VERSION};
+use crate::db::{connect, create_schema};
 use crate::words::{
     CHANNELS, CLOSERS, CODE_SNIPPETS, EMOJI, FILLERS, FIRST_NAMES, LINKS, NAME_STYLES, OPENERS,
 };
@@ -102,22 +102,11 @@ async fn write_database(path: &Path, config: &FixtureConfig) -> Result<(), Synth
     let messages = make_messages(config, users.len());
 
     let mut tx = pool.begin().await.map_err(sql_err)?;
-    sqlx::raw_sql(SCHEMA_SQL)
-        .execute(&mut *tx)
-        .await
-        .map_err(sql_err)?;
-    for (k, v) in [
-        ("schema_version", SCHEMA_VERSION.to_string()),
+    let meta = [
         ("generator", "perf-synth".to_owned()),
         ("seed", config.seed.to_string()),
-    ] {
-        sqlx::query("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")
-            .bind(k)
-            .bind(v)
-            .execute(&mut *tx)
-            .await
-            .map_err(sql_err)?;
-    }
+    ];
+    create_schema(&mut tx, &meta).await.map_err(sql_err)?;
     for (i, (name, topic, _)) in CHANNELS.iter().enumerate() {
         sqlx::query("INSERT INTO channels (id, name, topic) VALUES (?1, ?2, ?3)")
             .bind(i as i64 + 1)

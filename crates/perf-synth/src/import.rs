@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 use sqlx::sqlite::SqlitePool;
 use sqlx::{Sqlite, Transaction};
 
-use crate::db::{connect, validate_schema, SCHEMA_SQL, SCHEMA_VERSION};
+use crate::db::{connect, create_schema, validate_schema};
 use crate::SynthError;
 
 /// What an import added.
@@ -304,21 +304,9 @@ async fn open_or_create(db_path: &Path) -> Result<(SqlitePool, bool), SynthError
         source,
     };
     let mut tx = pool.begin().await.map_err(sql_err)?;
-    sqlx::raw_sql(SCHEMA_SQL)
-        .execute(&mut *tx)
+    create_schema(&mut tx, &[("generator", "discord-import".to_owned())])
         .await
         .map_err(sql_err)?;
-    for (k, v) in [
-        ("schema_version", SCHEMA_VERSION.to_string()),
-        ("generator", "discord-import".to_owned()),
-    ] {
-        sqlx::query("INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)")
-            .bind(k)
-            .bind(v)
-            .execute(&mut *tx)
-            .await
-            .map_err(sql_err)?;
-    }
     tx.commit().await.map_err(sql_err)?;
     Ok((pool, true))
 }
