@@ -194,6 +194,21 @@ fn open(out: &mut String, title: &str, height: f64) {
     );
 }
 
+/// Horizontal grid lines with their labels at five ticks of `ya`, across the plot area
+/// `(x0, x1, y0, y1)`.
+fn y_grid(out: &mut String, ya: &Axis, (x0, x1, y0, y1): (f64, f64, f64, f64)) {
+    for t in ya.ticks(5) {
+        let y = ya.map(t, y0, y1);
+        let _ = write!(
+            out,
+            r#"<line x1="{x0}" x2="{x1}" y1="{y:.1}" y2="{y:.1}" class="grid"/><text x="{:.1}" y="{:.1}" class="tk" text-anchor="end">{}</text>"#,
+            x0 - 6.0,
+            y + 4.0,
+            escape::html(&short(t))
+        );
+    }
+}
+
 fn close(out: &mut String) {
     out.push_str("</svg></figure>");
 }
@@ -258,16 +273,7 @@ impl LineChart {
         let mut out = String::new();
         open(&mut out, &self.title, H);
         // Grid and y ticks.
-        for t in ya.ticks(5) {
-            let y = ya.map(t, y0, y1);
-            let _ = write!(
-                out,
-                r#"<line x1="{x0}" x2="{x1}" y1="{y:.1}" y2="{y:.1}" class="grid"/><text x="{:.1}" y="{:.1}" class="tk" text-anchor="end">{}</text>"#,
-                x0 - 6.0,
-                y + 4.0,
-                escape::html(&short(t))
-            );
-        }
+        y_grid(&mut out, &ya, (x0, x1, y0, y1));
         let xticks: Vec<(f64, String)> = match &self.x_ticks {
             Some(t) => t.clone(),
             None => xa.ticks(8).into_iter().map(|t| (t, short(t))).collect(),
@@ -424,16 +430,7 @@ impl StackedBars {
         let (x0, x1, y0, y1) = (LEFT, W - RIGHT, H - BOTTOM, TOP);
         let mut out = String::new();
         open(&mut out, &self.title, H);
-        for t in ya.ticks(5) {
-            let y = ya.map(t, y0, y1);
-            let _ = write!(
-                out,
-                r#"<line x1="{x0}" x2="{x1}" y1="{y:.1}" y2="{y:.1}" class="grid"/><text x="{:.1}" y="{:.1}" class="tk" text-anchor="end">{}</text>"#,
-                x0 - 6.0,
-                y + 4.0,
-                short(t)
-            );
-        }
+        y_grid(&mut out, &ya, (x0, x1, y0, y1));
         for t in xa.ticks(8) {
             let x = xa.map(t, x0, x1);
             let _ = write!(
