@@ -37,6 +37,25 @@ pub struct GroupStats {
     /// Retried queries whose first attempt failed.
     #[serde(default)]
     pub first_attempt_failures: u64,
+    /// Time to first token of streamed answers (from the actual start).
+    #[serde(default, skip_serializing_if = "LatencyHistogram::is_empty")]
+    pub ttft: LatencyHistogram,
+    /// Inter-token latency: each streamed answer's mean gap between pieces.
+    #[serde(default, skip_serializing_if = "LatencyHistogram::is_empty")]
+    pub itl: LatencyHistogram,
+    /// Time per output token after the first, per answer.
+    #[serde(default, skip_serializing_if = "LatencyHistogram::is_empty")]
+    pub tpot: LatencyHistogram,
+    /// Output tokens of every answered query that had a token count.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub output_tokens: u64,
+    /// Answered queries that had a token count.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub token_counted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// How many answered queries went to the agent they were meant for.
@@ -77,6 +96,19 @@ impl GroupStats {
         if s.first_attempt.is_some_and(|o| !o.is_success()) {
             self.first_attempt_failures += 1;
         }
+        if let Some(t) = s.ttft_us {
+            self.ttft.record_micros(t);
+        }
+        if let Some(t) = s.itl_us {
+            self.itl.record_micros(t);
+        }
+        if let Some(t) = s.tpot_us {
+            self.tpot.record_micros(t);
+        }
+        if let Some(n) = s.output_tokens {
+            self.output_tokens = self.output_tokens.saturating_add(n);
+            self.token_counted += 1;
+        }
     }
 
     /// Adds `other` to `self`, exactly.
@@ -94,6 +126,11 @@ impl GroupStats {
         self.routing.checked += other.routing.checked;
         self.routing.correct += other.routing.correct;
         self.first_attempt_failures += other.first_attempt_failures;
+        self.ttft.merge(&other.ttft);
+        self.itl.merge(&other.itl);
+        self.tpot.merge(&other.tpot);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.token_counted += other.token_counted;
     }
 
     /// Samples whose outcome is not `ok`.
@@ -132,7 +169,17 @@ impl GroupStats {
             service: self.service.summary(),
             routing_accuracy: self.routing.accuracy(),
             outcomes: self.outcomes.clone(),
+            ttft: (!self.ttft.is_empty()).then(|| self.ttft.summary()),
+            itl: (!self.itl.is_empty()).then(|| self.itl.summary()),
+            tpot: (!self.tpot.is_empty()).then(|| self.tpot.summary()),
+            output_tokens_per_s: (self.token_counted > 0 && wall_time_s > 0.0)
+                .then(|| self.output_tokens as f64 / wall_time_s),
         }
+    }
+
+    /// Whether any answer in the group was streamed (has a time to first token).
+    pub fn is_streaming(&self) -> bool {
+        !self.ttft.is_empty()
     }
 }
 
@@ -158,6 +205,19 @@ pub struct GroupSummary {
     pub routing_accuracy: Option<f64>,
     /// Samples per outcome label.
     pub outcomes: BTreeMap<String, u64>,
+    /// Time to first token, when answers were streamed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft: Option<LatencySummary>,
+    /// Inter-token latency (each streamed answer's mean gap), when answers were streamed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub itl: Option<LatencySummary>,
+    /// Time per output token after the first, when token counts and streams were known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpot: Option<LatencySummary>,
+    /// Output tokens per second of wall time (all answers' tokens together), when token
+    /// counts were known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens_per_s: Option<f64>,
 }
 
 /// How well the runner kept its schedule: late starts and drops are reported, not hidden.

@@ -40,7 +40,7 @@ pub use resource::{ResourcePeaks, ResourceSample};
 pub use rng::SplitMix64;
 pub use sample::{Outcome, Sample};
 pub use scenario::{Scenario, ScenarioInfo, StressLevel};
-pub use target::{BotResponse, BotTarget, TargetInfo};
+pub use target::{BotResponse, BotTarget, TargetInfo, TokenSource};
 pub use timeline::{TimeBucket, Timeline, MAX_TIMELINE_BUCKETS};
 pub use verdict::{CheckResult, Comparison, MetricVerdict, TrendSeries, Verdict};
 

@@ -23,7 +23,8 @@ pub struct ClosedLoop {
     /// Pause between a user's answer and its next query.
     #[serde(default, with = "duration_secs")]
     pub think_time: Duration,
-    /// Global pacing of query starts (a schedule, not a concurrency cap); `None` for none.
+    /// A ceiling on query starts per second, run-wide (starts at least `1 / rate` apart;
+    /// not a target arrival rate, and not a concurrency cap); `None` for none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit_per_second: Option<f64>,
     /// Stop after this long, when set; otherwise when the queries run out.

@@ -71,9 +71,21 @@ pub struct Sample {
     pub latency_us: u64,
     /// Time from the actual start to the answer, microseconds.
     pub service_us: u64,
-    /// Time to first token, microseconds, for streaming targets.
+    /// Time to first token, microseconds, from the actual start (like `service_us`), for
+    /// streaming targets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttft_us: Option<u64>,
+    /// Mean gap between streamed pieces of this answer, microseconds:
+    /// `(last − first) / (chunks − 1)`; needs two pieces or more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub itl_us: Option<u64>,
+    /// Time per output token after the first, microseconds:
+    /// `(last token − first token) / (tokens − 1)`; needs two tokens or more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpot_us: Option<u64>,
+    /// Tokens in the answer (reported by the bot or counted; see `BotResponse`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
     /// Error text for failed queries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -110,6 +122,9 @@ impl Sample {
             latency_us,
             service_us: latency_us,
             ttft_us: None,
+            itl_us: None,
+            tpot_us: None,
+            output_tokens: None,
             error: None,
             failed_expectations: Vec::new(),
             answer_excerpt: None,

@@ -13,15 +13,28 @@ pub struct BotResponse {
     /// The agents that handled the query, in order; usually one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub agents: Vec<String>,
-    /// Time from sending the query to the first token, for streaming targets.
+    /// Time from sending the query to the first piece of answer text, for streaming
+    /// targets (the client's clock: the target reads it when the first delta arrives).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_to_first_token: Option<Duration>,
+    /// Time from sending the query to the last piece of answer text, for streaming
+    /// targets. With [`stream_chunks`](Self::stream_chunks) it gives the inter-token
+    /// latency: `(last − first) / (chunks − 1)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_last_token: Option<Duration>,
+    /// Pieces of answer text (deltas) received, for streaming targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_chunks: Option<u64>,
     /// Tokens in the prompt, when the bot reports them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_tokens: Option<u64>,
-    /// Tokens in the answer, when the bot reports them.
+    /// Tokens in the answer: reported by the bot (`usage`) or counted by the target, as
+    /// [`token_source`](Self::token_source) says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_tokens: Option<u64>,
+    /// Where [`completion_tokens`](Self::completion_tokens) came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_source: Option<TokenSource>,
     /// Anything else the bot returned, kept as-is.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub metadata: serde_json::Value,
@@ -40,6 +53,29 @@ impl BotResponse {
     /// The first agent used, if any.
     pub fn primary_agent(&self) -> Option<&str> {
         self.agents.first().map(String::as_str)
+    }
+}
+
+/// Where a token count came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenSource {
+    /// The bot said so (`usage.completion_tokens`, or `tokens` on a JSON line).
+    Reported,
+    /// The target counted streamed pieces of text (one delta counts as one token).
+    CountedChunks,
+    /// Counted by us as whitespace-separated words of the answer.
+    CountedWords,
+}
+
+impl TokenSource {
+    /// A stable name for reports: `reported`, `counted_chunks` or `counted_words`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenSource::Reported => "reported",
+            TokenSource::CountedChunks => "counted_chunks",
+            TokenSource::CountedWords => "counted_words",
+        }
     }
 }
 

@@ -16,6 +16,10 @@ pub struct Plan {
     pub load: LoadProfile,
     /// Stop after this many queries (arrivals, for an open loop).
     pub max_queries: Option<u64>,
+    /// Closed loop only: a user takes this many consecutive queries at once and sends them
+    /// in order, while other users do the same with the next ones (a hostile query and the
+    /// health probe after it stay together). 1, the default, hands out single queries.
+    pub chain: usize,
 }
 
 impl Plan {
@@ -25,7 +29,14 @@ impl Plan {
             queries,
             load,
             max_queries: None,
+            chain: 1,
         }
+    }
+
+    /// The same plan with queries handed out in runs of `chain` (see [`Plan::chain`]).
+    pub fn with_chain(mut self, chain: usize) -> Self {
+        self.chain = chain;
+        self
     }
 
     /// The same plan capped at `max` queries.
@@ -40,6 +51,12 @@ impl Plan {
             return Err(ConfigError::new(
                 "queries",
                 "the plan has no queries to send",
+            ));
+        }
+        if self.chain == 0 {
+            return Err(ConfigError::new(
+                "chain",
+                "must be at least 1 (1 hands out single queries)",
             ));
         }
         if self.max_queries == Some(0) {

@@ -91,7 +91,10 @@ pub(crate) async fn run_query(
             ),
             Ok(Err(panic)) => (Outcome::Error(ErrorKind::Panic), None, Some(panic)),
             Ok(Ok(Err(e))) => (Outcome::Error(e.kind), None, Some(e.message)),
-            Ok(Ok(Ok(r))) => (Outcome::Ok, Some(r), None),
+            Ok(Ok(Ok(r))) => match check_stream_figures(&r, attempt_start.elapsed()) {
+                Ok(()) => (Outcome::Ok, Some(r), None),
+                Err(e) => (Outcome::Error(e.kind), None, Some(e.message)),
+            },
         };
         if first_attempt.is_none() {
             first_attempt = Some(outcome);
@@ -122,6 +125,51 @@ pub(crate) async fn run_query(
             failures,
         };
     }
+}
+
+/// More output tokens than any answer has: a count above it is a bot's mistake.
+pub(crate) const MAX_OUTPUT_TOKENS: u64 = 10_000_000;
+
+/// Rejects streaming figures that cannot be true, so no made-up time to first token or
+/// token rate reaches a report: a first token after the answer ended, a last token
+/// before the first, more pieces than a stream can have, or an absurd token count.
+fn check_stream_figures(r: &BotResponse, elapsed: Duration) -> Result<(), TargetError> {
+    // A little slack: a target's clock read and ours are not the same instant.
+    let limit = elapsed + Duration::from_millis(5);
+    if let Some(ttft) = r.time_to_first_token {
+        if ttft > limit {
+            return Err(TargetError::invalid_response(format!(
+                "the reported time to first token ({} ms) is longer than the whole answer took ({} ms)",
+                ttft.as_millis(),
+                elapsed.as_millis()
+            )));
+        }
+    }
+    if let Some(last) = r.time_to_last_token {
+        if last > limit || r.time_to_first_token.is_some_and(|f| last < f) {
+            return Err(TargetError::invalid_response(format!(
+                "the reported time to last token ({} ms) is outside the answer (first token {:?}, answer {} ms)",
+                last.as_millis(),
+                r.time_to_first_token.map(|f| f.as_millis()),
+                elapsed.as_millis()
+            )));
+        }
+    }
+    if let Some(n) = r.completion_tokens {
+        if n > MAX_OUTPUT_TOKENS {
+            return Err(TargetError::invalid_response(format!(
+                "the answer claims {n} output tokens, more than the {MAX_OUTPUT_TOKENS} any answer can have"
+            )));
+        }
+    }
+    if let Some(n) = r.stream_chunks {
+        if n > MAX_OUTPUT_TOKENS {
+            return Err(TargetError::invalid_response(format!(
+                "the answer claims {n} streamed pieces, more than the {MAX_OUTPUT_TOKENS} any answer can have"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// At most `max_chars` characters of `text`, cut on a character boundary, with `…` when cut.

@@ -8,8 +8,12 @@
 //!   schedule of a rate-limited closed loop, or the arrival schedule of an open loop), and
 //!   latency is measured from it: a bot that builds a queue cannot hide it. Service time
 //!   from the actual start, and the start lag, are recorded too.
-//! - **Rate limits are schedules.** `rate_limit_per_second = 10` means query `k` is due at
-//!   `k / 10` s, not "at most 10 in a window".
+//! - **A closed loop's rate limit is a ceiling,** as in the original suite: starts are at
+//!   least `1 / rate_limit_per_second` apart, and a query's latency counts from when it
+//!   could have started (its user free, think time over, the ceiling allowing it), never
+//!   from a schedule that ran ahead while every user was busy. The result notes whether
+//!   the bot or the ceiling limited throughput. Open loops keep latency from the intended
+//!   arrival, queue time included.
 //! - **Drops and late starts are counted,** never hidden: open-loop arrivals beyond
 //!   `max_in_flight` are recorded as [`perf_core::Outcome::Dropped`] samples.
 //! - **Cheap on the CPU it shares with the bot:** closed loops use long-lived workers that

@@ -329,7 +329,12 @@ impl Recorder {
         }
         let class = self.shared.index.class_of.get(qi).copied();
         let writing = self.shared.writer.is_some();
-        if f.outcome == Outcome::Ok && f.attempts == 1 && !writing {
+        // Streamed answers carry figures of their own: they take the full path.
+        let streamed = f
+            .response
+            .as_ref()
+            .is_some_and(|r| r.time_to_first_token.is_some() || r.completion_tokens.is_some());
+        if f.outcome == Outcome::Ok && f.attempts == 1 && !writing && !streamed {
             let agent = match f.response.as_ref().and_then(|r| r.primary_agent()) {
                 None => Some(NO_AGENT),
                 Some(a) => self.local_agent(a),
@@ -421,17 +426,54 @@ impl Drop for Recorder {
     }
 }
 
+/// The streaming figures of one answer, microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct StreamFigures {
+    pub(crate) ttft_us: Option<u64>,
+    pub(crate) itl_us: Option<u64>,
+    pub(crate) tpot_us: Option<u64>,
+    pub(crate) output_tokens: Option<u64>,
+}
+
+impl StreamFigures {
+    /// Derives the figures from what the target measured; `service_us` stands in for the
+    /// last token when the target did not say when that came.
+    pub(crate) fn of(r: &perf_core::BotResponse, service_us: u64) -> Self {
+        let us = |d: std::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        let ttft_us = r.time_to_first_token.map(us);
+        let last_us = r.time_to_last_token.map(us);
+        // The decode phase: first token to last token.
+        let decode_us = match (ttft_us, last_us) {
+            (Some(f), Some(l)) => Some(l.saturating_sub(f)),
+            (Some(f), None) => Some(service_us.saturating_sub(f)),
+            _ => None,
+        };
+        let itl_us = match (decode_us, r.stream_chunks) {
+            (Some(d), Some(n)) if n >= 2 => Some(d / (n - 1)),
+            _ => None,
+        };
+        let tpot_us = match (decode_us, r.completion_tokens) {
+            (Some(d), Some(n)) if n >= 2 => Some(d / (n - 1)),
+            _ => None,
+        };
+        Self {
+            ttft_us,
+            itl_us,
+            tpot_us,
+            output_tokens: r.completion_tokens,
+        }
+    }
+}
+
 fn build_sample(query: &Query, timing: Timing, f: Finished) -> Sample {
     let failed = !f.outcome.is_success();
-    let (agent, ttft_us, answer_excerpt) = match f.response {
+    let (agent, stream, answer_excerpt) = match f.response {
         Some(r) => {
-            let ttft = r
-                .time_to_first_token
-                .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+            let stream = StreamFigures::of(&r, timing.service_us);
             let excerpt = failed.then(|| excerpt(&r.answer, EXCERPT_CHARS));
-            (r.agents.into_iter().next(), ttft, excerpt)
+            (r.agents.into_iter().next(), stream, excerpt)
         }
-        None => (None, None, None),
+        None => (None, StreamFigures::default(), None),
     };
     Sample {
         query_id: query.id.clone(),
@@ -446,7 +488,10 @@ fn build_sample(query: &Query, timing: Timing, f: Finished) -> Sample {
         start_lag_us: timing.start_lag_us,
         latency_us: timing.latency_us,
         service_us: timing.service_us,
-        ttft_us,
+        ttft_us: stream.ttft_us,
+        itl_us: stream.itl_us,
+        tpot_us: stream.tpot_us,
+        output_tokens: stream.output_tokens,
         error: f.error,
         failed_expectations: f.failures,
         answer_excerpt,

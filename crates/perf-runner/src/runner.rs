@@ -40,6 +40,10 @@ pub struct PlanStats {
     pub wall_time_s: f64,
     /// `true` when the plan was cancelled before its end.
     pub interrupted: bool,
+    /// A closed loop's rate ceiling (`rate_limit_per_second`), when it had one.
+    pub ceiling_per_s: Option<f64>,
+    /// Queries sent per second of the plan's wall time.
+    pub achieved_per_s: f64,
 }
 
 /// Runs plans against a target: closed or open loop, with timeouts, retries, expectation
@@ -204,7 +208,9 @@ impl Runner {
         });
         let tracker = TaskTracker::new();
         match &plan.load {
-            LoadProfile::Closed(c) => self.closed_loop(&ctx, &tracker, c, plan.max_queries),
+            LoadProfile::Closed(c) => {
+                self.closed_loop(&ctx, &tracker, c, plan.max_queries, plan.chain)
+            }
             LoadProfile::Open(o) => {
                 let cap = plan.max_queries.unwrap_or(u64::MAX);
                 let seed = self.config.seed;
@@ -287,8 +293,16 @@ impl Runner {
         let mut plan_result = agg.finish();
         plan_result.interrupted = interrupted;
 
+        let sent = plan_result.overall.count - plan_result.schedule.dropped;
+        let achieved_per_s = if wall > 0.0 { sent as f64 / wall } else { 0.0 };
+        let ceiling_per_s = match &plan.load {
+            LoadProfile::Closed(c) => c.rate_limit_per_second,
+            LoadProfile::Open(_) => None,
+        };
         let stats = PlanStats {
-            sent: plan_result.overall.count - plan_result.schedule.dropped,
+            sent,
+            ceiling_per_s,
+            achieved_per_s,
             succeeded: plan_result.overall.successes,
             dropped: plan_result.schedule.dropped,
             late: plan_result.schedule.late_starts,
@@ -301,6 +315,9 @@ impl Runner {
         result.merge(&plan_result);
         result.wall_time_s = before + wall;
         fold_readings(result, readings);
+        if let Some(note) = ceiling_note(&plan.load, sent, achieved_per_s) {
+            result.notes.push(note);
+        }
         if abandoned > 0 {
             result.notes.push(format!(
                 "{abandoned} queries were still in flight when the grace period after the cancellation ran out; they are not counted"
@@ -319,6 +336,7 @@ impl Runner {
         tracker: &TaskTracker,
         c: &ClosedLoop,
         max_queries: Option<u64>,
+        chain: usize,
     ) {
         let len = ctx.queries.len() as u64;
         let total = match (c.duration, max_queries) {
@@ -329,10 +347,19 @@ impl Runner {
         };
         let params = ClosedParams {
             total,
-            interval: c.rate_limit_per_second.map(|r| 1.0 / r),
+            chain: chain.max(1) as u64,
             think: c.think_time,
             deadline: c.duration.map(|d| later(ctx.t0, d)),
         };
+        let ceiling = c.rate_limit_per_second.map(|r| {
+            Arc::new(Ceiling {
+                // Validated finite and positive; a rate too small for a Duration waits
+                // "forever" (the deadline or the query count ends the loop).
+                gap: Duration::try_from_secs_f64(1.0 / r)
+                    .unwrap_or(Duration::from_secs(30 * 365 * 86_400)),
+                next: Mutex::new(ctx.t0),
+            })
+        });
         self.event(RunEvent::Phase(format!(
             "closed loop: {} users{}",
             c.users,
@@ -341,9 +368,15 @@ impl Runner {
                 .unwrap_or_default()
         )));
         let next = Arc::new(AtomicU64::new(0));
-        let users = usize::try_from(total).map_or(c.users, |t| c.users.min(t));
+        let chains = total.div_ceil(params.chain);
+        let users = usize::try_from(chains).map_or(c.users, |t| c.users.min(t));
         for _ in 0..users {
-            tracker.spawn(closed_worker(ctx.clone(), params, next.clone()));
+            tracker.spawn(closed_worker(
+                ctx.clone(),
+                params,
+                ceiling.clone(),
+                next.clone(),
+            ));
         }
     }
 }
@@ -503,6 +536,30 @@ async fn open_schedule(
     }
 }
 
+/// Says what limited a closed loop's throughput when it had a ceiling: the ceiling, or the
+/// bot (every user busy). `None` for open loops, loops without a ceiling, or too few
+/// queries to tell.
+fn ceiling_note(load: &LoadProfile, sent: u64, achieved: f64) -> Option<String> {
+    let LoadProfile::Closed(c) = load else {
+        return None;
+    };
+    let ceiling = c.rate_limit_per_second?;
+    if sent < 10 {
+        return None;
+    }
+    Some(if achieved < 0.9 * ceiling {
+        format!(
+            "Closed loop: the bot, not the ceiling, limited throughput: {achieved:.2} queries/s achieved against a ceiling of {ceiling} /s with {} users. Latency counts from when a user was free, so it is the bot's answer time.",
+            c.users
+        )
+    } else {
+        format!(
+            "Closed loop: the ceiling limited throughput: {achieved:.2} queries/s achieved against a ceiling of {ceiling} /s with {} users.",
+            c.users
+        )
+    })
+}
+
 /// Stores monitor readings, folds them into the peaks, and notes a saturated harness once.
 fn fold_readings(result: &mut RunResult, readings: Vec<ResourceSample>) {
     for r in &readings {
@@ -563,76 +620,104 @@ const SATURATED_NOTE: &str = "The harness saturated a CPU core during the run";
 #[derive(Debug, Clone, Copy)]
 struct ClosedParams {
     total: u64,
-    /// Seconds between paced starts, when rate-limited.
-    interval: Option<f64>,
+    /// Queries a user takes at once and sends in order (edge-case pairs); at least 1.
+    chain: u64,
     think: Duration,
     deadline: Option<Instant>,
 }
 
-async fn closed_worker(ctx: Arc<Ctx>, p: ClosedParams, next: Arc<AtomicU64>) {
+/// The closed loop's rate ceiling: query starts at least `gap` apart, run-wide.
+///
+/// A ceiling, not a schedule: a user that becomes free takes the next start the ceiling
+/// allows, never one reserved for it while every user was busy. So a query's intended
+/// start is when it could have started, and time spent waiting for a free user is never
+/// charged to the bot.
+#[derive(Debug)]
+struct Ceiling {
+    gap: Duration,
+    next: Mutex<Instant>,
+}
+
+impl Ceiling {
+    /// Reserves the earliest start at or after `ready` that the ceiling allows.
+    fn reserve(&self, ready: Instant) -> Instant {
+        let mut next = lock(&self.next);
+        let slot = (*next).max(ready);
+        *next = later(slot, self.gap);
+        slot
+    }
+}
+
+async fn closed_worker(
+    ctx: Arc<Ctx>,
+    p: ClosedParams,
+    ceiling: Option<Arc<Ceiling>>,
+    next: Arc<AtomicU64>,
+) {
     let mut rec = Recorder::batching(ctx.shared.clone());
     let len = ctx.queries.len() as u64;
     let mut ready_at = ctx.t0;
-    loop {
+    'claims: loop {
         if ctx.cancel.is_cancelled() {
             break;
         }
         // Claim first, so a user does not think after its last query.
-        let k = next.fetch_add(1, Ordering::Relaxed);
-        if k >= p.total {
+        let c = next.fetch_add(1, Ordering::Relaxed);
+        let first = c.saturating_mul(p.chain);
+        if first >= p.total {
             break;
         }
-        let mut now = Instant::now();
-        let thought = ready_at > now;
-        if thought {
-            tokio::select! {
-                biased;
-                _ = ctx.cancel.cancelled() => break,
-                _ = tokio::time::sleep_until(ready_at) => {}
-            }
-            now = Instant::now();
-        }
-        if p.deadline.is_some_and(|d| now >= d) {
-            break;
-        }
-        let intended = match p.interval {
-            // A pacing schedule, not a semaphore: query k is due at k × interval.
-            Some(gap) => {
-                let Ok(offset) = Duration::try_from_secs_f64(k as f64 * gap) else {
-                    break;
-                };
-                let due = later(ctx.t0, offset);
-                if p.deadline.is_some_and(|d| due >= d) {
-                    break;
+        for k in first..first.saturating_add(p.chain).min(p.total) {
+            let mut now = Instant::now();
+            let thought = ready_at > now;
+            if thought {
+                tokio::select! {
+                    biased;
+                    _ = ctx.cancel.cancelled() => break 'claims,
+                    _ = tokio::time::sleep_until(ready_at) => {}
                 }
-                if due > now {
-                    tokio::select! {
-                        biased;
-                        _ = ctx.cancel.cancelled() => break,
-                        _ = tokio::time::sleep_until(due) => {}
+                now = Instant::now();
+            }
+            if p.deadline.is_some_and(|d| now >= d) {
+                break 'claims;
+            }
+            // When the query could have started: its user free and done thinking. A
+            // worker woken late by the runtime still counts from then (start lag).
+            let ready = if thought { ready_at } else { now };
+            let intended = match &ceiling {
+                Some(ceiling) => {
+                    let slot = ceiling.reserve(ready);
+                    if p.deadline.is_some_and(|d| slot >= d) {
+                        break 'claims;
                     }
-                    now = Instant::now();
+                    if slot > now {
+                        tokio::select! {
+                            biased;
+                            _ = ctx.cancel.cancelled() => break 'claims,
+                            _ = tokio::time::sleep_until(slot) => {}
+                        }
+                        now = Instant::now();
+                    }
+                    slot
                 }
-                due
-            }
-            None if thought => ready_at,
-            None => now,
-        };
-        let qi = (k % len) as usize;
-        let query = &ctx.queries[qi];
-        let finished = tokio::select! {
-            biased;
-            f = run_query(ctx.target.as_ref(), query, now, ctx.timeout, ctx.retry) => f,
-            _ = ctx.hard_stop.cancelled() => {
-                ctx.abandoned.fetch_add(1, Ordering::Relaxed);
-                break;
-            }
-        };
-        let end = Instant::now();
-        rec.record(qi, query, ctx.timing(intended, now, end), finished);
-        ready_at = later(end, p.think);
-        // A target that answers without awaiting anything would never yield otherwise.
-        tokio::task::consume_budget().await;
+                None => ready,
+            };
+            let qi = (k % len) as usize;
+            let query = &ctx.queries[qi];
+            let finished = tokio::select! {
+                biased;
+                f = run_query(ctx.target.as_ref(), query, now, ctx.timeout, ctx.retry) => f,
+                _ = ctx.hard_stop.cancelled() => {
+                    ctx.abandoned.fetch_add(1, Ordering::Relaxed);
+                    break 'claims;
+                }
+            };
+            let end = Instant::now();
+            rec.record(qi, query, ctx.timing(intended, now, end), finished);
+            ready_at = later(end, p.think);
+            // A target that answers without awaiting anything would never yield otherwise.
+            tokio::task::consume_budget().await;
+        }
     }
     rec.flush();
 }

@@ -9,7 +9,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 use hyper::{Method, Response, Uri};
-use perf_core::{BotResponse, BotTarget, ErrorKind, Query, TargetError, TargetInfo};
+use perf_core::{BotResponse, BotTarget, ErrorKind, Query, TargetError, TargetInfo, TokenSource};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use serde_json::{json, Value};
@@ -403,10 +403,11 @@ impl HttpTarget {
         Ok(BotResponse {
             answer,
             agents: agents_of(&slots),
-            time_to_first_token: None,
             prompt_tokens,
+            token_source: completion_tokens.map(|_| TokenSource::Reported),
             completion_tokens,
             metadata: json!({"http": {"ttfb_us": micros(ttfb)}}),
+            ..BotResponse::default()
         })
     }
 
@@ -694,8 +695,15 @@ impl StreamState {
             answer: self.answer,
             agents: self.agents,
             time_to_first_token: ttft,
+            time_to_last_token: self.last.map(|l| l.saturating_duration_since(self.start)),
+            stream_chunks: Some(self.tokens),
             prompt_tokens: self.prompt_tokens,
             completion_tokens: Some(completion_tokens),
+            token_source: Some(if self.reported_completion_tokens.is_some() {
+                TokenSource::Reported
+            } else {
+                TokenSource::CountedChunks
+            }),
             metadata: json!({"stream": {
                 "ttfb_us": micros(ttfb),
                 "ttft_us": ttft.map(micros),

@@ -55,6 +55,9 @@ fn sample(i: u64, rng: &mut SplitMix64) -> Sample {
         latency_us,
         service_us: latency_us - 500,
         ttft_us: None,
+        itl_us: None,
+        tpot_us: None,
+        output_tokens: None,
         error: match outcome {
             Outcome::Timeout => Some("no answer within 30 s".to_owned()),
             Outcome::Error(_) => Some("HTTP 502 from <gateway> | retry".to_owned()),

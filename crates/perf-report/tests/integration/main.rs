@@ -1,6 +1,5 @@
 //! Integration tests of perf-report: one test binary, one module per concern.
 
-mod browser;
 mod files;
 mod fixture;
 mod safety;

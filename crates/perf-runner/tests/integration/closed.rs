@@ -1,7 +1,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use perf_core::{ClosedLoop, LoadProfile, ScheduleStats};
+use perf_core::{ClosedLoop, LoadProfile};
 use perf_runner::{Plan, Runner, RunnerConfig};
 
 use crate::support::{assert_near, drain, new_result, queries, samples, Scripted, Step};
@@ -44,7 +44,7 @@ async fn each_query_is_sent_once_by_at_most_n_users() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn rate_limit_is_a_pacing_schedule_not_a_semaphore() {
+async fn a_binding_ceiling_spaces_starts_whatever_the_number_of_users() {
     let target = Scripted::fixed(10);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let runner = Runner::new(target, RunnerConfig::default()).with_events(tx);
@@ -56,7 +56,7 @@ async fn rate_limit_is_a_pacing_schedule_not_a_semaphore() {
         .map(|s| s.scheduled_at_us)
         .collect();
     starts.sort_unstable();
-    // Query k is due at k / 10 s, whatever the number of users.
+    // At most 10 starts a second: query k starts at k / 10 s.
     let expected: Vec<u64> = (0..20).map(|k| k * 100_000).collect();
     assert_eq!(starts, expected);
     assert_eq!(result.schedule.late_starts, 0);
@@ -64,10 +64,11 @@ async fn rate_limit_is_a_pacing_schedule_not_a_semaphore() {
     assert_near(result.wall_time_s, 1.91);
 }
 
-/// Coordinated omission: one stalled answer holds up the only user; the queries that were
-/// due meanwhile must show the time they waited.
+/// In a closed loop a user is busy while its query is out: one stalled answer is one slow
+/// query, and the queries after it count from when their user was free, not from a
+/// schedule that ran ahead meanwhile (the open loop is where queueing shows; see open.rs).
 #[tokio::test(start_paused = true)]
-async fn a_stalled_target_shows_its_queue_in_latency() {
+async fn a_stalled_answer_is_one_slow_query_not_a_queue() {
     let target = Scripted::new(|n, _| {
         if n == 3 {
             Step::ok(2_000)
@@ -81,25 +82,122 @@ async fn a_stalled_target_shows_its_queue_in_latency() {
     let plan = Plan::new(queries(30), closed(1, Some(10.0), 0, None));
     runner.run(&plan, &mut result).await.unwrap();
     let events = samples(&drain(&mut rx));
-    // Query 4 was due at 0.4 s but could only start when query 3 answered at 2.3 s.
-    let q4 = events
-        .iter()
-        .find(|s| s.scheduled_at_us == 400_000)
-        .expect("query 4 recorded");
-    assert_eq!(q4.latency_us, 1_910_000);
-    assert_eq!(q4.service_us, 10_000);
-    // The queries due during the stall (0.4 s .. 2.3 s) all waited.
-    let waited = events.iter().filter(|s| s.latency_us > 100_000).count();
-    assert!(waited >= 19, "{waited} queries show queueing");
-    assert!(result.schedule.late_starts >= 19);
-    // Service time alone would hide the stall for everything but query 3.
-    assert_near(
-        result.overall.service.percentile_micros(90.0) as f64,
-        10_000.0,
+    let slow: Vec<_> = events.iter().filter(|s| s.latency_us > 10_000).collect();
+    assert_eq!(slow.len(), 1, "only the stalled query is slow");
+    assert_eq!(slow[0].latency_us, 2_000_000);
+    for s in &events {
+        assert_eq!(s.latency_us, s.service_us, "latency is the answer time");
+    }
+    // The ceiling still spaces starts: 3 at 0.1 s steps, the stall (0.3–2.3 s), then 26 more
+    // from 2.3 s on, 0.1 s apart; the last answers 10 ms after its start at 4.8 s.
+    assert_near(result.wall_time_s, 0.3 + 2.0 + 25.0 * 0.1 + 0.01);
+    assert_eq!(result.schedule.late_starts, 0);
+}
+
+/// The first worked example of the closed-loop issue: a bot that answers in exactly
+/// 100 ms, 5 users, a ceiling (1,000/s) far above what 5 users can send (50/s).
+#[tokio::test(start_paused = true)]
+async fn a_ceiling_above_capacity_reports_the_service_time() {
+    let target = Scripted::fixed(100);
+    let runner = Runner::new(target, RunnerConfig::default());
+    let mut result = new_result();
+    let plan = Plan::new(queries(100), closed(5, Some(1_000.0), 0, None));
+    let stats = runner.run(&plan, &mut result).await.unwrap();
+    for p in [50.0, 95.0, 99.0, 100.0] {
+        assert_near(
+            result.overall.latency.percentile_micros(p) as f64,
+            100_000.0,
+        );
+    }
+    assert_eq!(stats.ceiling_per_s, Some(1_000.0));
+    // 100 queries on 5 users of 100 ms: 2 s (the ceiling staggers starts by 1 ms).
+    assert!((stats.achieved_per_s - 50.0).abs() < 1.0, "{stats:?}");
+    assert!(
+        result
+            .notes
+            .iter()
+            .any(|n| n.contains("the bot, not the ceiling, limited throughput")),
+        "{:?}",
+        result.notes
     );
-    assert!(result.overall.latency.percentile_micros(50.0) > 500_000);
-    let lag_p99 = result.schedule.start_lag.percentile_micros(99.0);
-    assert!(lag_p99 > ScheduleStats::LATE_THRESHOLD_US);
+}
+
+/// The second worked example: the original suite's config (5 users, ceiling 10/s) against a
+/// bot of 1.7 s per answer. Reported latency is the answer time, whatever the query count.
+#[tokio::test(start_paused = true)]
+async fn a_slow_bot_under_the_original_config_reports_its_answer_time_at_any_query_count() {
+    let mut p95 = Vec::new();
+    for n in [50, 200] {
+        let target = Scripted::fixed(1_700);
+        let runner = Runner::new(target, RunnerConfig::default());
+        let mut result = new_result();
+        let plan = Plan::new(queries(n), closed(5, Some(10.0), 0, None));
+        runner.run(&plan, &mut result).await.unwrap();
+        assert_near(result.overall.latency.mean_micros(), 1_700_000.0);
+        p95.push(result.overall.latency.percentile_micros(95.0));
+    }
+    assert_eq!(p95[0], p95[1], "latency does not grow with query_count");
+    assert_near(p95[0] as f64, 1_700_000.0);
+}
+
+/// A ceiling below capacity paces starts and still reports the answer time.
+#[tokio::test(start_paused = true)]
+async fn a_ceiling_below_capacity_paces_and_reports_the_service_time() {
+    let target = Scripted::fixed(100);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let runner = Runner::new(target, RunnerConfig::default()).with_events(tx);
+    let mut result = new_result();
+    // 5 users could send 50/s; the ceiling allows 20/s.
+    let plan = Plan::new(queries(40), closed(5, Some(20.0), 0, None));
+    let stats = runner.run(&plan, &mut result).await.unwrap();
+    let mut starts: Vec<u64> = samples(&drain(&mut rx))
+        .iter()
+        .map(|s| s.scheduled_at_us)
+        .collect();
+    starts.sort_unstable();
+    let expected: Vec<u64> = (0..40).map(|k| k * 50_000).collect();
+    assert_eq!(starts, expected, "starts 50 ms apart");
+    assert_near(
+        result.overall.latency.percentile_micros(100.0) as f64,
+        100_000.0,
+    );
+    assert!((stats.achieved_per_s - 20.0).abs() < 0.6, "{stats:?}");
+    assert!(
+        result
+            .notes
+            .iter()
+            .any(|n| n.contains("the ceiling limited throughput")),
+        "{:?}",
+        result.notes
+    );
+}
+
+/// Chains keep consecutive queries together on one user (a hostile query and its probe)
+/// while several users work at once.
+#[tokio::test(start_paused = true)]
+async fn chained_queries_stay_in_order_on_one_user_while_users_run_in_parallel() {
+    let target = Scripted::fixed(100);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let runner = Runner::new(target.clone(), RunnerConfig::default()).with_events(tx);
+    let mut result = new_result();
+    let plan = Plan::new(queries(40), closed(4, None, 0, None)).with_chain(2);
+    let stats = runner.run(&plan, &mut result).await.unwrap();
+    assert_eq!(stats.sent, 40);
+    assert_eq!(target.max_in_flight.load(Ordering::SeqCst), 4);
+    // 20 pairs on 4 users: 5 rounds of two 100 ms queries.
+    assert_near(stats.wall_time_s, 1.0);
+    // Each pair's second query starts when its first answered.
+    let events = samples(&drain(&mut rx));
+    let starts: Vec<u64> = events.iter().map(|s| s.scheduled_at_us).collect();
+    assert_eq!(starts.iter().filter(|&&t| t % 200_000 == 0).count(), 20);
+    assert_eq!(
+        starts.iter().filter(|&&t| t % 200_000 == 100_000).count(),
+        20
+    );
+    assert!(Plan::new(queries(2), closed(1, None, 0, None))
+        .with_chain(0)
+        .validate()
+        .is_err());
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,8 +1,8 @@
 //! A real browser opens `report.html` of a run full of XSS payloads.
 //!
-//! Runs whenever Chromium exists (`/usr/bin/chromium`, `chromium-browser`, or the path in
-//! `CHROMIUM`). When Chromium is missing the test fails with a message to install it,
-//! whether or not `PERF_BROWSER_TESTS=1` is set: a browser test never passes silently.
+//! Finds Chromium at `/usr/bin/chromium`, `chromium-browser`, or the path in `CHROMIUM`.
+//! When Chromium is missing the test fails with a message to install it: a browser test
+//! never passes silently.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -32,15 +32,10 @@ fn chromium() -> PathBuf {
             return c;
         }
     }
-    let requested = std::env::var("PERF_BROWSER_TESTS").is_ok_and(|v| v == "1");
     panic!(
-        "Chromium is missing, so the browser test of report.html cannot run{}: install it \
-         with `apt-get update && apt-get install -y chromium`, or set CHROMIUM to its path",
-        if requested {
-            " although PERF_BROWSER_TESTS=1 asks for it"
-        } else {
-            ""
-        }
+        "Chromium is missing, so the browser test of report.html cannot run although the \
+         `browser-tests` feature asks for it: install it with `apt-get update && apt-get \
+         install -y chromium`, or set CHROMIUM to its path"
     );
 }
 
