@@ -55,10 +55,21 @@ struct Cli {
     /// Results directory: each gate run writes `<DIR>/<run-id>/`, `<DIR>/latest` points at it.
     #[arg(long, value_name = "DIR", default_value = "cicd_results")]
     out: PathBuf,
-    /// Run on one thread: the least CPU per query for a bot outside the process (HTTP or
-    /// `cmd:`) on the same machine; open-loop starts then follow a 1 ms timer.
-    #[arg(long)]
+    /// The async runtime: `auto` (one thread for a bot outside the process, all cores for
+    /// the in-process reference bot), `current-thread` or `multi-thread`.
+    #[arg(long, value_enum, default_value_t = Runtime::Auto)]
+    runtime: Runtime,
+    /// The same as `--runtime current-thread`.
+    #[arg(long, conflicts_with = "runtime")]
     single_thread: bool,
+}
+
+/// `--runtime` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Runtime {
+    Auto,
+    CurrentThread,
+    MultiThread,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -76,8 +87,18 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let code = match perf_suite::runtime(cli.single_thread) {
-        Ok(rt) => rt.block_on(run(cli)),
+    let config = gate_config(&cli);
+    let choice = match (cli.single_thread, cli.runtime) {
+        (true, _) | (false, Runtime::CurrentThread) => perf_suite::RuntimeChoice::CurrentThread,
+        (false, Runtime::MultiThread) => perf_suite::RuntimeChoice::MultiThread,
+        (false, Runtime::Auto) => perf_suite::RuntimeChoice::Auto,
+    };
+    let single_thread = match &config {
+        Ok(c) => choice.single_thread(&c.target),
+        Err(_) => choice == perf_suite::RuntimeChoice::CurrentThread,
+    };
+    let code = match perf_suite::runtime(single_thread) {
+        Ok(rt) => rt.block_on(run(cli, config)),
         Err(e) => {
             eprintln!("ci-gate: could not run: cannot start the async runtime: {e}");
             exit_codes::COULD_NOT_RUN
@@ -130,8 +151,8 @@ fn gate_config(cli: &Cli) -> Result<Config, perf_suite::SuiteError> {
     Ok(c)
 }
 
-async fn run(cli: Cli) -> i32 {
-    let config = match gate_config(&cli) {
+async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>) -> i32 {
+    let config = match config {
         Ok(c) => c,
         Err(e) => {
             eprintln!("ci-gate: could not run: {e}");

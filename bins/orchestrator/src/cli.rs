@@ -64,17 +64,41 @@ pub(crate) struct Cli {
     /// No progress bars (they are also off when stderr is not a terminal).
     #[arg(long)]
     quiet: bool,
-    /// Run on one thread: the least CPU per query for a bot outside the process (HTTP or
-    /// `cmd:`) on the same machine; open-loop starts then follow a 1 ms timer.
-    #[arg(long)]
-    pub(crate) single_thread: bool,
+    /// The async runtime: `auto` (one thread for a bot outside the process, all cores for
+    /// the in-process reference bot), `current-thread` or `multi-thread`.
+    #[arg(long, value_enum, default_value_t = Runtime::Auto)]
+    runtime: Runtime,
+    /// The same as `--runtime current-thread`.
+    #[arg(long, conflicts_with = "runtime")]
+    single_thread: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
+/// `--runtime` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Runtime {
+    Auto,
+    CurrentThread,
+    MultiThread,
+}
+
 impl Cli {
+    /// Whether to run on one thread, given the configuration (its target) when it loaded.
+    pub(crate) fn single_thread(&self, config: Option<&Config>) -> bool {
+        let choice = match (self.single_thread, self.runtime) {
+            (true, _) | (false, Runtime::CurrentThread) => perf_suite::RuntimeChoice::CurrentThread,
+            (false, Runtime::MultiThread) => perf_suite::RuntimeChoice::MultiThread,
+            (false, Runtime::Auto) => perf_suite::RuntimeChoice::Auto,
+        };
+        // A configuration that does not load gets the default runtime; its error is
+        // reported by `run`.
+        config.is_some_and(|c| choice.single_thread(&c.target))
+            || choice == perf_suite::RuntimeChoice::CurrentThread
+    }
+
     /// The configuration: defaults, then the file, then the flags.
-    fn config(&self) -> Result<Config, perf_suite::SuiteError> {
+    pub(crate) fn config(&self) -> Result<Config, perf_suite::SuiteError> {
         let mut c = match &self.config {
             Some(path) => Config::load(path)?,
             None => Config::default(),
@@ -121,9 +145,9 @@ impl Cli {
     }
 }
 
-/// Runs the suite and returns the exit code.
-pub(crate) async fn run(cli: Cli) -> i32 {
-    let config = match cli.config() {
+/// Runs the suite with the configuration `cli.config()` gave, and returns the exit code.
+pub(crate) async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>) -> i32 {
+    let config = match config {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");

@@ -20,13 +20,14 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match perf_suite::runtime(cli.single_thread) {
+    let config = cli.config();
+    let runtime = match perf_suite::runtime(cli.single_thread(config.as_ref().ok())) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
             return ExitCode::from(exit_codes::COULD_NOT_RUN as u8);
         }
     };
-    let code = runtime.block_on(cli::run(cli));
+    let code = runtime.block_on(cli::run(cli, config));
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

@@ -22,11 +22,39 @@ pub use pipeline::{
     HARNESS_VERSION, PHASES,
 };
 
-/// The async runtime the binaries run the suite on: tokio's multi-thread runtime, or with
-/// `single_thread` a current-thread one. One thread costs the least CPU per query for a bot
-/// outside the process (HTTP or a command; measured in `docs/performance.md`), which matters
-/// when the bot shares the machine; open-loop starts then follow tokio's 1 ms timer, and an
-/// in-process bot gets one core.
+/// Which async runtime the binaries run the suite on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RuntimeChoice {
+    /// A current-thread runtime for a bot outside the process (HTTP or `cmd:`), the
+    /// multi-thread runtime for the in-process reference bot.
+    #[default]
+    Auto,
+    /// tokio's multi-thread runtime (one worker per core).
+    MultiThread,
+    /// A current-thread runtime.
+    CurrentThread,
+}
+
+impl RuntimeChoice {
+    /// Whether the suite runs on one thread for `target`.
+    ///
+    /// One thread costs the least CPU per query for a bot outside the process, which
+    /// matters when the bot shares the machine (measured in `docs/performance.md`:
+    /// `compare.sh`); open-loop starts then follow tokio's 1 ms timer, which is below the
+    /// 2 ms at which a start counts as late. An in-process bot does its work on the
+    /// runtime's threads, so it gets every core.
+    pub fn single_thread(self, target: &perf_targets::TargetSpec) -> bool {
+        match self {
+            RuntimeChoice::Auto => !matches!(target, perf_targets::TargetSpec::Refbot),
+            RuntimeChoice::MultiThread => false,
+            RuntimeChoice::CurrentThread => true,
+        }
+    }
+}
+
+/// The async runtime the binaries run the suite on: a current-thread one with
+/// `single_thread`, tokio's multi-thread runtime otherwise (see
+/// [`RuntimeChoice::single_thread`] for which to pick).
 pub fn runtime(single_thread: bool) -> std::io::Result<tokio::runtime::Runtime> {
     if single_thread {
         tokio::runtime::Builder::new_current_thread()
@@ -34,6 +62,23 @@ pub fn runtime(single_thread: bool) -> std::io::Result<tokio::runtime::Runtime> 
             .build()
     } else {
         tokio::runtime::Runtime::new()
+    }
+}
+
+#[cfg(test)]
+mod runtime_tests {
+    use super::*;
+    use perf_targets::TargetSpec;
+
+    #[test]
+    fn auto_runs_out_of_process_bots_on_one_thread_and_the_refbot_on_all() {
+        let http = TargetSpec::parse_flag("http://127.0.0.1:9/query").unwrap();
+        let cmd = TargetSpec::parse_flag("cmd:python3 bot.py").unwrap();
+        assert!(RuntimeChoice::Auto.single_thread(&http));
+        assert!(RuntimeChoice::Auto.single_thread(&cmd));
+        assert!(!RuntimeChoice::Auto.single_thread(&TargetSpec::Refbot));
+        assert!(!RuntimeChoice::MultiThread.single_thread(&http));
+        assert!(RuntimeChoice::CurrentThread.single_thread(&TargetSpec::Refbot));
     }
 }
 
