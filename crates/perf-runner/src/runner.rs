@@ -318,6 +318,9 @@ impl Runner {
         if let Some(note) = ceiling_note(&plan.load, sent, achieved_per_s) {
             result.notes.push(note);
         }
+        if let Some(note) = open_note(&plan.load, &stats, wall) {
+            result.notes.push(note);
+        }
         if abandoned > 0 {
             result.notes.push(format!(
                 "{abandoned} queries were still in flight when the grace period after the cancellation ran out; they are not counted"
@@ -558,6 +561,29 @@ fn ceiling_note(load: &LoadProfile, sent: u64, achieved: f64) -> Option<String> 
             c.users
         )
     })
+}
+
+/// Says when an open loop's arrivals outran the bot: arrivals dropped at the in-flight cap,
+/// with the rate offered against the rate answered.
+fn open_note(load: &LoadProfile, stats: &PlanStats, wall: f64) -> Option<String> {
+    let LoadProfile::Open(o) = load else {
+        return None;
+    };
+    if stats.dropped == 0 || wall <= 0.0 {
+        return None;
+    }
+    let arrivals = stats.sent + stats.dropped;
+    let span = load
+        .duration()
+        .map_or(wall, |d| d.as_secs_f64().min(wall))
+        .max(f64::MIN_POSITIVE);
+    Some(format!(
+        "Open loop above the bot's capacity: {} of {arrivals} arrivals dropped at max_in_flight {}; {:.2} arrivals/s offered, {:.2} queries/s sent. Latency counts from each arrival's intended time, queue included.",
+        stats.dropped,
+        o.max_in_flight,
+        arrivals as f64 / span,
+        stats.sent as f64 / wall
+    ))
 }
 
 /// Stores monitor readings, folds them into the peaks, and notes a saturated harness once.

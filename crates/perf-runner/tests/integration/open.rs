@@ -95,6 +95,17 @@ async fn arrivals_beyond_the_cap_are_dropped_and_counted() {
         .failure_examples
         .iter()
         .any(|s| s.outcome == Outcome::Dropped && s.attempts == 0));
+    // The note gives the drops and the rate offered (100 arrivals over the 1 s schedule).
+    let note = result
+        .notes
+        .iter()
+        .find(|n| n.starts_with("Open loop above the bot's capacity"))
+        .expect("a note on the drops");
+    assert!(
+        note.contains("98 of 100 arrivals dropped at max_in_flight 2"),
+        "{note}"
+    );
+    assert!(note.contains("100.00 arrivals/s offered"), "{note}");
 }
 
 #[tokio::test(start_paused = true)]
