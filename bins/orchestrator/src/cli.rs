@@ -13,63 +13,68 @@ use crate::progress::Progress;
 #[command(version, about, long_about = None)]
 pub(crate) struct Cli {
     /// JSON configuration file (the original suite's keys; every key is optional).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Standard queries to generate (overrides `query_count`).
-    #[arg(long, value_name = "N")]
+    #[arg(long, global = true, value_name = "N")]
     query_count: Option<usize>,
     /// Queries in flight at most (overrides `parallel_execution.max_concurrent`).
-    #[arg(long, value_name = "N")]
+    #[arg(long, global = true, value_name = "N")]
     max_concurrent: Option<usize>,
     /// Query starts per second (overrides `parallel_execution.rate_limit_per_second`).
-    #[arg(long, value_name = "PER_SECOND", conflicts_with = "no_rate_limit")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PER_SECOND",
+        conflicts_with = "no_rate_limit"
+    )]
     rate_limit: Option<f64>,
     /// Start queries as fast as the concurrency allows.
-    #[arg(long)]
+    #[arg(long, global = true)]
     no_rate_limit: bool,
     /// Seed for generated data, queries and the reference bot.
-    #[arg(long)]
+    #[arg(long, global = true)]
     seed: Option<u64>,
     /// Message database (overrides `database_path`); generated when missing.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH")]
     database: Option<PathBuf>,
     /// Reports directory (overrides `output_dir`).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Bot under test: `refbot` (default), an http(s):// URL, `openai+<URL>` or
     /// `cmd:<command line>`.
-    #[arg(long)]
+    #[arg(long, global = true)]
     target: Option<String>,
     /// Multiplies stress and load durations (1 = full length).
-    #[arg(long)]
+    #[arg(long, global = true)]
     scale: Option<f64>,
     /// Scenario file or directory of scenario files to run too (repeatable).
-    #[arg(long = "scenarios", value_name = "PATH")]
+    #[arg(long = "scenarios", value_name = "PATH", global = true)]
     scenario_paths: Vec<PathBuf>,
     /// Seconds before a query counts as timed out (overrides `query_timeout`).
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, global = true, value_name = "SECS")]
     query_timeout: Option<f64>,
     /// Enable parallel execution (the original suite's flag; on by default).
-    #[arg(long)]
+    #[arg(long, global = true)]
     parallel: bool,
     /// Enable baselines (the original suite's flag; on by default).
-    #[arg(long)]
+    #[arg(long, global = true)]
     baselines: bool,
     /// Enable regression testing (the original suite's flag; on by default).
-    #[arg(long)]
+    #[arg(long, global = true)]
     regression: bool,
     /// Enable synthetic testing (the original suite's flag; on by default).
-    #[arg(long)]
+    #[arg(long, global = true)]
     synthetic: bool,
     /// No progress bars (they are also off when stderr is not a terminal).
-    #[arg(long)]
+    #[arg(long, global = true)]
     quiet: bool,
     /// The async runtime: `auto` (one thread for a bot outside the process, all cores for
     /// the in-process reference bot), `current-thread` or `multi-thread`.
-    #[arg(long, value_enum, default_value_t = Runtime::Auto)]
+    #[arg(long, global = true, value_enum, default_value_t = Runtime::Auto)]
     runtime: Runtime,
     /// The same as `--runtime current-thread`.
-    #[arg(long, conflicts_with = "runtime")]
+    #[arg(long, global = true, conflicts_with = "runtime")]
     single_thread: bool,
     #[command(subcommand)]
     command: Option<Command>,

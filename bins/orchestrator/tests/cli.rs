@@ -70,3 +70,24 @@ fn run_management_on_an_empty_reports_directory() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
 }
+
+/// Global flags go before or after the subcommand, as in cargo.
+#[test]
+fn global_flags_work_before_and_after_a_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/discord-exports/current/general.json"
+    );
+    let after = orchestrator(
+        dir.path(),
+        &["import", "--database", "after.db", "--quiet", export],
+    );
+    assert_eq!(after.status.code(), Some(0), "{}", stderr(&after));
+    assert!(dir.path().join("after.db").is_file());
+    let before = orchestrator(dir.path(), &["--database", "before.db", "import", export]);
+    assert_eq!(before.status.code(), Some(0), "{}", stderr(&before));
+    assert!(dir.path().join("before.db").is_file());
+    let runs = orchestrator(dir.path(), &["runs", "list", "--out", "elsewhere"]);
+    assert_eq!(runs.status.code(), Some(0), "{}", stderr(&runs));
+}
