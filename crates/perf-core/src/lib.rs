@@ -1,15 +1,61 @@
 //! Contracts and metrics for performance-testing chat bots.
 //!
-//! `perf-core` is the small, stable crate every other crate implements against. It
-//! defines what a bot under test is ([`BotTarget`]), what is sent to it ([`Query`]),
+//! `perf-core` is the small, stable crate every other crate of the suite implements
+//! against, and the one a harness author depends on to plug a bot in: `perf-runner` drives
+//! a [`BotTarget`], `perf-targets` implements it for HTTP and child processes, `perf-refbot`
+//! for the reference bot, `perf-synth` produces [`Query`]s and [`Scenario`]s, and
+//! `perf-baseline` and `perf-report` read [`RunResult`]s. Its types change rarely and
+//! additively (new optional fields, skipped when empty); every stored format carries a
+//! `format_version`. It never starts a runtime, opens a socket, runs SQL or touches the
+//! file system: those belong to the crates above it.
+//!
+//! It defines what a bot under test is ([`BotTarget`]), what is sent to it ([`Query`]),
 //! what comes back ([`BotResponse`], [`TargetError`]), how one query's result is recorded
 //! ([`Sample`], [`Outcome`]), how load is shaped ([`LoadProfile`]), how scenarios produce
 //! queries ([`Scenario`]) and how results are aggregated ([`LatencyHistogram`],
-//! [`RunResult`]).
+//! [`RunResult`]). Every data type is `serde`-serializable so results can be stored,
+//! merged and reported by other processes.
 //!
-//! It never starts a runtime, opens a socket, runs SQL or touches the file system: those
-//! belong to the crates above it. Every data type is `serde`-serializable so results can be
-//! stored, merged and reported by other processes.
+//! # Example: a bot in process
+//!
+//! ```
+//! use perf_core::{async_trait, BotResponse, BotTarget, Query, TargetError};
+//!
+//! /// Your bot, called in process.
+//! struct EchoBot;
+//!
+//! #[async_trait]
+//! impl BotTarget for EchoBot {
+//!     async fn execute(&self, query: &Query) -> Result<BotResponse, TargetError> {
+//!         if query.text.is_empty() {
+//!             return Err(TargetError::bot("empty query"));
+//!         }
+//!         Ok(BotResponse::new(format!("you asked: {}", query.text), "semantic_search"))
+//!     }
+//! }
+//!
+//! # block_on(async {
+//! let answer = EchoBot.execute(&Query::new("q1", "hello", "search")).await.unwrap();
+//! assert_eq!(answer.primary_agent(), Some("semantic_search"));
+//! # });
+//! # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+//! # }
+//! ```
+//!
+//! Results fold into mergeable histograms, so shards combine exactly:
+//!
+//! ```
+//! use perf_core::{Outcome, RunResult, Sample, TargetInfo};
+//!
+//! let mut a = RunResult::new("run-1", "2026-01-01T00:00:00Z", TargetInfo::default());
+//! let mut b = a.clone();
+//! a.record(&Sample::new("q1", "standard", "search", Outcome::Ok, 80_000));
+//! b.record(&Sample::new("q2", "standard", "search", Outcome::Ok, 120_000));
+//! a.merge(&b);
+//! assert_eq!(a.overall.count, 2);
+//! assert_eq!(a.per_category["search"].latency.count(), 2);
+//! ```
 
 mod aggregate;
 mod content;
@@ -25,6 +71,9 @@ mod scenario;
 mod target;
 mod timeline;
 mod verdict;
+
+/// Re-exported so a [`BotTarget`] can be implemented without depending on `async-trait`.
+pub use async_trait::async_trait;
 
 pub use aggregate::{
     GroupStats, GroupSummary, PhaseTiming, RoutingStats, RunResult, RunSummary, ScheduleStats,

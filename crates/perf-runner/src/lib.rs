@@ -32,6 +32,39 @@
 //! restarts is followed to the new one.
 //!
 //! The library never prints: progress is reported as [`RunEvent`]s on a channel.
+//!
+//! Depended on by `perf-suite` (the phased pipeline) and by harness authors who drive their
+//! own bot; its API follows `perf-core`'s types and changes additively.
+//!
+//! # Example: five users against a bot in process
+//!
+//! ```
+//! use std::sync::Arc;
+//! use perf_core::{async_trait, BotResponse, BotTarget, LoadProfile, Query, RunResult, TargetError, TargetInfo};
+//! use perf_runner::{Plan, Runner, RunnerConfig};
+//!
+//! struct SlowBot;
+//!
+//! #[async_trait]
+//! impl BotTarget for SlowBot {
+//!     async fn execute(&self, _query: &Query) -> Result<BotResponse, TargetError> {
+//!         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+//!         Ok(BotResponse::new("ok", "semantic_search"))
+//!     }
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
+//! let queries: Vec<Query> = (0..50).map(|i| Query::new(format!("q{i}"), "hi", "search")).collect();
+//! // The original suite's parallel execution: 5 users, at most 10 starts a second.
+//! let plan = Plan::new(queries, LoadProfile::closed(5, Some(10.0)));
+//! let runner = Runner::new(Arc::new(SlowBot), RunnerConfig::default());
+//! let mut result = RunResult::new("run-1", "2026-01-01T00:00:00Z", TargetInfo::default());
+//! runner.run(&plan, &mut result).await.unwrap();
+//! assert_eq!(result.overall.successes, 50);
+//! // Latency is the bot's answer time: the ceiling never makes a query wait for a user.
+//! assert_eq!(result.overall.latency.percentile_micros(95.0) / 1_000, 100);
+//! # });
+//! ```
 
 mod config;
 mod error;

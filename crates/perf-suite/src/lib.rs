@@ -10,12 +10,14 @@ mod config;
 mod error;
 mod gate;
 mod pipeline;
+mod tester;
 
 pub use config::{
     Config, ParallelExecution, PerformanceBaselines, RefBotSettings, RegressionTesting,
     ResourceLimits, ResourceMonitoring, SyntheticTesting,
 };
 pub use error::SuiteError;
+pub use tester::PerfTester;
 pub use gate::{gate_checks, GateOptions, OnInconclusive, GATE_GROUP};
 pub use pipeline::{
     run_suite, run_suite_then, save_baseline, PhaseEvent, SuiteEvent, SuiteOutcome,
