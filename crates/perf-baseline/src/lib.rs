@@ -14,7 +14,34 @@
 //! - [`History`] records every run in SQLite and finds where lasting shifts began
 //!   ([`analyze_trend`]).
 //!
-//! Nothing here prints; binaries own the terminal.
+//! Nothing here prints; binaries own the terminal. Depended on by `perf-suite` and by
+//! harness authors who keep baselines of their own runs.
+//!
+//! # Example: a baseline, then a run 50% slower
+//!
+//! ```
+//! use perf_baseline::{compare, Baseline, CompareOptions, EnvironmentFingerprint, Thresholds};
+//! use perf_core::{Outcome, RunResult, Sample, TargetInfo, Verdict};
+//!
+//! fn run(id: &str, latency_ms: u64) -> RunResult {
+//!     let mut r = RunResult::new(id, "2026-01-01T00:00:00Z", TargetInfo::default());
+//!     for i in 0..400u64 {
+//!         // A spread of answer times around `latency_ms`.
+//!         let us = latency_ms * 1_000 + (i * 7_919) % (latency_ms * 200);
+//!         r.record(&Sample::new(format!("q{i}"), "standard", "search", Outcome::Ok, us));
+//!     }
+//!     r.wall_time_s = 40.0;
+//!     r
+//! }
+//!
+//! let env = EnvironmentFingerprint::detect(&TargetInfo::default(), "docs");
+//! let baseline = Baseline::from_run("main", &run("base", 100), env.clone());
+//! let same = compare(&baseline, &run("same", 100), &env, &Thresholds::default(), &CompareOptions::default())?;
+//! assert_ne!(same.overall, Verdict::Regression);
+//! let slower = compare(&baseline, &run("slow", 150), &env, &Thresholds::default(), &CompareOptions::default())?;
+//! assert_eq!(slower.overall, Verdict::Regression);
+//! # Ok::<(), perf_baseline::BaselineError>(())
+//! ```
 
 mod baseline;
 mod compare;

@@ -17,12 +17,12 @@ pub use config::{
     ResourceLimits, ResourceMonitoring, SyntheticTesting,
 };
 pub use error::SuiteError;
-pub use tester::PerfTester;
 pub use gate::{gate_checks, GateOptions, OnInconclusive, GATE_GROUP};
 pub use pipeline::{
     run_suite, run_suite_then, save_baseline, PhaseEvent, SuiteEvent, SuiteOutcome,
     HARNESS_VERSION, PHASES,
 };
+pub use tester::PerfTester;
 
 /// Which async runtime the binaries run the suite on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
