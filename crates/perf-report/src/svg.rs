@@ -667,6 +667,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_missing_bar_value_is_marked_not_drawn_as_zero() {
+        let chart = HBars {
+            title: "t".into(),
+            unit: "ms".into(),
+            series: vec![("a".into(), BLUE), ("b".into(), RED)],
+            rows: vec![("row".into(), vec![5.0, f64::NAN])],
+        }
+        .render();
+        // Each colour has its legend swatch; only the present value has a bar.
+        assert_eq!(
+            chart.matches(&format!(r#"fill="{BLUE}""#)).count(),
+            2,
+            "{chart}"
+        );
+        assert_eq!(
+            chart.matches(&format!(r#"fill="{RED}""#)).count(),
+            1,
+            "{chart}"
+        );
+        assert_eq!(chart.matches("n/a").count(), 1, "{chart}");
+    }
+
+    #[test]
     fn ticks_are_round_and_cover_the_range() {
         assert_eq!(
             nice_ticks(0.0, 10.0, 5),
