@@ -132,6 +132,16 @@ pub struct BaselineGroup {
     /// Answered queries per agent.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub agent_usage: BTreeMap<String, u64>,
+    /// The full time-to-first-token distribution of streamed answers; empty (and left out
+    /// of the file) when nothing streamed or the baseline predates streaming figures.
+    #[serde(default, skip_serializing_if = "LatencyHistogram::is_empty")]
+    pub ttft: LatencyHistogram,
+    /// The full inter-token latency distribution (each streamed answer's mean gap).
+    #[serde(default, skip_serializing_if = "LatencyHistogram::is_empty")]
+    pub itl: LatencyHistogram,
+    /// The full time-per-output-token distribution.
+    #[serde(default, skip_serializing_if = "LatencyHistogram::is_empty")]
+    pub tpot: LatencyHistogram,
 }
 
 impl BaselineGroup {
@@ -141,6 +151,9 @@ impl BaselineGroup {
             summary: g.summary(wall_time_s),
             latency: g.latency.clone(),
             agent_usage: g.agent_usage.clone(),
+            ttft: g.ttft.clone(),
+            itl: g.itl.clone(),
+            tpot: g.tpot.clone(),
         }
     }
 }

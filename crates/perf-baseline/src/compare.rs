@@ -21,12 +21,15 @@ const BUCKET_RESOLUTION: f64 = 1e-3;
 ///
 /// Latency verdicts use a weighted Mann–Whitney test and the Hodges–Lehmann shift on the
 /// histograms (stratified by agent for the `overall` key), the mean's ratio, and the
-/// P95/P99 ratios; success rate uses Fisher's exact test; memory and CPU use the monitor
+/// P95/P99 ratios; when the baseline streamed, time to first token (`ttft_*`),
+/// inter-token latency (`itl_*`) and time per output token (`tpot_*`) are judged the same
+/// way; success rate uses Fisher's exact test; memory and CPU use the monitor
 /// readings. Every verdict holds its change against its threshold from `thresholds`; the
 /// rule is described in `docs/regression-detection.md`.
 ///
 /// `overall` is a regression when any verdict is one; otherwise inconclusive when any
-/// *primary* verdict (the `overall` key's median, success rate, memory and CPU) is;
+/// *primary* verdict (the `overall` key's latency and TTFT medians, success rate, memory
+/// and CPU) is;
 /// otherwise pass. Per-key and tail verdicts are screening verdicts (their reason starts
 /// with `screening:`): they can fail a run but, being under-powered at CI budgets, they do
 /// not make it inconclusive.
@@ -303,18 +306,8 @@ fn overall_metrics(
     out: &mut Vec<Pending>,
 ) {
     let key = "overall";
-    let strata: Vec<(&LatencyHistogram, &LatencyHistogram)> = base
-        .per_agent
-        .iter()
-        .filter_map(|(k, g)| cur.per_agent.get(k).map(|c| (&g.latency, &c.latency)))
-        .collect();
     let (a, b) = (&base.overall, &cur.overall);
-    let covered = |side: fn(&(&LatencyHistogram, &LatencyHistogram)) -> u64, total: u64| {
-        strata.iter().map(side).sum::<u64>() as f64 >= 0.9 * total as f64
-    };
-    let use_strata = strata.len() >= 2
-        && covered(|s| s.0.count(), a.latency.count())
-        && covered(|s| s.1.count(), b.latency.count());
+    let (strata, use_strata) = agent_strata(base, cur, |g| &g.latency);
     out.push(Pending {
         key: key.into(),
         metric: "latency_median",
@@ -364,6 +357,7 @@ fn overall_metrics(
             detail: String::new(),
         });
     }
+    streaming_metrics(base, cur, t, o, out);
     for (metric, pick, threshold) in [
         (
             "max_memory",
@@ -396,6 +390,160 @@ fn overall_metrics(
             stat: resource(&ra, &rb, o),
             detail,
         });
+    }
+}
+
+/// The histogram of one figure of a group.
+type Pick = fn(&BaselineGroup) -> &LatencyHistogram;
+
+/// The per-agent strata of one figure (agents in both runs) and whether to use them: at
+/// least two agents that hold 90% of the figure's samples on both sides.
+fn agent_strata<'a>(
+    base: &'a Baseline,
+    cur: &'a Baseline,
+    pick: Pick,
+) -> (Vec<(&'a LatencyHistogram, &'a LatencyHistogram)>, bool) {
+    let strata: Vec<(&LatencyHistogram, &LatencyHistogram)> = base
+        .per_agent
+        .iter()
+        .filter_map(|(k, g)| cur.per_agent.get(k).map(|c| (pick(g), pick(c))))
+        .collect();
+    let covered = |side: fn(&(&LatencyHistogram, &LatencyHistogram)) -> u64, total: u64| {
+        strata.iter().map(side).sum::<u64>() as f64 >= 0.9 * total as f64
+    };
+    let use_strata = strata.len() >= 2
+        && covered(|s| s.0.count(), pick(&base.overall).count())
+        && covered(|s| s.1.count(), pick(&cur.overall).count());
+    (strata, use_strata)
+}
+
+/// A streaming figure compared like latency: its median (rank test and Hodges–Lehmann
+/// shift, stratified by agent), optionally its mean, and tail percentiles.
+struct StreamFigure {
+    pick: Pick,
+    /// What it is, for reasons.
+    what: &'static str,
+    median: &'static str,
+    mean: Option<&'static str>,
+    tails: &'static [(&'static str, f64)],
+    /// Whether the median is a primary verdict (it can make the comparison inconclusive).
+    primary: bool,
+}
+
+const STREAM_FIGURES: [StreamFigure; 3] = [
+    StreamFigure {
+        pick: |g| &g.ttft,
+        what: "time to first token",
+        median: "ttft_median",
+        mean: Some("ttft_mean"),
+        tails: &[("ttft_p95", 0.95), ("ttft_p99", 0.99)],
+        // What a user of a streaming bot waits for: as primary as the latency median.
+        primary: true,
+    },
+    StreamFigure {
+        pick: |g| &g.itl,
+        what: "inter-token latency",
+        median: "itl_median",
+        mean: None,
+        tails: &[("itl_p95", 0.95)],
+        primary: false,
+    },
+    StreamFigure {
+        pick: |g| &g.tpot,
+        what: "time per output token",
+        median: "tpot_median",
+        mean: None,
+        tails: &[("tpot_p95", 0.95)],
+        primary: false,
+    },
+];
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+/// Verdicts of the `overall` key's streaming figures, for each figure the baseline has (a
+/// baseline that streamed nothing, or predates streaming figures, adds none). A figure
+/// the baseline has and this run lacks is one verdict that cannot tell.
+fn streaming_metrics(
+    base: &Baseline,
+    cur: &Baseline,
+    t: &Thresholds,
+    o: &CompareOptions,
+    out: &mut Vec<Pending>,
+) {
+    let key = "overall";
+    for f in &STREAM_FIGURES {
+        let (a, b) = ((f.pick)(&base.overall), (f.pick)(&cur.overall));
+        if a.is_empty() {
+            continue;
+        }
+        if b.is_empty() {
+            out.push(Pending {
+                key: key.into(),
+                metric: f.median,
+                baseline: ms(a.percentile_micros(50.0)),
+                current: 0.0,
+                threshold: t.for_metric(key, f.median),
+                scale: Scale::Log,
+                primary: f.primary,
+                stat: Err(format!(
+                    "the baseline has a {} but this run measured none (nothing streamed)",
+                    f.what
+                )),
+                detail: String::new(),
+            });
+            continue;
+        }
+        let (strata, use_strata) = agent_strata(base, cur, f.pick);
+        out.push(Pending {
+            key: key.into(),
+            metric: f.median,
+            baseline: ms(a.percentile_micros(50.0)),
+            current: ms(b.percentile_micros(50.0)),
+            threshold: t.for_metric(key, f.median),
+            scale: Scale::Log,
+            primary: f.primary,
+            stat: if use_strata {
+                location_stratified(&strata, o)
+            } else {
+                location(a, b, o)
+            },
+            detail: sizes(a.count(), b.count()),
+        });
+        if let Some(metric) = f.mean {
+            let a_strata: Vec<&LatencyHistogram> = base.per_agent.values().map(f.pick).collect();
+            let b_strata: Vec<&LatencyHistogram> = cur.per_agent.values().map(f.pick).collect();
+            out.push(Pending {
+                key: key.into(),
+                metric,
+                baseline: a.mean_micros() / 1000.0,
+                current: b.mean_micros() / 1000.0,
+                threshold: t.for_metric(key, metric),
+                scale: Scale::Log,
+                primary: false,
+                stat: mean_ratio(
+                    a,
+                    b,
+                    use_strata.then_some((&a_strata[..], &b_strata[..])),
+                    o,
+                ),
+                detail: String::new(),
+            });
+        }
+        for &(metric, q) in f.tails {
+            out.push(Pending {
+                key: key.into(),
+                metric,
+                baseline: ms(a.percentile_micros(q * 100.0)),
+                current: ms(b.percentile_micros(q * 100.0)),
+                threshold: t.for_metric(key, metric),
+                scale: Scale::Log,
+                primary: false,
+                stat: quantile_ratio(a, b, q, o),
+                detail: String::new(),
+            });
+        }
     }
 }
 
@@ -444,6 +592,24 @@ fn sub_key_metrics(
         detail: sizes(a.latency.count(), b.latency.count()),
     });
     out.push(success_rate(key, a, b, t, o, false));
+    // Time to first token per key, when the baseline's key streamed.
+    if !a.ttft.is_empty() {
+        out.push(Pending {
+            key: key.into(),
+            metric: "ttft_median",
+            baseline: ms(a.ttft.percentile_micros(50.0)),
+            current: ms(b.ttft.percentile_micros(50.0)),
+            threshold: t.for_metric(key, "ttft_median"),
+            scale: Scale::Log,
+            primary: false,
+            stat: if b.ttft.is_empty() {
+                Err("the baseline has a time to first token but this run measured none (nothing streamed)".into())
+            } else {
+                location(&a.ttft, &b.ttft, o)
+            },
+            detail: sizes(a.ttft.count(), b.ttft.count()),
+        });
+    }
 }
 
 fn sizes(n: u64, m: u64) -> String {

@@ -10,6 +10,14 @@ pub struct CriticalPathLimits {
     /// Largest acceptable P95 latency in milliseconds; `None` checks no latency.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_p95_ms: Option<f64>,
+    /// Largest acceptable P95 time to first token of streamed answers, ms; `None` checks
+    /// none. A path whose answers did not stream fails it as not measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ttft_p95_ms: Option<f64>,
+    /// Largest acceptable P95 inter-token latency (each streamed answer's mean gap between
+    /// pieces), ms; `None` checks none. Not measured fails it, as for the TTFT limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_itl_p95_ms: Option<f64>,
     /// Whether queries meant for the path must be routed to its agent.
     pub routing_required: bool,
     /// Smallest acceptable share of correctly routed answers when routing is required.
@@ -21,6 +29,8 @@ impl Default for CriticalPathLimits {
         Self {
             min_success_rate: 0.9,
             max_p95_ms: None,
+            max_ttft_p95_ms: None,
+            max_itl_p95_ms: None,
             routing_required: true,
             min_routing_accuracy: 1.0,
         }
@@ -84,6 +94,37 @@ fn judge(g: &GroupStats, limits: &CriticalPathLimits) -> (bool, String) {
             facts.push(fact);
         }
     }
+    // Streaming limits: a path that streamed nothing was not measured, which is not a
+    // pass on 0 ms.
+    for (max, hist, what, unmeasured) in [
+        (
+            limits.max_ttft_p95_ms,
+            &g.ttft,
+            "TTFT",
+            "no answer was streamed",
+        ),
+        (
+            limits.max_itl_p95_ms,
+            &g.itl,
+            "ITL",
+            "no answer was streamed in two pieces or more",
+        ),
+    ] {
+        let Some(max) = max else { continue };
+        if hist.is_empty() {
+            failures.push(format!(
+                "{what} p95 not measured: {unmeasured} (max {max:.0} ms)"
+            ));
+            continue;
+        }
+        let p95 = hist.percentile_micros(95.0) as f64 / 1000.0;
+        let fact = format!("{what} p95 {p95:.0} ms (max {max:.0} ms)");
+        if p95 > max {
+            failures.push(fact);
+        } else {
+            facts.push(fact);
+        }
+    }
     if limits.routing_required {
         let r = g.routing;
         let fact = format!("routing {}/{} to the expected agent", r.correct, r.checked);
@@ -138,6 +179,61 @@ mod tests {
         assert!(!checks[2].passed);
         assert!(checks[2].reason.contains("no queries"));
         assert!(checks.iter().all(|c| !c.reason.contains('\n')));
+    }
+
+    #[test]
+    fn streaming_limits_fail_when_exceeded_and_when_not_measured() {
+        let draw = |ttft_ms: Option<f64>| {
+            SimulatedRun {
+                queries: 80,
+                ttft_ms,
+                ..SimulatedRun::default()
+            }
+            .draw("r", &mut SplitMix64::new(3))
+        };
+        let paths = ["semantic_search".to_owned()];
+        let limits = |ttft: f64, itl: f64| CriticalPathLimits {
+            max_ttft_p95_ms: Some(ttft),
+            max_itl_p95_ms: Some(itl),
+            ..CriticalPathLimits::default()
+        };
+        // Median TTFT 200 ms (P95 about 300 ms), ITL 20 ms.
+        let streamed = draw(Some(200.0));
+        let ok = &critical_path_checks(&streamed, &paths, &limits(1000.0, 100.0))[0];
+        assert!(ok.passed, "{}", ok.reason);
+        assert!(ok.reason.contains("TTFT p95") && ok.reason.contains("(max 1000 ms)"));
+        assert!(ok.reason.contains("ITL p95"), "{}", ok.reason);
+        let slow = &critical_path_checks(&streamed, &paths, &limits(150.0, 100.0))[0];
+        assert!(!slow.passed);
+        assert!(
+            slow.reason.starts_with("failed: TTFT p95"),
+            "{}",
+            slow.reason
+        );
+        assert!(slow.reason.contains("(max 150 ms)"), "{}", slow.reason);
+        let choppy = &critical_path_checks(&streamed, &paths, &limits(1000.0, 5.0))[0];
+        assert!(!choppy.passed);
+        assert!(
+            choppy.reason.contains("failed: ITL p95"),
+            "{}",
+            choppy.reason
+        );
+
+        let plain = draw(None);
+        let unmeasured = &critical_path_checks(&plain, &paths, &limits(1000.0, 100.0))[0];
+        assert!(!unmeasured.passed, "never a pass on 0 ms");
+        assert!(
+            unmeasured
+                .reason
+                .contains("TTFT p95 not measured: no answer was streamed"),
+            "{}",
+            unmeasured.reason
+        );
+        assert!(unmeasured.reason.contains("ITL p95 not measured"));
+        // Without the limits, a path that did not stream is judged as before.
+        let before = &critical_path_checks(&plain, &paths, &CriticalPathLimits::default())[0];
+        assert!(before.passed, "{}", before.reason);
+        assert!(!before.reason.contains("TTFT"));
     }
 
     #[test]

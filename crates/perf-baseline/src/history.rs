@@ -22,6 +22,16 @@ pub const TREND_METRICS: [&str; 6] = [
     "throughput",
 ];
 
+/// Streaming metrics of the `overall` key that [`History::trends`] analyses when runs
+/// recorded them (runs that streamed nothing record none).
+pub const STREAMING_TREND_METRICS: [&str; 5] = [
+    "ttft_median",
+    "ttft_p95",
+    "itl_median",
+    "tpot_median",
+    "output_tokens_per_s",
+];
+
 /// One stored run, as listed by [`History::list_runs`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -232,6 +242,44 @@ impl History {
             ] {
                 rows.push((key.clone(), metric, value));
             }
+            // Streaming figures only where they were measured: a missing figure is no
+            // row, never a 0 that would drag a trend down.
+            for (hist, metrics) in [
+                (
+                    &g.ttft,
+                    &[
+                        ("ttft_median", 50.0),
+                        ("ttft_p95", 95.0),
+                        ("ttft_p99", 99.0),
+                    ][..],
+                ),
+                (&g.itl, &[("itl_median", 50.0), ("itl_p95", 95.0)][..]),
+                (&g.tpot, &[("tpot_median", 50.0), ("tpot_p95", 95.0)][..]),
+            ] {
+                if hist.is_empty() {
+                    continue;
+                }
+                for &(metric, p) in metrics {
+                    rows.push((
+                        key.clone(),
+                        metric,
+                        hist.percentile_micros(p) as f64 / 1000.0,
+                    ));
+                }
+            }
+            if !g.ttft.is_empty() {
+                rows.push((key.clone(), "ttft_mean", g.ttft.mean_micros() / 1000.0));
+            }
+            if g.token_counted > 0 {
+                rows.push((key.clone(), "output_tokens", g.output_tokens as f64));
+                if run.wall_time_s > 0.0 {
+                    rows.push((
+                        key.clone(),
+                        "output_tokens_per_s",
+                        g.output_tokens as f64 / run.wall_time_s,
+                    ));
+                }
+            }
         };
         group("overall".into(), &run.overall);
         for (prefix, map) in [
@@ -346,15 +394,20 @@ impl History {
         Ok(analyze_trend(&name, points, options))
     }
 
-    /// Trends of the `overall` key's [`TREND_METRICS`] (and peak memory and CPU when
-    /// recorded) over the newest `last_n` runs; metrics without data are left out.
+    /// Trends of the `overall` key's [`TREND_METRICS`] (and peak memory and CPU, and the
+    /// [`STREAMING_TREND_METRICS`], when recorded) over the newest `last_n` runs; metrics
+    /// without data are left out.
     pub async fn trends(
         &self,
         last_n: u32,
         options: &TrendOptions,
     ) -> Result<Vec<TrendSeries>, BaselineError> {
         let mut out = Vec::new();
-        for metric in TREND_METRICS.iter().chain(&["max_memory", "max_cpu"]) {
+        for metric in TREND_METRICS
+            .iter()
+            .chain(&["max_memory", "max_cpu"])
+            .chain(&STREAMING_TREND_METRICS)
+        {
             let t = self.trend("overall", metric, last_n, options).await?;
             if !t.points.is_empty() {
                 out.push(t);

@@ -63,12 +63,14 @@ pub use baseline::{
 pub use compare::{compare, compare_baselines};
 pub use critical::{critical_path_checks, CriticalPathLimits};
 pub use error::BaselineError;
-pub use history::{History, RunRecord, TREND_METRICS};
+pub use history::{History, RunRecord, STREAMING_TREND_METRICS, TREND_METRICS};
 pub use policy::{
     check_against_baseline, create_command, BaselineAction, BaselineOutcome, BaselinePolicy,
     MissingBaseline, UpdatePolicy,
 };
-pub use thresholds::{AgentThresholds, CompareOptions, Thresholds, LATENCY_METRICS};
+pub use thresholds::{
+    AgentThresholds, CompareOptions, Thresholds, LATENCY_METRICS, STREAMING_METRICS,
+};
 pub use trend::{analyze_trend, change_point, estimate_run_noise, TrendOptions};
 
 #[cfg(test)]

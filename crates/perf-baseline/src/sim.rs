@@ -27,6 +27,11 @@ pub struct SimulatedRun {
     pub error_rate: f64,
     /// One agent slowed (or sped up) by a factor of its own.
     pub agent_factor: Option<(&'static str, f64)>,
+    /// Median time to first token in milliseconds when answers stream (every agent alike,
+    /// with the same sigma and run noise); streamed answers also have 20 ms between
+    /// pieces, 15 ms per output token and 100 tokens, each with the same noise. `None`
+    /// draws no streaming figures (and the same latencies as before they existed).
+    pub ttft_ms: Option<f64>,
 }
 
 impl Default for SimulatedRun {
@@ -38,6 +43,7 @@ impl Default for SimulatedRun {
             latency_factor: 1.0,
             error_rate: 0.0,
             agent_factor: None,
+            ttft_ms: None,
         }
     }
 }
@@ -61,13 +67,31 @@ impl SimulatedRun {
             } else {
                 Outcome::Ok
             };
-            run.record(&Sample {
+            let sample = Sample {
                 expected_agent: Some(agent.into()),
                 agent: Some(agent.into()),
                 // One category: per-agent groups already split the queries by agent, and
                 // fewer groups keep the many simulated runs of the evaluation cheap.
                 ..Sample::new(format!("q{i}"), "standard", "standard", outcome, latency_us)
-            });
+            };
+            let sample = match self.ttft_ms {
+                // Drawn only for streaming runs, so other runs keep their random sequence.
+                Some(ttft_ms) if !failed => {
+                    let mut us = |median_ms: f64| {
+                        let ms = median_ms * (self.sigma * rng.normal()).exp() * run_factor;
+                        Some((ms * 1000.0).round().max(1.0) as u64)
+                    };
+                    Sample {
+                        ttft_us: us(ttft_ms),
+                        itl_us: us(20.0),
+                        tpot_us: us(15.0),
+                        output_tokens: Some(100),
+                        ..sample
+                    }
+                }
+                _ => sample,
+            };
+            run.record(&sample);
         }
         run.wall_time_s = 10.0;
         run

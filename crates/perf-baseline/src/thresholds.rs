@@ -12,6 +12,19 @@ pub const LATENCY_METRICS: [&str; 4] = [
     "latency_p99",
 ];
 
+/// Streaming metrics compared like latency when a baseline and a run both streamed: time
+/// to first token, inter-token latency and time per output token.
+pub const STREAMING_METRICS: [&str; 8] = [
+    "ttft_median",
+    "ttft_mean",
+    "ttft_p95",
+    "ttft_p99",
+    "itl_median",
+    "itl_p95",
+    "tpot_median",
+    "tpot_p95",
+];
+
 /// How large a change must be before it matters, per metric and per agent.
 ///
 /// Latency, memory and CPU thresholds are relative (`0.15` = 15% worse); the success-rate
@@ -20,10 +33,12 @@ pub const LATENCY_METRICS: [&str; 4] = [
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Thresholds {
-    /// Relative latency increase for every latency metric (`baseline_threshold`).
+    /// Relative latency increase for every latency metric (`baseline_threshold`),
+    /// streaming ones ([`STREAMING_METRICS`]) included.
     pub latency: f64,
     /// Per latency metric (`latency_median`, `latency_mean`, `latency_p95`,
-    /// `latency_p99`), overriding [`Thresholds::latency`].
+    /// `latency_p99`, or one of [`STREAMING_METRICS`] such as `ttft_p95`), overriding
+    /// [`Thresholds::latency`].
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub latency_metrics: BTreeMap<String, f64>,
     /// Success-rate drop in points (0–1).
@@ -94,12 +109,14 @@ impl Thresholds {
         positive("thresholds.memory".into(), self.memory, 100.0)?;
         positive("thresholds.cpu".into(), self.cpu, 100.0)?;
         for (metric, v) in &self.latency_metrics {
-            if !LATENCY_METRICS.contains(&metric.as_str()) {
+            let mut known = LATENCY_METRICS.iter().chain(&STREAMING_METRICS);
+            if !known.any(|m| m == metric) {
                 return Err(BaselineError::config(
                     format!("thresholds.latency_metrics.{metric}"),
                     format!(
-                        "unknown latency metric: use one of {}",
-                        LATENCY_METRICS.join(", ")
+                        "unknown latency metric: use one of {}, {}",
+                        LATENCY_METRICS.join(", "),
+                        STREAMING_METRICS.join(", ")
                     ),
                 ));
             }
@@ -225,13 +242,19 @@ mod tests {
     #[test]
     fn per_agent_and_per_metric_overrides_apply() {
         let t: Thresholds = serde_json::from_str(
-            r#"{"latency": 0.1, "latency_metrics": {"latency_p99": 0.3},
+            r#"{"latency": 0.1, "latency_metrics": {"latency_p99": 0.3, "ttft_p95": 0.5},
                 "per_agent": {"digest_generation": {"latency": 0.25}}}"#,
         )
         .unwrap();
         t.validate().unwrap();
         assert_eq!(t.for_metric("overall", "latency_mean"), 0.1);
         assert_eq!(t.for_metric("overall", "latency_p99"), 0.3);
+        assert_eq!(t.for_metric("overall", "ttft_p95"), 0.5);
+        assert_eq!(
+            t.for_metric("overall", "ttft_median"),
+            0.1,
+            "streaming metrics fall back to the latency threshold"
+        );
         assert_eq!(t.for_metric("agent:digest_generation", "latency_p99"), 0.25);
         assert_eq!(
             t.for_metric("category:digest_generation", "latency_mean"),

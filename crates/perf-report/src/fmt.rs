@@ -57,10 +57,13 @@ pub(crate) fn num(v: f64) -> String {
     }
 }
 
-/// A metric value with the unit its name implies (`latency_*` ms, `success_rate` %,
-/// `*memory*` MiB, `*cpu*` %).
+/// A metric value with the unit its name implies (`latency_*`, `ttft_*`, `itl_*` and
+/// `tpot_*` ms, `success_rate` %, `*memory*` MiB, `*cpu*` %).
 pub(crate) fn metric_value(metric: &str, v: f64) -> String {
-    if metric.contains("latency") || metric.ends_with("_ms") {
+    let timed = ["latency", "ttft_", "itl_", "tpot_"]
+        .iter()
+        .any(|m| metric.contains(m));
+    if timed || metric.ends_with("_ms") {
         ms(v)
     } else if metric.contains("success_rate") || metric.contains("accuracy") {
         percent(v)
@@ -114,5 +117,9 @@ mod tests {
             "[+2.0%, +9.5%]"
         );
         assert_eq!(ms(f64::NAN), "n/a");
+        assert_eq!(metric_value("ttft_p95", 250.0), "250.0 ms");
+        assert_eq!(metric_value("itl_median", 12.0), "12.0 ms");
+        assert_eq!(metric_value("tpot_p95", 8.0), "8.00 ms");
+        assert_eq!(metric_value("output_tokens_per_s", 42.0), "42.0");
     }
 }

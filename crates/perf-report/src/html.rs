@@ -202,7 +202,10 @@ pub fn render_html(result: &RunResult) -> String {
             "routing accuracy",
         ),
         (fmt::count(o.failures), "failures"),
-    ] {
+    ]
+    .into_iter()
+    .chain(streaming_kpis(&o))
+    {
         let _ = write!(
             out,
             r#"<div class="kpi"><b>{}</b><span>{}</span></div>"#,
@@ -214,10 +217,18 @@ pub fn render_html(result: &RunResult) -> String {
     for note in &status.notes {
         let _ = write!(out, r#"<div class="note">{}</div>"#, cell(note));
     }
-    out.push_str(r##"<nav><a href="#checks">Checks</a><a href="#latency">Latency</a><a href="#throughput">Throughput</a><a href="#resources">Resources</a><a href="#agents">Agents</a><a href="#errors">Errors</a><a href="#comparison">Baseline</a><a href="#trends">Trends</a><a href="#details">Details</a></nav>"##);
+    let streamed = model::has_streaming(result);
+    out.push_str(r##"<nav><a href="#checks">Checks</a><a href="#latency">Latency</a>"##);
+    if streamed {
+        out.push_str(r##"<a href="#streaming">Streaming</a>"##);
+    }
+    out.push_str(r##"<a href="#throughput">Throughput</a><a href="#resources">Resources</a><a href="#agents">Agents</a><a href="#errors">Errors</a><a href="#comparison">Baseline</a><a href="#trends">Trends</a><a href="#details">Details</a></nav>"##);
 
     checks_section(&mut out, result);
     latency_section(&mut out, result);
+    if streamed {
+        streaming_section(&mut out, result);
+    }
     throughput_section(&mut out, result);
     resources_section(&mut out, result);
     agents_section(&mut out, result);
@@ -422,6 +433,169 @@ fn latency_section(out: &mut String, r: &RunResult) {
             ],
         );
     }
+    out.push_str("</section>");
+}
+
+/// The streaming headline figures, none when nothing streamed or had a token count.
+fn streaming_kpis(o: &perf_core::GroupSummary) -> Vec<(String, &'static str)> {
+    let mut v = Vec::new();
+    if let Some(t) = &o.ttft {
+        v.push((fmt::ms(t.p50_ms), "p50 time to first token"));
+        v.push((fmt::ms(t.p95_ms), "p95 time to first token"));
+    }
+    if let Some(t) = &o.tpot {
+        v.push((fmt::ms(t.p50_ms), "p50 time per output token"));
+    }
+    if let Some(t) = o.output_tokens_per_s {
+        v.push((format!("{} tok/s", fmt::num(t)), "output tokens"));
+    }
+    v
+}
+
+/// Time to first token, inter-token latency, time per output token and output tokens per
+/// second: per agent as bars, and per group in tables. Only rendered when the run has
+/// streaming figures.
+fn streaming_section(out: &mut String, r: &RunResult) {
+    out.push_str(r#"<section id="streaming"><h2>Streaming</h2>"#);
+    let wall = r.wall_time_s;
+    let (agents, cut) = busiest(r.per_agent.iter(), |g| g.count, MAX_BARS);
+    let busiest_note = if cut { ", busiest agents" } else { "" };
+    let pcts = |hist: &LatencyHistogram| -> Vec<f64> {
+        [50.0, 95.0, 99.0]
+            .iter()
+            .map(|p| ms_of(hist.percentile_micros(*p)))
+            .collect()
+    };
+    let streamed: Vec<_> = agents.iter().filter(|(_, g)| g.is_streaming()).collect();
+    if streamed.is_empty() {
+        empty(out, "No answer was streamed: no time to first token.");
+    } else {
+        out.push_str(
+            &HBars {
+                title: format!("Time to first token per agent{busiest_note}"),
+                unit: "ms".into(),
+                series: vec![
+                    ("p50".into(), svg::BLUE),
+                    ("p95".into(), svg::ORANGE),
+                    ("p99".into(), svg::RED),
+                ],
+                rows: streamed
+                    .iter()
+                    .map(|(k, g)| ((*k).clone(), pcts(&g.ttft)))
+                    .collect(),
+            }
+            .render(),
+        );
+    }
+    let decode: Vec<_> = agents
+        .iter()
+        .filter(|(_, g)| !g.itl.is_empty() || !g.tpot.is_empty())
+        .collect();
+    if !decode.is_empty() {
+        // A missing figure draws no bar (non-finite values are skipped), never a 0.
+        let p = |hist: &LatencyHistogram, q: f64| {
+            if hist.is_empty() {
+                f64::NAN
+            } else {
+                ms_of(hist.percentile_micros(q))
+            }
+        };
+        out.push_str(
+            &HBars {
+                title: format!(
+                    "Inter-token latency and time per output token per agent{busiest_note}"
+                ),
+                unit: "ms".into(),
+                series: vec![
+                    ("ITL p50".into(), svg::TEAL),
+                    ("ITL p95".into(), svg::GREEN),
+                    ("TPOT p50".into(), svg::PURPLE),
+                    ("TPOT p95".into(), svg::GREY),
+                ],
+                rows: decode
+                    .iter()
+                    .map(|(k, g)| {
+                        (
+                            (*k).clone(),
+                            vec![
+                                p(&g.itl, 50.0),
+                                p(&g.itl, 95.0),
+                                p(&g.tpot, 50.0),
+                                p(&g.tpot, 95.0),
+                            ],
+                        )
+                    })
+                    .collect(),
+            }
+            .render(),
+        );
+    }
+    let rates: Vec<(String, Vec<f64>)> = agents
+        .iter()
+        .filter_map(|(k, g)| model::output_tokens_per_s(g, wall).map(|t| ((*k).clone(), vec![t])))
+        .collect();
+    if !rates.is_empty() {
+        out.push_str(
+            &HBars {
+                title: format!("Output tokens per second per agent{busiest_note}"),
+                unit: "tokens/s".into(),
+                series: vec![("tokens/s".into(), svg::GREEN)],
+                rows: rates,
+            }
+            .render(),
+        );
+    }
+    let row = |label: &str, g: &GroupStats| {
+        vec![
+            cell(label),
+            format!("{} of {}", fmt::count(g.ttft.count()), fmt::count(g.count)),
+            h(&model::pct_ms(&g.ttft, 50.0)),
+            h(&model::pct_ms(&g.ttft, 95.0)),
+            h(&model::pct_ms(&g.ttft, 99.0)),
+            h(&model::pct_ms(&g.itl, 50.0)),
+            h(&model::pct_ms(&g.itl, 95.0)),
+            h(&model::pct_ms(&g.tpot, 50.0)),
+            h(&model::pct_ms(&g.tpot, 95.0)),
+            if g.token_counted > 0 {
+                fmt::count(g.output_tokens)
+            } else {
+                "–".to_owned()
+            },
+            h(&model::tokens_per_s_text(g, wall)),
+        ]
+    };
+    let header = [
+        "Group",
+        "#Streamed",
+        "#TTFT p50",
+        "#TTFT p95",
+        "#TTFT p99",
+        "#ITL p50",
+        "#ITL p95",
+        "#TPOT p50",
+        "#TPOT p95",
+        "#Output tokens",
+        "#Tokens/s",
+    ];
+    let mut rows = vec![row("overall", &r.overall)];
+    rows.extend(r.per_agent.iter().map(|(k, g)| row(k, g)));
+    out.push_str("<h3>Per agent</h3>");
+    table(out, &header, &rows);
+    for (title, map) in [
+        ("Per category", &r.per_category),
+        ("Per scenario", &r.per_scenario),
+    ] {
+        let rows: Vec<Vec<String>> = map
+            .iter()
+            .filter(|(_, g)| g.is_streaming() || g.token_counted > 0)
+            .map(|(k, g)| row(k, g))
+            .collect();
+        if !rows.is_empty() {
+            let _ = write!(out, "<h3>{}</h3>", h(title));
+            table(out, &header, &rows);
+        }
+    }
+    out.push_str(r#"<p class="empty">Time to first token counts from the query's actual start on our clock; ITL is each streamed answer's mean gap between pieces; TPOT is (last token − first token) / (tokens − 1); tokens per second are all answers' output tokens over the run's wall time. See docs/report-format.md.</p>"#);
     out.push_str("</section>");
 }
 

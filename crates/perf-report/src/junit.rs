@@ -64,6 +64,17 @@ pub fn render_junit(result: &RunResult) -> String {
                     fmt::ms(l.p95_ms),
                     fmt::ms(l.p99_ms)
                 );
+                if g.is_streaming() {
+                    let _ = write!(
+                        out,
+                        ", TTFT p50 {}, p95 {}",
+                        model::pct_ms(&g.ttft, 50.0),
+                        model::pct_ms(&g.ttft, 95.0)
+                    );
+                }
+                if let Some(t) = model::output_tokens_per_s(g, result.wall_time_s) {
+                    let _ = write!(out, ", {} output tok/s", fmt::num(t));
+                }
             }
         }
         suites[idx].cases.push(Case {

@@ -30,6 +30,35 @@ fn more(out: &mut String, total: usize, what: &str) {
     }
 }
 
+/// The streaming figures of the run and of each agent: time to first token, inter-token
+/// latency, time per output token and output tokens per second.
+fn streaming(out: &mut String, result: &RunResult) {
+    let w = result.wall_time_s;
+    out.push_str("### Streaming\n\n| Group | Streamed | TTFT p50 | TTFT p95 | ITL p50 | TPOT p50 | Output tok/s |\n|---|--:|--:|--:|--:|--:|--:|\n");
+    let rows = std::iter::once(("overall".to_owned(), &result.overall)).chain(
+        result
+            .per_agent
+            .iter()
+            .map(|(k, g)| (format!("agent {}", truncate(k, CELL)), g)),
+    );
+    for (label, g) in rows.take(MAX_ROWS + 1) {
+        let _ = writeln!(
+            out,
+            "| {} | {} of {} | {} | {} | {} | {} | {} |",
+            md(&label),
+            fmt::count(g.ttft.count()),
+            fmt::count(g.count),
+            model::pct_ms(&g.ttft, 50.0),
+            model::pct_ms(&g.ttft, 95.0),
+            model::pct_ms(&g.itl, 50.0),
+            model::pct_ms(&g.tpot, 50.0),
+            model::tokens_per_s_text(g, w),
+        );
+    }
+    more(out, result.per_agent.len(), "agents");
+    out.push_str("\nTTFT from the query's actual start; ITL is each answer's mean gap between streamed pieces; TPOT is (last token − first token) / (tokens − 1); output tok/s is all answers' tokens over the run's wall time.\n\n");
+}
+
 /// Renders `summary.md`: a compact Markdown summary for a pull-request comment or a CI job
 /// summary. The verdict comes first, then the key numbers per critical path, regressions
 /// with their change and interval, and robustness failures. All text from queries, bots
@@ -132,6 +161,10 @@ pub fn render_markdown(result: &RunResult) -> String {
         }
         more(&mut out, result.per_agent.len(), "agents");
         out.push('\n');
+    }
+
+    if model::has_streaming(result) {
+        streaming(&mut out, result);
     }
 
     // Other failed checks (gates and the like).

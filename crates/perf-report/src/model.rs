@@ -122,3 +122,30 @@ pub(crate) fn throughput(g: &GroupStats, wall_time_s: f64) -> f64 {
         0.0
     }
 }
+
+/// Output tokens per second of wall time, as `GroupSummary::output_tokens_per_s` has it:
+/// `None` when no answer had a token count or there was no wall time.
+pub(crate) fn output_tokens_per_s(g: &GroupStats, wall_time_s: f64) -> Option<f64> {
+    (g.token_counted > 0 && wall_time_s > 0.0).then(|| g.output_tokens as f64 / wall_time_s)
+}
+
+/// Whether a run has streaming figures to show: some answer was streamed or had a token
+/// count. A run without either renders exactly as before streaming existed.
+pub(crate) fn has_streaming(r: &RunResult) -> bool {
+    r.overall.is_streaming() || r.overall.token_counted > 0
+}
+
+/// A percentile of a histogram in ms, or `–` when it recorded nothing (a group that did
+/// not stream has no time to first token, which is not 0 ms).
+pub(crate) fn pct_ms(h: &perf_core::LatencyHistogram, p: f64) -> String {
+    if h.is_empty() {
+        "–".to_owned()
+    } else {
+        crate::fmt::ms(h.percentile_micros(p) as f64 / 1000.0)
+    }
+}
+
+/// Output tokens per second as text, `–` when unknown.
+pub(crate) fn tokens_per_s_text(g: &GroupStats, wall_time_s: f64) -> String {
+    output_tokens_per_s(g, wall_time_s).map_or("–".to_owned(), crate::fmt::num)
+}

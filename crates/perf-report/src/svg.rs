@@ -536,13 +536,19 @@ impl HBars {
                 escape::html(&escape::truncate(label, 30))
             );
             for (si, (_, color)) in self.series.iter().enumerate() {
-                let v = values
-                    .get(si)
-                    .copied()
-                    .filter(|v| v.is_finite())
-                    .unwrap_or(0.0);
-                let w = (xa.map(v, x0, x1) - x0).max(0.0);
                 let y = gy + bar_h * si as f64;
+                // A missing figure (a group that did not stream has no time to first
+                // token) is marked as such, never drawn as a 0 bar.
+                let Some(v) = values.get(si).copied().filter(|v| v.is_finite()) else {
+                    let _ = write!(
+                        out,
+                        r#"<text x="{:.1}" y="{:.1}" class="tk">n/a</text>"#,
+                        x0 + 4.0,
+                        y + bar_h - 3.0
+                    );
+                    continue;
+                };
+                let w = (xa.map(v, x0, x1) - x0).max(0.0);
                 let _ = write!(
                     out,
                     r#"<rect x="{x0:.1}" y="{y:.1}" width="{w:.1}" height="{:.1}" fill="{color}"/><text x="{:.1}" y="{:.1}" class="tk">{}</text>"#,
@@ -659,6 +665,29 @@ pub(crate) fn interval_plot(title: &str, rows: &[IntervalRow]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_bar_value_is_marked_not_drawn_as_zero() {
+        let chart = HBars {
+            title: "t".into(),
+            unit: "ms".into(),
+            series: vec![("a".into(), BLUE), ("b".into(), RED)],
+            rows: vec![("row".into(), vec![5.0, f64::NAN])],
+        }
+        .render();
+        // Each colour has its legend swatch; only the present value has a bar.
+        assert_eq!(
+            chart.matches(&format!(r#"fill="{BLUE}""#)).count(),
+            2,
+            "{chart}"
+        );
+        assert_eq!(
+            chart.matches(&format!(r#"fill="{RED}""#)).count(),
+            1,
+            "{chart}"
+        );
+        assert_eq!(chart.matches("n/a").count(), 1, "{chart}");
+    }
 
     #[test]
     fn ticks_are_round_and_cover_the_range() {

@@ -100,14 +100,24 @@ pub fn render_terminal(result: &RunResult, color: bool) -> String {
     }
     out.push('\n');
 
-    let header = [
+    // Streaming columns only when something streamed (or had a token count), so a run
+    // without streaming prints the same table as before.
+    let ttft = result.overall.is_streaming();
+    let tokens = result.overall.token_counted > 0;
+    let mut header = vec![
         "group", "queries", "ok", "mean", "p50", "p95", "p99", "max", "q/s",
     ];
-    let mut rows: Vec<[String; 9]> = Vec::new();
+    if ttft {
+        header.extend(["ttft p50", "ttft p95"]);
+    }
+    if tokens {
+        header.push("tok/s");
+    }
+    let mut rows: Vec<Vec<String>> = Vec::new();
     let mut push = |label: String, g: &GroupStats| {
         // Only the latency summary: the service-time one would double the cost per row.
         let l = g.latency.summary();
-        rows.push([
+        let mut row = vec![
             label,
             fmt::count(g.count),
             fmt::percent(g.success_rate()),
@@ -117,7 +127,15 @@ pub fn render_terminal(result: &RunResult, color: bool) -> String {
             fmt::ms(l.p99_ms),
             fmt::ms(l.max_ms),
             fmt::num(crate::model::throughput(g, result.wall_time_s)),
-        ]);
+        ];
+        if ttft {
+            row.push(crate::model::pct_ms(&g.ttft, 50.0));
+            row.push(crate::model::pct_ms(&g.ttft, 95.0));
+        }
+        if tokens {
+            row.push(crate::model::tokens_per_s_text(g, result.wall_time_s));
+        }
+        rows.push(row);
     };
     push("overall".to_owned(), &result.overall);
     for (prefix, map) in [

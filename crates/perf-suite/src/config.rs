@@ -298,13 +298,20 @@ impl Default for RefBotSettings {
     }
 }
 
-/// Sections whose keys serde checks itself (they have optional or free-form keys that the
-/// defaults do not show); unknown keys there are still rejected, without a suggestion.
-const SERDE_CHECKED: &[&str] = &[
-    "performance_baselines.thresholds",
-    "regression_testing.limits",
-    "target",
-];
+/// Sections whose keys serde checks itself (they have free-form keys that the defaults do
+/// not show); unknown keys there are still rejected, without a suggestion.
+const SERDE_CHECKED: &[&str] = &["performance_baselines.thresholds", "target"];
+
+/// The defaults with every optional key set, so that every known key shows when they are
+/// serialized and a misspelled one gets a suggestion.
+fn every_key() -> Config {
+    let mut c = Config::default();
+    let l = &mut c.regression_testing.limits;
+    l.max_p95_ms = Some(0.0);
+    l.max_ttft_p95_ms = Some(0.0);
+    l.max_itl_p95_ms = Some(0.0);
+    c
+}
 
 impl Config {
     /// Reads and validates a configuration file.
@@ -324,7 +331,7 @@ impl Config {
         };
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| err(format!("it is not valid JSON: {e}")))?;
-        let known = serde_json::to_value(Config::default())
+        let known = serde_json::to_value(every_key())
             .map_err(|e| err(format!("internal error describing the defaults: {e}")))?;
         check_keys(&value, &known, "").map_err(err)?;
         let config: Config = serde_json::from_str(text).map_err(|e| err(e.to_string()))?;
@@ -439,6 +446,23 @@ fn perf_baseline_validate(c: &Config) -> Result<(), perf_core::ConfigError> {
             "regression_testing.limits",
             "min_success_rate and min_routing_accuracy must be between 0 and 1",
         ));
+    }
+    for (key, v) in [
+        ("regression_testing.limits.max_p95_ms", l.max_p95_ms),
+        (
+            "regression_testing.limits.max_ttft_p95_ms",
+            l.max_ttft_p95_ms,
+        ),
+        ("regression_testing.limits.max_itl_p95_ms", l.max_itl_p95_ms),
+    ] {
+        if let Some(v) = v {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(perf_core::ConfigError::new(
+                    key,
+                    format!("{v} must be a positive number of milliseconds"),
+                ));
+            }
+        }
     }
     if c.trend_runs < 2 {
         return Err(perf_core::ConfigError::new(
@@ -584,6 +608,33 @@ mod tests {
         );
         let e = parse(r#"{"zzzzzzzzzz": 3}"#).unwrap_err();
         assert!(e.contains("known keys there"), "{e}");
+    }
+
+    #[test]
+    fn streaming_limits_parse_and_misspellings_get_a_suggestion() {
+        let c = parse(
+            r#"{"regression_testing": {"limits": {"max_p95_ms": 500, "max_ttft_p95_ms": 300, "max_itl_p95_ms": 40}}}"#,
+        )
+        .unwrap();
+        let l = &c.regression_testing.limits;
+        assert_eq!(l.max_p95_ms, Some(500.0));
+        assert_eq!(l.max_ttft_p95_ms, Some(300.0));
+        assert_eq!(l.max_itl_p95_ms, Some(40.0));
+        let e =
+            parse(r#"{"regression_testing": {"limits": {"max_ttft_p59_ms": 300}}}"#).unwrap_err();
+        assert!(
+            e.contains("`regression_testing.limits.max_ttft_p59_ms`")
+                && e.contains("did you mean `max_ttft_p95_ms`"),
+            "{e}"
+        );
+        let e = parse(r#"{"regression_testing": {"limits": {"max_ttft_p95_ms": 0}}}"#).unwrap_err();
+        assert!(
+            e.contains("regression_testing.limits.max_ttft_p95_ms"),
+            "{e}"
+        );
+        // Unset limits stay out of the effective configuration (and its digest).
+        let defaults = serde_json::to_string(&Config::default()).unwrap();
+        assert!(!defaults.contains("ttft"), "{defaults}");
     }
 
     #[test]

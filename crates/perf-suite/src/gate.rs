@@ -29,6 +29,11 @@ pub struct GateOptions {
 /// The gate's checks: critical paths, baseline validation, resource validation and
 /// edge-case handling, each passing or failing with a one-line reason. They summarise the
 /// run's own checks (group `critical_path`, `baseline`, `robustness`) and its comparison.
+///
+/// Latency limits, streaming ones included (`max_p95_ms`, `max_ttft_p95_ms`,
+/// `max_itl_p95_ms` of `regression_testing.limits`), are judged per path by
+/// [`perf_baseline::critical_path_checks`] and reach the gate through `critical_paths`; a
+/// streaming limit on a path that streamed nothing fails there as "not measured".
 pub fn gate_checks(result: &RunResult, options: &GateOptions) -> Vec<CheckResult> {
     let check = |name: &str, passed: bool, reason: String| CheckResult {
         group: GATE_GROUP.to_owned(),
@@ -274,6 +279,74 @@ mod tests {
             b.reason.contains("overall latency_p95 +50.0%"),
             "{}",
             b.reason
+        );
+    }
+
+    /// A run of 40 answered `semantic_search` queries, streamed with a time to first token
+    /// of 200–239 ms when `streamed`.
+    fn semantic_run(streamed: bool) -> RunResult {
+        let mut r = run_with(&[("robustness", true)]);
+        for i in 0..40u64 {
+            let plain = perf_core::Sample {
+                expected_agent: Some("semantic_search".into()),
+                agent: Some("semantic_search".into()),
+                ..perf_core::Sample::new(
+                    format!("q{i}"),
+                    "standard",
+                    "semantic_search",
+                    perf_core::Outcome::Ok,
+                    900_000,
+                )
+            };
+            r.record(&if streamed {
+                perf_core::Sample {
+                    ttft_us: Some(200_000 + i * 1_000),
+                    itl_us: Some(20_000),
+                    tpot_us: Some(15_000),
+                    output_tokens: Some(50),
+                    ..plain
+                }
+            } else {
+                plain
+            });
+        }
+        r.wall_time_s = 4.0;
+        r
+    }
+
+    #[test]
+    fn streaming_limits_fail_the_gate_when_exceeded_and_when_not_measured() {
+        let gate = |r: &mut RunResult, max_ttft_p95_ms: f64| {
+            let limits = perf_baseline::CriticalPathLimits {
+                max_ttft_p95_ms: Some(max_ttft_p95_ms),
+                ..perf_baseline::CriticalPathLimits::default()
+            };
+            r.checks.extend(perf_baseline::critical_path_checks(
+                r,
+                &["semantic_search".to_owned()],
+                &limits,
+            ));
+            let checks = gate_checks(r, &GateOptions::default());
+            by_name(&checks, "critical_paths").clone()
+        };
+        let within = gate(&mut semantic_run(true), 300.0);
+        assert!(within.passed, "{}", within.reason);
+        let over = gate(&mut semantic_run(true), 150.0);
+        assert!(!over.passed);
+        assert!(
+            over.reason
+                .contains("semantic_search: failed: TTFT p95 237 ms (max 150 ms)"),
+            "{}",
+            over.reason
+        );
+        let unmeasured = gate(&mut semantic_run(false), 300.0);
+        assert!(!unmeasured.passed, "never a pass on 0 ms");
+        assert!(
+            unmeasured
+                .reason
+                .contains("TTFT p95 not measured: no answer was streamed (max 300 ms)"),
+            "{}",
+            unmeasured.reason
         );
     }
 

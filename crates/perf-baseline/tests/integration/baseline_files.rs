@@ -239,3 +239,35 @@ fn auto_update_creates_then_keeps_the_baseline_on_regression() {
     assert_eq!(out.action, BaselineAction::Updated);
     assert_eq!(store.load("auto").unwrap().run_id, slow.run_id);
 }
+
+#[test]
+fn streaming_histograms_are_stored_only_when_something_streamed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BaselineStore::new(dir.path().join("baselines"));
+    let streamed = super::streaming_run(1, 200, 200.0);
+    let made = store
+        .create_from_run("streamed", &streamed, env(), WriteMode::CreateNew)
+        .unwrap();
+    assert_eq!(made.overall.ttft.count(), 200);
+    assert_eq!(made.overall.itl.count(), 200);
+    assert_eq!(made.overall.tpot.count(), 200);
+    let loaded = store.load("streamed").unwrap();
+    assert_eq!(loaded.overall.ttft, made.overall.ttft);
+    assert_eq!(loaded.overall.itl, made.overall.itl);
+    assert_eq!(loaded.overall.tpot, made.overall.tpot);
+    for (k, g) in &made.per_agent {
+        assert_eq!(loaded.per_agent[k].ttft, g.ttft, "{k}");
+    }
+    let ttft = loaded.overall.summary.ttft.expect("a TTFT summary");
+    assert!((ttft.p50_ms - 200.0).abs() < 20.0, "{ttft:?}");
+
+    // A run that streamed nothing writes the file it always wrote.
+    store
+        .create_from_run("plain", &run(1, 200, 1.0), env(), WriteMode::CreateNew)
+        .unwrap();
+    let text = std::fs::read_to_string(store.path_of("plain").unwrap()).unwrap();
+    for key in ["ttft", "itl", "tpot", "output_tokens_per_s"] {
+        assert!(!text.contains(&format!("\"{key}\"")), "{key} in {text}");
+    }
+    assert!(store.load("plain").unwrap().overall.ttft.is_empty());
+}

@@ -111,3 +111,74 @@ async fn trends_find_a_lasting_slowdown_and_not_noise() {
     assert!(all.iter().all(|t| t.points.len() == 8));
     h.close().await;
 }
+
+#[tokio::test]
+async fn streaming_metrics_are_recorded_and_trended_only_when_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = History::open(dir.path().join("history.db")).await.unwrap();
+    h.record(&at(run(1, 80, 1.0), 0, "")).await.unwrap();
+    for i in 1..6 {
+        let ttft = if i >= 3 { 300.0 } else { 200.0 };
+        let r = super::streaming_run(200 + i as u64, 200, ttft);
+        h.record(&at(r, i, "")).await.unwrap();
+    }
+    let ttft = h.series("overall", "ttft_median", 10).await.unwrap();
+    assert_eq!(
+        ttft.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(),
+        ["run-01", "run-02", "run-03", "run-04", "run-05"],
+        "the run that streamed nothing has no TTFT, not a 0"
+    );
+    assert!((ttft[0].2 - 200.0).abs() < 20.0, "{ttft:?}");
+    assert!((ttft[4].2 - 300.0).abs() < 30.0, "{ttft:?}");
+    for metric in [
+        "ttft_mean",
+        "ttft_p95",
+        "ttft_p99",
+        "itl_median",
+        "itl_p95",
+        "tpot_median",
+        "tpot_p95",
+        "output_tokens",
+    ] {
+        assert_eq!(
+            h.series("overall", metric, 10).await.unwrap().len(),
+            5,
+            "{metric}"
+        );
+    }
+    // 200 answers of 100 tokens over the simulated 10 s.
+    let rate = h
+        .series("overall", "output_tokens_per_s", 10)
+        .await
+        .unwrap();
+    assert_eq!(rate.len(), 5);
+    assert_eq!(rate[0].2, 2000.0);
+    let per_agent = h
+        .series("agent:digest_generation", "ttft_median", 10)
+        .await
+        .unwrap();
+    assert_eq!(per_agent.len(), 5);
+    let trends = h.trends(10, &TrendOptions::default()).await.unwrap();
+    for metric in perf_baseline::STREAMING_TREND_METRICS {
+        let t = trends
+            .iter()
+            .find(|t| t.metric == metric)
+            .unwrap_or_else(|| panic!("no trend of {metric}"));
+        assert_eq!(t.points.len(), 5, "{metric}");
+    }
+    h.close().await;
+
+    // A history of runs that never streamed has no streaming trends.
+    let h = History::open(dir.path().join("plain.db")).await.unwrap();
+    for i in 0..3 {
+        h.record(&at(run(300 + i as u64, 80, 1.0), i, ""))
+            .await
+            .unwrap();
+    }
+    let trends = h.trends(10, &TrendOptions::default()).await.unwrap();
+    assert!(trends
+        .iter()
+        .all(|t| !perf_baseline::STREAMING_TREND_METRICS.contains(&t.metric.as_str())));
+    assert!(trends.iter().any(|t| t.metric == "latency_median"));
+    h.close().await;
+}

@@ -32,3 +32,14 @@ pub(crate) fn env() -> EnvironmentFingerprint {
         git_commit: Some("0123abc".into()),
     }
 }
+
+/// A run of `queries` reference-bot queries whose answers stream with a median time to
+/// first token of `ttft_ms` (latency itself unchanged).
+pub(crate) fn streaming_run(seed: u64, queries: usize, ttft_ms: f64) -> RunResult {
+    SimulatedRun {
+        queries,
+        ttft_ms: Some(ttft_ms),
+        ..SimulatedRun::default()
+    }
+    .draw(&format!("run-{seed}"), &mut SplitMix64::new(seed))
+}

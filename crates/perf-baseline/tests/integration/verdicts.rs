@@ -240,3 +240,92 @@ fn empty_and_degenerate_runs_are_inconclusive_not_a_panic() {
     assert_eq!(v.verdict, Verdict::Pass, "{}", v.reason);
     assert!(v.relative_change.abs() < 1e-9);
 }
+
+fn is_streaming_metric(metric: &str) -> bool {
+    ["ttft_", "itl_", "tpot_"]
+        .iter()
+        .any(|p| metric.starts_with(p))
+}
+
+#[test]
+fn a_fifty_percent_slower_time_to_first_token_is_a_regression() {
+    let base = super::streaming_run(21, 400, 200.0);
+    let slower = super::streaming_run(22, 400, 300.0);
+    let c = judge(&base, &slower, &Thresholds::default());
+    let v = find(&c, "overall", "ttft_median");
+    assert_eq!(v.verdict, Verdict::Regression, "{}", v.reason);
+    assert!(!v.reason.starts_with("screening:"), "primary: {}", v.reason);
+    assert!(
+        (v.relative_change - 0.5).abs() < 0.1,
+        "{}",
+        v.relative_change
+    );
+    assert!((v.baseline - 200.0).abs() < 20.0 && (v.current - 300.0).abs() < 30.0);
+    assert_eq!(find(&c, "overall", "ttft_p95").verdict, Verdict::Regression);
+    assert_eq!(c.overall, Verdict::Regression);
+    // Only the time to first token changed: latency and the decode figures did not.
+    for metric in ["latency_median", "itl_median", "tpot_median"] {
+        let v = find(&c, "overall", metric);
+        assert_ne!(v.verdict, Verdict::Regression, "{metric}: {}", v.reason);
+    }
+    // Every agent's key sees it too.
+    let v = find(&c, "agent:digest_generation", "ttft_median");
+    assert_eq!(v.verdict, Verdict::Regression, "{}", v.reason);
+
+    let same = super::streaming_run(23, 400, 200.0);
+    let c = judge(&base, &same, &Thresholds::default());
+    let streaming: Vec<_> = c
+        .verdicts
+        .iter()
+        .filter(|v| is_streaming_metric(&v.metric))
+        .collect();
+    assert_eq!(
+        streaming.len(),
+        8 + 4,
+        "8 overall and one per agent: {streaming:#?}"
+    );
+    for v in streaming {
+        assert_ne!(
+            v.verdict,
+            Verdict::Regression,
+            "{} {}: {}",
+            v.key,
+            v.metric,
+            v.reason
+        );
+    }
+    assert_ne!(c.overall, Verdict::Regression);
+}
+
+#[test]
+fn streaming_verdicts_need_a_streamed_baseline_and_say_when_the_run_stopped_streaming() {
+    let streamed = super::streaming_run(31, 200, 200.0);
+    let plain = run(32, 200, 1.0);
+    // Neither streamed: the verdicts are exactly the ones made before streaming existed.
+    let c = judge(&plain, &run(33, 200, 1.0), &Thresholds::default());
+    assert!(!c.verdicts.iter().any(|v| is_streaming_metric(&v.metric)));
+    // A baseline without streaming has nothing to compare this run's TTFT with.
+    let c = judge(&plain, &streamed, &Thresholds::default());
+    assert!(!c.verdicts.iter().any(|v| is_streaming_metric(&v.metric)));
+    // The baseline streamed and this run did not: cannot tell, never a pass on 0.
+    let c = judge(&streamed, &plain, &Thresholds::default());
+    let v = find(&c, "overall", "ttft_median");
+    assert_eq!(v.verdict, Verdict::Inconclusive, "{}", v.reason);
+    assert!(v.reason.contains("measured none"), "{}", v.reason);
+    assert_eq!(c.overall, Verdict::Inconclusive);
+}
+
+#[test]
+fn ttft_thresholds_can_be_set_on_their_own() {
+    let base = super::streaming_run(41, 400, 200.0);
+    let slower = super::streaming_run(42, 400, 300.0);
+    let lenient = Thresholds {
+        latency_metrics: [("ttft_median".to_owned(), 1.0)].into(),
+        ..Thresholds::default()
+    };
+    let c = judge(&base, &slower, &lenient);
+    let v = find(&c, "overall", "ttft_median");
+    assert_eq!(v.threshold, 1.0);
+    assert_ne!(v.verdict, Verdict::Regression, "{}", v.reason);
+    assert_eq!(find(&c, "overall", "ttft_p95").threshold, 0.15);
+}

@@ -236,3 +236,51 @@ pub(crate) fn hostile_run() -> RunResult {
     r.config = serde_json::json!({ "payloads": PAYLOADS });
     r
 }
+
+/// The agent of [`streaming_run`] whose answers are not streamed.
+pub(crate) const PLAIN_AGENT: &str = "server_analysis";
+
+/// A run of 120 answered queries over 10 s: `semantic_search` and an agent named after a
+/// hostile payload stream (time to first token 200 ms, 20 ms between pieces, 15 ms per
+/// token, 100 tokens), [`PLAIN_AGENT`] does not.
+pub(crate) fn streaming_run() -> RunResult {
+    let mut r = RunResult::new(
+        "20260101-000000-stream",
+        "2026-01-01T00:00:00Z",
+        TargetInfo {
+            name: "streambot".to_owned(),
+            version: None,
+            transport: "http".to_owned(),
+        },
+    );
+    let agents = ["semantic_search", PAYLOADS[1], PLAIN_AGENT];
+    for i in 0..120u64 {
+        let agent = agents[(i % 3) as usize];
+        let base = Sample {
+            agent: Some(agent.to_owned()),
+            expected_agent: Some(agent.to_owned()),
+            scheduled_at_us: i * 80_000,
+            ..Sample::new(
+                format!("s{i:03}"),
+                "standard",
+                agent,
+                Outcome::Ok,
+                1_700_000 + i * 100,
+            )
+        };
+        let s = if agent == PLAIN_AGENT {
+            base
+        } else {
+            Sample {
+                ttft_us: Some(200_000),
+                itl_us: Some(20_000),
+                tpot_us: Some(15_000),
+                output_tokens: Some(100),
+                ..base
+            }
+        };
+        r.record(&s);
+    }
+    r.wall_time_s = 10.0;
+    r
+}

@@ -5,3 +5,4 @@ mod fixture;
 mod safety;
 mod sections;
 mod snapshots;
+mod streaming;
