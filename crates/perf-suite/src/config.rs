@@ -500,7 +500,7 @@ fn check_keys(
                 } else {
                     format!("in `{at}`")
                 };
-                let hint = closest(k, known_obj.keys().map(String::as_str))
+                let hint = perf_core::closest_match(k, known_obj.keys().map(String::as_str))
                     .map(|c| format!("; did you mean `{c}`?"))
                     .unwrap_or_else(|| {
                         let mut keys: Vec<&str> = known_obj.keys().map(String::as_str).collect();
@@ -512,29 +512,6 @@ fn check_keys(
         }
     }
     Ok(())
-}
-
-/// The candidate with the smallest edit distance to `word`, if it is close enough.
-fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .map(|c| (levenshtein(word, c), c))
-        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(2))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -659,15 +636,5 @@ mod tests {
         assert_eq!(c.query_count, 8);
         assert_eq!(c.parallel_execution.rate_limit_per_second, None);
         assert_eq!(c.parallel_execution.max_concurrent, 5);
-    }
-
-    #[test]
-    fn edit_distance() {
-        assert_eq!(levenshtein("kitten", "sitting"), 3);
-        assert_eq!(levenshtein("", "abc"), 3);
-        assert_eq!(
-            closest("max_concurent", ["enabled", "max_concurrent"].into_iter()),
-            Some("max_concurrent")
-        );
     }
 }

@@ -352,17 +352,6 @@ pub struct ScenarioFile {
     defaults: Vec<Expectation>,
 }
 
-/// 1-based line and column of byte `offset` in `text`.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map_or(before.len(), |i| before.len() - i - 1)
-        + 1;
-    (line, col)
-}
-
 /// Byte offset of `inner` inside `outer` (a sub-slice of it).
 fn offset_in(outer: &str, inner: &str) -> usize {
     (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize)
@@ -376,31 +365,10 @@ fn with_suggestion(message: String) -> String {
     let Some((unknown, expected)) = rest.split_once('`') else {
         return message;
     };
-    let best = expected
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .map(|k| (edit_distance(unknown, k), k))
-        .min();
-    match best {
-        Some((d, k)) if d <= 3 && d < unknown.len() => format!("{message}; did you mean `{k}`?"),
-        _ => message,
+    match perf_core::closest_match(unknown, expected.split('`').skip(1).step_by(2)) {
+        Some(k) => format!("{message}; did you mean `{k}`?"),
+        None => message,
     }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 impl ScenarioFile {
@@ -416,7 +384,7 @@ impl ScenarioFile {
     /// Parses and checks scenario-file text; `path` names the file in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self, SynthError> {
         let err = |offset: Option<usize>, field: Option<String>, message: String| {
-            let (line, column) = offset.map(|o| line_col(text, o)).unzip();
+            let (line, column) = offset.map(|o| perf_core::line_col(text, o)).unzip();
             SynthError::ScenarioFile {
                 path: path.to_owned(),
                 line,
@@ -428,7 +396,7 @@ impl ScenarioFile {
         // serde's line and column are relative to the text parsed; `base` is where that
         // text starts in the file.
         let serde_err = |base: usize, field: Option<String>, e: serde_json::Error| {
-            let (bl, bc) = line_col(text, base);
+            let (bl, bc) = perf_core::line_col(text, base);
             // Line 0: serde buffered the value (tagged enums) and knows no position; the
             // start of the value is the best we have.
             let (line, column) = match e.line() {
@@ -774,12 +742,5 @@ mod tests {
             ]
         );
         assert_eq!(f.load_profile(), LoadProfile::closed(1, None));
-    }
-
-    #[test]
-    fn edit_distance_counts_edits() {
-        assert_eq!(edit_distance("expectd_agent", "expected_agent"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
     }
 }

@@ -183,17 +183,6 @@ impl Emoji {
     }
 }
 
-/// 1-based line and column of byte `offset` in `text`.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map_or(before.len(), |i| before.len() - i - 1)
-        + 1;
-    (line, col)
-}
-
 /// Imports DiscordChatExporter JSON exports (files, or directories searched recursively
 /// for `*.json`) into the message database at `db_path`, creating it when missing.
 ///
@@ -323,7 +312,7 @@ async fn import_file(
         source,
     })?;
     let bad = |offset: usize, e: serde_json::Error, what: String| {
-        let (bl, bc) = line_col(&text, offset);
+        let (bl, bc) = perf_core::line_col(&text, offset);
         let (line, column) = if e.line() == 0 {
             (bl, bc)
         } else if e.line() == 1 {
@@ -354,7 +343,7 @@ async fn import_file(
                 .get()
                 .find(&format!("\"{field}\""))
                 .map_or(offset, |o| offset + o);
-            let (line, column) = line_col(&text, at);
+            let (line, column) = perf_core::line_col(&text, at);
             SynthError::Import {
                 path: path.to_owned(),
                 line: Some(line),
