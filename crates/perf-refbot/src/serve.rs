@@ -7,7 +7,8 @@
 //! - `GET /health` answers `{"status": "ok"}`.
 //! - `POST /v1/chat/completions` is OpenAI-compatible: the last user message is the query;
 //!   with `"stream": true` the answer comes as server-sent events, one word per chunk,
-//!   ending with `data: [DONE]`.
+//!   ending with `data: [DONE]`. `metadata.query_id` in the request, when a string, is the
+//!   query's id.
 //!
 //! In the LLM mode (`--llm` or `llm` in the config) the chunks are the model's tokens,
 //! sent when they are generated: the first at the query's time to first token (after its
@@ -223,7 +224,13 @@ async fn completions(State(state): State<Arc<AppState>>, Json(body): Json<Value>
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let user = body.get("user").and_then(Value::as_str).map(str::to_owned);
-    let q = state.query(text.clone(), None, user, None);
+    // OpenAI's request `metadata` is a map of strings; `query_id` there names the query
+    // (the LLM mode's plan is a function of it).
+    let query_id = body
+        .pointer("/metadata/query_id")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let q = state.query(text.clone(), query_id, user, None);
     let id = format!("chatcmpl-{}", q.id);
     if stream && state.bot.config().llm.is_some() {
         let prompt_tokens = words(&text);
