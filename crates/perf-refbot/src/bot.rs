@@ -413,7 +413,13 @@ impl BotTarget for RefBot {
 
     fn describe(&self) -> TargetInfo {
         TargetInfo {
-            name: "refbot".to_owned(),
+            // A different name in the LLM mode: its figures are not comparable with the
+            // default mode's, so baselines keep them apart.
+            name: if self.slots.is_some() {
+                "refbot-llm".to_owned()
+            } else {
+                "refbot".to_owned()
+            },
             version: Some(env!("CARGO_PKG_VERSION").to_owned()),
             transport: "in_process".to_owned(),
         }

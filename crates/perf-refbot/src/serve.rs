@@ -42,7 +42,8 @@ pub(crate) struct ServeArgs {
     /// The address to listen on (port 0 picks a free port; the bound address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
-    /// Pause between streamed chat-completion chunks, in milliseconds.
+    /// Pause between streamed chat-completion chunks, in milliseconds (the LLM mode streams
+    /// on its own token timing and ignores it).
     #[arg(long, default_value_t = 0)]
     token_delay_ms: u64,
 }

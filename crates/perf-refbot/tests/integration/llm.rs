@@ -74,6 +74,7 @@ async fn in_process_ttft_and_service_time_equal_the_plan() {
         ..LlmConfig::default()
     })
     .await;
+    assert_eq!(bot.describe().name, "refbot-llm");
     for (i, text) in QUERIES.iter().enumerate() {
         let q = Query::new(format!("p{i}"), *text, "llm");
         let answer = true_answer(&bot, text).await;
