@@ -321,3 +321,47 @@ async fn query_endpoint_answers_after_the_stream_with_usage() {
     );
     child.kill().await.expect("stop refbot serve");
 }
+
+#[tokio::test(start_paused = true)]
+async fn injected_errors_come_at_the_planned_ttft() {
+    let (fx, _, _) = paused_bot(LlmConfig::default()).await;
+    let config = RefBotConfig {
+        error_rate: 1.0,
+        ..llm_config(
+            &fx.path,
+            LlmConfig {
+                slots: 1,
+                ..LlmConfig::default()
+            },
+        )
+    };
+    let opened = config.clone();
+    let bot = off_the_clock(move || async move { RefBot::open(opened).await.expect("open") }).await;
+    let started = Instant::now();
+    let q = Query::new("e1", QUERIES[0], "llm");
+    let e = bot.execute(&q).await.expect_err("an injected error");
+    assert_eq!(e.kind, perf_core::ErrorKind::Bot);
+    let plan = plan_llm_query(&config, bot.route(&q.text), &q.id).expect("llm on");
+    assert_eq!(started.elapsed(), plan.time_to_first_token);
+}
+
+#[tokio::test]
+async fn bad_llm_flags_name_the_key() {
+    let fx = fixture(100).await;
+    for (flag, value, key) in [
+        ("--llm-slots", "0", "llm.slots"),
+        ("--llm-time-scale", "NaN", "llm.time_scale"),
+        ("--llm-sigma", "9", "llm.sigma"),
+    ] {
+        let out = Command::new(REFBOT)
+            .args(["answer", flag, value, "--database"])
+            .arg(&fx.path)
+            .arg("who is the most active user?")
+            .output()
+            .await
+            .expect("run refbot answer");
+        assert_eq!(out.status.code(), Some(1), "{flag} {value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(key), "{flag} {value}: {stderr}");
+    }
+}
