@@ -1,16 +1,20 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use perf_core::{BotResponse, BotTarget, Query, TargetError, TargetInfo};
+use perf_core::{BotResponse, BotTarget, ErrorKind, Query, TargetError, TargetInfo, TokenSource};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 use crate::agents::{
     digest_generation, semantic_search, server_analysis, user_analysis, SearchRequest,
 };
+use crate::llm::token_pieces;
 use crate::model::{plan_query, work_slowdown};
 use crate::route::{route, Directory, Named, Route};
 use crate::text::{alnum_tokens, is_stop_word};
-use crate::{RefBotConfig, RefBotError};
+use crate::{plan_llm_query, RefBotConfig, RefBotError};
 
 /// Connections in the read-only pool; each is a SQLite worker thread.
 const POOL_CONNECTIONS: u32 = 8;
@@ -49,6 +53,15 @@ const INJECTED_FAILURE: &str = "the bot failed to answer (injected fault)";
 /// Cheap to share: wrap it in an `Arc` and call [`BotTarget::execute`] from many tasks.
 #[derive(Debug)]
 pub struct RefBot {
+    core: Arc<Core>,
+    /// The model slots of the LLM mode; `None` when it is off. Tokio's semaphore is fair,
+    /// so queries get slots in the order they asked for them.
+    slots: Option<Semaphore>,
+}
+
+/// What answering needs, shared with the blocking tasks of the LLM mode.
+#[derive(Debug)]
+struct Core {
     config: RefBotConfig,
     pool: SqlitePool,
     directory: Directory,
@@ -113,32 +126,160 @@ impl RefBot {
         let channels = load("SELECT id, name FROM channels ORDER BY id")
             .await
             .map_err(|e| schema_err(format!("its channels cannot be read ({e})")))?;
+        let slots = config
+            .llm
+            .as_ref()
+            .map(|llm| Semaphore::new(llm.slots as usize));
         Ok(Self {
-            config,
-            pool,
-            directory: Directory::new(users, channels),
+            core: Arc::new(Core {
+                config,
+                pool,
+                directory: Directory::new(users, channels),
+            }),
+            slots,
         })
     }
 
     /// The configuration the bot was opened with.
     pub fn config(&self) -> &RefBotConfig {
-        &self.config
+        &self.core.config
     }
 
     /// The agent `text` would be routed to.
     pub fn route(&self, text: &str) -> &'static str {
-        route(text, &self.directory).agent()
+        route(text, &self.core.directory).agent()
     }
 
     /// Answers `text` at once: routing and real work, without the latency model or
     /// fault injection. Returns the answer and the agent.
     pub async fn answer(&self, text: &str) -> Result<(String, &'static str), TargetError> {
-        self.answer_in(text, None).await
+        self.core.answer_in(text, None).await
     }
 
     /// Like [`answer`](Self::answer), for a query posted in `channel`: a digest that
     /// names no channel digests that one (when the bot knows it).
     pub async fn answer_in(
+        &self,
+        text: &str,
+        channel: Option<&str>,
+    ) -> Result<(String, &'static str), TargetError> {
+        self.core.answer_in(text, channel).await
+    }
+
+    /// Answers `query` like [`BotTarget::execute`], handing each streamed token to
+    /// `on_token` when it is sent. Only the LLM mode streams; otherwise the answer comes
+    /// whole and `on_token` is never called.
+    pub async fn execute_streaming(
+        &self,
+        query: &Query,
+        on_token: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<BotResponse, TargetError> {
+        match &self.slots {
+            Some(slots) => self.execute_llm(slots, query, on_token).await,
+            None => self.execute_plain(query).await,
+        }
+    }
+
+    /// The LLM mode: wait for a slot, work and prefill, then stream the tokens on
+    /// deadlines counted from getting the slot (so no drift accumulates).
+    async fn execute_llm(
+        &self,
+        slots: &Semaphore,
+        query: &Query,
+        on_token: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<BotResponse, TargetError> {
+        let start = Instant::now();
+        let config = &self.core.config;
+        let agent = self.route(&query.text);
+        let faults = plan_query(config, agent, &query.id);
+        let Some(plan) = plan_llm_query(config, agent, &query.id) else {
+            return self.execute_plain(query).await;
+        };
+        if faults.hang {
+            sleep_if_any(config.hang_duration).await;
+        }
+        let _slot = slots
+            .acquire()
+            .await
+            .map_err(|_| TargetError::new(ErrorKind::Other, "the model slots were closed"))?;
+        let slot_at = Instant::now();
+        let first_at = slot_at + plan.time_to_first_token;
+        if faults.error {
+            tokio::time::sleep_until(first_at).await;
+            return Err(TargetError::bot(INJECTED_FAILURE));
+        }
+        // The agent works during the prefill. On a blocking thread, so that a paused test
+        // clock does not run ahead while SQLite works on its own threads: tokio does not
+        // auto-advance while a blocking task runs.
+        let core = Arc::clone(&self.core);
+        let (text, channel) = (query.text.clone(), query.channel.clone());
+        let work = tokio::task::spawn_blocking(move || {
+            tokio::runtime::Handle::current()
+                .block_on(async move { core.answer_in(&text, channel.as_deref()).await })
+        });
+        let (worked, ()) = tokio::join!(work, tokio::time::sleep_until(first_at));
+        let (answer, agent) = worked.map_err(|e| {
+            TargetError::new(ErrorKind::Other, format!("the agent task failed: {e}"))
+        })??;
+        let pieces = token_pieces(&answer, plan.tokens);
+        let mut first = None;
+        let mut last = start;
+        for (i, piece) in (0u64..).zip(&pieces) {
+            tokio::time::sleep_until(slot_at + plan.token_at(i)).await;
+            last = Instant::now();
+            first.get_or_insert(last);
+            on_token(piece);
+        }
+        let tokens = pieces.len() as u64;
+        let mut response = BotResponse::new(answer, agent);
+        response.time_to_first_token = first.map(|f| f - start);
+        response.time_to_last_token = Some(last - start);
+        response.stream_chunks = Some(tokens);
+        response.completion_tokens = Some(tokens);
+        response.token_source = Some(TokenSource::Reported);
+        response.metadata = serde_json::json!({
+            "llm": {
+                "queue_ms": (slot_at - start).as_secs_f64() * 1e3,
+                "planned_ttft_ms": plan.time_to_first_token.as_secs_f64() * 1e3,
+                "token_gap_ms": plan.token_gap.as_secs_f64() * 1e3,
+                "tokens": tokens,
+            },
+            "hung": faults.hang,
+        });
+        Ok(response)
+    }
+
+    /// The default mode: the seeded latency model around the real work.
+    async fn execute_plain(&self, query: &Query) -> Result<BotResponse, TargetError> {
+        let config = &self.core.config;
+        let agent = self.route(&query.text);
+        let plan = plan_query(config, agent, &query.id);
+        if plan.hang {
+            sleep_if_any(config.hang_duration).await;
+        }
+        if plan.error {
+            sleep_if_any(plan.model_latency).await;
+            return Err(TargetError::bot(INJECTED_FAILURE));
+        }
+        let started = Instant::now();
+        let (answer, agent) = self
+            .core
+            .answer_in(&query.text, query.channel.as_deref())
+            .await?;
+        let work = started.elapsed();
+        sleep_if_any(plan.model_latency + work_slowdown(config, work)).await;
+        let mut response = BotResponse::new(answer, agent);
+        response.metadata = serde_json::json!({
+            "modelled_latency_ms": plan.model_latency.as_secs_f64() * 1e3,
+            "work_ms": work.as_secs_f64() * 1e3,
+            "hung": plan.hang,
+        });
+        Ok(response)
+    }
+}
+
+impl Core {
+    async fn answer_in(
         &self,
         text: &str,
         channel: Option<&str>,
@@ -258,32 +399,11 @@ async fn sleep_if_any(d: Duration) {
 #[async_trait]
 impl BotTarget for RefBot {
     async fn execute(&self, query: &Query) -> Result<BotResponse, TargetError> {
-        let agent = self.route(&query.text);
-        let plan = plan_query(&self.config, agent, &query.id);
-        if plan.hang {
-            sleep_if_any(self.config.hang_duration).await;
-        }
-        if plan.error {
-            sleep_if_any(plan.model_latency).await;
-            return Err(TargetError::bot(INJECTED_FAILURE));
-        }
-        let started = tokio::time::Instant::now();
-        let (answer, agent) = self
-            .answer_in(&query.text, query.channel.as_deref())
-            .await?;
-        let work = started.elapsed();
-        sleep_if_any(plan.model_latency + work_slowdown(&self.config, work)).await;
-        let mut response = BotResponse::new(answer, agent);
-        response.metadata = serde_json::json!({
-            "modelled_latency_ms": plan.model_latency.as_secs_f64() * 1e3,
-            "work_ms": work.as_secs_f64() * 1e3,
-            "hung": plan.hang,
-        });
-        Ok(response)
+        self.execute_streaming(query, &mut |_| {}).await
     }
 
     async fn shutdown(&self) -> Result<(), TargetError> {
-        self.pool.close().await;
+        self.core.pool.close().await;
         Ok(())
     }
 
@@ -293,7 +413,13 @@ impl BotTarget for RefBot {
 
     fn describe(&self) -> TargetInfo {
         TargetInfo {
-            name: "refbot".to_owned(),
+            // A different name in the LLM mode: its figures are not comparable with the
+            // default mode's, so baselines keep them apart.
+            name: if self.slots.is_some() {
+                "refbot-llm".to_owned()
+            } else {
+                "refbot".to_owned()
+            },
             version: Some(env!("CARGO_PKG_VERSION").to_owned()),
             transport: "in_process".to_owned(),
         }

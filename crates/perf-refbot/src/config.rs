@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::RefBotError;
+use crate::{LlmConfig, RefBotError};
 
 /// Configuration of the reference bot. Every field has a default, so `{}` is a valid
 /// configuration; unknown keys are rejected.
@@ -31,6 +31,10 @@ pub struct RefBotConfig {
     /// query text, search passes the raw topic to FTS5, and SQL error text goes into the
     /// answer. Default false.
     pub naive: bool,
+    /// The LLM-like mode (model slots, a FIFO queue, streamed tokens); off when absent.
+    /// See [`LlmConfig`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmConfig>,
 }
 
 impl Default for RefBotConfig {
@@ -44,6 +48,7 @@ impl Default for RefBotConfig {
             hang_rate: 0.0,
             hang_duration: Duration::from_secs(60),
             naive: false,
+            llm: None,
         }
     }
 }
@@ -71,6 +76,9 @@ impl RefBotConfig {
             if !(0.0..=1.0).contains(&rate) {
                 return bad(key, format!("must be between 0 and 1, got {rate}"));
             }
+        }
+        if let Some(llm) = &self.llm {
+            llm.validate()?;
         }
         Ok(())
     }

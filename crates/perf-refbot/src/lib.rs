@@ -6,7 +6,9 @@
 //! ranking), `user_analysis` and `digest_generation` (an extractive digest of a channel
 //! over a time window) — and every agent does real work on the data. A seeded latency
 //! model per agent ([`plan_query`]) imitates the LLM calls of a real bot, and knobs in
-//! [`RefBotConfig`] inject errors, hangs and slowdowns. Every SQL statement is
+//! [`RefBotConfig`] inject errors, hangs and slowdowns. An opt-in LLM-like mode
+//! ([`LlmConfig`], planned by [`plan_llm_query`]) puts model slots with a FIFO queue in
+//! front of the agents and streams each answer as tokens. Every SQL statement is
 //! parameterized; user text reaches FTS5 only as double-quoted alphanumeric terms (except
 //! in the deliberately [`naive`](RefBotConfig::naive) mode). `docs/refbot.md` documents
 //! the routing, the answers and the model.
@@ -15,6 +17,7 @@ mod agents;
 mod bot;
 mod config;
 mod error;
+mod llm;
 mod model;
 mod route;
 mod text;
@@ -22,6 +25,9 @@ mod text;
 pub use bot::RefBot;
 pub use config::RefBotConfig;
 pub use error::RefBotError;
+pub use llm::{
+    plan_llm_query, LlmAgentParams, LlmAgents, LlmConfig, LlmPlan, LLM_SIGMA, MAX_LLM_TOKENS,
+};
 pub use model::{agent_median_latency, plan_query, QueryPlan, LATENCY_SIGMA};
 
 #[cfg(test)]
@@ -37,5 +43,7 @@ mod send_sync_tests {
         assert_send_sync::<RefBotConfig>();
         assert_send_sync::<RefBotError>();
         assert_send_sync::<QueryPlan>();
+        assert_send_sync::<LlmConfig>();
+        assert_send_sync::<LlmPlan>();
     }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use perf_refbot::{RefBot, RefBotConfig};
+use perf_refbot::{LlmConfig, RefBot, RefBotConfig};
 
 mod serve;
 mod stdio;
@@ -53,6 +53,19 @@ struct BotArgs {
     /// Echo the raw query and leak SQL errors (for demonstrating robustness checks).
     #[arg(long)]
     naive: bool,
+    /// Turn on the LLM-like mode with its defaults (model slots, a FIFO queue, answers
+    /// streamed as tokens after seconds-scale prefill); the `--llm-*` flags imply it.
+    #[arg(long)]
+    llm: bool,
+    /// LLM mode: model slots (queries answered at once).
+    #[arg(long, value_name = "N")]
+    llm_slots: Option<u32>,
+    /// LLM mode: multiplier of every modelled time (0.01 for a short run).
+    #[arg(long, value_name = "X")]
+    llm_time_scale: Option<f64>,
+    /// LLM mode: sigma of the log-normal draws (0 for exactly the agents' medians).
+    #[arg(long, value_name = "S")]
+    llm_sigma: Option<f64>,
 }
 
 impl BotArgs {
@@ -76,6 +89,22 @@ impl BotArgs {
             config.latency_scale = scale;
         }
         config.naive |= self.naive;
+        let llm_flags = self.llm
+            || self.llm_slots.is_some()
+            || self.llm_time_scale.is_some()
+            || self.llm_sigma.is_some();
+        if llm_flags {
+            let llm = config.llm.get_or_insert_with(LlmConfig::default);
+            if let Some(slots) = self.llm_slots {
+                llm.slots = slots;
+            }
+            if let Some(scale) = self.llm_time_scale {
+                llm.time_scale = scale;
+            }
+            if let Some(sigma) = self.llm_sigma {
+                llm.sigma = sigma;
+            }
+        }
         Ok(config)
     }
 

@@ -7,7 +7,13 @@
 //! - `GET /health` answers `{"status": "ok"}`.
 //! - `POST /v1/chat/completions` is OpenAI-compatible: the last user message is the query;
 //!   with `"stream": true` the answer comes as server-sent events, one word per chunk,
-//!   ending with `data: [DONE]`.
+//!   ending with `data: [DONE]`. `metadata.query_id` in the request, when a string, is the
+//!   query's id.
+//!
+//! In the LLM mode (`--llm` or `llm` in the config) the chunks are the model's tokens,
+//! sent when they are generated: the first at the query's time to first token (after its
+//! wait for a model slot), the rest one token gap apart. `/query` and the non-streamed
+//! completion answer after the last token, with `usage.completion_tokens`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -23,8 +29,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use perf_core::{BotResponse, BotTarget, ErrorKind, Query, TargetError};
+use perf_refbot::RefBot;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tokio::sync::mpsc;
 
 /// `refbot serve`: the bot behind an HTTP server.
 #[derive(Debug, clap::Args)]
@@ -34,14 +42,15 @@ pub(crate) struct ServeArgs {
     /// The address to listen on (port 0 picks a free port; the bound address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
-    /// Pause between streamed chat-completion chunks, in milliseconds.
+    /// Pause between streamed chat-completion chunks, in milliseconds (the LLM mode streams
+    /// on its own token timing and ignores it).
     #[arg(long, default_value_t = 0)]
     token_delay_ms: u64,
 }
 
 /// Runs `refbot serve` until Ctrl-C.
 pub(crate) async fn main(args: ServeArgs) -> anyhow::Result<()> {
-    let bot: Arc<dyn BotTarget> = Arc::new(args.bot.open().await?);
+    let bot = Arc::new(args.bot.open().await?);
     bot.initialize()
         .await
         .map_err(|e| anyhow::anyhow!("refbot failed to start: {e}"))?;
@@ -67,7 +76,7 @@ pub(crate) struct ServeOptions {
 }
 
 struct AppState {
-    bot: Arc<dyn BotTarget>,
+    bot: Arc<RefBot>,
     next_id: AtomicU64,
     options: ServeOptions,
 }
@@ -92,7 +101,7 @@ impl AppState {
 /// Serves `bot` on `addr` until the process is stopped; `on_bound` gets the bound address
 /// (useful with port 0).
 pub(crate) async fn serve(
-    bot: Arc<dyn BotTarget>,
+    bot: Arc<RefBot>,
     addr: SocketAddr,
     options: ServeOptions,
     on_bound: impl FnOnce(SocketAddr),
@@ -112,7 +121,7 @@ pub(crate) async fn serve(
         .with_context(|| format!("the HTTP server on {bound} failed"))
 }
 
-fn router(bot: Arc<dyn BotTarget>, options: ServeOptions) -> Router {
+fn router(bot: Arc<RefBot>, options: ServeOptions) -> Router {
     let state = Arc::new(AppState {
         bot,
         next_id: AtomicU64::new(0),
@@ -151,12 +160,17 @@ fn error_response(e: &TargetError) -> Response {
 async fn query(State(state): State<Arc<AppState>>, Json(req): Json<QueryRequest>) -> Response {
     let q = state.query(req.query, req.id, req.user_id, req.channel);
     match state.bot.execute(&q).await {
-        Ok(r) => Json(json!({
-            "answer": r.answer,
-            "agent": r.primary_agent(),
-            "metadata": {"agents_used": r.agents},
-        }))
-        .into_response(),
+        Ok(r) => {
+            let mut body = json!({
+                "answer": r.answer,
+                "agent": r.primary_agent(),
+                "metadata": {"agents_used": r.agents},
+            });
+            if let Some(tokens) = r.completion_tokens {
+                body["usage"] = json!({"completion_tokens": tokens});
+            }
+            Json(body).into_response()
+        }
         Err(e) => error_response(&e),
     }
 }
@@ -211,8 +225,25 @@ async fn completions(State(state): State<Arc<AppState>>, Json(body): Json<Value>
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let user = body.get("user").and_then(Value::as_str).map(str::to_owned);
-    let q = state.query(text.clone(), None, user, None);
+    // OpenAI's request `metadata` is a map of strings; `query_id` there names the query
+    // (the LLM mode's plan is a function of it).
+    let query_id = body
+        .pointer("/metadata/query_id")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let q = state.query(text.clone(), query_id, user, None);
     let id = format!("chatcmpl-{}", q.id);
+    if stream && state.bot.config().llm.is_some() {
+        let prompt_tokens = words(&text);
+        return llm_stream(
+            &state.bot,
+            q,
+            id,
+            model,
+            include_usage.then_some(prompt_tokens),
+        )
+        .await;
+    }
     let result = state.bot.execute(&q).await;
     let response = match result {
         Ok(r) => r,
@@ -225,11 +256,7 @@ async fn completions(State(state): State<Arc<AppState>>, Json(body): Json<Value>
         }
         Err(e) => return error_response(&e),
     };
-    let usage = json!({
-        "prompt_tokens": words(&text),
-        "completion_tokens": words(&response.answer),
-        "total_tokens": words(&text) + words(&response.answer),
-    });
+    let usage = usage(words(&text), &response);
     if !stream {
         return Json(json!({
             "id": id,
@@ -246,6 +273,140 @@ async fn completions(State(state): State<Arc<AppState>>, Json(body): Json<Value>
         stream_events(&id, &model, &response, include_usage.then_some(usage)),
         state.options.token_delay,
     )
+}
+
+/// The `usage` object: the bot's token count when it has one (LLM mode), else words.
+fn usage(prompt_tokens: u64, response: &BotResponse) -> Value {
+    let completion = response
+        .completion_tokens
+        .unwrap_or_else(|| words(&response.answer));
+    json!({
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion,
+        "total_tokens": prompt_tokens.saturating_add(completion),
+    })
+}
+
+/// What the answering task of a streamed LLM-mode completion reports.
+enum Streamed {
+    Token(String),
+    Done(Result<BotResponse, TargetError>),
+}
+
+/// A streamed completion in the LLM mode: each token is a chunk, sent when the model
+/// generates it. The status and headers wait for the first token (or the error), so a
+/// failure before it still gets its proper status.
+async fn llm_stream(
+    bot: &Arc<RefBot>,
+    q: Query,
+    id: String,
+    model: String,
+    usage_prompt_tokens: Option<u64>,
+) -> Response {
+    // Unbounded, but never longer than one answer's tokens.
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let bot = Arc::clone(bot);
+    tokio::spawn(async move {
+        let tokens = tx.clone();
+        let mut on_token = move |piece: &str| {
+            let _ = tokens.send(Streamed::Token(piece.to_owned()));
+        };
+        let result = bot.execute_streaming(&q, &mut on_token).await;
+        let _ = tx.send(Streamed::Done(result));
+    });
+    let created = unix_now();
+    let chunk = move |delta: Value, finish: Value| {
+        json!({
+            "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        })
+    };
+    let mut pending = std::collections::VecDeque::new();
+    match rx.recv().await {
+        Some(Streamed::Token(piece)) => {
+            pending.push_back(chunk(
+                json!({"role": "assistant", "content": ""}),
+                Value::Null,
+            ));
+            pending.push_back(chunk(json!({"content": piece}), Value::Null));
+        }
+        Some(Streamed::Done(Err(e))) if e.kind != ErrorKind::Bot => return error_response(&e),
+        Some(Streamed::Done(result)) => {
+            // A bot error, or an answer without tokens: nothing to wait for.
+            pending.extend(finish_events(&chunk, result, usage_prompt_tokens));
+        }
+        None => {
+            return error_response(&TargetError::new(
+                ErrorKind::Other,
+                "the answering task stopped",
+            ))
+        }
+    }
+    let events = futures_util::stream::unfold(
+        (rx, pending, false),
+        move |(mut rx, mut pending, mut done)| {
+            let chunk = chunk.clone();
+            async move {
+                loop {
+                    if let Some(event) = pending.pop_front() {
+                        let data = match event {
+                            Value::String(s) => s,
+                            v => v.to_string(),
+                        };
+                        let bytes = Bytes::from(format!("data: {data}\n\n"));
+                        return Some((Ok::<_, Infallible>(bytes), (rx, pending, done)));
+                    }
+                    if done {
+                        return None;
+                    }
+                    match rx.recv().await {
+                        Some(Streamed::Token(piece)) => {
+                            pending.push_back(chunk(json!({"content": piece}), Value::Null));
+                        }
+                        Some(Streamed::Done(result)) => {
+                            pending.extend(finish_events(&chunk, result, usage_prompt_tokens));
+                            done = true;
+                        }
+                        None => done = true,
+                    }
+                }
+            }
+        },
+    );
+    event_stream_response(Body::from_stream(events))
+}
+
+/// The events after the last token: the finish reason and the usage (when asked for), or
+/// the error, then `[DONE]`.
+fn finish_events(
+    chunk: &impl Fn(Value, Value) -> Value,
+    result: Result<BotResponse, TargetError>,
+    usage_prompt_tokens: Option<u64>,
+) -> Vec<Value> {
+    let mut events = Vec::new();
+    match result {
+        Ok(r) => {
+            let mut stop = chunk(json!({}), json!("stop"));
+            stop["metadata"] = json!({"agents_used": r.agents});
+            events.push(stop);
+            if let Some(prompt) = usage_prompt_tokens {
+                let mut last = chunk(json!({}), Value::Null);
+                last["choices"] = json!([]);
+                last["usage"] = usage(prompt, &r);
+                events.push(last);
+            }
+        }
+        Err(e) => {
+            let kind = if e.kind == ErrorKind::Bot {
+                "bot_error"
+            } else {
+                "server_error"
+            };
+            events.push(json!({"error": {"message": e.message, "type": kind}}));
+        }
+    }
+    events.push(Value::String("[DONE]".to_owned()));
+    events
 }
 
 /// The chunks of a streamed completion: the role and agents, one word each, the finish
@@ -315,10 +476,14 @@ fn sse(events: Vec<String>, delay: Duration) -> Response {
             ))
         },
     );
+    event_stream_response(Body::from_stream(stream))
+}
+
+fn event_stream_response(body: Body) -> Response {
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .header(header::CACHE_CONTROL, "no-cache")
-        .body(Body::from_stream(stream))
+        .body(body)
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 

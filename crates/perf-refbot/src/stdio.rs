@@ -5,11 +5,16 @@
 //! answers may come in any order. A line that is not a request is reported on stderr and
 //! skipped (with an error answer when it had a string `id`). At the end of stdin the bot
 //! finishes the queries in flight and exits.
+//!
+//! In the LLM mode the answer is streamed first: one `{"id", "delta"}` line per token
+//! when it is generated, then the answer line, which also carries `"tokens"` (the number
+//! of deltas sent). `docs/targets.md` describes this streaming form.
 
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use perf_core::{BotTarget, Query};
+use perf_refbot::RefBot;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -38,7 +43,7 @@ pub(crate) struct StdioArgs {
 
 /// Runs `refbot stdio` until stdin ends.
 pub(crate) async fn main(args: StdioArgs) -> anyhow::Result<()> {
-    let bot: Arc<dyn BotTarget> = Arc::new(args.bot.open().await?);
+    let bot = Arc::new(args.bot.open().await?);
     bot.initialize()
         .await
         .map_err(|e| anyhow::anyhow!("refbot failed to start: {e}"))?;
@@ -48,7 +53,7 @@ pub(crate) async fn main(args: StdioArgs) -> anyhow::Result<()> {
 }
 
 /// Serves `bot` on stdin/stdout until stdin ends.
-pub(crate) async fn run(bot: Arc<dyn BotTarget>) -> anyhow::Result<()> {
+pub(crate) async fn run(bot: Arc<RefBot>) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let writer = tokio::spawn(async move {
         let mut out = tokio::io::stdout();
@@ -107,14 +112,25 @@ pub(crate) async fn run(bot: Arc<dyn BotTarget>) -> anyhow::Result<()> {
             let mut q = Query::new(request.id.clone(), request.query, "stdio");
             q.user_id = request.user_id;
             q.channel = request.channel;
-            let answer = match bot.execute(&q).await {
-                Ok(r) => json!({
-                    "id": request.id,
-                    "answer": r.answer,
-                    "agent": r.primary_agent(),
-                    "agents": r.agents,
-                    "error": null,
-                }),
+            let id = request.id.clone();
+            let deltas = tx.clone();
+            let mut on_token = move |piece: &str| {
+                let _ = deltas.send(json!({"id": id, "delta": piece}).to_string());
+            };
+            let answer = match bot.execute_streaming(&q, &mut on_token).await {
+                Ok(r) => {
+                    let mut line = json!({
+                        "id": request.id,
+                        "answer": r.answer,
+                        "agent": r.primary_agent(),
+                        "agents": r.agents,
+                        "error": null,
+                    });
+                    if let Some(tokens) = r.completion_tokens {
+                        line["tokens"] = json!(tokens);
+                    }
+                    line
+                }
                 Err(e) => {
                     json!({"id": request.id, "answer": null, "agent": null, "error": e.to_string()})
                 }

@@ -198,6 +198,10 @@ pub struct RefBotSettings {
     pub hang_rate: f64,
     /// Echo queries and leak SQL errors, to see the robustness checks fail.
     pub naive: bool,
+    /// The reference bot's LLM-like mode (model slots, a FIFO queue, streamed tokens);
+    /// off when absent. `{}` turns it on with its defaults; see `docs/refbot.md`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<perf_refbot::LlmConfig>,
 }
 
 impl Default for Config {
@@ -294,6 +298,7 @@ impl Default for RefBotSettings {
             error_rate: 0.0,
             hang_rate: 0.0,
             naive: false,
+            llm: None,
         }
     }
 }
@@ -331,7 +336,14 @@ impl Config {
         };
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| err(format!("it is not valid JSON: {e}")))?;
+<<<<<<< HEAD
         let known = serde_json::to_value(every_key())
+=======
+        let mut known = serde_json::to_value(Config::default())
+            .map_err(|e| err(format!("internal error describing the defaults: {e}")))?;
+        // The LLM mode is off by default, so the defaults do not show its keys.
+        known["refbot"]["llm"] = serde_json::to_value(perf_refbot::LlmConfig::default())
+>>>>>>> llm-refbot
             .map_err(|e| err(format!("internal error describing the defaults: {e}")))?;
         check_keys(&value, &known, "").map_err(err)?;
         let config: Config = serde_json::from_str(text).map_err(|e| err(e.to_string()))?;
@@ -426,6 +438,14 @@ impl Config {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(E::new(key, format!("{v} must be zero or positive")));
             }
+        }
+        if let Some(llm) = &self.refbot.llm {
+            llm.validate().map_err(|e| match e {
+                perf_refbot::RefBotError::Config { key, message } => {
+                    E::new(format!("refbot.{key}"), message)
+                }
+                other => E::new("refbot.llm", other.to_string()),
+            })?;
         }
         Ok(())
     }
@@ -637,4 +657,47 @@ mod tests {
         assert_eq!(c.parallel_execution.rate_limit_per_second, None);
         assert_eq!(c.parallel_execution.max_concurrent, 5);
     }
+<<<<<<< HEAD
+=======
+
+    #[test]
+    fn the_refbot_llm_section_turns_the_mode_on_and_is_checked() {
+        assert_eq!(Config::default().refbot.llm, None, "off by default");
+        let c = parse(r#"{"refbot": {"llm": {}}}"#).unwrap();
+        assert_eq!(c.refbot.llm, Some(perf_refbot::LlmConfig::default()));
+        let c = parse(
+            r#"{"refbot": {"llm": {"slots": 2, "time_scale": 0.01,
+                "agents": {"semantic_search": {"ttft": 0.5, "token_gap": 0.01, "tokens": 40}}}}}"#,
+        )
+        .unwrap();
+        let llm = c.refbot.llm.unwrap();
+        assert_eq!((llm.slots, llm.time_scale), (2, 0.01));
+        assert_eq!(llm.agents.semantic_search.tokens, 40);
+        let e = parse(r#"{"refbot": {"llm": {"slotz": 2}}}"#).unwrap_err();
+        assert!(
+            e.contains("`refbot.llm.slotz`") && e.contains("did you mean `slots`"),
+            "{e}"
+        );
+        let e = parse(r#"{"refbot": {"llm": {"agents": {"semantic_search": {"tokenz": 1}}}}}"#)
+            .unwrap_err();
+        assert!(
+            e.contains("refbot.llm.agents.semantic_search.tokenz"),
+            "{e}"
+        );
+        let e = parse(r#"{"refbot": {"llm": {"slots": 0}}}"#).unwrap_err();
+        assert!(e.contains("refbot.llm.slots"), "{e}");
+        let e = parse(r#"{"refbot": {"llm": {"time_scale": -1}}}"#).unwrap_err();
+        assert!(e.contains("refbot.llm.time_scale"), "{e}");
+    }
+
+    #[test]
+    fn edit_distance() {
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(levenshtein("", "abc"), 3);
+        assert_eq!(
+            closest("max_concurent", ["enabled", "max_concurrent"].into_iter()),
+            Some("max_concurrent")
+        );
+    }
+>>>>>>> llm-refbot
 }

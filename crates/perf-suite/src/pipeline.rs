@@ -347,6 +347,7 @@ async fn open_target(
                 error_rate: config.refbot.error_rate,
                 hang_rate: config.refbot.hang_rate,
                 naive: config.refbot.naive,
+                llm: config.refbot.llm.clone(),
                 ..perf_refbot::RefBotConfig::default()
             };
             let bot =

@@ -1,6 +1,6 @@
 //! A bot started as a long-lived child process speaking JSON lines on stdin/stdout.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use perf_core::{BotResponse, BotTarget, ErrorKind, Query, TargetError, TargetInfo};
+use perf_core::{BotResponse, BotTarget, ErrorKind, Query, TargetError, TargetInfo, TokenSource};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -25,6 +25,12 @@ use crate::TargetsError;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How long `shutdown` waits for a killed process to be reaped.
 const KILL_WAIT: Duration = Duration::from_secs(5);
+/// Most tokens an answer line may report; the runner rejects larger counts too, as no
+/// answer can have them.
+const MAX_REPORTED_TOKENS: u64 = 10_000_000;
+/// Finished ids remembered, so that a query sent again with the same id (a retry) gets a
+/// fresh wire id and a late delta of the earlier attempt cannot land on it.
+const FINISHED_IDS: usize = 4096;
 
 /// One request line sent to the bot.
 #[derive(Debug, Serialize)]
@@ -35,10 +41,20 @@ struct RequestLine<'a> {
     channel: Option<&'a str>,
 }
 
-/// One answer line read from the bot. Unknown fields are allowed: bots add their own.
+/// One line read from the bot: an answer, or (with `delta`) a piece of a streamed answer.
+/// Unknown fields are allowed: bots add their own.
 #[derive(Debug, Deserialize)]
 struct ResponseLine {
     id: String,
+    /// A piece of the answer text, streamed before the answer line.
+    #[serde(default)]
+    delta: Option<Value>,
+    /// Tokens in the answer, as the bot counts them.
+    #[serde(default)]
+    tokens: Option<Value>,
+    /// OpenAI-style usage; `completion_tokens` is read when `tokens` is absent.
+    #[serde(default)]
+    usage: Option<Value>,
     #[serde(default)]
     answer: Option<String>,
     #[serde(default)]
@@ -51,7 +67,39 @@ struct ResponseLine {
     metadata: Option<Value>,
 }
 
-type Reply = Result<ResponseLine, TargetError>;
+type Reply = Result<(ResponseLine, Deltas), TargetError>;
+
+/// The streamed pieces of one answer so far, timed on our clock when their line is read.
+#[derive(Debug, Default)]
+struct Deltas {
+    first: Option<Instant>,
+    last: Option<Instant>,
+    count: u64,
+    /// The pieces joined, up to the line size limit.
+    text: String,
+    /// The pieces did not fit under the line size limit; `text` stopped growing.
+    truncated: bool,
+}
+
+impl Deltas {
+    fn push(&mut self, now: Instant, piece: &str, limit: usize) {
+        self.first.get_or_insert(now);
+        self.last = Some(now);
+        self.count = self.count.saturating_add(1);
+        if self.truncated || self.text.len().saturating_add(piece.len()) > limit {
+            self.truncated = true;
+        } else {
+            self.text.push_str(piece);
+        }
+    }
+}
+
+/// A query in flight: where its reply goes, and its deltas so far.
+#[derive(Debug)]
+struct Waiter {
+    tx: oneshot::Sender<Reply>,
+    deltas: Deltas,
+}
 
 /// Counters of a command target, for reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +114,9 @@ pub struct CommandStats {
     pub invalid_lines: u64,
     /// Answer lines whose id matched no query in flight (counted and ignored).
     pub unknown_ids: u64,
+    /// Delta lines whose id matched no query in flight, such as a delta written after its
+    /// answer line (counted and ignored).
+    pub stray_deltas: u64,
 }
 
 impl CommandStats {
@@ -97,6 +148,12 @@ impl CommandStats {
                 self.unknown_ids
             ));
         }
+        if self.stray_deltas > 0 {
+            notes.push(format!(
+                "bot streamed {} delta line(s) for an id that was not in flight (after its answer, or unknown); ignored",
+                self.stray_deltas
+            ));
+        }
         notes
     }
 }
@@ -108,11 +165,15 @@ struct Counters {
     crashed_queries: AtomicU64,
     invalid_lines: AtomicU64,
     unknown_ids: AtomicU64,
+    stray_deltas: AtomicU64,
 }
 
 #[derive(Debug, Default)]
 struct Pending {
-    waiting: HashMap<String, oneshot::Sender<Reply>>,
+    waiting: HashMap<String, Waiter>,
+    /// The last [`FINISHED_IDS`] ids answered, oldest first.
+    finished: VecDeque<String>,
+    finished_set: HashSet<String>,
     /// Set once the process's stdout is gone: nothing can be answered any more.
     closed: Option<String>,
 }
@@ -131,6 +192,21 @@ struct Proc {
     stopping: AtomicBool,
     kill: Notify,
     exited: watch::Receiver<bool>,
+}
+
+impl Pending {
+    fn finish(&mut self, id: &str) -> Option<Waiter> {
+        let waiter = self.waiting.remove(id)?;
+        if self.finished_set.insert(id.to_owned()) {
+            self.finished.push_back(id.to_owned());
+            if self.finished.len() > FINISHED_IDS {
+                if let Some(old) = self.finished.pop_front() {
+                    self.finished_set.remove(&old);
+                }
+            }
+        }
+        Some(waiter)
+    }
 }
 
 impl Proc {
@@ -157,8 +233,8 @@ impl Proc {
                 .crashed_queries
                 .fetch_add(waiting.len() as u64, Ordering::Relaxed);
         }
-        for (_, tx) in waiting {
-            let _ = tx.send(Err(TargetError::new(ErrorKind::Crashed, reason)));
+        for (_, w) in waiting {
+            let _ = w.tx.send(Err(TargetError::new(ErrorKind::Crashed, reason)));
         }
     }
 }
@@ -192,6 +268,14 @@ struct Slot {
 /// `{"id": "...", "answer": "...", "agent": "..." | null, "error": "..." | null}`, in any
 /// order; many queries are in flight at once. The bot's stderr is appended to a log file in
 /// the run directory.
+///
+/// A bot may stream: before its answer line it writes `{"id": "...", "delta": "text"}`
+/// lines, and the target times the first and last delta from when it sent the request
+/// (`time_to_first_token`, `time_to_last_token`), counts them (`stream_chunks`), and takes
+/// the token count from the answer line's `tokens` (or `usage.completion_tokens`) when
+/// present, else the delta count. The answer line's `answer` wins over the joined deltas;
+/// without it the deltas are the answer. Deltas for an id not in flight are counted in
+/// [`CommandStats::stray_deltas`] and ignored. See `docs/targets.md`.
 ///
 /// If the process dies, the queries in flight fail with [`ErrorKind::Crashed`], and the
 /// next query restarts it after a backoff (doubling from `restart_backoff_ms`, at most 5 s),
@@ -279,6 +363,7 @@ impl CommandTarget {
             crashed_queries: c.crashed_queries.load(Ordering::Relaxed),
             invalid_lines: c.invalid_lines.load(Ordering::Relaxed),
             unknown_ids: c.unknown_ids.load(Ordering::Relaxed),
+            stray_deltas: c.stray_deltas.load(Ordering::Relaxed),
         }
     }
 
@@ -419,7 +504,7 @@ impl CommandTarget {
         if let Some(reason) = &p.closed {
             return Err(TargetError::new(ErrorKind::Crashed, reason.clone()));
         }
-        let id = if p.waiting.contains_key(&query.id) {
+        let id = if p.waiting.contains_key(&query.id) || p.finished_set.contains(&query.id) {
             format!(
                 "{}#{}",
                 query.id,
@@ -428,7 +513,13 @@ impl CommandTarget {
         } else {
             query.id.clone()
         };
-        p.waiting.insert(id.clone(), tx);
+        p.waiting.insert(
+            id.clone(),
+            Waiter {
+                tx,
+                deltas: Deltas::default(),
+            },
+        );
         Ok((id, rx))
     }
 }
@@ -532,7 +623,7 @@ async fn read_answers(proc: &Proc, stdout: ChildStdout, counters: &Counters, max
             }
             continue;
         }
-        handle_line(proc, &line, counters);
+        handle_line(proc, &line, counters, max_line);
     }
 }
 
@@ -556,13 +647,20 @@ async fn skip_line<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> bool {
     }
 }
 
-fn handle_line(proc: &Proc, line: &[u8], counters: &Counters) {
+fn handle_line(proc: &Proc, line: &[u8], counters: &Counters, max_text: usize) {
     if line.iter().all(u8::is_ascii_whitespace) {
         return;
     }
+    let now = Instant::now();
     let parsed: Result<ResponseLine, _> = serde_json::from_slice(line);
     let (id, reply) = match parsed {
-        Ok(answer) => (answer.id.clone(), Ok(answer)),
+        Ok(mut answer) => match answer.delta.take() {
+            Some(delta) => {
+                on_delta(proc, &answer.id, delta, now, counters, max_text);
+                return;
+            }
+            None => (answer.id.clone(), Ok(answer)),
+        },
         Err(e) => {
             // A JSON object with a string id but a bad shape still fails its own query.
             let id = serde_json::from_slice::<Value>(line)
@@ -582,14 +680,81 @@ fn handle_line(proc: &Proc, line: &[u8], counters: &Counters) {
             }
         }
     };
-    let sender = proc.pending().waiting.remove(&id);
-    match sender {
-        Some(tx) => {
-            let _ = tx.send(reply);
+    let waiter = proc.pending().finish(&id);
+    match waiter {
+        Some(w) => {
+            let _ = w.tx.send(reply.map(|line| (line, w.deltas)));
         }
         None => {
             counters.unknown_ids.fetch_add(1, Ordering::Relaxed);
         }
+    }
+}
+
+/// Records one delta line. A delta that is not a string fails its query; an empty one is
+/// no text, so it is not counted.
+fn on_delta(
+    proc: &Proc,
+    id: &str,
+    delta: Value,
+    now: Instant,
+    counters: &Counters,
+    max_text: usize,
+) {
+    let mut p = proc.pending();
+    let Some(waiter) = p.waiting.get_mut(id) else {
+        counters.stray_deltas.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    match delta {
+        Value::String(piece) if piece.is_empty() => {}
+        Value::String(piece) => waiter.deltas.push(now, &piece, max_text),
+        other => {
+            let kind = json_kind(&other);
+            if let Some(w) = p.finish(id) {
+                let _ = w.tx.send(Err(TargetError::invalid_response(format!(
+                    "a delta line's `delta` must be a string, got {kind}"
+                ))));
+            }
+        }
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The token count an answer line reports (`tokens`, else `usage.completion_tokens`):
+/// a whole number up to [`MAX_REPORTED_TOKENS`], or an error naming the field.
+fn reported_tokens(line: &ResponseLine) -> Result<Option<u64>, TargetError> {
+    let (field, value) = match (&line.tokens, &line.usage) {
+        (Some(v), _) if !v.is_null() => ("tokens", v),
+        (_, Some(usage)) if !usage.is_null() => {
+            let Some(usage) = usage.as_object() else {
+                return Err(TargetError::invalid_response(format!(
+                    "the answer line's `usage` must be an object, got {}",
+                    json_kind(usage)
+                )));
+            };
+            match usage.get("completion_tokens") {
+                Some(v) if !v.is_null() => ("usage.completion_tokens", v),
+                _ => return Ok(None),
+            }
+        }
+        _ => return Ok(None),
+    };
+    match value.as_u64() {
+        Some(n) if n <= MAX_REPORTED_TOKENS => Ok(Some(n)),
+        _ => Err(TargetError::invalid_response(format!(
+            "the answer line's `{field}` must be a whole number from 0 to {MAX_REPORTED_TOKENS}, got {value}"
+        ))),
     }
 }
 
@@ -630,6 +795,7 @@ impl BotTarget for CommandTarget {
         })
         .map_err(|e| TargetError::new(ErrorKind::Other, format!("cannot encode the query: {e}")))?;
         line.push(b'\n');
+        let sent_at = Instant::now();
         let queued = proc
             .stdin
             .lock()
@@ -643,7 +809,7 @@ impl BotTarget for CommandTarget {
             ));
         }
         let timeout = Duration::from_millis(self.config.timeout_ms);
-        let reply = match tokio::time::timeout(timeout, rx).await {
+        let (reply, mut deltas) = match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(reply)) => reply?,
             Ok(Err(_)) => {
                 return Err(TargetError::new(
@@ -661,10 +827,27 @@ impl BotTarget for CommandTarget {
         if let Some(error) = reply.error {
             return Err(TargetError::bot(error));
         }
-        let Some(answer) = reply.answer else {
-            return Err(TargetError::invalid_response(
-                "the answer line has neither `answer` nor `error`",
-            ));
+        let reported = reported_tokens(&reply)?;
+        // The answer line's text wins over the deltas; without one, the deltas are the
+        // answer (when they all fit).
+        let (answer, deltas_match) = match reply.answer {
+            Some(answer) => {
+                let matches =
+                    (deltas.count > 0 && !deltas.truncated).then(|| deltas.text == answer);
+                (answer, matches)
+            }
+            None if deltas.count > 0 && deltas.truncated => {
+                return Err(TargetError::invalid_response(format!(
+                    "the streamed answer is longer than max_line_bytes ({}) and the answer line has no `answer`",
+                    self.config.max_line_bytes
+                )))
+            }
+            None if deltas.count > 0 => (std::mem::take(&mut deltas.text), Some(true)),
+            None => {
+                return Err(TargetError::invalid_response(
+                    "the answer line has neither `answer` nor `error`",
+                ))
+            }
         };
         let mut agents = reply.agents.unwrap_or_default();
         if agents.is_empty() {
@@ -677,12 +860,28 @@ impl BotTarget for CommandTarget {
         if let Some(bot) = reply.metadata {
             metadata["bot"] = bot;
         }
-        Ok(BotResponse {
+        let mut response = BotResponse {
             answer,
             agents,
-            metadata,
+            completion_tokens: reported,
+            token_source: reported.map(|_| TokenSource::Reported),
             ..BotResponse::default()
-        })
+        };
+        if let (Some(first), Some(last)) = (deltas.first, deltas.last) {
+            response.time_to_first_token = Some(first.saturating_duration_since(sent_at));
+            response.time_to_last_token = Some(last.saturating_duration_since(sent_at));
+            response.stream_chunks = Some(deltas.count);
+            if reported.is_none() {
+                response.completion_tokens = Some(deltas.count);
+                response.token_source = Some(TokenSource::CountedChunks);
+            }
+            metadata["stream"] = json!({
+                "deltas": deltas.count,
+                "deltas_match_answer": deltas_match,
+            });
+        }
+        response.metadata = metadata;
+        Ok(response)
     }
 
     async fn shutdown(&self) -> Result<(), TargetError> {

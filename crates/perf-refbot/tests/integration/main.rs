@@ -2,6 +2,7 @@
 
 mod faults;
 mod hostile;
+mod llm;
 mod standard;
 mod transports;
 

@@ -138,3 +138,31 @@ async fn a_file_that_is_not_a_database_is_a_clear_error() {
     assert!(err.contains("discord_messages.db"), "{err}");
     assert!(err.contains("not a message database"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_refbot_llm_section_streams_through_the_whole_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = small_config(dir.path());
+    config.query_count = 8;
+    // Milliseconds, not seconds: the same shape, a short run.
+    config.refbot.llm = Some(perf_refbot::LlmConfig {
+        time_scale: 0.005,
+        ..perf_refbot::LlmConfig::default()
+    });
+    let outcome = run_suite(&config, None, CancellationToken::new())
+        .await
+        .unwrap();
+    let samples = std::fs::read_to_string(outcome.run_dir().join("samples.jsonl")).unwrap();
+    let standard: Vec<serde_json::Value> = samples
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|s| s["scenario"] == "standard")
+        .collect();
+    assert_eq!(standard.len(), 8);
+    for s in &standard {
+        // The smallest default prefill is 0.8 s × 0.005 = 4 ms at the median.
+        assert!(s["ttft_us"].as_u64().is_some_and(|t| t > 0), "{s}");
+        assert!(s["output_tokens"].as_u64().is_some_and(|n| n > 1), "{s}");
+    }
+    assert_eq!(outcome.result.per_scenario["standard"].ttft.count(), 8);
+}

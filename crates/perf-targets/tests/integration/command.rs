@@ -3,8 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use perf_core::{BotTarget, ErrorKind};
-use perf_targets::{open_target, CommandTarget, CommandTargetConfig, Target, TargetSpec};
+use perf_core::{BotTarget, ErrorKind, TokenSource};
+use perf_targets::{
+    open_target, CommandStats, CommandTarget, CommandTargetConfig, Target, TargetSpec,
+};
 
 use crate::support::{query, script};
 
@@ -256,6 +258,235 @@ async fn a_bot_that_dies_at_startup_fails_initialize_with_its_stderr() -> anyhow
     assert_eq!(e.as_ref().map(|e| e.kind), Some(ErrorKind::Connect));
     let message = e.map(|e| e.message).unwrap_or_default();
     assert!(message.contains("no module named discord"), "{message}");
+    t.shutdown().await?;
+    Ok(())
+}
+
+/// A script that answers its k-th request (from 1) with the k-th of `replies`; `%s` in a
+/// reply is the request's id, and a reply line may be several commands.
+fn scripted_bot(replies: &[&str]) -> String {
+    let mut body = String::from("n=0\nwhile IFS= read -r line; do\n  n=$((n+1))\n  ");
+    body.push_str(READ_ID);
+    body.push_str("\n  case $n in\n");
+    for (k, reply) in replies.iter().enumerate() {
+        body.push_str(&format!("    {}) {reply};;\n", k + 1));
+    }
+    body.push_str("  esac\ndone\n");
+    body
+}
+
+/// `printf` of one JSON line; `%s` is the id.
+fn say(json: &str) -> String {
+    format!("printf '%s\\n' \"$(printf '{json}' \"$id\")\"")
+}
+
+/// Generous slack for a real child process on a busy machine; never the bot's own time.
+const SLACK: Duration = Duration::from_millis(1500);
+
+#[tokio::test]
+async fn streamed_deltas_give_ttft_chunks_and_tokens() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let first = [
+        "sleep 0.2".to_owned(),
+        say(r#"{"id":"%s","delta":"Hel"}"#),
+        say(r#"{"id":"%s","delta":""}"#),
+        "sleep 0.1".to_owned(),
+        say(r#"{"id":"%s","delta":"lo"}"#),
+        say(r#"{"id":"%s","answer":"Hello","agent":"a","tokens":7}"#),
+    ]
+    .join("; ");
+    // No answer text and no count: the deltas are the answer and the count.
+    let second = [
+        say(r#"{"id":"%s","delta":"a "}"#),
+        say(r#"{"id":"%s","delta":"b "}"#),
+        say(r#"{"id":"%s","delta":"c"}"#),
+        say(r#"{"id":"%s","agent":"a"}"#),
+    ]
+    .join("; ");
+    let third = say(r#"{"id":"%s","answer":"x","usage":{"completion_tokens":4}}"#);
+    let t = target(
+        dir.path(),
+        "stream.sh",
+        &scripted_bot(&[&first, &second, &third]),
+        |_| {},
+    )?;
+    t.initialize().await?;
+
+    let r = t.execute(&query("s1", "hi")).await?;
+    assert_eq!(r.answer, "Hello");
+    let ttft = r.time_to_first_token.expect("a first delta");
+    let last = r.time_to_last_token.expect("a last delta");
+    // The bot slept 200 ms before its first delta and 100 ms more before the last.
+    assert!(
+        ttft >= Duration::from_millis(200) && ttft <= Duration::from_millis(200) + SLACK,
+        "{ttft:?}"
+    );
+    assert!(
+        last >= ttft + Duration::from_millis(100) && last <= Duration::from_millis(300) + SLACK,
+        "{last:?}"
+    );
+    assert_eq!(r.stream_chunks, Some(2), "the empty delta is no text");
+    assert_eq!(r.completion_tokens, Some(7));
+    assert_eq!(r.token_source, Some(TokenSource::Reported));
+    assert_eq!(r.metadata["stream"]["deltas_match_answer"], true);
+
+    let r = t.execute(&query("s2", "hi")).await?;
+    assert_eq!(r.answer, "a b c");
+    assert_eq!(r.stream_chunks, Some(3));
+    assert_eq!(r.completion_tokens, Some(3));
+    assert_eq!(r.token_source, Some(TokenSource::CountedChunks));
+    assert!(r.time_to_first_token <= r.time_to_last_token);
+
+    // A whole answer: a reported count, no streaming figures.
+    let r = t.execute(&query("s3", "hi")).await?;
+    assert_eq!(r.completion_tokens, Some(4));
+    assert_eq!(r.token_source, Some(TokenSource::Reported));
+    assert_eq!((r.time_to_first_token, r.stream_chunks), (None, None));
+    t.shutdown().await?;
+    assert_eq!(
+        t.stats(),
+        CommandStats {
+            starts: 1,
+            ..CommandStats::default()
+        }
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_answer_line_wins_and_late_deltas_are_ignored() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let differs = [
+        say(r#"{"id":"%s","delta":"foo"}"#),
+        say(r#"{"id":"%s","delta":"bar"}"#),
+        say(r#"{"id":"%s","answer":"baz"}"#),
+        // After the answer: for a finished id.
+        say(r#"{"id":"%s","delta":"late"}"#),
+    ]
+    .join("; ");
+    let plain = say(r#"{"id":"%s","answer":"plain"}"#);
+    // The retry of query `a` comes with a fresh wire id; a delta for the old id is stray.
+    let retry = [
+        r#"printf '{"id":"a","delta":"stale"}\n'"#.to_owned(),
+        say(r#"{"id":"%s","answer":"again"}"#),
+    ]
+    .join("; ");
+    let t = target(
+        dir.path(),
+        "late.sh",
+        &scripted_bot(&[&differs, &plain, &retry]),
+        |_| {},
+    )?;
+    let r = t.execute(&query("a", "x")).await?;
+    assert_eq!(r.answer, "baz");
+    assert_eq!(r.stream_chunks, Some(2));
+    assert_eq!(r.metadata["stream"]["deltas_match_answer"], false);
+    let r = t.execute(&query("b", "x")).await?;
+    assert_eq!(r.answer, "plain");
+    assert_eq!(
+        r.stream_chunks, None,
+        "the late delta did not land on the next query"
+    );
+    let r = t.execute(&query("a", "x")).await?;
+    assert_eq!(r.answer, "again");
+    assert_eq!(
+        r.stream_chunks, None,
+        "the stale delta did not land on the retry"
+    );
+    let stats = t.stats();
+    assert_eq!(stats.stray_deltas, 2);
+    assert_eq!(
+        (stats.invalid_lines, stats.unknown_ids, stats.crashes),
+        (0, 0, 0)
+    );
+    assert!(
+        stats.notes().iter().any(|n| n.contains("2 delta line(s)")),
+        "{:?}",
+        stats.notes()
+    );
+    t.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_token_counts_and_deltas_are_invalid_responses() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let bad = [
+        r#"{"id":"%s","answer":"x","tokens":-3}"#,
+        r#"{"id":"%s","answer":"x","tokens":1e30}"#,
+        r#"{"id":"%s","answer":"x","tokens":"12"}"#,
+        r#"{"id":"%s","answer":"x","tokens":2.5}"#,
+        r#"{"id":"%s","answer":"x","tokens":10000001}"#,
+        r#"{"id":"%s","answer":"x","usage":{"completion_tokens":-1}}"#,
+        r#"{"id":"%s","answer":"x","usage":"many"}"#,
+        r#"{"id":"%s","delta":5}"#,
+    ];
+    let mut replies: Vec<String> = bad.iter().map(|b| say(b)).collect();
+    replies.push(say(r#"{"id":"%s","delta":"ok"}"#) + "; " + &say(r#"{"id":"%s","tokens":1}"#));
+    let replies: Vec<&str> = replies.iter().map(String::as_str).collect();
+    let t = target(dir.path(), "bad.sh", &scripted_bot(&replies), |_| {})?;
+    for (i, line) in bad.iter().enumerate() {
+        let e = t.execute(&query(&format!("b{i}"), "x")).await.err();
+        assert_eq!(
+            e.as_ref().map(|e| e.kind),
+            Some(ErrorKind::InvalidResponse),
+            "{line}"
+        );
+    }
+    // The protocol is intact afterwards.
+    let r = t.execute(&query("good", "x")).await?;
+    assert_eq!(r.answer, "ok");
+    assert_eq!(r.completion_tokens, Some(1));
+    assert_eq!(t.crash_count(), 0);
+    t.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_stream_that_stops_halfway_times_out_or_crashes() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let silent = say(r#"{"id":"%s","delta":"par"}"#) + "; sleep 30";
+    let t = target(dir.path(), "silent.sh", &scripted_bot(&[&silent]), |c| {
+        c.timeout_ms = 300;
+        c.shutdown_grace_ms = 100;
+    })?;
+    let e = t.execute(&query("q", "x")).await.err();
+    assert_eq!(e.map(|e| e.kind), Some(ErrorKind::Timeout));
+    t.shutdown().await?;
+
+    let dies = say(r#"{"id":"%s","delta":"par"}"#) + "; exit 1";
+    let t = target(dir.path(), "dies.sh", &scripted_bot(&[&dies]), |_| {})?;
+    let e = t.execute(&query("q", "x")).await.err();
+    assert_eq!(e.map(|e| e.kind), Some(ErrorKind::Crashed));
+    assert_eq!(t.crash_count(), 1);
+    t.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn streamed_text_is_kept_only_up_to_the_line_limit() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let deltas = vec![say(r#"{"id":"%s","delta":"0123456789abcdef"}"#); 10].join("; ");
+    let without = deltas.clone() + "; " + &say(r#"{"id":"%s"}"#);
+    let with = deltas + "; " + &say(r#"{"id":"%s","answer":"short"}"#);
+    let t = target(
+        dir.path(),
+        "long.sh",
+        &scripted_bot(&[&without, &with]),
+        |c| {
+            c.max_line_bytes = 64;
+        },
+    )?;
+    let e = t.execute(&query("q1", "x")).await.err();
+    assert_eq!(e.as_ref().map(|e| e.kind), Some(ErrorKind::InvalidResponse));
+    assert!(e
+        .map(|e| e.message)
+        .unwrap_or_default()
+        .contains("max_line_bytes"));
+    let r = t.execute(&query("q2", "x")).await?;
+    assert_eq!(r.answer, "short");
+    assert_eq!(r.stream_chunks, Some(10));
+    assert!(r.metadata["stream"]["deltas_match_answer"].is_null());
     t.shutdown().await?;
     Ok(())
 }
