@@ -315,6 +315,8 @@ fn every_key() -> Config {
     l.max_p95_ms = Some(0.0);
     l.max_ttft_p95_ms = Some(0.0);
     l.max_itl_p95_ms = Some(0.0);
+    // The LLM mode is off by default, so the defaults do not show its keys.
+    c.refbot.llm = Some(perf_refbot::LlmConfig::default());
     c
 }
 
@@ -336,14 +338,7 @@ impl Config {
         };
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| err(format!("it is not valid JSON: {e}")))?;
-<<<<<<< HEAD
         let known = serde_json::to_value(every_key())
-=======
-        let mut known = serde_json::to_value(Config::default())
-            .map_err(|e| err(format!("internal error describing the defaults: {e}")))?;
-        // The LLM mode is off by default, so the defaults do not show its keys.
-        known["refbot"]["llm"] = serde_json::to_value(perf_refbot::LlmConfig::default())
->>>>>>> llm-refbot
             .map_err(|e| err(format!("internal error describing the defaults: {e}")))?;
         check_keys(&value, &known, "").map_err(err)?;
         let config: Config = serde_json::from_str(text).map_err(|e| err(e.to_string()))?;
@@ -657,8 +652,6 @@ mod tests {
         assert_eq!(c.parallel_execution.rate_limit_per_second, None);
         assert_eq!(c.parallel_execution.max_concurrent, 5);
     }
-<<<<<<< HEAD
-=======
 
     #[test]
     fn the_refbot_llm_section_turns_the_mode_on_and_is_checked() {
@@ -689,15 +682,4 @@ mod tests {
         let e = parse(r#"{"refbot": {"llm": {"time_scale": -1}}}"#).unwrap_err();
         assert!(e.contains("refbot.llm.time_scale"), "{e}");
     }
-
-    #[test]
-    fn edit_distance() {
-        assert_eq!(levenshtein("kitten", "sitting"), 3);
-        assert_eq!(levenshtein("", "abc"), 3);
-        assert_eq!(
-            closest("max_concurent", ["enabled", "max_concurrent"].into_iter()),
-            Some("max_concurrent")
-        );
-    }
->>>>>>> llm-refbot
 }
