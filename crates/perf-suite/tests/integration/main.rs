@@ -1,3 +1,4 @@
 //! End-to-end tests of the suite pipeline on small generated databases.
 
+mod edge;
 mod pipeline;
