@@ -4,7 +4,7 @@
 //! shows not only whether the bot answered the hostile input gracefully but whether it was
 //! still healthy afterwards. Hostile queries have category `edge:<class>`, their probes
 //! `edge:<class>:health`. Health is judged against *control copies*: the same probes, one
-//! per agent (category `edge:control`), sent before any hostile query, so a probe is held
+//! per agent (category `edge:control:health`), sent before any hostile query, so a probe is held
 //! to how the bot answered it untouched, not to whether the bot knows our facts.
 //!
 //! The queries come in that order (controls, then each hostile query and its probe), so a
@@ -27,8 +27,9 @@ pub const HEALTH_PROBE_SUFFIX: &str = ":health";
 pub const HOSTILE_TAG: &str = "hostile";
 /// Tag on every health probe.
 pub const HEALTH_PROBE_TAG: &str = "health_probe";
-/// Category of the control copies of the health probes.
-pub const EDGE_CONTROL_CATEGORY: &str = "edge:control";
+/// Category of the control copies of the health probes: the health probes of the
+/// control group, the queries no hostile input came before.
+pub const EDGE_CONTROL_CATEGORY: &str = "edge:control:health";
 /// Tag on every control copy.
 pub const HEALTH_CONTROL_TAG: &str = "health_control";
 /// A hostile query and its health probe: the run of consecutive queries one virtual user
@@ -163,7 +164,8 @@ impl EdgeClass {
 /// What an edge-case query is for, read from its category.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EdgeRole {
-    /// A control copy of a health probe (`edge:control`), sent before any hostile query.
+    /// A control copy of a health probe (`edge:control:health`), sent before any hostile
+    /// query.
     Control,
     /// A hostile query of the class (`edge:<class>`).
     Hostile(EdgeClass),

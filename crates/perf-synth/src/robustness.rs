@@ -21,9 +21,10 @@ pub const DEFAULT_ROBUSTNESS_THRESHOLD: f64 = 1.0;
 pub const ROBUSTNESS_CHECK_GROUP: &str = "robustness";
 
 /// The pass rule of a health probe, as the checks' reasons and the docs state it.
-pub const HEALTH_PROBE_RULE: &str = "a health probe passes when it is answered in time, by \
-     the agent that answered its control (the same query sent before any hostile input), \
-     failing no expectation its control met";
+pub const HEALTH_PROBE_RULE: &str = "a probe passes when it is answered in time, by the agent \
+     that answered its control, failing no expectation its control met; the control is the \
+     same query sent before any hostile input; without an answered control only expectations \
+     on facts from the data may fail";
 
 /// The failure mode of a probe answered by another agent than its control.
 pub const AGENT_CHANGED: &str = "agent_changed";
@@ -384,7 +385,7 @@ impl RobustnessReport {
                 let mut reason = format!(
                     "{good}/{total} graceful ({:.1}%, threshold {:.1}%): {}/{} hostile queries \
                      handled, {}/{} health probes afterwards answered as well as their controls \
-                     ({HEALTH_PROBE_RULE}; {}/{} controls met every expectation)",
+                     ({}/{} controls met every expectation; rule: {HEALTH_PROBE_RULE})",
                     c.rate * 100.0,
                     self.threshold * 100.0,
                     c.hostile.graceful,
@@ -756,7 +757,7 @@ mod tests {
         let control = || {
             sample(
                 "edge-control-semantic_search",
-                "edge:control",
+                "edge:control:health",
                 S,
                 Outcome::Ok,
             )
@@ -765,7 +766,7 @@ mod tests {
             failing(
                 sample(
                     "edge-control-semantic_search",
-                    "edge:control",
+                    "edge:control:health",
                     S,
                     Outcome::FailedExpectation,
                 ),
@@ -816,7 +817,7 @@ mod tests {
         // A control answered by an agent other than the one meant: the probe must match it.
         let chat_control = sample(
             "edge-control-semantic_search",
-            "edge:control",
+            "edge:control:health",
             Some("chat"),
             Outcome::Ok,
         );
@@ -826,7 +827,7 @@ mod tests {
         check(None, leaking(S), Some("failed_expectation"));
         let dead_control = sample(
             "edge-control-semantic_search",
-            "edge:control",
+            "edge:control:health",
             None,
             Outcome::Error(ErrorKind::Connect),
         );
