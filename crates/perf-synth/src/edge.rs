@@ -4,13 +4,14 @@
 //! shows not only whether the bot answered the hostile input gracefully but whether it was
 //! still healthy afterwards. Hostile queries have category `edge:<class>`, their probes
 //! `edge:<class>:health`. Health is judged against *control copies*: the same probes, one
-//! per agent (category `edge:control:health`), sent before any hostile query, so a probe is held
-//! to how the bot answered it untouched, not to whether the bot knows our facts.
+//! per agent (category `edge:control:health`), sent before any hostile query, so a probe
+//! is held to how the bot answered it untouched, not to whether the bot knows our facts.
 //!
 //! The queries come in that order (controls, then each hostile query and its probe), so a
 //! one-user closed loop sends them correctly. The suite runs them faster: the controls as
 //! a plan of their own, then the pairs as chains of [`EDGE_PAIR_LEN`] on every configured
 //! user (see [`EdgeStages`]).
+
 use perf_core::{
     agents, ContentProfile, Expectation, LoadProfile, Query, Scenario, ScenarioInfo, SplitMix64,
     StressLevel,
