@@ -57,13 +57,17 @@ impl RobustnessClass<'_> {
     }
 }
 
-/// Every robustness class: `edge:*` categories merged with `robustness` checks, by name.
+/// Every robustness class: `edge:<class>` categories merged with `robustness` checks, by
+/// name.
 pub(crate) fn robustness(r: &RunResult) -> Vec<RobustnessClass<'_>> {
     let mut out: Vec<RobustnessClass<'_>> = r
         .per_category
         .iter()
         .filter_map(|(k, g)| {
-            k.strip_prefix(EDGE_PREFIX).map(|class| RobustnessClass {
+            // `edge:<class>:<part>` (a class's health probes, the probes' controls) is part
+            // of a class that its check judges, not a class of its own.
+            let class = k.strip_prefix(EDGE_PREFIX).filter(|c| !c.contains(':'))?;
+            Some(RobustnessClass {
                 class,
                 stats: Some(g),
                 check: None,

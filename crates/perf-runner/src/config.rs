@@ -1,7 +1,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use perf_core::{ConfigError, LoadProfile, Query};
+use perf_core::{ConfigError, LoadProfile, Query, Sample};
+use tokio::sync::mpsc::UnboundedSender;
 
 /// One batch of work for the runner: the queries and how to apply them.
 ///
@@ -20,6 +21,11 @@ pub struct Plan {
     /// in order, while other users do the same with the next ones (a hostile query and the
     /// health probe after it stay together). 1, the default, hands out single queries.
     pub chain: usize,
+    /// Where to send every query's full [`Sample`] as it is recorded, for callers that
+    /// judge queries one by one (the edge-case health probes against their controls).
+    /// `None`, the default, keeps the aggregation's fast path, which builds no `Sample` for
+    /// answered queries.
+    pub sample_sink: Option<UnboundedSender<Sample>>,
 }
 
 impl Plan {
@@ -30,7 +36,16 @@ impl Plan {
             load,
             max_queries: None,
             chain: 1,
+            sample_sink: None,
         }
+    }
+
+    /// The same plan sending each query's [`Sample`] to `tx` (see [`Plan::sample_sink`]).
+    /// Every sample is sent before [`crate::Runner::run`] returns, so the receiver can drain
+    /// the channel with `try_recv` afterwards.
+    pub fn with_sample_sink(mut self, tx: UnboundedSender<Sample>) -> Self {
+        self.sample_sink = Some(tx);
+        self
     }
 
     /// The same plan with queries handed out in runs of `chain` (see [`Plan::chain`]).

@@ -261,6 +261,8 @@ pub(crate) struct Shared {
     pub(crate) writer: Option<Mutex<Option<SamplesWriter>>>,
     pub(crate) events: Option<UnboundedSender<RunEvent>>,
     pub(crate) sample_events: bool,
+    /// The plan's [`crate::Plan::sample_sink`].
+    pub(crate) sample_sink: Option<UnboundedSender<Sample>>,
 }
 
 impl Shared {
@@ -328,7 +330,7 @@ impl Recorder {
             }));
         }
         let class = self.shared.index.class_of.get(qi).copied();
-        let writing = self.shared.writer.is_some();
+        let writing = self.shared.writer.is_some() || self.shared.sample_sink.is_some();
         // Streamed answers carry figures of their own: they take the full path.
         let streamed = f
             .response
@@ -358,6 +360,14 @@ impl Recorder {
         }
     }
 
+    /// Sends `s` to the plan's sample sink, when it has one.
+    fn sink(&self, s: &Sample) {
+        if let Some(tx) = &self.shared.sample_sink {
+            // A dropped receiver only means nobody wants the samples any more.
+            let _ = tx.send(s.clone());
+        }
+    }
+
     /// Records an arrival dropped at the in-flight cap.
     pub(crate) fn record_dropped(&mut self, query: &Query, scheduled_at_us: u64) {
         if self.shared.sample_events {
@@ -379,12 +389,15 @@ impl Recorder {
         s.scheduled_at_us = scheduled_at_us;
         s.error = Some("dropped: queries in flight were at max_in_flight".to_owned());
         lock(&self.shared.agg).record_full(&s);
-        if self.shared.writer.is_some() {
-            self.write_sample(&s);
-        }
+        self.write_sample(&s);
     }
 
+    /// Writes `s` to the raw-sample file and the sample sink, those the plan has.
     fn write_sample(&mut self, s: &Sample) {
+        self.sink(s);
+        if self.shared.writer.is_none() {
+            return;
+        }
         // Serializing plain data to memory cannot fail; if it ever did, the line is skipped.
         if serde_json::to_writer(&mut self.jsonl, s).is_ok() {
             self.jsonl.push(b'\n');
@@ -543,6 +556,7 @@ mod tests {
             writer: None,
             events: None,
             sample_events: false,
+            sample_sink: None,
         });
         let mut expected = RunResult::new("plan", "", TargetInfo::default());
         let mut rec = Recorder::batching(shared.clone());

@@ -169,6 +169,7 @@ impl Runner {
             writer,
             events: self.events.clone(),
             sample_events: self.config.sample_events,
+            sample_sink: plan.sample_sink.clone(),
         });
         let offset_s = result.wall_time_s.max(0.0);
         self.event(RunEvent::Started {

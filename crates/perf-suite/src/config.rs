@@ -354,6 +354,18 @@ impl Config {
         Ok(())
     }
 
+    /// Virtual users of the closed loops (the standard queries, the edge-case pairs):
+    /// `parallel_execution.max_concurrent`, or one when `parallel_execution.enabled` is
+    /// false.
+    pub fn users(&self) -> usize {
+        let pe = &self.parallel_execution;
+        if pe.enabled {
+            pe.max_concurrent
+        } else {
+            1
+        }
+    }
+
     /// Checks values that parse but make no sense; the error names the key.
     pub fn validate(&self) -> Result<(), perf_core::ConfigError> {
         use perf_core::ConfigError as E;

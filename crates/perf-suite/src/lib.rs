@@ -7,6 +7,7 @@
 //! Harness authors can call [`run_suite`] directly.
 
 mod config;
+mod edge;
 mod error;
 mod gate;
 mod pipeline;
@@ -16,6 +17,7 @@ pub use config::{
     Config, ParallelExecution, PerformanceBaselines, RefBotSettings, RegressionTesting,
     ResourceLimits, ResourceMonitoring, SyntheticTesting,
 };
+pub use edge::EdgeCaseRun;
 pub use error::SuiteError;
 pub use gate::{gate_checks, GateOptions, OnInconclusive, GATE_GROUP};
 pub use pipeline::{

@@ -7,7 +7,7 @@ use perf_runner::{MonitorConfig, Plan, RunEvent, Runner, RunnerConfig};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Config, SuiteError};
+use crate::{Config, EdgeCaseRun, SuiteError};
 
 /// The phases of a run, numbered as in the original suite.
 pub const PHASES: [(u8, &str); 6] = [
@@ -408,9 +408,10 @@ async fn execute(
     cancel: CancellationToken,
     result: &mut RunResult,
 ) -> Result<(), SuiteError> {
-    let pe = &config.parallel_execution;
-    let users = if pe.enabled { pe.max_concurrent } else { 1 };
-    let load = LoadProfile::closed(users, pe.rate_limit_per_second);
+    let load = LoadProfile::closed(
+        config.users(),
+        config.parallel_execution.rate_limit_per_second,
+    );
     load.validate("parallel_execution")?;
     let runner_config = RunnerConfig {
         query_timeout: Duration::from_secs_f64(config.query_timeout),
@@ -446,7 +447,8 @@ async fn execute(
 }
 
 /// The standard queries, then every scenario in turn, all into `result`. The edge-case
-/// scenario runs into a result of its own first, so its robustness per agent is exact.
+/// scenario runs as [`EdgeCaseRun`] says (controls, then hostile/probe pairs on the
+/// configured users) and adds its robustness checks.
 async fn run_plans(
     config: &Config,
     runner: &Runner,
@@ -463,34 +465,17 @@ async fn run_plans(
         if cancel.is_cancelled() {
             break;
         }
-        let run = Plan::new(plan.queries.clone(), plan.load.clone());
-        if plan.info.name != perf_synth::EDGE_SCENARIO {
+        if plan.info.name == perf_synth::EDGE_SCENARIO {
+            let report = EdgeCaseRun::from_config(config)
+                .run(runner, &plan.queries, result)
+                .await?;
+            result.checks.extend(report.checks());
+        } else {
+            let run = Plan::new(plan.queries.clone(), plan.load.clone());
             runner.run(&run, result).await?;
-            continue;
         }
-        let mut edge = RunResult::new(&result.run_id, &result.started_at, result.target.clone());
-        edge.wall_time_s = result.wall_time_s;
-        runner.run(&run, &mut edge).await?;
-        let report =
-            perf_synth::robustness_report(&edge, config.synthetic_testing.robustness_threshold);
-        result.checks.extend(report.checks());
-        absorb(result, edge);
     }
     Ok(())
-}
-
-/// Folds a sub-run that continued `result`'s clock into `result`.
-fn absorb(result: &mut RunResult, sub: RunResult) {
-    result.merge(&sub);
-    for s in &sub.resources {
-        result.resource_peaks.observe(s);
-    }
-    result.resources.extend(sub.resources);
-    for n in sub.notes {
-        if !result.notes.contains(&n) {
-            result.notes.push(n);
-        }
-    }
 }
 
 /// Records the run in the history database and loads the trends of the last runs.

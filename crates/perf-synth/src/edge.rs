@@ -3,8 +3,14 @@
 //! Every hostile query is followed by a benign *health probe* to the same agent, so a run
 //! shows not only whether the bot answered the hostile input gracefully but whether it was
 //! still healthy afterwards. Hostile queries have category `edge:<class>`, their probes
-//! `edge:<class>:health`; the scenario runs with one virtual user so each probe really is
-//! sent after its hostile query has been answered.
+//! `edge:<class>:health`. Health is judged against *control copies*: the same probes, one
+//! per agent (category `edge:control:health`), sent before any hostile query, so a probe
+//! is held to how the bot answered it untouched, not to whether the bot knows our facts.
+//!
+//! The queries come in that order (controls, then each hostile query and its probe), so a
+//! one-user closed loop sends them correctly. The suite runs them faster: the controls as
+//! a plan of their own, then the pairs as chains of [`EDGE_PAIR_LEN`] on every configured
+//! user (see [`EdgeStages`]).
 
 use perf_core::{
     agents, ContentProfile, Expectation, LoadProfile, Query, Scenario, ScenarioInfo, SplitMix64,
@@ -22,6 +28,14 @@ pub const HEALTH_PROBE_SUFFIX: &str = ":health";
 pub const HOSTILE_TAG: &str = "hostile";
 /// Tag on every health probe.
 pub const HEALTH_PROBE_TAG: &str = "health_probe";
+/// Category of the control copies of the health probes: the health probes of the
+/// control group, the queries no hostile input came before.
+pub const EDGE_CONTROL_CATEGORY: &str = "edge:control:health";
+/// Tag on every control copy.
+pub const HEALTH_CONTROL_TAG: &str = "health_control";
+/// A hostile query and its health probe: the run of consecutive queries one virtual user
+/// must send in order (the runner's `Plan::with_chain`).
+pub const EDGE_PAIR_LEN: usize = 2;
 
 /// A class of hostile or unusual input. Each class is one `edge:<class>` category, so
 /// results break down per class.
@@ -138,13 +152,71 @@ impl EdgeClass {
     }
 
     /// Parses an edge-case category: the class and whether it is a health probe's.
-    /// `None` for any other category.
+    /// `None` for any other category, the controls' included (see [`EdgeRole`]).
     pub fn from_category(category: &str) -> Option<(EdgeClass, bool)> {
+        match EdgeRole::from_category(category)? {
+            EdgeRole::Hostile(c) => Some((c, false)),
+            EdgeRole::Probe(c) => Some((c, true)),
+            EdgeRole::Control => None,
+        }
+    }
+}
+
+/// What an edge-case query is for, read from its category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EdgeRole {
+    /// A control copy of a health probe (`edge:control:health`), sent before any hostile
+    /// query.
+    Control,
+    /// A hostile query of the class (`edge:<class>`).
+    Hostile(EdgeClass),
+    /// The health probe after a hostile query of the class (`edge:<class>:health`).
+    Probe(EdgeClass),
+}
+
+impl EdgeRole {
+    /// The role of a query of this category; `None` for any other than the edge cases'.
+    pub fn from_category(category: &str) -> Option<EdgeRole> {
+        if category == EDGE_CONTROL_CATEGORY {
+            return Some(EdgeRole::Control);
+        }
         let rest = category.strip_prefix(EDGE_CATEGORY_PREFIX)?;
         match rest.strip_suffix(HEALTH_PROBE_SUFFIX) {
-            Some(name) => EdgeClass::from_name(name).map(|c| (c, true)),
-            None => EdgeClass::from_name(rest).map(|c| (c, false)),
+            Some(name) => EdgeClass::from_name(name).map(EdgeRole::Probe),
+            None => EdgeClass::from_name(rest).map(EdgeRole::Hostile),
         }
+    }
+
+    /// The category of queries in this role.
+    pub fn category(self) -> String {
+        match self {
+            EdgeRole::Control => EDGE_CONTROL_CATEGORY.to_owned(),
+            EdgeRole::Hostile(c) => c.category(),
+            EdgeRole::Probe(c) => c.health_category(),
+        }
+    }
+}
+
+/// The edge-case queries in the two stages a parallel run needs: first the controls, all
+/// answered before any hostile query is sent; then the hostile queries, each followed by
+/// its probe, to be sent as chains of [`EDGE_PAIR_LEN`] so each probe goes out on the same
+/// virtual user right after its hostile query has been answered.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EdgeStages {
+    /// The control copies of the health probes.
+    pub controls: Vec<Query>,
+    /// Hostile query, its probe, the next hostile query, ... in the scenario's order.
+    pub pairs: Vec<Query>,
+}
+
+impl EdgeStages {
+    /// Splits the edge-case scenario's queries into its stages, keeping their order.
+    pub fn split(queries: &[Query]) -> Self {
+        let (controls, pairs) = queries
+            .iter()
+            .cloned()
+            .partition(|q| EdgeRole::from_category(&q.category) == Some(EdgeRole::Control));
+        Self { controls, pairs }
     }
 }
 
@@ -155,7 +227,7 @@ impl std::fmt::Display for EdgeClass {
 }
 
 /// The built-in edge-case scenario: every [`EdgeClass`] (or a chosen subset), each hostile
-/// query followed by a health probe, sent by one virtual user.
+/// query followed by a health probe, after the probes' control copies.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EdgeCaseScenario {
     classes: Vec<EdgeClass>,
@@ -202,7 +274,8 @@ impl Scenario for EdgeCaseScenario {
         ScenarioInfo {
             name: EDGE_SCENARIO.to_owned(),
             description: "Hostile and unusual input (injection, markup, control characters, \
-                          Unicode, oversize and empty queries), each followed by a health probe"
+                          Unicode, oversize and empty queries), each followed by a health probe \
+                          judged against the same probe sent before any hostile input"
                 .to_owned(),
             tags: vec!["edge_cases".to_owned(), "robustness".to_owned()],
             expected_challenges: vec![
@@ -217,7 +290,8 @@ impl Scenario for EdgeCaseScenario {
 
     fn queries(&self, content: &ContentProfile, seed: u64) -> Vec<Query> {
         let names = Names::from_profile(content);
-        let mut out = Vec::new();
+        let mut pairs = Vec::new();
+        let mut probed: Vec<String> = Vec::new();
         for &class in &self.classes {
             let mut rng = SplitMix64::derive(seed, &format!("edge-{}", class.as_str()));
             for (i, case) in cases(class, &names, &mut rng).into_iter().enumerate() {
@@ -227,15 +301,30 @@ impl Scenario for EdgeCaseScenario {
                 let agent = case
                     .agent
                     .unwrap_or(agents::ALL[(i + class as usize) % agents::ALL.len()]);
-                out.push(hostile_query(&id, class, case, &self.canaries));
-                out.push(health_probe(&id, class, agent, &names));
+                pairs.push(hostile_query(&id, class, case, &self.canaries));
+                let probe = health_probe(&id, class, agent, &names);
+                if let Some(a) = &probe.expected_agent {
+                    if !probed.contains(a) {
+                        probed.push(a.clone());
+                    }
+                }
+                pairs.push(probe);
             }
         }
+        // The probe to an agent is always the same query, so one control per agent is a
+        // control copy of every probe; they come first so no hostile input precedes them.
+        let mut out: Vec<Query> = probed
+            .into_iter()
+            .map(|agent| health_control(&agent, &names))
+            .collect();
+        out.extend(pairs);
         out
     }
 
     fn load_profile(&self) -> LoadProfile {
-        // One user: each health probe must follow its hostile query.
+        // One user keeps the order for any runner: the controls before every hostile
+        // query, each probe after its hostile query. The suite sends the pairs in parallel
+        // (`EdgeStages`), which needs the runner's chains.
         LoadProfile::closed(1, None)
     }
 }
@@ -289,6 +378,29 @@ fn hostile_query(id: &str, class: EdgeClass, case: Case, canaries: &[String]) ->
 }
 
 fn health_probe(id: &str, class: EdgeClass, agent: &str, names: &Names) -> Query {
+    probe_query(
+        format!("{id}-health"),
+        class.health_category(),
+        agent,
+        names,
+    )
+    .with_tag(HEALTH_PROBE_TAG)
+    .with_tag(format!("after:{id}"))
+}
+
+/// The control copy of the probes to `agent`: the same query under its own id and category.
+fn health_control(agent: &str, names: &Names) -> Query {
+    probe_query(
+        format!("edge-control-{agent}"),
+        EDGE_CONTROL_CATEGORY.to_owned(),
+        agent,
+        names,
+    )
+    .with_tag(HEALTH_CONTROL_TAG)
+}
+
+/// A benign query to `agent`, with the grounded fact when the names are real.
+fn probe_query(id: String, category: String, agent: &str, names: &Names) -> Query {
     let (text, agent, fact) = match agent {
         agents::SEMANTIC_SEARCH => (
             format!("Search for messages about {}", names.term),
@@ -311,12 +423,10 @@ fn health_probe(id: &str, class: EdgeClass, agent: &str, names: &Names) -> Query
             names.channel.clone(),
         ),
     };
-    let mut q = Query::new(format!("{id}-health"), text, class.health_category())
+    let mut q = Query::new(id, text, category)
         .with_scenario(EDGE_SCENARIO)
         .with_expected_agent(agent)
         .with_tag("edge_case")
-        .with_tag(HEALTH_PROBE_TAG)
-        .with_tag(format!("after:{id}"))
         .with_expectation(Expectation::AnswerNotEmpty)
         .with_expectation(Expectation::NoInternalErrorLeak);
     if names.grounded {
@@ -639,7 +749,15 @@ mod tests {
                 EdgeClass::from_category(&c.health_category()),
                 Some((c, true))
             );
+            for role in [EdgeRole::Hostile(c), EdgeRole::Probe(c)] {
+                assert_eq!(EdgeRole::from_category(&role.category()), Some(role));
+            }
         }
+        assert_eq!(
+            EdgeRole::from_category(&EdgeRole::Control.category()),
+            Some(EdgeRole::Control)
+        );
+        assert_eq!(EdgeClass::from_category(EDGE_CONTROL_CATEGORY), None);
         assert_eq!(EdgeClass::from_category("server_analysis"), None);
         assert_eq!(EdgeClass::from_category("edge:nope"), None);
     }

@@ -25,8 +25,9 @@ mod words;
 pub use analysis::analyze_content;
 pub use db::{open_database, open_or_generate, validate_schema, SCHEMA_SQL, SCHEMA_VERSION};
 pub use edge::{
-    EdgeCaseScenario, EdgeClass, EDGE_CATEGORY_PREFIX, EDGE_SCENARIO, HEALTH_PROBE_SUFFIX,
-    HEALTH_PROBE_TAG, HOSTILE_TAG,
+    EdgeCaseScenario, EdgeClass, EdgeRole, EdgeStages, EDGE_CATEGORY_PREFIX, EDGE_CONTROL_CATEGORY,
+    EDGE_PAIR_LEN, EDGE_SCENARIO, HEALTH_CONTROL_TAG, HEALTH_PROBE_SUFFIX, HEALTH_PROBE_TAG,
+    HOSTILE_TAG,
 };
 pub use error::SynthError;
 pub use file::{ScenarioFile, SCENARIO_FILE_FORMAT_VERSION};
@@ -39,7 +40,7 @@ pub use registry::{
 };
 pub use robustness::{
     robustness_report, ClassRobustness, RobustnessFailure, RobustnessReport, RobustnessStats,
-    DEFAULT_ROBUSTNESS_THRESHOLD, ROBUSTNESS_CHECK_GROUP,
+    AGENT_CHANGED, DEFAULT_ROBUSTNESS_THRESHOLD, HEALTH_PROBE_RULE, ROBUSTNESS_CHECK_GROUP,
 };
 pub use stress::{load_scenarios, stress_scenarios, LoadScenario, ScenarioKind};
 pub use words::COMMON_STOP_WORDS;
@@ -55,6 +56,7 @@ mod send_sync_tests {
         assert_send_sync::<ScenarioRegistry>();
         assert_send_sync::<ScenarioPlan>();
         assert_send_sync::<EdgeCaseScenario>();
+        assert_send_sync::<EdgeStages>();
         assert_send_sync::<ScenarioFile>();
         assert_send_sync::<RobustnessReport>();
         assert_send_sync::<SynthError>();

@@ -1,11 +1,17 @@
 //! Robustness verdicts: which hostile input broke which agent, and how.
+//!
+//! Hostile queries must be answered gracefully: in time, meeting every expectation. A
+//! health probe is judged against its *control*, the same query sent before any hostile
+//! input: it must be answered in time, by the agent that answered the control, failing no
+//! expectation the control met. Whether the bot knows our facts is the critical paths'
+//! business; here a bot that never knew them is healthy as long as it answers as it did.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use perf_core::{CheckResult, GroupStats, Outcome, RunResult, Sample};
+use perf_core::{CheckResult, Expectation, Outcome, Sample};
 use serde::{Deserialize, Serialize};
 
-use crate::edge::EdgeClass;
+use crate::edge::EdgeRole;
 
 /// A class passes when at least this share of its queries (hostile ones and their health
 /// probes) was handled gracefully: all of them, by default.
@@ -14,43 +20,53 @@ pub const DEFAULT_ROBUSTNESS_THRESHOLD: f64 = 1.0;
 /// The [`CheckResult::group`] of robustness checks.
 pub const ROBUSTNESS_CHECK_GROUP: &str = "robustness";
 
+/// The pass rule of a health probe, as the checks' reasons and the docs state it.
+pub const HEALTH_PROBE_RULE: &str = "a probe passes when it is answered in time, by the agent \
+     that answered its control, failing no expectation its control met; the control is the \
+     same query sent before any hostile input; without an answered control only expectations \
+     on facts from the data may fail";
+
+/// The failure mode of a probe answered by another agent than its control.
+pub const AGENT_CHANGED: &str = "agent_changed";
+
 /// Longest answer excerpt kept in a failure, in characters.
 const EXCERPT_CHARS: usize = 200;
 
 /// How many queries of a group were handled gracefully, and how the rest failed.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RobustnessStats {
     /// Queries.
     pub queries: u64,
-    /// Answered in time, with every expectation met.
+    /// Handled gracefully: a hostile query or control answered in time with every
+    /// expectation met; a health probe answered as well as its control.
     pub graceful: u64,
     /// `graceful / queries` (1.0 when there were none).
     pub rate: f64,
-    /// Failed queries per outcome label (`failed_expectation`, `timeout`, `error:bot`, ...).
+    /// Failed queries per failure mode: the outcome label (`failed_expectation`,
+    /// `timeout`, `error:bot`, ...) or, for a probe, [`AGENT_CHANGED`].
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub failure_modes: BTreeMap<String, u64>,
 }
 
-impl RobustnessStats {
-    fn from_group(g: &GroupStats) -> Self {
-        let mut s = Self::default();
-        s.add(g);
-        s
-    }
-
-    fn add(&mut self, g: &GroupStats) {
-        self.queries += g.count;
-        self.graceful += g.successes;
-        for (label, n) in &g.outcomes {
-            if label != "ok" {
-                *self.failure_modes.entry(label.clone()).or_default() += n;
-            }
+impl Default for RobustnessStats {
+    fn default() -> Self {
+        Self {
+            queries: 0,
+            graceful: 0,
+            rate: 1.0,
+            failure_modes: BTreeMap::new(),
         }
-        self.rate = if self.queries == 0 {
-            1.0
-        } else {
-            self.graceful as f64 / self.queries as f64
-        };
+    }
+}
+
+impl RobustnessStats {
+    fn add(&mut self, failure_mode: Option<&str>) {
+        self.queries += 1;
+        match failure_mode {
+            None => self.graceful += 1,
+            Some(mode) => *self.failure_modes.entry(mode.to_owned()).or_default() += 1,
+        }
+        self.rate = self.graceful as f64 / self.queries as f64;
     }
 }
 
@@ -61,13 +77,14 @@ pub struct ClassRobustness {
     pub description: String,
     /// The hostile queries: answered gracefully?
     pub hostile: RobustnessStats,
-    /// The health probes sent after them: was the bot still healthy?
+    /// The health probes sent after them: answered as well as their controls?
     pub health: RobustnessStats,
     /// Share of hostile queries and probes together that went well.
     pub rate: f64,
     /// `rate >= threshold`.
     pub passed: bool,
-    /// Expectations that failed, per name, counted over the kept failure examples.
+    /// Expectations that failed the class's queries, per name: every failed expectation of
+    /// a failed hostile query, and those of a probe its control met.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub failed_expectations: BTreeMap<String, u64>,
 }
@@ -88,32 +105,33 @@ pub struct RobustnessFailure {
     /// The agent that answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
-    /// Outcome label.
+    /// The failure mode: the outcome label, or [`AGENT_CHANGED`].
     pub outcome: String,
     /// One line: what went wrong.
     pub how: String,
-    /// The start of the answer, when there was one.
+    /// The start of the answer, when there was one and the runner kept it (it keeps the
+    /// answers of queries that failed an expectation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer_excerpt: Option<String>,
 }
 
-/// Robustness per edge-case class and per agent, with the failing examples.
+/// Robustness per edge-case class and per agent, with the failing queries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RobustnessReport {
     /// The pass threshold for a class's rate.
     pub threshold: f64,
-    /// All edge-case queries and probes.
+    /// All hostile queries and probes.
     pub overall: RobustnessStats,
+    /// The control copies of the probes; graceful ones met every expectation. They pass
+    /// or fail no class: they set the bar for the probes.
+    pub controls: RobustnessStats,
     /// Per class (snake_case name), in name order.
     pub classes: BTreeMap<String, ClassRobustness>,
-    /// Per agent that handled edge-case queries (hostile and probes). Empty when the run
-    /// result also holds other scenarios' samples (see `agents_note`).
+    /// Per agent that handled hostile queries and probes (the answering agent, else the
+    /// one the query was meant for, else `unrouted`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub agents: BTreeMap<String, RobustnessStats>,
-    /// Why per-agent figures are missing, when they are.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agents_note: Option<String>,
-    /// Failing examples (the run result keeps a few per outcome and category).
+    /// Every hostile query and probe that failed, in the order of the samples.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<RobustnessFailure>,
 }
@@ -126,8 +144,14 @@ fn excerpt(s: &str) -> String {
     out
 }
 
-fn how(s: &Sample, probe: bool) -> String {
-    let what = match s.outcome {
+/// `true` when the target answered (whatever the answer's expectations said).
+fn answered(s: &Sample) -> bool {
+    matches!(s.outcome, Outcome::Ok | Outcome::FailedExpectation)
+}
+
+/// One line on an outcome.
+fn describe(s: &Sample) -> String {
+    match s.outcome {
         Outcome::FailedExpectation => {
             let details: Vec<&str> = s
                 .failed_expectations
@@ -147,57 +171,186 @@ fn how(s: &Sample, probe: bool) -> String {
         },
         Outcome::Dropped => "never sent (dropped)".to_owned(),
         Outcome::Ok => "ok".to_owned(),
-    };
-    if probe {
-        let hostile = s.query_id.strip_suffix("-health").unwrap_or(&s.query_id);
-        format!("unhealthy after {hostile}: {what}")
-    } else {
-        what
     }
 }
 
-/// Computes robustness from a run result: per edge-case class (hostile queries and the
-/// health probes after them), per agent, and the failing examples. `threshold` is the
-/// share of a class's queries that must go well for it to pass (see
-/// [`DEFAULT_ROBUSTNESS_THRESHOLD`]).
-///
-/// Per-agent figures come from `result.per_agent`, so they are exact only for a result
-/// that holds edge-case samples alone (the runner's result for the edge-case scenario);
-/// for a result that mixes in other scenarios they are left out and `agents_note` says so.
-pub fn robustness_report(result: &RunResult, threshold: f64) -> RobustnessReport {
-    let mut overall = RobustnessStats {
-        rate: 1.0,
-        ..RobustnessStats::default()
+/// Why a query failed: its failure mode, a line on it, and the expectations to blame.
+struct Verdict {
+    mode: String,
+    how: String,
+    expectations: Vec<String>,
+}
+
+/// A hostile query (or a control) is graceful when answered with every expectation met.
+fn hostile_verdict(s: &Sample) -> Option<Verdict> {
+    (!s.outcome.is_success()).then(|| Verdict {
+        mode: s.outcome.label(),
+        how: describe(s),
+        expectations: s
+            .failed_expectations
+            .iter()
+            .map(|f| f.expectation.clone())
+            .collect(),
+    })
+}
+
+/// The expectations on facts from the data: without an answered control, the only ones a
+/// probe may fail (a bot need not know our facts to be healthy).
+fn grounded_expectations() -> BTreeSet<String> {
+    [
+        Expectation::AnswerContains {
+            text: String::new(),
+        },
+        Expectation::AnswerContainsAny { any_of: Vec::new() },
+    ]
+    .iter()
+    .map(|e| e.name().to_owned())
+    .collect()
+}
+
+/// The health-probe rule ([`HEALTH_PROBE_RULE`]): `None` when `probe` was answered as well
+/// as `control`. Without an answered control the probe must be answered in time and meet
+/// every expectation but the grounded ones.
+fn probe_verdict(probe: &Sample, control: Option<&Sample>) -> Option<Verdict> {
+    let hostile = probe
+        .query_id
+        .strip_suffix("-health")
+        .unwrap_or(&probe.query_id);
+    let unhealthy = |mode: String, what: String, expectations: Vec<String>| {
+        Some(Verdict {
+            mode,
+            how: format!("unhealthy after {hostile}: {what}"),
+            expectations,
+        })
     };
+    if !answered(probe) {
+        return unhealthy(probe.outcome.label(), describe(probe), Vec::new());
+    }
+    let control = control.filter(|c| answered(c));
+    if let Some(c) = control {
+        if c.agent.is_some() && probe.agent != c.agent {
+            let by = probe.agent.as_deref().unwrap_or("no agent");
+            let was = c.agent.as_deref().unwrap_or("no agent");
+            return unhealthy(
+                AGENT_CHANGED.to_owned(),
+                format!("answered by {by}, its control {} by {was}", c.query_id),
+                Vec::new(),
+            );
+        }
+    }
+    let allowed: BTreeSet<String> = match control {
+        Some(c) => c
+            .failed_expectations
+            .iter()
+            .map(|f| f.expectation.clone())
+            .collect(),
+        None => grounded_expectations(),
+    };
+    let newly: Vec<_> = probe
+        .failed_expectations
+        .iter()
+        .filter(|f| !allowed.contains(&f.expectation))
+        .collect();
+    if newly.is_empty() {
+        return None;
+    }
+    let details: Vec<&str> = newly.iter().map(|f| f.detail.as_str()).collect();
+    let what = match control {
+        Some(c) if c.outcome.is_success() => format!(
+            "its control {} met every expectation, this answer did not: {}",
+            c.query_id,
+            details.join("; ")
+        ),
+        Some(c) => format!(
+            "worse than its control {}: {}",
+            c.query_id,
+            details.join("; ")
+        ),
+        None => format!("(no answered control) {}", details.join("; ")),
+    };
+    unhealthy(
+        Outcome::FailedExpectation.label(),
+        what,
+        newly.iter().map(|f| f.expectation.clone()).collect(),
+    )
+}
+
+/// Computes robustness from the edge-case scenario's samples (other samples are
+/// ignored): per class (hostile queries and the health probes after them), per agent, and
+/// every failing query. A hostile query is graceful when answered in time with every
+/// expectation met; a probe when it meets [`HEALTH_PROBE_RULE`] against the control to the
+/// same agent. `threshold` is the share of a class's queries that must go well for it to
+/// pass (see [`DEFAULT_ROBUSTNESS_THRESHOLD`]).
+pub fn robustness_report(samples: &[Sample], threshold: f64) -> RobustnessReport {
+    let mut controls_by_agent: BTreeMap<&str, &Sample> = BTreeMap::new();
+    let mut controls = RobustnessStats::default();
+    for s in samples {
+        if EdgeRole::from_category(&s.category) == Some(EdgeRole::Control) {
+            controls.add(hostile_verdict(s).as_ref().map(|v| v.mode.as_str()));
+            if let Some(agent) = s.expected_agent.as_deref() {
+                controls_by_agent.entry(agent).or_insert(s);
+            }
+        }
+    }
+
+    let mut overall = RobustnessStats::default();
     let mut classes: BTreeMap<String, ClassRobustness> = BTreeMap::new();
-    let mut edge_count = 0u64;
-    for (category, g) in &result.per_category {
-        let Some((class, probe)) = EdgeClass::from_category(category) else {
-            continue;
+    let mut agents: BTreeMap<String, RobustnessStats> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for s in samples {
+        let (class, probe) = match EdgeRole::from_category(&s.category) {
+            Some(EdgeRole::Hostile(c)) => (c, false),
+            Some(EdgeRole::Probe(c)) => (c, true),
+            Some(EdgeRole::Control) | None => continue,
         };
-        edge_count += g.count;
-        overall.add(g);
-        let entry = classes
+        let verdict = if probe {
+            let control = s
+                .expected_agent
+                .as_deref()
+                .and_then(|a| controls_by_agent.get(a).copied());
+            probe_verdict(s, control)
+        } else {
+            hostile_verdict(s)
+        };
+        let mode = verdict.as_ref().map(|v| v.mode.as_str());
+        overall.add(mode);
+        let agent = s
+            .agent
+            .as_deref()
+            .or(s.expected_agent.as_deref())
+            .unwrap_or("unrouted");
+        agents.entry(agent.to_owned()).or_default().add(mode);
+        let c = classes
             .entry(class.as_str().to_owned())
             .or_insert_with(|| ClassRobustness {
                 description: class.description().to_owned(),
-                hostile: RobustnessStats {
-                    rate: 1.0,
-                    ..RobustnessStats::default()
-                },
-                health: RobustnessStats {
-                    rate: 1.0,
-                    ..RobustnessStats::default()
-                },
+                hostile: RobustnessStats::default(),
+                health: RobustnessStats::default(),
                 rate: 1.0,
                 passed: true,
                 failed_expectations: BTreeMap::new(),
             });
         if probe {
-            entry.health = RobustnessStats::from_group(g);
+            c.health.add(mode);
         } else {
-            entry.hostile = RobustnessStats::from_group(g);
+            c.hostile.add(mode);
         }
+        let Some(v) = verdict else {
+            continue;
+        };
+        for e in &v.expectations {
+            *c.failed_expectations.entry(e.clone()).or_default() += 1;
+        }
+        failures.push(RobustnessFailure {
+            class: class.as_str().to_owned(),
+            health_probe: probe,
+            query_id: s.query_id.clone(),
+            expected_agent: s.expected_agent.clone(),
+            agent: s.agent.clone(),
+            outcome: v.mode,
+            how: v.how,
+            answer_excerpt: s.answer_excerpt.as_deref().map(excerpt),
+        });
     }
     for c in classes.values_mut() {
         let n = c.hostile.queries + c.health.queries;
@@ -209,69 +362,20 @@ pub fn robustness_report(result: &RunResult, threshold: f64) -> RobustnessReport
         c.passed = c.rate >= threshold;
     }
 
-    let mut failures = Vec::new();
-    for s in &result.failure_examples {
-        let Some((class, probe)) = EdgeClass::from_category(&s.category) else {
-            continue;
-        };
-        if let Some(c) = classes.get_mut(class.as_str()) {
-            for f in &s.failed_expectations {
-                *c.failed_expectations
-                    .entry(f.expectation.clone())
-                    .or_default() += 1;
-            }
-        }
-        failures.push(RobustnessFailure {
-            class: class.as_str().to_owned(),
-            health_probe: probe,
-            query_id: s.query_id.clone(),
-            expected_agent: s.expected_agent.clone(),
-            agent: s.agent.clone(),
-            outcome: s.outcome.label(),
-            how: how(s, probe),
-            answer_excerpt: s.answer_excerpt.as_deref().map(excerpt),
-        });
-    }
-
-    let edge_only = edge_count > 0 && edge_count == result.overall.count;
-    let (agents, agents_note) = if edge_only {
-        (
-            result
-                .per_agent
-                .iter()
-                .map(|(a, g)| (a.clone(), RobustnessStats::from_group(g)))
-                .collect(),
-            None,
-        )
-    } else if edge_count == 0 {
-        (
-            BTreeMap::new(),
-            Some("the run result holds no edge-case queries".to_owned()),
-        )
-    } else {
-        (
-            BTreeMap::new(),
-            Some(
-                "per-agent robustness needs the edge-case scenario's own run result; this one \
-                 also holds other scenarios (the failing examples still name their agents)"
-                    .to_owned(),
-            ),
-        )
-    };
-
     RobustnessReport {
         threshold,
         overall,
+        controls,
         classes,
         agents,
-        agents_note,
         failures,
     }
 }
 
 impl RobustnessReport {
     /// One check per class, group `robustness`: passed when the class's rate reaches the
-    /// threshold. The reason names the failing queries, their agents and what went wrong.
+    /// threshold. The reason states the health-probe rule and names the failing queries,
+    /// their agents and what went wrong.
     pub fn checks(&self) -> Vec<CheckResult> {
         self.classes
             .iter()
@@ -279,14 +383,17 @@ impl RobustnessReport {
                 let total = c.hostile.queries + c.health.queries;
                 let good = c.hostile.graceful + c.health.graceful;
                 let mut reason = format!(
-                    "{good}/{total} graceful ({:.1}%, threshold {:.1}%): {}/{} hostile queries handled, \
-                     {}/{} health probes afterwards answered",
+                    "{good}/{total} graceful ({:.1}%, threshold {:.1}%): {}/{} hostile queries \
+                     handled, {}/{} health probes afterwards answered as well as their controls \
+                     ({}/{} controls met every expectation; rule: {HEALTH_PROBE_RULE})",
                     c.rate * 100.0,
                     self.threshold * 100.0,
                     c.hostile.graceful,
                     c.hostile.queries,
                     c.health.graceful,
                     c.health.queries,
+                    self.controls.graceful,
+                    self.controls.queries,
                 );
                 let examples: Vec<String> = self
                     .failures
@@ -334,7 +441,7 @@ mod tests {
     use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
 
     use super::*;
-    use crate::{EdgeCaseScenario, SCHEMA_SQL};
+    use crate::{EdgeCaseScenario, EdgeClass, SCHEMA_SQL};
 
     fn profile() -> ContentProfile {
         ContentProfile {
@@ -497,7 +604,7 @@ mod tests {
         }
     }
 
-    use crate::testing::run_sequentially as run;
+    use crate::testing::answer_sequentially as run;
 
     /// The naive bot fails `class`, and one of its failures shows `mode` (an outcome
     /// label or an expectation name); the careful bot passes it.
@@ -512,7 +619,7 @@ mod tests {
         assert!(c.passed, "careful bot failed {class}: {:#?}", good.failures);
         assert_eq!(c.rate, 1.0);
         assert!(good.checks().iter().all(|k| k.passed));
-        assert!(good.agents_note.is_none());
+        assert_eq!(good.controls.graceful, good.controls.queries);
 
         let naive = robustness_report(&run(&NaiveBot::new().await, &queries).await, 1.0);
         let c = &naive.classes[class.as_str()];
@@ -605,12 +712,134 @@ mod tests {
         );
     }
 
+    fn sample(id: &str, category: &str, agent: Option<&str>, outcome: Outcome) -> Sample {
+        Sample {
+            expected_agent: Some("semantic_search".into()),
+            agent: agent.map(str::to_owned),
+            ..Sample::new(id, "edge_cases", category, outcome, 1_000)
+        }
+    }
+
+    fn failing(mut s: Sample, expectations: &[&str]) -> Sample {
+        s.failed_expectations = expectations
+            .iter()
+            .map(|e| perf_core::ExpectationFailure {
+                expectation: (*e).to_owned(),
+                detail: format!("{e} failed"),
+            })
+            .collect();
+        s
+    }
+
+    /// The probe `edge-xss-00-health` against its control: `None` for a healthy probe,
+    /// else the failure mode.
+    fn check(control: Option<Sample>, probe: Sample, expected: Option<&str>) {
+        let mut samples: Vec<Sample> = control.into_iter().collect();
+        samples.push(probe);
+        let report = robustness_report(&samples, 1.0);
+        let health = &report.classes["xss"].health;
+        assert_eq!(health.queries, 1);
+        match expected {
+            None => assert_eq!(health.graceful, 1, "{:#?}", report.failures),
+            Some(mode) => {
+                assert_eq!(health.graceful, 0);
+                assert_eq!(health.failure_modes[mode], 1, "{:#?}", health);
+                assert!(report.failures[0]
+                    .how
+                    .starts_with("unhealthy after edge-xss-00: "));
+            }
+        }
+    }
+
     #[test]
-    fn timeouts_and_empty_results_are_reported() {
-        let mut r = RunResult::new("t", "", TargetInfo::default());
-        assert!(robustness_report(&r, 1.0).classes.is_empty());
-        assert!(robustness_report(&r, 1.0).agents_note.is_some());
-        r.record(&Sample {
+    fn a_probe_is_held_to_its_control_not_to_our_facts() {
+        const S: Option<&str> = Some("semantic_search");
+        let control = || {
+            sample(
+                "edge-control-semantic_search",
+                "edge:control:health",
+                S,
+                Outcome::Ok,
+            )
+        };
+        let ignorant_control = || {
+            failing(
+                sample(
+                    "edge-control-semantic_search",
+                    "edge:control:health",
+                    S,
+                    Outcome::FailedExpectation,
+                ),
+                &["answer_contains"],
+            )
+        };
+        let probe =
+            |agent, outcome| sample("edge-xss-00-health", "edge:xss:health", agent, outcome);
+        let ignorant = |agent| {
+            failing(
+                probe(agent, Outcome::FailedExpectation),
+                &["answer_contains"],
+            )
+        };
+        let leaking = |agent| {
+            failing(
+                probe(agent, Outcome::FailedExpectation),
+                &["answer_contains", "no_internal_error_leak"],
+            )
+        };
+        // The control knew the fact: the probe must too.
+        check(Some(control()), probe(S, Outcome::Ok), None);
+        check(Some(control()), ignorant(S), Some("failed_expectation"));
+        // The bot never knew it: answering like the control is healthy, anything worse is not.
+        check(Some(ignorant_control()), ignorant(S), None);
+        check(Some(ignorant_control()), probe(S, Outcome::Ok), None);
+        check(
+            Some(ignorant_control()),
+            leaking(S),
+            Some("failed_expectation"),
+        );
+        // Not answered, or answered by another agent than the control.
+        check(
+            Some(ignorant_control()),
+            probe(None, Outcome::Timeout),
+            Some("timeout"),
+        );
+        check(
+            Some(control()),
+            probe(None, Outcome::Error(ErrorKind::Crashed)),
+            Some("error:crashed"),
+        );
+        check(
+            Some(control()),
+            probe(Some("chat"), Outcome::Ok),
+            Some(AGENT_CHANGED),
+        );
+        // A control answered by an agent other than the one meant: the probe must match it.
+        let chat_control = sample(
+            "edge-control-semantic_search",
+            "edge:control:health",
+            Some("chat"),
+            Outcome::Ok,
+        );
+        check(Some(chat_control), probe(Some("chat"), Outcome::Ok), None);
+        // Without an answered control only the grounded expectations may fail.
+        check(None, ignorant(S), None);
+        check(None, leaking(S), Some("failed_expectation"));
+        let dead_control = sample(
+            "edge-control-semantic_search",
+            "edge:control:health",
+            None,
+            Outcome::Error(ErrorKind::Connect),
+        );
+        check(Some(dead_control), ignorant(S), None);
+    }
+
+    #[test]
+    fn reasons_state_the_rule_and_name_failing_queries() {
+        let report = robustness_report(&[], 1.0);
+        assert!(report.classes.is_empty());
+        assert!(report.passed());
+        let timeout = Sample {
             error: Some("no answer within 30 s".into()),
             ..Sample::new(
                 "edge-long_query-03",
@@ -619,14 +848,15 @@ mod tests {
                 Outcome::Timeout,
                 30_000_000,
             )
-        });
-        let report = robustness_report(&r, 1.0);
+        };
+        let report = robustness_report(std::slice::from_ref(&timeout), 1.0);
         let c = &report.classes["long_query"];
         assert_eq!(c.hostile.failure_modes["timeout"], 1);
         assert_eq!(c.health.queries, 0);
         assert_eq!(report.failures[0].how, "no answer within the timeout");
         let check = &report.checks()[0];
         assert!(!check.passed);
+        assert!(check.reason.contains(HEALTH_PROBE_RULE), "{}", check.reason);
         assert!(
             check
                 .reason
@@ -638,20 +868,22 @@ mod tests {
         assert_eq!(report.agents["unrouted"].queries, 1);
 
         // A query answered by another agent than the one it was meant for says both.
-        r.record(&Sample {
-            query_id: "edge-xss-01".into(),
-            category: "edge:xss".into(),
+        let misrouted = Sample {
             expected_agent: Some("user_analysis".into()),
             agent: Some("semantic_search".into()),
-            outcome: Outcome::FailedExpectation,
             failed_expectations: vec![perf_core::ExpectationFailure {
                 expectation: "no_unescaped_echo".into(),
                 detail: "answer echoes the payload \"<img>\" unescaped".into(),
             }],
-            error: None,
-            ..r.failure_examples[0].clone()
-        });
-        let checks = robustness_report(&r, 1.0).checks();
+            ..Sample::new(
+                "edge-xss-01",
+                "edge_cases",
+                "edge:xss",
+                Outcome::FailedExpectation,
+                1,
+            )
+        };
+        let checks = robustness_report(&[timeout, misrouted], 1.0).checks();
         let xss = checks.iter().find(|c| c.name == "xss").unwrap();
         assert!(
             xss.reason
@@ -662,29 +894,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn per_agent_figures_need_an_edge_only_result() {
+    async fn other_scenarios_samples_are_ignored_and_agents_are_exact() {
         let queries = EdgeCaseScenario::new()
             .with_classes([EdgeClass::Xss])
             .queries(&profile(), 1);
-        let mut result = run(&NaiveBot::new().await, &queries).await;
-        let report = robustness_report(&result, 1.0);
-        assert!(report.agents_note.is_none());
+        let mut samples = run(&NaiveBot::new().await, &queries).await;
+        let report = robustness_report(&samples, 1.0);
         let search = &report.agents[agents::SEMANTIC_SEARCH];
         assert!(search.rate < 1.0 && search.queries > 0);
         assert!(search.failure_modes.contains_key("failed_expectation"));
+        let edge_only = report.clone();
 
-        let other = run(
-            &CarefulBot,
-            &crate::generate_standard_queries(&profile(), 4, 1),
-        )
-        .await;
-        result.merge(&other);
-        let report = robustness_report(&result, 1.0);
-        assert!(report.agents.is_empty());
-        assert!(report.agents_note.is_some());
+        samples.extend(
+            run(
+                &CarefulBot,
+                &crate::generate_standard_queries(&profile(), 4, 1),
+            )
+            .await,
+        );
+        let report = robustness_report(&samples, 1.0);
+        assert_eq!(report, edge_only);
         assert!(!report.classes["xss"].passed);
-
-        let lenient = robustness_report(&result, 0.0);
-        assert!(lenient.passed());
+        assert!(robustness_report(&samples, 0.0).passed());
     }
 }

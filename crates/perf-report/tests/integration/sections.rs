@@ -118,3 +118,37 @@ fn summary_fits_a_pull_request_comment_however_many_checks() {
         .unwrap_or_default();
     assert!(first_row.contains("digest\\_generation"), "{first_row}");
 }
+
+/// A bot that answers every probe as it answered the probe's control passes its classes
+/// even when the probes miss facts: the probe and control categories are parts of the
+/// classes their checks judge, never failed classes of their own.
+#[test]
+fn probe_and_control_categories_are_not_classes_of_their_own() {
+    let mut r = empty_run();
+    for (category, outcome) in [
+        ("edge:xss", perf_core::Outcome::Ok),
+        ("edge:xss:health", perf_core::Outcome::FailedExpectation),
+        ("edge:control:health", perf_core::Outcome::FailedExpectation),
+    ] {
+        r.record(&perf_core::Sample::new(
+            "q",
+            "edge_cases",
+            category,
+            outcome,
+            1_000,
+        ));
+    }
+    r.checks.push(perf_core::CheckResult {
+        group: "robustness".to_owned(),
+        name: "xss".to_owned(),
+        passed: true,
+        reason: "2/2 graceful".to_owned(),
+    });
+    let md = render_markdown(&r);
+    assert!(
+        md.contains("### Robustness: 1 of 1 classes handled"),
+        "{md}"
+    );
+    assert!(!md.contains("| xss:health"), "{md}");
+    assert!(!md.contains("| control"), "{md}");
+}

@@ -4,7 +4,7 @@ use std::time::Duration;
 use perf_core::{ClosedLoop, LoadProfile};
 use perf_runner::{Plan, Runner, RunnerConfig};
 
-use crate::support::{assert_near, drain, new_result, queries, samples, Scripted, Step};
+use crate::support::{assert_near, drain, new_result, queries, samples, Reply, Scripted, Step};
 
 fn closed(
     users: usize,
@@ -198,6 +198,45 @@ async fn chained_queries_stay_in_order_on_one_user_while_users_run_in_parallel()
         .with_chain(0)
         .validate()
         .is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sample_sink_gets_every_querys_sample_by_the_time_run_returns() {
+    // Every third query fails, so the sink carries both paths: answered and failed.
+    let target = Scripted::new(|n, _| {
+        if n % 3 == 2 {
+            Step {
+                delay: Duration::from_millis(10),
+                reply: Reply::Error(perf_core::ErrorKind::Bot),
+            }
+        } else {
+            Step::ok(10)
+        }
+    });
+    let runner = Runner::new(target, RunnerConfig::default());
+    let mut result = new_result();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let plan = Plan::new(queries(9), closed(3, None, 0, None)).with_sample_sink(tx);
+    runner.run(&plan, &mut result).await.unwrap();
+    let mut got = Vec::new();
+    while let Ok(s) = rx.try_recv() {
+        got.push(s);
+    }
+    let mut ids: Vec<String> = got.iter().map(|s| s.query_id.clone()).collect();
+    ids.sort_unstable();
+    let mut expected: Vec<String> = (0..9).map(|i| format!("q{i}")).collect();
+    expected.sort_unstable();
+    assert_eq!(ids, expected);
+    let failed = got.iter().filter(|s| !s.outcome.is_success()).count() as u64;
+    assert_eq!(failed, result.overall.failures());
+    assert_eq!(failed, 3);
+    assert!(got
+        .iter()
+        .filter(|s| s.outcome.is_success())
+        .all(|s| s.agent.as_deref() == Some("search") && s.latency_us == 10_000));
+    // The aggregate is the same as without a sink.
+    assert_eq!(result.overall.count, 9);
+    assert_eq!(result.per_agent["search"].successes, 6);
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,4 +1,5 @@
 //! End-to-end tests of the suite pipeline on small generated databases.
 
+mod edge;
 mod ground_truth;
 mod pipeline;

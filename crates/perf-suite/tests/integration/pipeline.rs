@@ -70,6 +70,17 @@ async fn the_whole_pipeline_writes_a_consistent_result_file() {
         robustness.iter().all(|c| c["passed"] == true),
         "{robustness:?}"
     );
+    // The probes' controls ran (one per agent) and the reasons state the probe rule.
+    assert_eq!(json["per_category"]["edge:control:health"]["count"], 4);
+    assert!(robustness.iter().all(|c| c["reason"]
+        .as_str()
+        .unwrap()
+        .contains("rule: a probe passes")));
+    let md = std::fs::read_to_string(outcome.run_dir().join("summary.md")).unwrap();
+    assert!(
+        md.contains("### Robustness: 13 of 13 classes handled"),
+        "{md}"
+    );
     assert!(json["notes"].to_string().contains("scale 0.005"));
 
     // Phase 5 found no baseline and said how to make one (lenient); phase 6 checked the

@@ -3,9 +3,11 @@
 
 use perf_core::Scenario;
 use perf_refbot::{RefBot, RefBotConfig};
-use perf_synth::{robustness_report, EdgeCaseScenario, EdgeClass, DEFAULT_ROBUSTNESS_THRESHOLD};
+use perf_synth::{
+    robustness_report, EdgeCaseScenario, EdgeClass, EdgeStages, DEFAULT_ROBUSTNESS_THRESHOLD,
+};
 
-use crate::support::{fixture_database, run_sequentially};
+use crate::support::{answer_sequentially, fixture_database};
 
 async fn refbot_and_queries(naive: bool) -> (RefBot, Vec<perf_core::Query>, tempfile::TempDir) {
     let (dir, path, content) = fixture_database().await;
@@ -24,15 +26,18 @@ async fn refbot_and_queries(naive: bool) -> (RefBot, Vec<perf_core::Query>, temp
 #[tokio::test]
 async fn the_reference_bot_passes_every_class() {
     let (bot, queries, _dir) = refbot_and_queries(false).await;
-    let result = run_sequentially(&bot, &queries).await;
-    let report = robustness_report(&result, DEFAULT_ROBUSTNESS_THRESHOLD);
+    let samples = answer_sequentially(&bot, &queries).await;
+    let report = robustness_report(&samples, DEFAULT_ROBUSTNESS_THRESHOLD);
     assert_eq!(report.classes.len(), EdgeClass::ALL.len());
     assert!(
         report.passed(),
         "{}",
         serde_json::to_string_pretty(&report.failures).unwrap()
     );
-    assert_eq!(report.overall.graceful, queries.len() as u64);
+    // Every query was graceful, and the reference bot knows the facts its controls ask for.
+    let controls = EdgeStages::split(&queries).controls.len() as u64;
+    assert_eq!(report.overall.graceful, queries.len() as u64 - controls);
+    assert_eq!(report.controls.graceful, controls);
     assert!(report.checks().iter().all(|c| c.passed));
     // Every agent was exercised, and the figures are per agent.
     for agent in perf_core::agents::ALL {
@@ -43,8 +48,8 @@ async fn the_reference_bot_passes_every_class() {
 #[tokio::test]
 async fn the_naive_reference_bot_fails_the_echo_classes() {
     let (bot, queries, _dir) = refbot_and_queries(true).await;
-    let result = run_sequentially(&bot, &queries).await;
-    let report = robustness_report(&result, DEFAULT_ROBUSTNESS_THRESHOLD);
+    let samples = answer_sequentially(&bot, &queries).await;
+    let report = robustness_report(&samples, DEFAULT_ROBUSTNESS_THRESHOLD);
     for class in [EdgeClass::Xss, EdgeClass::Html, EdgeClass::DiscordMarkup] {
         let c = &report.classes[class.as_str()];
         assert!(!c.passed, "{class} passed in naive mode");

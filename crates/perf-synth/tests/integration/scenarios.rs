@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use perf_core::{Expectation, LoadProfile, Query, Scenario};
 use perf_synth::{
-    EdgeCaseScenario, EdgeClass, ScenarioKind, ScenarioRegistry, SyntheticFlags, DEFAULT_SCALE,
-    EDGE_SCENARIO,
+    EdgeCaseScenario, EdgeClass, EdgeRole, EdgeStages, ScenarioKind, ScenarioRegistry,
+    SyntheticFlags, DEFAULT_SCALE, EDGE_CONTROL_CATEGORY, EDGE_PAIR_LEN, EDGE_SCENARIO,
 };
 
 use crate::support::profile;
@@ -114,12 +114,33 @@ fn edge_cases_cover_every_required_input() {
         .iter()
         .filter(|q| q.tags.iter().any(|t| t == "hostile"))
         .collect();
-    // Every hostile query is followed by its health probe.
-    assert_eq!(hostile.len() * 2, q.len());
-    for pair in q.chunks(2) {
-        assert_eq!(pair[1].id, format!("{}-health", pair[0].id));
-        assert!(pair[1].category.ends_with(":health"));
-        assert!(pair[1].expected_agent.is_some());
+    // The control copies come first, one per agent the probes go to; then every hostile
+    // query is followed by its health probe, a copy of one control under its own id.
+    let stages = EdgeStages::split(&q);
+    assert_eq!(q[..stages.controls.len()], stages.controls[..]);
+    assert_eq!(stages.controls.len(), perf_core::agents::ALL.len());
+    assert_eq!(hostile.len() * EDGE_PAIR_LEN, stages.pairs.len());
+    for pair in stages.pairs.chunks(EDGE_PAIR_LEN) {
+        let (attack, probe) = (&pair[0], &pair[1]);
+        assert_eq!(probe.id, format!("{}-health", attack.id));
+        assert_eq!(
+            EdgeRole::from_category(&attack.category),
+            Some(EdgeRole::Hostile(
+                EdgeClass::from_category(&attack.category).unwrap().0
+            ))
+        );
+        assert!(matches!(
+            EdgeRole::from_category(&probe.category),
+            Some(EdgeRole::Probe(_))
+        ));
+        let control = stages
+            .controls
+            .iter()
+            .find(|c| c.expected_agent == probe.expected_agent)
+            .expect("a control for every probe");
+        assert_eq!(control.category, EDGE_CONTROL_CATEGORY);
+        assert_eq!(control.text, probe.text);
+        assert_eq!(control.expectations, probe.expectations);
     }
     let texts: Vec<&str> = hostile.iter().map(|q| q.text.as_str()).collect();
     let has = |pred: &dyn Fn(&str) -> bool| texts.iter().any(|t| pred(t));

@@ -70,4 +70,4 @@ pub(crate) fn profile() -> ContentProfile {
     }
 }
 
-pub(crate) use perf_synth::testing::run_sequentially;
+pub(crate) use perf_synth::testing::answer_sequentially;
