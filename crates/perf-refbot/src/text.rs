@@ -5,8 +5,19 @@ use std::collections::HashSet;
 /// Longest token kept from user text, in characters.
 pub(crate) const MAX_TOKEN_CHARS: usize = 48;
 
+/// English function words and chat filler that say nothing about a topic. The bot keeps its
+/// own list rather than sharing the generator's: a bot under test must not share the
+/// tokenizer of the code that writes its expected answers.
+const COMMON_STOP_WORDS: &[&str] = &[
+    "the", "and", "for", "that", "this", "with", "you", "have", "has", "are", "was", "but", "not",
+    "all", "any", "can", "just", "about", "what", "your", "our", "some", "new", "think", "does",
+    "anyone", "know", "tried", "really", "thanks", "will", "lol", "from", "they", "them", "would",
+    "could", "should", "been", "were", "there", "their", "into", "how", "who", "why", "when",
+    "which", "one", "get", "got", "say",
+];
+
 /// Words of a request that say what to do rather than what to look for; dropped from
-/// search topics and from term statistics besides [`perf_synth::COMMON_STOP_WORDS`].
+/// search topics and from term statistics besides [`COMMON_STOP_WORDS`].
 const QUERY_STOP_WORDS: &[&str] = &[
     "where",
     "said",
@@ -52,7 +63,7 @@ const QUERY_STOP_WORDS: &[&str] = &[
 
 /// Whether `word` (lower case) is a stop word.
 pub(crate) fn is_stop_word(word: &str) -> bool {
-    perf_synth::COMMON_STOP_WORDS.contains(&word) || QUERY_STOP_WORDS.contains(&word)
+    COMMON_STOP_WORDS.contains(&word) || QUERY_STOP_WORDS.contains(&word)
 }
 
 /// Lower-case alphanumeric tokens of `text`, each cut to [`MAX_TOKEN_CHARS`], without

@@ -213,9 +213,8 @@ pub(crate) const LINKS: &[&str] = &[
     "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
 ];
 
-/// English function words and chat filler that say nothing about a topic: the part of a
-/// stop-word list that term counting (content analysis) and topic extraction (the
-/// reference bot) share. Each adds its own words.
+/// English function words and chat filler that say nothing about a topic, for term counting
+/// (content analysis). The reference bot keeps a list of its own.
 pub const COMMON_STOP_WORDS: &[&str] = &[
     "the", "and", "for", "that", "this", "with", "you", "have", "has", "are", "was", "but", "not",
     "all", "any", "can", "just", "about", "what", "your", "our", "some", "new", "think", "does",

@@ -2,9 +2,8 @@
 
 mod faults;
 mod hostile;
-mod llm;
 mod standard;
-mod transports;
+mod synth_edge;
 
 use std::path::{Path, PathBuf};
 

@@ -3,6 +3,5 @@
 
 mod files;
 mod import;
-mod refbot;
 mod scenarios;
 mod support;

@@ -69,5 +69,3 @@ pub(crate) fn profile() -> ContentProfile {
         last_message_at: 86_400 * 30,
     }
 }
-
-pub(crate) use perf_synth::testing::answer_sequentially;

@@ -2,7 +2,7 @@
 //! DiscordChatExporter exports (first time and again, idempotently), and the wall time of
 //! the edge-case scenario against the reference bot with its default latency model.
 //!
-//! `cargo run --release -p perf-synth --example synth_bench`
+//! `cargo run --release -p perf-refbot --example synth_bench`
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -7,12 +7,17 @@ use perf_synth::{
     robustness_report, EdgeCaseScenario, EdgeClass, EdgeStages, DEFAULT_ROBUSTNESS_THRESHOLD,
 };
 
-use crate::support::{answer_sequentially, fixture_database};
+use perf_synth::testing::answer_sequentially;
 
-async fn refbot_and_queries(naive: bool) -> (RefBot, Vec<perf_core::Query>, tempfile::TempDir) {
-    let (dir, path, content) = fixture_database().await;
+use crate::fixture;
+
+async fn refbot_and_queries(naive: bool) -> (RefBot, Vec<perf_core::Query>, crate::Fixture) {
+    let db = fixture(2_000).await;
+    let pool = perf_synth::open_database(&db.path).await.unwrap();
+    let content = perf_synth::analyze_content(&pool, &db.path).await.unwrap();
+    pool.close().await;
     let bot = RefBot::open(RefBotConfig {
-        database_path: path,
+        database_path: db.path.clone(),
         latency_scale: 0.0,
         naive,
         ..RefBotConfig::default()
@@ -20,7 +25,7 @@ async fn refbot_and_queries(naive: bool) -> (RefBot, Vec<perf_core::Query>, temp
     .await
     .unwrap();
     let queries = EdgeCaseScenario::new().queries(&content, 42);
-    (bot, queries, dir)
+    (bot, queries, db)
 }
 
 #[tokio::test]
