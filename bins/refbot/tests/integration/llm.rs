@@ -163,7 +163,10 @@ async fn queue_wait_is_part_of_the_answer_time_in_fifo_order() {
 }
 
 /// Starts `refbot serve` with `flags`; returns the child and its base URL.
-async fn start_server(db: &std::path::Path, flags: &[&str]) -> (tokio::process::Child, String) {
+pub(crate) async fn start_server(
+    db: &std::path::Path,
+    flags: &[&str],
+) -> (tokio::process::Child, String) {
     let mut child = Command::new(REFBOT)
         .arg("serve")
         .args(flags)

@@ -1,5 +1,6 @@
 //! The `refbot` binary on every transport: HTTP (JSON, OpenAI-compatible SSE) and JSON lines.
 
+mod e2e;
 mod llm;
 mod transports;
 

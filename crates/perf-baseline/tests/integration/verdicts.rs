@@ -329,3 +329,36 @@ fn ttft_thresholds_can_be_set_on_their_own() {
     assert_ne!(v.verdict, Verdict::Regression, "{}", v.reason);
     assert_eq!(find(&c, "overall", "ttft_p95").threshold, 0.15);
 }
+
+/// A bot whose answer times barely vary (each agent always the same time, as an LLM
+/// server with fixed prefill): every answer of the slower run is slower than every answer
+/// of the baseline, so the rank statistic saturates. A 48% slowdown is still a regression,
+/// and a 1% one still passes.
+#[test]
+fn a_shift_between_runs_without_overlap_is_judged_against_the_noise() {
+    fn steady(id: &str, factor: f64) -> RunResult {
+        let mut r = RunResult::new(id, "2026-01-01T00:00:00Z", perf_core::TargetInfo::default());
+        for (i, (agent, ms)) in [("a", 40.0), ("b", 60.0), ("c", 100.0)]
+            .iter()
+            .cycle()
+            .take(180)
+            .enumerate()
+        {
+            // A millisecond of jitter, as a loopback connection adds.
+            let us = (ms * factor * 1_000.0) as u64 + (i as u64 * 379) % 1_000;
+            r.record(&perf_core::Sample {
+                agent: Some((*agent).to_owned()),
+                ..perf_core::Sample::new(format!("q{i}"), "s", *agent, perf_core::Outcome::Ok, us)
+            });
+        }
+        r.wall_time_s = 10.0;
+        r
+    }
+    let base = steady("base", 1.0);
+    let slower = judge(&base, &steady("slow", 1.48), &Thresholds::default());
+    let v = find(&slower, "overall", "latency_median");
+    assert_eq!(v.verdict, Verdict::Regression, "{v:?}");
+    let same = judge(&base, &steady("same", 1.01), &Thresholds::default());
+    let v = find(&same, "overall", "latency_median");
+    assert_ne!(v.verdict, Verdict::Regression, "{v:?}");
+}
