@@ -726,7 +726,7 @@ fn pooled_log_sd(a: &LatencyHistogram, b: &LatencyHistogram) -> f64 {
 /// change must be significant within the runs (ranks, robust to outliers) and beyond the
 /// noise between runs.
 fn noisy_p(z: f64, u: f64, se: f64, se_tot: f64) -> f64 {
-    if !(se_tot > 0.0) {
+    if se_tot.is_nan() || se_tot <= 0.0 {
         return stats::two_sided_p(z);
     }
     if se > 0.0 && (z * se).abs() >= u.abs() {
