@@ -46,6 +46,11 @@ pub(crate) struct ServeArgs {
     /// on its own token timing and ignores it).
     #[arg(long, default_value_t = 0)]
     token_delay_ms: u64,
+    /// Append the bot's own time to first token of every streamed LLM-mode answer to FILE,
+    /// one JSON line each (`{"query_id", "ttft_us"}`: from the request's arrival at the
+    /// handler to its first token), to check a client's measurement against.
+    #[arg(long, value_name = "FILE")]
+    timing_log: Option<std::path::PathBuf>,
 }
 
 /// Runs `refbot serve` until Ctrl-C.
@@ -54,10 +59,20 @@ pub(crate) async fn main(args: ServeArgs) -> anyhow::Result<()> {
     bot.initialize()
         .await
         .map_err(|e| anyhow::anyhow!("refbot failed to start: {e}"))?;
+    let timing_log = match &args.timing_log {
+        Some(path) => Some(std::sync::Mutex::new(std::io::LineWriter::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open the timing log {}", path.display()))?,
+        ))),
+        None => None,
+    };
     let options = ServeOptions {
         token_delay: Duration::from_millis(args.token_delay_ms),
     };
-    let served = serve(Arc::clone(&bot), args.addr, options, |bound| {
+    let served = serve(Arc::clone(&bot), args.addr, options, timing_log, |bound| {
         // The first stdout line tells scripts and tests where to connect.
         println!("refbot: listening on http://{bound}");
         use std::io::Write as _;
@@ -79,9 +94,20 @@ struct AppState {
     bot: Arc<RefBot>,
     next_id: AtomicU64,
     options: ServeOptions,
+    timing_log: Option<std::sync::Mutex<std::io::LineWriter<std::fs::File>>>,
 }
 
 impl AppState {
+    /// Appends the bot's own time to first token of query `id` to the timing log, if any.
+    fn log_ttft(&self, id: &str, ttft: Duration) {
+        if let Some(log) = &self.timing_log {
+            use std::io::Write as _;
+            let line = json!({"query_id": id, "ttft_us": ttft.as_micros() as u64});
+            let mut log = log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let _ = writeln!(log, "{line}");
+        }
+    }
+
     fn query(
         &self,
         text: String,
@@ -104,6 +130,7 @@ pub(crate) async fn serve(
     bot: Arc<RefBot>,
     addr: SocketAddr,
     options: ServeOptions,
+    timing_log: Option<std::sync::Mutex<std::io::LineWriter<std::fs::File>>>,
     on_bound: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
@@ -113,7 +140,7 @@ pub(crate) async fn serve(
         .local_addr()
         .context("cannot read the bound address")?;
     on_bound(bound);
-    axum::serve(listener, router(bot, options))
+    axum::serve(listener, router(bot, options, timing_log))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
@@ -121,11 +148,16 @@ pub(crate) async fn serve(
         .with_context(|| format!("the HTTP server on {bound} failed"))
 }
 
-fn router(bot: Arc<RefBot>, options: ServeOptions) -> Router {
+fn router(
+    bot: Arc<RefBot>,
+    options: ServeOptions,
+    timing_log: Option<std::sync::Mutex<std::io::LineWriter<std::fs::File>>>,
+) -> Router {
     let state = Arc::new(AppState {
         bot,
         next_id: AtomicU64::new(0),
         options,
+        timing_log,
     });
     Router::new()
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
@@ -207,6 +239,7 @@ fn words(text: &str) -> u64 {
 }
 
 async fn completions(State(state): State<Arc<AppState>>, Json(body): Json<Value>) -> Response {
+    let received = tokio::time::Instant::now();
     let Some(text) = last_user_text(&body) else {
         return (
             StatusCode::BAD_REQUEST,
@@ -236,7 +269,8 @@ async fn completions(State(state): State<Arc<AppState>>, Json(body): Json<Value>
     if stream && state.bot.config().llm.is_some() {
         let prompt_tokens = words(&text);
         return llm_stream(
-            &state.bot,
+            &state,
+            received,
             q,
             id,
             model,
@@ -297,7 +331,8 @@ enum Streamed {
 /// generates it. The status and headers wait for the first token (or the error), so a
 /// failure before it still gets its proper status.
 async fn llm_stream(
-    bot: &Arc<RefBot>,
+    state: &Arc<AppState>,
+    received: tokio::time::Instant,
     q: Query,
     id: String,
     model: String,
@@ -305,7 +340,8 @@ async fn llm_stream(
 ) -> Response {
     // Unbounded, but never longer than one answer's tokens.
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let bot = Arc::clone(bot);
+    let bot = Arc::clone(&state.bot);
+    let query_id = q.id.clone();
     tokio::spawn(async move {
         let tokens = tx.clone();
         let mut on_token = move |piece: &str| {
@@ -324,6 +360,7 @@ async fn llm_stream(
     let mut pending = std::collections::VecDeque::new();
     match rx.recv().await {
         Some(Streamed::Token(piece)) => {
+            state.log_ttft(&query_id, received.elapsed());
             pending.push_back(chunk(
                 json!({"role": "assistant", "content": ""}),
                 Value::Null,
