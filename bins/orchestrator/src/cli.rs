@@ -194,18 +194,18 @@ pub(crate) async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>
                     return exit_codes::COULD_NOT_RUN;
                 }
             }
-            let status = perf_report::overall_status(&outcome.result);
-            if outcome.result.interrupted {
-                eprintln!("interrupted: the partial result above covers what ran");
-                exit_codes::INTERRUPTED
-            } else if status.status == perf_report::Status::Fail {
-                for reason in &status.reasons {
-                    eprintln!("failed: {reason}");
-                }
-                exit_codes::FAILED
-            } else {
-                exit_codes::OK
+            let (code, reasons) = perf_suite::exit_code_of(&outcome.result);
+            for reason in &reasons {
+                eprintln!(
+                    "{}",
+                    if code == exit_codes::FAILED {
+                        format!("failed: {reason}")
+                    } else {
+                        reason.clone()
+                    }
+                );
             }
+            code
         }
         Err(e) => {
             eprintln!("error: {e}");

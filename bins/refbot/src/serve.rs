@@ -103,7 +103,9 @@ impl AppState {
         if let Some(log) = &self.timing_log {
             use std::io::Write as _;
             let line = json!({"query_id": id, "ttft_us": ttft.as_micros() as u64});
-            let mut log = log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut log = log
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let _ = writeln!(log, "{line}");
         }
     }

@@ -10,6 +10,7 @@ mod config;
 mod edge;
 mod error;
 mod gate;
+mod gate_run;
 mod pipeline;
 mod tester;
 
@@ -20,8 +21,12 @@ pub use config::{
 pub use edge::EdgeCaseRun;
 pub use error::SuiteError;
 pub use gate::{gate_checks, GateOptions, OnInconclusive, GATE_GROUP};
+pub use gate_run::{
+    append_github_step_summary, cancel_on_signals, decide as gate_decision, run_gate, Budget,
+    GateDecision, GateOutcome, GateRequest, MAX_GATE_BUDGET,
+};
 pub use pipeline::{
-    run_suite, run_suite_then, save_baseline, PhaseEvent, SuiteEvent, SuiteOutcome,
+    run_suite, run_suite_amending, save_baseline, PhaseEvent, SuiteEvent, SuiteOutcome,
     HARNESS_VERSION, PHASES,
 };
 pub use tester::PerfTester;
@@ -83,6 +88,22 @@ mod runtime_tests {
         assert!(!RuntimeChoice::Auto.single_thread(&TargetSpec::Refbot));
         assert!(!RuntimeChoice::MultiThread.single_thread(&http));
         assert!(RuntimeChoice::CurrentThread.single_thread(&TargetSpec::Refbot));
+    }
+}
+
+/// The exit code of a finished run, and why: interrupted (130), a failed check (1), or 0.
+/// `orchestrator` exits with it; `ci-gate` decides with [`run_gate`] on the same checks.
+pub fn exit_code_of(result: &perf_core::RunResult) -> (i32, Vec<String>) {
+    let status = perf_report::overall_status(result);
+    if result.interrupted {
+        (
+            exit_codes::INTERRUPTED,
+            vec!["interrupted: the partial result covers what ran".to_owned()],
+        )
+    } else if status.status == perf_report::Status::Fail {
+        (exit_codes::FAILED, status.reasons)
+    } else {
+        (exit_codes::OK, Vec::new())
     }
 }
 

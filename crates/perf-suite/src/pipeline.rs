@@ -134,12 +134,12 @@ pub async fn run_suite(
     events: Option<UnboundedSender<SuiteEvent>>,
     cancel: CancellationToken,
 ) -> Result<SuiteOutcome, SuiteError> {
-    run_suite_then(config, events, cancel, |_| {}).await
+    run_suite_amending(config, events, cancel, |_| {}).await
 }
 
 /// [`run_suite`], with `before_reports` adding to the result (checks, notes) after the
 /// phases and before the reports are written, so they are written once and complete.
-pub async fn run_suite_then(
+pub async fn run_suite_amending(
     config: &Config,
     events: Option<UnboundedSender<SuiteEvent>>,
     cancel: CancellationToken,

@@ -1,0 +1,509 @@
+//! The deployment gate as a library: shaping the configuration, the time budget, the checks
+//! and the decision with its exit code. `ci-gate` parses arguments and prints; this decides.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use perf_core::{CheckResult, RunResult};
+use tokio_util::sync::CancellationToken;
+
+use crate::{exit_codes, gate_checks, Config, GateOptions, OnInconclusive, SuiteError};
+use crate::{SuiteOutcome, GATE_GROUP};
+
+/// What the gate is asked: `ci-gate`'s flags as data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateRequest {
+    /// Hard budget for the whole gate.
+    pub budget: Duration,
+    /// Standard (critical-path) queries.
+    pub max_queries: usize,
+    /// Baseline to validate against (the configuration's when `None`).
+    pub baseline: Option<String>,
+    /// A missing baseline is "could not run" instead of a pass.
+    pub strict_baseline: bool,
+    /// Save this run as the baseline after the checks (not when the budget ran out).
+    pub update_baseline: bool,
+    /// What an inconclusive baseline verdict means.
+    pub on_inconclusive: OnInconclusive,
+    /// A `--target` value overriding the configuration's target.
+    pub target: Option<String>,
+    /// Also run the stress and load scenarios the configuration enables.
+    pub with_load: bool,
+    /// Multiplies stress and load durations.
+    pub scale: Option<f64>,
+    /// Results directory.
+    pub out: PathBuf,
+}
+
+impl Default for GateRequest {
+    fn default() -> Self {
+        Self {
+            budget: Duration::from_secs(300),
+            max_queries: 200,
+            baseline: None,
+            strict_baseline: false,
+            update_baseline: false,
+            on_inconclusive: OnInconclusive::Pass,
+            target: None,
+            with_load: false,
+            scale: None,
+            out: PathBuf::from("cicd_results"),
+        }
+    }
+}
+
+/// The longest budget accepted: a week.
+pub const MAX_GATE_BUDGET: Duration = Duration::from_secs(7 * 86_400);
+
+impl GateRequest {
+    /// The budget from seconds, as `--timeout` gives it; the error names the flag.
+    pub fn budget_from_secs(secs: f64) -> Result<Duration, SuiteError> {
+        match Duration::try_from_secs_f64(secs) {
+            Ok(d) if !d.is_zero() && d <= MAX_GATE_BUDGET => Ok(d),
+            _ => Err(perf_core::ConfigError::new(
+                "--timeout",
+                format!(
+                    "{secs} is not a usable budget: give a positive number of seconds up to {} (a week)",
+                    MAX_GATE_BUDGET.as_secs()
+                ),
+            )
+            .into()),
+        }
+    }
+
+    /// The gate's configuration from `base` (the file, or the defaults): the critical paths
+    /// unpaced, edge cases on, stress and load only with `with_load`, baselines and
+    /// regression testing on, no auto-update and no history.
+    pub fn shape(&self, mut c: Config) -> Result<Config, SuiteError> {
+        c.query_count = self.max_queries;
+        // The gate wants an answer fast: no pacing, and stress and load only when asked for.
+        c.parallel_execution.rate_limit_per_second = None;
+        if !self.with_load {
+            c.synthetic_testing.stress_scenarios = false;
+            c.synthetic_testing.load_testing = false;
+        }
+        c.synthetic_testing.enabled = true;
+        c.synthetic_testing.edge_cases = true;
+        c.performance_baselines.enabled = true;
+        c.regression_testing.enabled = true;
+        if let Some(b) = &self.baseline {
+            c.performance_baselines.baseline_name = b.clone();
+        }
+        if self.strict_baseline {
+            c.performance_baselines.missing_baseline = perf_baseline::MissingBaseline::Strict;
+        }
+        c.performance_baselines.auto_update_baselines = false;
+        if let Some(s) = self.scale {
+            c.synthetic_testing.scale = Some(s);
+        }
+        if let Some(t) = &self.target {
+            c.set_target_flag(t)?;
+        }
+        c.output_dir = self.out.clone();
+        c.record_history = false;
+        c.grace_period = c.grace_period.min(1.0);
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// What the gate decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateDecision {
+    /// Every check passed: deploy (exit 0).
+    Deploy,
+    /// A check failed, or the budget ran out before the checks could decide (exit 1).
+    Blocked,
+    /// The gate could not run: bad configuration, unreachable target, strict baseline
+    /// missing (exit 2).
+    CouldNotRun,
+    /// Stopped by Ctrl-C or SIGTERM; the partial report was written (exit 130).
+    Interrupted,
+}
+
+impl GateDecision {
+    /// The process exit code.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            GateDecision::Deploy => exit_codes::OK,
+            GateDecision::Blocked => exit_codes::FAILED,
+            GateDecision::CouldNotRun => exit_codes::COULD_NOT_RUN,
+            GateDecision::Interrupted => exit_codes::INTERRUPTED,
+        }
+    }
+}
+
+/// Everything the gate did.
+#[derive(Debug)]
+pub struct GateOutcome {
+    /// The decision.
+    pub decision: GateDecision,
+    /// One line on why (the last thing `ci-gate` prints).
+    pub reason: String,
+    /// The gate's checks (group `gate`), in order; empty when the run never finished.
+    pub checks: Vec<CheckResult>,
+    /// The run and its reports, when it got that far.
+    pub suite: Option<SuiteOutcome>,
+    /// Where the baseline was saved, with `update_baseline`.
+    pub baseline_saved: Option<PathBuf>,
+}
+
+impl GateOutcome {
+    fn without_run(decision: GateDecision, reason: String) -> Self {
+        Self {
+            decision,
+            reason,
+            checks: Vec::new(),
+            suite: None,
+            baseline_saved: None,
+        }
+    }
+}
+
+/// The gate's time budget: cancels the run a little before it ends, so the partial report
+/// is written in time, and remembers that it did (an interruption from outside is not the
+/// budget running out).
+#[derive(Debug, Clone)]
+pub struct Budget {
+    ran_out: Arc<AtomicBool>,
+    budget: Duration,
+}
+
+impl Budget {
+    /// Starts the budget's clock (tokio's, so a paused clock drives it in tests); it
+    /// cancels `cancel` at `budget − min(0.5 s, budget / 4)`.
+    pub fn start(budget: Duration, cancel: CancellationToken) -> Self {
+        let ran_out = Arc::new(AtomicBool::new(false));
+        let stop_at = budget.saturating_sub(Duration::from_millis(500).min(budget / 4));
+        let flag = ran_out.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(stop_at) => {
+                    flag.store(true, Ordering::SeqCst);
+                    cancel.cancel();
+                }
+                _ = cancel.cancelled() => {}
+            }
+        });
+        Self { ran_out, budget }
+    }
+
+    /// Whether the budget, rather than anything else, stopped the run.
+    pub fn ran_out(&self) -> bool {
+        self.ran_out.load(Ordering::SeqCst)
+    }
+
+    /// The budget.
+    pub fn duration(&self) -> Duration {
+        self.budget
+    }
+}
+
+/// Runs the gate on `config` (already shaped by [`GateRequest::shape`]). Cancelling
+/// `cancel` (Ctrl-C, SIGTERM) stops it with a partial report and [`GateDecision::Interrupted`].
+pub async fn run_gate(
+    config: &Config,
+    request: &GateRequest,
+    cancel: CancellationToken,
+) -> GateOutcome {
+    let started = tokio::time::Instant::now();
+    let budget = Budget::start(request.budget, cancel.clone());
+    let options = GateOptions {
+        on_inconclusive: request.on_inconclusive,
+        resources: config.resource_limits.clone(),
+    };
+    let note_budget = budget.clone();
+    // The gate's checks and the budget note go into the result before the reports are
+    // written, so the reports are written once and hold everything.
+    let add_gate_checks = move |result: &mut RunResult| {
+        if result.interrupted && note_budget.ran_out() {
+            result.notes.push(format!(
+                "the {:.0} s budget ran out after {:.1} s: the checks below cover the partial run",
+                note_budget.duration().as_secs_f64(),
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        let checks = gate_checks(result, &options);
+        result.checks.extend(checks);
+    };
+    // The cancellation ends phase 4 in time; this is the backstop for a phase that cannot
+    // be cancelled (a slow database generation, a hung target start).
+    let hard_stop = request.budget.saturating_add(Duration::from_secs(2));
+    let outcome = tokio::time::timeout(
+        hard_stop,
+        crate::run_suite_amending(config, None, cancel.clone(), add_gate_checks),
+    )
+    .await;
+    let suite = match outcome {
+        Ok(Ok(o)) => o,
+        Err(_) => {
+            return GateOutcome::without_run(
+                GateDecision::Blocked,
+                format!(
+                    "the {:.0} s budget ran out before the run could finish; no report was written",
+                    request.budget.as_secs_f64()
+                ),
+            )
+        }
+        Ok(Err(e)) => return GateOutcome::without_run(GateDecision::CouldNotRun, e.to_string()),
+    };
+    let budget_ran_out = suite.result.interrupted && budget.ran_out();
+    let mut baseline_saved = None;
+    if request.update_baseline && !suite.result.interrupted {
+        let name = &config.performance_baselines.baseline_name;
+        match crate::save_baseline(config, name, &suite.result, true) {
+            Ok(path) => baseline_saved = Some(path),
+            Err(e) => {
+                let mut out = GateOutcome::without_run(GateDecision::CouldNotRun, e.to_string());
+                out.suite = Some(suite);
+                return out;
+            }
+        }
+    }
+    let (decision, reason) = decide(&suite.result, config, budget_ran_out, request.budget);
+    GateOutcome {
+        decision,
+        reason,
+        checks: gate_checks_of(&suite.result),
+        suite: Some(suite),
+        baseline_saved,
+    }
+}
+
+fn gate_checks_of(result: &RunResult) -> Vec<CheckResult> {
+    result
+        .checks
+        .iter()
+        .filter(|c| c.group == GATE_GROUP)
+        .cloned()
+        .collect()
+}
+
+/// The decision on a finished (or stopped) gate run: strict baseline missing, then budget,
+/// then interruption, then the checks.
+pub fn decide(
+    result: &RunResult,
+    config: &Config,
+    budget_ran_out: bool,
+    budget: Duration,
+) -> (GateDecision, String) {
+    let strict_missing = config.performance_baselines.missing_baseline
+        == perf_baseline::MissingBaseline::Strict
+        && result.comparison.is_none()
+        && result
+            .checks
+            .iter()
+            .any(|c| c.group == "baseline" && !c.passed);
+    if strict_missing {
+        let name = &config.performance_baselines.baseline_name;
+        return (
+            GateDecision::CouldNotRun,
+            format!(
+                "baseline `{name}` is missing and --strict-baseline is set; a gate baseline must have the gate's query shape: create it with `ci-gate --baseline {name} --update-baseline`"
+            ),
+        );
+    }
+    if budget_ran_out {
+        return (
+            GateDecision::Blocked,
+            format!(
+                "the {:.0} s budget ran out before the checks could decide",
+                budget.as_secs_f64()
+            ),
+        );
+    }
+    if result.interrupted {
+        return (
+            GateDecision::Interrupted,
+            "interrupted: the partial report covers what ran".to_owned(),
+        );
+    }
+    let checks = gate_checks_of(result);
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.name.as_str())
+        .collect();
+    if checks.is_empty() {
+        (GateDecision::Blocked, "no gate check ran".to_owned())
+    } else if failed.is_empty() {
+        (GateDecision::Deploy, "passed: deploy".to_owned())
+    } else {
+        (
+            GateDecision::Blocked,
+            format!("blocked: {} failed", failed.join(", ")),
+        )
+    }
+}
+
+/// Cancels `cancel` on the first Ctrl-C or SIGTERM (what CI sends when a job is cancelled),
+/// so a run stops scheduling, gives queries in flight their grace period and writes its
+/// partial report.
+pub fn cancel_on_signals(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        let terminate = async {
+            #[cfg(unix)]
+            {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            }
+            #[cfg(not(unix))]
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminate => {}
+        }
+        cancel.cancel();
+    });
+}
+
+/// Appends `markdown` (a run's `summary.md`) to GitHub's job summary when
+/// `GITHUB_STEP_SUMMARY` is set; does nothing elsewhere.
+pub fn append_github_step_summary(markdown: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let Some(target) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
+        return Ok(());
+    };
+    let text = std::fs::read(markdown)?;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&target)?;
+    f.write_all(&text)?;
+    f.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_budget_cancels_half_a_second_early_and_says_so() {
+        let cancel = CancellationToken::new();
+        let budget = Budget::start(Duration::from_secs(10), cancel.clone());
+        tokio::time::sleep(Duration::from_millis(9_400)).await;
+        assert!(!cancel.is_cancelled());
+        assert!(!budget.ran_out());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(cancel.is_cancelled());
+        assert!(budget.ran_out());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outside_cancellation_is_not_the_budget() {
+        let cancel = CancellationToken::new();
+        let budget = Budget::start(Duration::from_secs(10), cancel.clone());
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        cancel.cancel();
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        assert!(
+            !budget.ran_out(),
+            "Ctrl-C two seconds in is an interruption"
+        );
+        // A short budget stops a quarter early.
+        let cancel = CancellationToken::new();
+        let short = Budget::start(Duration::from_secs(1), cancel.clone());
+        tokio::time::sleep(Duration::from_millis(760)).await;
+        assert!(short.ran_out());
+    }
+
+    fn result_with(checks: &[(&str, &str, bool)], interrupted: bool) -> RunResult {
+        let mut r = RunResult::new("r", "t", perf_core::TargetInfo::default());
+        r.interrupted = interrupted;
+        r.checks = checks
+            .iter()
+            .map(|(group, name, passed)| CheckResult {
+                group: (*group).to_owned(),
+                name: (*name).to_owned(),
+                passed: *passed,
+                reason: String::new(),
+            })
+            .collect();
+        r
+    }
+
+    #[test]
+    fn decisions_and_exit_codes() {
+        let config = Config::default();
+        let budget = Duration::from_secs(300);
+        let pass = result_with(
+            &[("gate", "critical_paths", true), ("gate", "x", true)],
+            false,
+        );
+        let (d, why) = decide(&pass, &config, false, budget);
+        assert_eq!((d, d.exit_code()), (GateDecision::Deploy, 0), "{why}");
+        let fail = result_with(
+            &[("gate", "critical_paths", false), ("gate", "x", true)],
+            false,
+        );
+        let (d, why) = decide(&fail, &config, false, budget);
+        assert_eq!((d, d.exit_code()), (GateDecision::Blocked, 1));
+        assert!(why.contains("critical_paths failed"), "{why}");
+        let (d, why) = decide(&pass, &config, true, budget);
+        assert_eq!(d, GateDecision::Blocked);
+        assert!(why.contains("300 s budget ran out"), "{why}");
+        let stopped = result_with(&[("gate", "critical_paths", true)], true);
+        let (d, why) = decide(&stopped, &config, false, budget);
+        assert_eq!((d, d.exit_code()), (GateDecision::Interrupted, 130));
+        assert!(
+            why.contains("interrupted") && !why.contains("budget"),
+            "{why}"
+        );
+        let (d, _) = decide(&result_with(&[], false), &config, false, budget);
+        assert_eq!(d, GateDecision::Blocked, "no checks is no pass");
+        let mut strict = Config::default();
+        strict.performance_baselines.missing_baseline = perf_baseline::MissingBaseline::Strict;
+        strict.performance_baselines.baseline_name = "nope".to_owned();
+        let missing = result_with(&[("baseline", "nope", false), ("gate", "x", true)], false);
+        let (d, why) = decide(&missing, &strict, false, budget);
+        assert_eq!((d, d.exit_code()), (GateDecision::CouldNotRun, 2));
+        assert!(
+            why.contains("ci-gate --baseline nope --update-baseline"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn budgets_are_checked() {
+        assert!(GateRequest::budget_from_secs(1e300).is_err());
+        assert!(GateRequest::budget_from_secs(18_446_744_073_709_551_616.0).is_err());
+        assert!(GateRequest::budget_from_secs(0.0).is_err());
+        assert!(GateRequest::budget_from_secs(f64::NAN).is_err());
+        assert_eq!(
+            GateRequest::budget_from_secs(6.0).unwrap(),
+            Duration::from_secs(6)
+        );
+    }
+
+    #[test]
+    fn the_request_shapes_the_configuration() {
+        let request = GateRequest {
+            baseline: Some("b".into()),
+            strict_baseline: true,
+            max_queries: 12,
+            ..GateRequest::default()
+        };
+        let c = request.shape(Config::default()).unwrap();
+        assert_eq!(c.query_count, 12);
+        assert_eq!(c.parallel_execution.rate_limit_per_second, None);
+        assert!(!c.synthetic_testing.load_testing && !c.synthetic_testing.stress_scenarios);
+        assert!(c.synthetic_testing.edge_cases && !c.record_history);
+        assert_eq!(c.performance_baselines.baseline_name, "b");
+        let bad = GateRequest {
+            target: Some("ftp://x".into()),
+            ..GateRequest::default()
+        };
+        assert!(bad
+            .shape(Config::default())
+            .unwrap_err()
+            .to_string()
+            .contains("--target"));
+    }
+}

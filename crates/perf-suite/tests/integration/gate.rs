@@ -1,0 +1,175 @@
+//! The gate in-process (`perf_suite::run_gate`) against the reference bot on a small
+//! generated database: decisions, reasons and the reports. No test here times anything.
+
+use perf_suite::{run_gate, Config, GateDecision, GateRequest};
+use tokio_util::sync::CancellationToken;
+
+use crate::pipeline::small_config;
+
+/// A gate request writing into `dir`, with few enough queries to stay quick.
+fn request(dir: &std::path::Path) -> GateRequest {
+    GateRequest {
+        max_queries: 120,
+        baseline: Some("b".to_owned()),
+        out: dir.join("cicd_results"),
+        ..GateRequest::default()
+    }
+}
+
+fn config(dir: &std::path::Path, edit: impl FnOnce(&mut Config)) -> Config {
+    let mut c = small_config(dir);
+    c.fixture.messages = 2_000;
+    // The in-process bot's process is this test binary, which runs other tests at the same
+    // time: its memory and CPU are not the bot's. (The gate's resource check is tested with
+    // its own readings in perf-suite's gate unit tests and in `.ci/run`'s binary run.)
+    c.resource_monitoring.enabled = false;
+    edit(&mut c);
+    c
+}
+
+async fn gate(c: Config, r: &GateRequest) -> perf_suite::GateOutcome {
+    let shaped = r.shape(c).unwrap();
+    run_gate(&shaped, r, CancellationToken::new()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_against_a_baseline_of_the_same_bot_and_blocks_a_50_percent_slowdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = config(dir.path(), |c| c.refbot.latency_scale = 1.0);
+    let saving = GateRequest {
+        update_baseline: true,
+        ..request(dir.path())
+    };
+    let made = gate(base.clone(), &saving).await;
+    assert!(made.baseline_saved.is_some(), "{}", made.reason);
+
+    let same = gate(base.clone(), &request(dir.path())).await;
+    assert_eq!(
+        same.decision,
+        GateDecision::Deploy,
+        "{} {:?}",
+        same.reason,
+        same.checks
+    );
+    assert_eq!(same.decision.exit_code(), 0);
+    let reports = &same.suite.as_ref().unwrap().reports;
+    for file in [
+        &reports.junit,
+        &reports.markdown,
+        &reports.json,
+        &reports.html,
+    ] {
+        assert!(file.is_file(), "{}", file.display());
+    }
+
+    let slow = config(dir.path(), |c| {
+        c.refbot.latency_scale = 1.0;
+        c.refbot.latency_factor = 1.5;
+    });
+    let out = gate(slow, &request(dir.path())).await;
+    assert_eq!(out.decision, GateDecision::Blocked, "{}", out.reason);
+    let check = out
+        .checks
+        .iter()
+        .find(|c| c.name == "baseline_validation")
+        .unwrap();
+    assert!(
+        !check.passed && check.reason.contains("regression"),
+        "{check:?}"
+    );
+    assert!(
+        out.reason.contains("baseline_validation failed"),
+        "{}",
+        out.reason
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_past_the_critical_path_limit_and_an_echoed_payload_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gate(
+        config(dir.path(), |c| c.refbot.error_rate = 0.4),
+        &request(dir.path()),
+    )
+    .await;
+    assert_eq!(out.decision, GateDecision::Blocked, "{}", out.reason);
+    assert!(out.reason.contains("critical_paths"), "{}", out.reason);
+
+    let out = gate(
+        config(dir.path(), |c| c.refbot.naive = true),
+        &request(dir.path()),
+    )
+    .await;
+    assert_eq!(out.decision, GateDecision::Blocked, "{}", out.reason);
+    let edge = out
+        .checks
+        .iter()
+        .find(|c| c.name == "edge_case_handling")
+        .unwrap();
+    assert!(!edge.passed && edge.reason.contains("xss"), "{edge:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_target_or_a_missing_strict_baseline_could_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let unreachable = GateRequest {
+        target: Some("http://127.0.0.1:9/query".to_owned()),
+        ..request(dir.path())
+    };
+    let out = gate(config(dir.path(), |_| {}), &unreachable).await;
+    assert_eq!(out.decision, GateDecision::CouldNotRun, "{}", out.reason);
+    assert_eq!(out.decision.exit_code(), 2);
+
+    let strict = GateRequest {
+        baseline: Some("nope".to_owned()),
+        strict_baseline: true,
+        ..request(dir.path())
+    };
+    let out = gate(config(dir.path(), |_| {}), &strict).await;
+    assert_eq!(out.decision, GateDecision::CouldNotRun, "{}", out.reason);
+    assert!(
+        out.reason
+            .contains("ci-gate --baseline nope --update-baseline"),
+        "{}",
+        out.reason
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_that_runs_out_blocks_and_an_interruption_is_not_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    // Answers take seconds each, so 120 queries cannot finish in a 3 s budget.
+    let slow = config(dir.path(), |c| c.refbot.latency_scale = 40.0);
+    let short = GateRequest {
+        budget: std::time::Duration::from_secs(3),
+        update_baseline: true,
+        ..request(dir.path())
+    };
+    let out = gate(slow.clone(), &short).await;
+    assert_eq!(out.decision, GateDecision::Blocked, "{}", out.reason);
+    assert!(out.reason.contains("3 s budget ran out"), "{}", out.reason);
+    assert!(
+        out.baseline_saved.is_none(),
+        "a partial run never becomes the baseline"
+    );
+    let result = &out.suite.as_ref().unwrap().result;
+    assert!(result.interrupted);
+    assert!(result.overall.count < 120 + 136);
+
+    // Cancelled from outside (Ctrl-C, SIGTERM) one second in: interrupted, not the budget.
+    let cancel = CancellationToken::new();
+    let stopper = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        stopper.cancel();
+    });
+    let r = request(dir.path());
+    let out = run_gate(&r.shape(slow).unwrap(), &r, cancel).await;
+    assert_eq!(out.decision, GateDecision::Interrupted, "{}", out.reason);
+    assert_eq!(out.decision.exit_code(), 130);
+    assert!(!out.reason.contains("budget"), "{}", out.reason);
+    assert!(
+        out.suite.as_ref().unwrap().reports.json.is_file(),
+        "partial report written"
+    );
+}
