@@ -27,9 +27,9 @@ impl Progress {
                         if let Some(b) = bar.take() {
                             b.finish_and_clear();
                         }
-                        let mark = match t.status.as_str() {
-                            "completed" => "✅",
-                            "skipped" => "⏭️ ",
+                        let mark = match t.status {
+                            perf_core::PhaseStatus::Completed => "✅",
+                            perf_core::PhaseStatus::Skipped => "⏭️ ",
                             _ => "⚠️ ",
                         };
                         println!("   {mark} {} {} in {:.2}s", t.name, t.status, t.seconds);

@@ -212,6 +212,7 @@ impl Pending {
             threshold: self.threshold,
             verdict: Verdict::Inconclusive,
             reason: String::new(),
+            primary: self.primary,
         };
         let s = match &self.stat {
             Ok(s) => *s,

@@ -60,7 +60,7 @@ pub fn critical_path_checks(
                 _ => (false, "no queries ran for this path".to_owned()),
             };
             CheckResult {
-                group: "critical_path".into(),
+                group: perf_core::CheckGroup::CriticalPath,
                 name: path.clone(),
                 passed,
                 reason,
@@ -166,7 +166,9 @@ mod tests {
         };
         let checks = critical_path_checks(&run, &paths, &limits);
         assert_eq!(checks.len(), 3);
-        assert!(checks.iter().all(|c| c.group == "critical_path"));
+        assert!(checks
+            .iter()
+            .all(|c| c.group == perf_core::CheckGroup::CriticalPath));
         assert!(checks[0].passed, "{}", checks[0].reason);
         assert!(
             checks[0].reason.contains("20/20 ok"),

@@ -256,6 +256,38 @@ impl ScheduleStats {
     }
 }
 
+/// How a phase ended; serialized as `completed`, `skipped`, `failed` or `interrupted`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseStatus {
+    /// It ran to its end.
+    Completed,
+    /// It was turned off in the configuration.
+    Skipped,
+    /// It ran, and what it checked failed.
+    Failed,
+    /// It was stopped by a cancellation (Ctrl-C, SIGTERM, a budget).
+    Interrupted,
+}
+
+impl PhaseStatus {
+    /// The stable name: `completed`, `skipped`, `failed` or `interrupted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseStatus::Completed => "completed",
+            PhaseStatus::Skipped => "skipped",
+            PhaseStatus::Failed => "failed",
+            PhaseStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl std::fmt::Display for PhaseStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The timing of one orchestrator phase.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhaseTiming {
@@ -265,8 +297,8 @@ pub struct PhaseTiming {
     pub name: String,
     /// Seconds taken.
     pub seconds: f64,
-    /// `completed`, `skipped` (disabled) or `failed`.
-    pub status: String,
+    /// How the phase ended.
+    pub status: PhaseStatus,
     /// One line on what happened.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,

@@ -77,8 +77,8 @@ mod verdict;
 pub use async_trait::async_trait;
 
 pub use aggregate::{
-    GroupStats, GroupSummary, PhaseTiming, RoutingStats, RunResult, RunSummary, ScheduleStats,
-    RUN_RESULT_FORMAT_VERSION,
+    GroupStats, GroupSummary, PhaseStatus, PhaseTiming, RoutingStats, RunResult, RunSummary,
+    ScheduleStats, RUN_RESULT_FORMAT_VERSION,
 };
 pub use content::{ChannelStat, ContentProfile, TermStat, UserStat};
 pub use error::{ConfigError, ErrorKind, TargetError};
@@ -91,9 +91,9 @@ pub use rng::SplitMix64;
 pub use sample::{Outcome, Sample};
 pub use scenario::{Scenario, ScenarioInfo, StressLevel};
 pub use suggest::{closest_match, edit_distance, line_col};
-pub use target::{BotResponse, BotTarget, TargetInfo, TokenSource};
+pub use target::{BotResponse, BotTarget, TargetInfo, TokenSource, Transport};
 pub use timeline::{TimeBucket, Timeline, MAX_TIMELINE_BUCKETS};
-pub use verdict::{CheckResult, Comparison, MetricVerdict, TrendSeries, Verdict};
+pub use verdict::{CheckGroup, CheckResult, Comparison, MetricVerdict, TrendSeries, Verdict};
 
 #[cfg(test)]
 mod send_sync_tests {

@@ -79,6 +79,36 @@ impl TokenSource {
     }
 }
 
+/// How the suite reaches a bot; serialized as `in_process`, `http` or `command`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// Called in the suite's own process.
+    #[default]
+    InProcess,
+    /// Over HTTP (a JSON API or an OpenAI-compatible endpoint).
+    Http,
+    /// A child process speaking JSON lines.
+    Command,
+}
+
+impl Transport {
+    /// The stable name: `in_process`, `http` or `command`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::InProcess => "in_process",
+            Transport::Http => "http",
+            Transport::Command => "command",
+        }
+    }
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A description of a target, used in reports and baseline fingerprints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetInfo {
@@ -87,8 +117,8 @@ pub struct TargetInfo {
     /// Version, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// The transport: `in_process`, `http` or `command`.
-    pub transport: String,
+    /// How the suite reaches the bot.
+    pub transport: Transport,
 }
 
 impl Default for TargetInfo {
@@ -96,7 +126,7 @@ impl Default for TargetInfo {
         Self {
             name: "unnamed".to_owned(),
             version: None,
-            transport: "in_process".to_owned(),
+            transport: Transport::InProcess,
         }
     }
 }

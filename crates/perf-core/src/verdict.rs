@@ -34,6 +34,7 @@ impl std::fmt::Display for Verdict {
 
 /// One metric of one key compared with its baseline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredMetricVerdict")]
 pub struct MetricVerdict {
     /// The group: `overall`, `agent:<name>`, `category:<name>` or `scenario:<name>`.
     pub key: String,
@@ -61,6 +62,56 @@ pub struct MetricVerdict {
     /// Why, in one line.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
+    /// A primary verdict (the overall median, success rate, memory, CPU) can make a
+    /// comparison inconclusive; a screening one (per-key, tails) can only fail it. Files
+    /// written before this field read as primary unless their reason starts with
+    /// `screening:`, which is how they said it.
+    pub primary: bool,
+}
+
+/// [`MetricVerdict`] as stored, `primary` optional for files written before it existed.
+#[derive(Deserialize)]
+struct StoredMetricVerdict {
+    key: String,
+    metric: String,
+    baseline: f64,
+    current: f64,
+    relative_change: f64,
+    #[serde(default)]
+    interval: Option<(f64, f64)>,
+    #[serde(default)]
+    p_value: Option<f64>,
+    #[serde(default)]
+    min_detectable_change: Option<f64>,
+    threshold: f64,
+    verdict: Verdict,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    primary: Option<bool>,
+}
+
+impl From<StoredMetricVerdict> for MetricVerdict {
+    fn from(v: StoredMetricVerdict) -> Self {
+        // The one place the old encoding is read back: it is never written any more.
+        let primary = v
+            .primary
+            .unwrap_or_else(|| !v.reason.starts_with("screening:"));
+        Self {
+            key: v.key,
+            metric: v.metric,
+            baseline: v.baseline,
+            current: v.current,
+            relative_change: v.relative_change,
+            interval: v.interval,
+            p_value: v.p_value,
+            min_detectable_change: v.min_detectable_change,
+            threshold: v.threshold,
+            verdict: v.verdict,
+            reason: v.reason,
+            primary,
+        }
+    }
 }
 
 /// A run compared with a named baseline.
@@ -82,11 +133,44 @@ pub struct Comparison {
     pub overall: Verdict,
 }
 
+/// The kind of a named check; serialized as `critical_path`, `baseline`, `robustness` or
+/// `gate`, the strings stored files have always had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckGroup {
+    /// One critical path's success rate, routing and latency limits (phase 6).
+    CriticalPath,
+    /// The comparison with a baseline (phase 5).
+    Baseline,
+    /// One edge-case class (hostile input and the health of the bot after it).
+    Robustness,
+    /// One of the deployment gate's four checks.
+    Gate,
+}
+
+impl CheckGroup {
+    /// The stable name: `critical_path`, `baseline`, `robustness` or `gate`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckGroup::CriticalPath => "critical_path",
+            CheckGroup::Baseline => "baseline",
+            CheckGroup::Robustness => "robustness",
+            CheckGroup::Gate => "gate",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The result of one named check (a critical path, a gate check).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
-    /// Group of checks: `critical_path`, `gate`, `robustness`, ...
-    pub group: String,
+    /// The kind of check.
+    pub group: CheckGroup,
     /// Check name.
     pub name: String,
     /// Passed or not.
@@ -107,4 +191,38 @@ pub struct TrendSeries {
     pub change_point: Option<usize>,
     /// Least-squares slope, value units per run.
     pub slope_per_run: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contracts_serialize_to_the_strings_stored_files_have() {
+        assert_eq!(
+            serde_json::to_string(&CheckGroup::CriticalPath).unwrap(),
+            r#""critical_path""#
+        );
+        let g: CheckGroup = serde_json::from_str(r#""gate""#).unwrap();
+        assert_eq!(g, CheckGroup::Gate);
+        assert!(serde_json::from_str::<CheckGroup>(r#""gaet""#).is_err());
+    }
+
+    #[test]
+    fn verdicts_from_before_the_primary_flag_read_it_from_their_reason() {
+        let old = |reason: &str| {
+            serde_json::from_value::<MetricVerdict>(serde_json::json!({
+                "key": "overall", "metric": "latency_p95", "baseline": 1.0, "current": 1.0,
+                "relative_change": 0.0, "threshold": 0.15, "verdict": "inconclusive",
+                "reason": reason,
+            }))
+            .unwrap()
+        };
+        assert!(old("too few samples").primary);
+        assert!(!old("screening: too few samples").primary);
+        let v = old("screening: x");
+        let back: MetricVerdict =
+            serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
+        assert_eq!(back, v, "the flag is written and read back");
+    }
 }

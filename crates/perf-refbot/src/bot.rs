@@ -421,7 +421,7 @@ impl BotTarget for RefBot {
                 "refbot".to_owned()
             },
             version: Some(env!("CARGO_PKG_VERSION").to_owned()),
-            transport: "in_process".to_owned(),
+            transport: perf_core::Transport::InProcess,
         }
     }
 }

@@ -82,11 +82,11 @@ fn build(n: u64, extra_groups: u64) -> RunResult {
     }
     for (group, a) in AGENTS
         .iter()
-        .map(|a| ("critical_path", a))
-        .chain(EDGE.iter().map(|e| ("robustness", e)))
+        .map(|a| (perf_core::CheckGroup::CriticalPath, a))
+        .chain(EDGE.iter().map(|e| (perf_core::CheckGroup::Robustness, e)))
     {
         r.checks.push(CheckResult {
-            group: group.to_owned(),
+            group,
             name: (*a).to_owned(),
             passed: true,
             reason: "within limits".to_owned(),
@@ -94,7 +94,7 @@ fn build(n: u64, extra_groups: u64) -> RunResult {
     }
     for g in 0..extra_groups {
         r.checks.push(CheckResult {
-            group: "critical_path".to_owned(),
+            group: perf_core::CheckGroup::CriticalPath,
             name: format!("category{g}"),
             passed: g % 10 != 0,
             reason: "synthetic".to_owned(),
@@ -115,6 +115,7 @@ fn build(n: u64, extra_groups: u64) -> RunResult {
                 threshold: 0.15,
                 verdict: Verdict::Pass,
                 reason: String::new(),
+                primary: true,
             })
         })
         .collect();

@@ -167,7 +167,7 @@ pub fn render_html(result: &RunResult) -> String {
         },
         cell(&result.run_id),
         cell(&result.target.name),
-        cell(&result.target.transport),
+        cell(result.target.transport.as_str()),
         result
             .target
             .version
@@ -288,7 +288,7 @@ fn checks_section(out: &mut String, r: &RunResult) {
         .filter(|c| c.group != model::CRITICAL_PATH)
         .map(|c| {
             vec![
-                cell(&c.group),
+                cell(c.group.as_str()),
                 cell(&c.name),
                 badge(if c.passed { "pass" } else { "fail" }),
                 cell(&c.reason),
@@ -1153,7 +1153,7 @@ fn details_section(out: &mut String, r: &RunResult) {
                     p.number.to_string(),
                     cell(&p.name),
                     format!("{:.2} s", p.seconds),
-                    cell(&p.status),
+                    cell(p.status.as_str()),
                     cell(&p.detail),
                 ]
             })

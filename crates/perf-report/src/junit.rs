@@ -41,11 +41,11 @@ struct Suite {
 pub fn render_junit(result: &RunResult) -> String {
     let mut suites: Vec<Suite> = Vec::new();
     for c in &result.checks {
-        let idx = match suites.iter().position(|s| s.name == c.group) {
+        let idx = match suites.iter().position(|s| s.name == c.group.as_str()) {
             Some(i) => i,
             None => {
                 suites.push(Suite {
-                    name: c.group.clone(),
+                    name: c.group.as_str().to_owned(),
                     cases: Vec::new(),
                 });
                 suites.len() - 1

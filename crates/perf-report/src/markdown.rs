@@ -100,7 +100,7 @@ pub fn render_markdown(result: &RunResult) -> String {
         fmt::num(o.throughput_per_s),
         result.wall_time_s,
         cell(&result.target.name),
-        cell(&result.target.transport),
+        cell(result.target.transport.as_str()),
     );
     for note in &status.notes {
         let _ = writeln!(out, "> **Note:** {}", cell(note));
@@ -191,7 +191,7 @@ pub fn render_markdown(result: &RunResult) -> String {
                 let _ = writeln!(
                     out,
                     "| {}/{} | {} |",
-                    cell(&c.group),
+                    cell(c.group.as_str()),
                     cell(&c.name),
                     cell(&c.reason)
                 );

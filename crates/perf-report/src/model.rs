@@ -3,9 +3,9 @@
 use perf_core::{CheckResult, GroupStats, RunResult};
 
 /// Check group of critical paths.
-pub(crate) const CRITICAL_PATH: &str = "critical_path";
+pub(crate) const CRITICAL_PATH: perf_core::CheckGroup = perf_core::CheckGroup::CriticalPath;
 /// Check group of robustness classes.
-pub(crate) const ROBUSTNESS: &str = "robustness";
+pub(crate) const ROBUSTNESS: perf_core::CheckGroup = perf_core::CheckGroup::Robustness;
 /// Prefix of the categories of edge-case robustness classes.
 pub(crate) const EDGE_PREFIX: &str = "edge:";
 

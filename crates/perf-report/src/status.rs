@@ -202,6 +202,7 @@ mod tests {
             threshold: 0.15,
             verdict: v,
             reason: String::new(),
+            primary: true,
         }
     }
 
@@ -224,7 +225,7 @@ mod tests {
     fn failed_check_or_regression_fails() {
         let mut r = run();
         r.checks.push(CheckResult {
-            group: "critical_path".into(),
+            group: perf_core::CheckGroup::CriticalPath,
             name: "semantic_search".into(),
             passed: false,
             reason: "p95 too high".into(),

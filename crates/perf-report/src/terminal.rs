@@ -84,7 +84,7 @@ pub fn render_terminal(result: &RunResult, color: bool) -> String {
                 "run {} · target {} ({}) · started {} · {:.1} s",
                 term(&truncate(&result.run_id, 80)),
                 term(&truncate(&result.target.name, 60)),
-                term(&truncate(&result.target.transport, 20)),
+                term(result.target.transport.as_str()),
                 term(&truncate(&result.started_at, 40)),
                 result.wall_time_s
             )
@@ -201,7 +201,7 @@ pub fn render_terminal(result: &RunResult, color: bool) -> String {
             let _ = writeln!(
                 out,
                 "  {mark} {}/{}  {}",
-                term(&truncate(&c.group, 30)),
+                term(c.group.as_str()),
                 term(&truncate(&c.name, 60)),
                 term(&truncate(&c.reason, 160))
             );

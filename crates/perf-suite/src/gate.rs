@@ -5,7 +5,7 @@ use perf_core::{CheckResult, RunResult, Verdict};
 use crate::ResourceLimits;
 
 /// Check group of the gate's four checks.
-pub const GATE_GROUP: &str = "gate";
+pub const GATE_GROUP: perf_core::CheckGroup = perf_core::CheckGroup::Gate;
 
 /// What an inconclusive baseline verdict means for the gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -36,13 +36,18 @@ pub struct GateOptions {
 /// streaming limit on a path that streamed nothing fails there as "not measured".
 pub fn gate_checks(result: &RunResult, options: &GateOptions) -> Vec<CheckResult> {
     let check = |name: &str, passed: bool, reason: String| CheckResult {
-        group: GATE_GROUP.to_owned(),
+        group: GATE_GROUP,
         name: name.to_owned(),
         passed,
         reason,
     };
     vec![
-        check_group(result, "critical_path", "critical paths").map_or_else(
+        check_group(
+            result,
+            perf_core::CheckGroup::CriticalPath,
+            "critical paths",
+        )
+        .map_or_else(
             || {
                 check(
                     "critical_paths",
@@ -60,7 +65,12 @@ pub fn gate_checks(result: &RunResult, options: &GateOptions) -> Vec<CheckResult
             let (passed, reason) = resource_validation(result, &options.resources);
             check("resource_validation", passed, reason)
         },
-        check_group(result, "robustness", "edge-case classes").map_or_else(
+        check_group(
+            result,
+            perf_core::CheckGroup::Robustness,
+            "edge-case classes",
+        )
+        .map_or_else(
             || check("edge_case_handling", false, "no edge cases ran".to_owned()),
             |(passed, reason)| check("edge_case_handling", passed, reason),
         ),
@@ -68,7 +78,11 @@ pub fn gate_checks(result: &RunResult, options: &GateOptions) -> Vec<CheckResult
 }
 
 /// Passes when every check of `group` passed; `None` when the group is empty.
-fn check_group(result: &RunResult, group: &str, what: &str) -> Option<(bool, String)> {
+fn check_group(
+    result: &RunResult,
+    group: perf_core::CheckGroup,
+    what: &str,
+) -> Option<(bool, String)> {
     let checks: Vec<&CheckResult> = result.checks.iter().filter(|c| c.group == group).collect();
     if checks.is_empty() {
         return None;
@@ -94,7 +108,10 @@ fn check_group(result: &RunResult, group: &str, what: &str) -> Option<(bool, Str
 }
 
 fn baseline_validation(result: &RunResult, on_inconclusive: OnInconclusive) -> (bool, String) {
-    let baseline_check = result.checks.iter().find(|c| c.group == "baseline");
+    let baseline_check = result
+        .checks
+        .iter()
+        .find(|c| c.group == perf_core::CheckGroup::Baseline);
     let Some(cmp) = &result.comparison else {
         return match baseline_check {
             Some(c) => (c.passed, c.reason.clone()),
@@ -116,7 +133,7 @@ fn baseline_validation(result: &RunResult, on_inconclusive: OnInconclusive) -> (
         .verdicts
         .iter()
         .filter(|v| v.verdict == Verdict::Inconclusive)
-        .partition(|v| v.reason.starts_with("screening:"));
+        .partition(|v| !v.primary);
     let inconclusive: Vec<String> = inconclusive.into_iter().map(describe).collect();
     let env = if cmp.environment_differences.is_empty() {
         String::new()
@@ -202,7 +219,7 @@ mod tests {
         let mut r = RunResult::new("r", "t", TargetInfo::default());
         for (group, passed) in checks {
             r.checks.push(CheckResult {
-                group: (*group).to_owned(),
+                group: serde_json::from_value(serde_json::json!(group)).unwrap(),
                 name: format!("{group}-x"),
                 passed: *passed,
                 reason: "why".to_owned(),
@@ -254,6 +271,7 @@ mod tests {
             threshold: 0.15,
             verdict: v,
             reason: String::new(),
+            primary: true,
         };
         r.comparison = Some(Comparison {
             baseline: "b".into(),

@@ -295,7 +295,7 @@ pub fn decide(
         && result
             .checks
             .iter()
-            .any(|c| c.group == "baseline" && !c.passed);
+            .any(|c| c.group == perf_core::CheckGroup::Baseline && !c.passed);
     if strict_missing {
         let name = &config.performance_baselines.baseline_name;
         return (
@@ -420,7 +420,7 @@ mod tests {
         r.checks = checks
             .iter()
             .map(|(group, name, passed)| CheckResult {
-                group: (*group).to_owned(),
+                group: serde_json::from_value(serde_json::json!(group)).unwrap(),
                 name: (*name).to_owned(),
                 passed: *passed,
                 reason: String::new(),

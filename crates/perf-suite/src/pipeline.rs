@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use perf_core::{BotTarget, ErrorKind, LoadProfile, PhaseTiming, Query, RunResult};
+use perf_core::{BotTarget, ErrorKind, LoadProfile, PhaseStatus, PhaseTiming, Query, RunResult};
 use perf_runner::{MonitorConfig, Plan, RunEvent, Runner, RunnerConfig};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
@@ -108,12 +108,12 @@ impl Phases<'_> {
         Instant::now()
     }
 
-    fn finish(&mut self, number: u8, started: Instant, status: &str, detail: String) {
+    fn finish(&mut self, number: u8, started: Instant, status: PhaseStatus, detail: String) {
         let t = PhaseTiming {
             number,
             name: PHASES[usize::from(number) - 1].1.to_owned(),
             seconds: started.elapsed().as_secs_f64(),
-            status: status.to_owned(),
+            status,
             detail,
         };
         self.emit(SuiteEvent::Phase(PhaseEvent::Finished(t.clone())));
@@ -122,7 +122,7 @@ impl Phases<'_> {
 
     fn skip(&mut self, number: u8, why: &str) {
         let started = self.start(number);
-        self.finish(number, started, "skipped", why.to_owned());
+        self.finish(number, started, PhaseStatus::Skipped, why.to_owned());
     }
 }
 
@@ -174,7 +174,7 @@ pub async fn run_suite_amending(
     phases.finish(
         1,
         t,
-        "completed",
+        PhaseStatus::Completed,
         format!(
             "{} messages, {} active channels, {} active users over {:.0} days",
             content.total_messages,
@@ -190,7 +190,7 @@ pub async fn run_suite_amending(
     phases.finish(
         2,
         t,
-        "completed",
+        PhaseStatus::Completed,
         format!("{} standard queries", standard.len()),
     );
 
@@ -210,7 +210,7 @@ pub async fn run_suite_amending(
         phases.finish(
             3,
             t,
-            "completed",
+            PhaseStatus::Completed,
             format!("{n} synthetic queries in {} scenarios", plans.len()),
         );
         plans
@@ -242,9 +242,9 @@ pub async fn run_suite_amending(
     .await;
     let shutdown = target.shutdown().await;
     let status = if result.interrupted {
-        "interrupted"
+        PhaseStatus::Interrupted
     } else {
-        "completed"
+        PhaseStatus::Completed
     };
     let s = result.overall.summary(result.wall_time_s);
     phases.finish(
@@ -280,16 +280,16 @@ pub async fn run_suite_amending(
         let env = perf_baseline::EnvironmentFingerprint::detect(&result.target, HARNESS_VERSION);
         let outcome = perf_baseline::check_against_baseline(&store, &result, &env, &pb.policy())?;
         result.checks.push(perf_core::CheckResult {
-            group: "baseline".to_owned(),
+            group: perf_core::CheckGroup::Baseline,
             name: pb.baseline_name.clone(),
             passed: outcome.passed,
             reason: outcome.message.clone(),
         });
         result.comparison = outcome.comparison;
         let status = if outcome.passed {
-            "completed"
+            PhaseStatus::Completed
         } else {
-            "failed"
+            PhaseStatus::Failed
         };
         phases.finish(5, t, status, outcome.message);
     } else {
@@ -311,7 +311,11 @@ pub async fn run_suite_amending(
         phases.finish(
             6,
             t,
-            if failed == 0 { "completed" } else { "failed" },
+            if failed == 0 {
+                PhaseStatus::Completed
+            } else {
+                PhaseStatus::Failed
+            },
             detail,
         );
     } else {

@@ -18,7 +18,7 @@ use crate::edge::EdgeRole;
 pub const DEFAULT_ROBUSTNESS_THRESHOLD: f64 = 1.0;
 
 /// The [`CheckResult::group`] of robustness checks.
-pub const ROBUSTNESS_CHECK_GROUP: &str = "robustness";
+pub const ROBUSTNESS_CHECK_GROUP: perf_core::CheckGroup = perf_core::CheckGroup::Robustness;
 
 /// The pass rule of a health probe, as the checks' reasons and the docs state it.
 pub const HEALTH_PROBE_RULE: &str = "a probe passes when it is answered in time, by the agent \
@@ -414,7 +414,7 @@ impl RobustnessReport {
                     reason.push_str(&examples.join(" | "));
                 }
                 CheckResult {
-                    group: ROBUSTNESS_CHECK_GROUP.to_owned(),
+                    group: ROBUSTNESS_CHECK_GROUP,
                     name: name.clone(),
                     passed: c.passed,
                     reason,

@@ -934,7 +934,7 @@ impl BotTarget for CommandTarget {
         TargetInfo {
             name: self.name(),
             version: None,
-            transport: "command".to_owned(),
+            transport: perf_core::Transport::Command,
         }
     }
 }

@@ -778,7 +778,7 @@ impl BotTarget for HttpTarget {
         TargetInfo {
             name: self.name.clone(),
             version: None,
-            transport: "http".to_owned(),
+            transport: perf_core::Transport::Http,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use perf_baseline::{Baseline, BaselineStore, EnvironmentFingerprint, Thresholds, WriteMode};
 use perf_core::{async_trait, BotResponse, BotTarget, LoadProfile, Query, RunResult};
-use perf_core::{TargetError, TargetInfo};
+use perf_core::{TargetError, TargetInfo, Transport};
 use perf_runner::{Plan, Runner, RunnerConfig};
 
 /// The bot under test: replace the body of `execute` with a call into your own bot.
@@ -27,7 +27,7 @@ impl BotTarget for MyBot {
         TargetInfo {
             name,
             version: Some("1.0".into()),
-            transport: "in_process".into(),
+            transport: Transport::InProcess,
         }
     }
 }

@@ -119,7 +119,7 @@ async fn describe_and_process_id_identify_the_in_process_bot() {
     let bot = open(test_config(&fx.path)).await;
     let info = bot.describe();
     assert_eq!(info.name, "refbot");
-    assert_eq!(info.transport, "in_process");
+    assert_eq!(info.transport, perf_core::Transport::InProcess);
     assert_eq!(info.version.as_deref(), Some(env!("CARGO_PKG_VERSION")));
     assert_eq!(bot.process_id(), Some(std::process::id()));
     assert_eq!(bot.route("recap #general"), agents::DIGEST_GENERATION);

@@ -83,7 +83,7 @@ pub(crate) fn run() -> RunResult {
         TargetInfo {
             name: "refbot".to_owned(),
             version: Some("0.1.0".to_owned()),
-            transport: "http".to_owned(),
+            transport: perf_core::Transport::Http,
         },
     );
     let mut rng = SplitMix64::new(7);
@@ -113,20 +113,20 @@ pub(crate) fn run() -> RunResult {
             number: 1,
             name: "content analysis".to_owned(),
             seconds: 0.5,
-            status: "completed".to_owned(),
+            status: perf_core::PhaseStatus::Completed,
             detail: String::new(),
         },
         PhaseTiming {
             number: 4,
             name: "query execution".to_owned(),
             seconds: 20.0,
-            status: "completed".to_owned(),
+            status: perf_core::PhaseStatus::Completed,
             detail: "200 queries".to_owned(),
         },
     ];
     for a in AGENTS {
         r.checks.push(CheckResult {
-            group: "critical_path".to_owned(),
+            group: perf_core::CheckGroup::CriticalPath,
             name: a.to_owned(),
             passed: a != "digest_generation",
             reason: if a == "digest_generation" {
@@ -137,13 +137,13 @@ pub(crate) fn run() -> RunResult {
         });
     }
     r.checks.push(CheckResult {
-        group: "gate".to_owned(),
+        group: perf_core::CheckGroup::Gate,
         name: "max_memory".to_owned(),
         passed: true,
         reason: "139 MiB ≤ 512 MiB".to_owned(),
     });
     r.checks.push(CheckResult {
-        group: "robustness".to_owned(),
+        group: perf_core::CheckGroup::Robustness,
         name: "xss".to_owned(),
         passed: false,
         reason: "10 answers echo the payload".to_owned(),
@@ -160,6 +160,7 @@ pub(crate) fn run() -> RunResult {
         threshold: 0.15,
         verdict,
         reason: String::new(),
+        primary: true,
     };
     r.comparison = Some(Comparison {
         baseline: "production_baseline".to_owned(),
@@ -216,7 +217,7 @@ pub(crate) fn hostile_run() -> RunResult {
             .agent_usage
             .insert(format!("bot-named {payload}"), i as u64 + 1);
         r.checks.push(CheckResult {
-            group: "robustness".to_owned(),
+            group: perf_core::CheckGroup::Robustness,
             name: (*payload).to_owned(),
             passed: false,
             reason: (*payload).to_owned(),
@@ -250,7 +251,7 @@ pub(crate) fn streaming_run() -> RunResult {
         TargetInfo {
             name: "streambot".to_owned(),
             version: None,
-            transport: "http".to_owned(),
+            transport: perf_core::Transport::Http,
         },
     );
     let agents = ["semantic_search", PAYLOADS[1], PLAIN_AGENT];

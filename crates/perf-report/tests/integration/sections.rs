@@ -93,9 +93,13 @@ fn interrupted_runs_are_marked_everywhere() {
 fn summary_fits_a_pull_request_comment_however_many_checks() {
     let mut r = fixture::run();
     for i in 0..2_000 {
-        for group in ["critical_path", "gate", "robustness"] {
+        for group in [
+            perf_core::CheckGroup::CriticalPath,
+            perf_core::CheckGroup::Gate,
+            perf_core::CheckGroup::Robustness,
+        ] {
             r.checks.push(perf_core::CheckResult {
-                group: group.to_owned(),
+                group,
                 name: format!("{group}-{i}-{}", "x".repeat(100)),
                 passed: i % 2 == 0,
                 reason: "y".repeat(500),
@@ -139,7 +143,7 @@ fn probe_and_control_categories_are_not_classes_of_their_own() {
         ));
     }
     r.checks.push(perf_core::CheckResult {
-        group: "robustness".to_owned(),
+        group: perf_core::CheckGroup::Robustness,
         name: "xss".to_owned(),
         passed: true,
         reason: "2/2 graceful".to_owned(),

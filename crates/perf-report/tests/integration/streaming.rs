@@ -102,7 +102,7 @@ fn junit_adds_ttft_to_streamed_critical_paths() {
     let mut r = fixture::streaming_run();
     for name in ["semantic_search", PLAIN_AGENT] {
         r.checks.push(perf_core::CheckResult {
-            group: "critical_path".to_owned(),
+            group: perf_core::CheckGroup::CriticalPath,
             name: name.to_owned(),
             passed: true,
             reason: "ok".to_owned(),

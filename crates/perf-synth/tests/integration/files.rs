@@ -11,7 +11,8 @@ fn shipped_examples_load() {
     let dir = workspace_root().join("examples/scenarios");
     let mut r = ScenarioRegistry::with_builtins();
     let names = r.load_paths(std::slice::from_ref(&dir)).unwrap();
-    assert_eq!(names, vec!["release_smoke", "search_ramp"]);
+    assert_eq!(names, vec!["llm_overload", "release_smoke", "search_ramp"]);
+    assert_eq!(r.kind_of("llm_overload"), Some(ScenarioKind::Custom));
     assert_eq!(r.kind_of("release_smoke"), Some(ScenarioKind::Custom));
     assert_eq!(r.kind_of("search_ramp"), Some(ScenarioKind::Load));
 

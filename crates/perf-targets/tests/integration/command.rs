@@ -56,7 +56,7 @@ async fn answers_many_queries_in_flight() -> anyhow::Result<()> {
         assert_eq!(r.agents, ["echo"]);
         assert_eq!(r.metadata["process"]["crashes"], 0);
     }
-    assert_eq!(t.describe().transport, "command");
+    assert_eq!(t.describe().transport, perf_core::Transport::Command);
     t.shutdown().await?;
     assert_eq!(t.crash_count(), 0);
     assert_eq!(t.process_id(), None);

@@ -182,7 +182,7 @@ async fn json_round_trip_inserts_fields_and_extracts_agents() -> anyhow::Result<
     assert_eq!(r.agents, ["semantic_search", "digest_generation"]);
     assert!(r.metadata["http"]["ttfb_us"].is_u64());
     let info = target.describe();
-    assert_eq!(info.transport, "http");
+    assert_eq!(info.transport, perf_core::Transport::Http);
     assert!(info.name.ends_with("/query"));
     Ok(())
 }
