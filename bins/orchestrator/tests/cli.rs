@@ -42,6 +42,12 @@ fn bad_config_files_and_values_exit_2_naming_what_is_wrong() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--target"), "{}", stderr(&out));
 
+    for value in ["1e300", "18446744073709551616"] {
+        let out = orchestrator(dir.path(), &["--query-timeout", value]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains("query_timeout"), "{}", stderr(&out));
+    }
+
     // Nothing ran: no database was generated, no report written.
     assert!(!dir.path().join("data").exists());
     assert!(!dir.path().join("reports").exists());

@@ -207,19 +207,11 @@ pub(crate) fn sentences(content: &str) -> Vec<String> {
         .collect()
 }
 
-/// `YYYY-MM-DD` of a Unix timestamp (UTC), by the days-to-civil algorithm.
+/// `YYYY-MM-DD` of a Unix timestamp (UTC); a timestamp chrono cannot represent (hundreds of
+/// thousands of years away) is shown as `?`.
 pub(crate) fn date(unix_secs: i64) -> String {
-    let days = unix_secs.div_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    chrono::DateTime::from_timestamp(unix_secs, 0)
+        .map_or_else(|| "?".to_owned(), |d| d.format("%Y-%m-%d").to_string())
 }
 
 #[cfg(test)]
@@ -268,5 +260,6 @@ mod tests {
         assert_eq!(date(1_719_705_600), "2024-06-30");
         assert_eq!(date(951_782_400), "2000-02-29");
         assert_eq!(date(-86_400), "1969-12-31");
+        assert_eq!(date(i64::MAX), "?", "out of range, not a panic");
     }
 }

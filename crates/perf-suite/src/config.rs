@@ -307,6 +307,13 @@ impl Default for RefBotSettings {
 /// not show); unknown keys there are still rejected, without a suggestion.
 const SERDE_CHECKED: &[&str] = &["performance_baselines.thresholds", "target"];
 
+/// The longest `query_timeout` accepted, seconds (a day).
+pub const MAX_QUERY_TIMEOUT_S: f64 = 86_400.0;
+/// The longest `grace_period` accepted, seconds (an hour).
+pub const MAX_GRACE_PERIOD_S: f64 = 3_600.0;
+/// The longest `resource_monitoring.monitoring_interval` accepted, seconds (an hour).
+pub const MAX_MONITORING_INTERVAL_S: f64 = 3_600.0;
+
 /// The defaults with every optional key set, so that every known key shows when they are
 /// serialized and a misspelled one gets a suggestion.
 fn every_key() -> Config {
@@ -400,6 +407,23 @@ impl Config {
         positive("query_timeout", self.query_timeout)?;
         if !(self.grace_period.is_finite() && self.grace_period >= 0.0) {
             return Err(E::new("grace_period", "must be zero or positive"));
+        }
+        // Seconds that must become durations: bounded, so no conversion can overflow.
+        for (key, value, max) in [
+            ("query_timeout", self.query_timeout, MAX_QUERY_TIMEOUT_S),
+            ("grace_period", self.grace_period, MAX_GRACE_PERIOD_S),
+            (
+                "resource_monitoring.monitoring_interval",
+                self.resource_monitoring.monitoring_interval,
+                MAX_MONITORING_INTERVAL_S,
+            ),
+        ] {
+            if value > max {
+                return Err(E::new(
+                    key,
+                    format!("{value} seconds is more than the {max} allowed"),
+                ));
+            }
         }
         positive(
             "resource_limits.max_memory_mb",
@@ -653,6 +677,13 @@ mod tests {
         assert!(e.contains("not valid JSON"), "{e}");
         let e = parse(r#"{"performance_baselines": {"baseline_name": "../x"}}"#).unwrap_err();
         assert!(e.contains("baseline_name"), "{e}");
+        // Seconds that become durations are bounded: 1e300 is an error, not a panic.
+        for key in ["query_timeout", "grace_period"] {
+            let e = parse(&format!(r#"{{"{key}": 1e300}}"#)).unwrap_err();
+            assert!(e.contains(key) && e.contains("allowed"), "{e}");
+        }
+        let e = parse(r#"{"resource_monitoring": {"monitoring_interval": 1e300}}"#).unwrap_err();
+        assert!(e.contains("resource_monitoring.monitoring_interval"), "{e}");
     }
 
     #[test]

@@ -16,7 +16,8 @@ mod tester;
 
 pub use config::{
     Config, ParallelExecution, PerformanceBaselines, RefBotSettings, RegressionTesting,
-    ResourceLimits, ResourceMonitoring, SyntheticTesting,
+    ResourceLimits, ResourceMonitoring, SyntheticTesting, MAX_GRACE_PERIOD_S,
+    MAX_MONITORING_INTERVAL_S, MAX_QUERY_TIMEOUT_S,
 };
 pub use edge::EdgeCaseRun;
 pub use error::SuiteError;

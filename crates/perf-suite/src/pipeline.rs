@@ -229,16 +229,16 @@ pub async fn run_suite_amending(
     result.content = Some(content);
     result.config = serde_json::to_value(config).unwrap_or_default();
     let t = phases.start(4);
-    let outcome = execute(
+    let outcome = Execution {
         config,
-        &target,
-        &standard,
-        &scenario_plans,
-        &run_dir,
-        &events,
+        target: &target,
+        standard: &standard,
+        scenarios: &scenario_plans,
+        run_dir: &run_dir,
+        events: &events,
         cancel,
-        &mut result,
-    )
+    }
+    .run(&mut result)
     .await;
     let shutdown = target.shutdown().await;
     let status = if result.interrupted {
@@ -402,52 +402,71 @@ async fn open_target(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn execute(
-    config: &Config,
-    target: &Arc<dyn BotTarget>,
-    standard: &[Query],
-    scenarios: &[perf_synth::ScenarioPlan],
-    run_dir: &Path,
-    events: &Option<UnboundedSender<SuiteEvent>>,
+/// Phase 4's inputs: what to send, to whom, and where its files and events go.
+struct Execution<'a> {
+    config: &'a Config,
+    target: &'a Arc<dyn BotTarget>,
+    standard: &'a [Query],
+    scenarios: &'a [perf_synth::ScenarioPlan],
+    run_dir: &'a Path,
+    events: &'a Option<UnboundedSender<SuiteEvent>>,
     cancel: CancellationToken,
-    result: &mut RunResult,
-) -> Result<(), SuiteError> {
-    let load = LoadProfile::closed(
-        config.users(),
-        config.parallel_execution.rate_limit_per_second,
-    );
-    load.validate("parallel_execution")?;
-    let runner_config = RunnerConfig {
-        query_timeout: Duration::from_secs_f64(config.query_timeout),
-        samples_path: config
-            .save_intermediate_results
-            .then(|| run_dir.join("samples.jsonl")),
-        monitor: config.resource_monitoring.enabled.then(|| MonitorConfig {
-            interval: Duration::from_secs_f64(config.resource_monitoring.monitoring_interval),
-        }),
-        seed: config.seed,
-        grace_period: Duration::from_secs_f64(config.grace_period),
-        ..RunnerConfig::default()
-    };
-    let mut runner = Runner::new(Arc::clone(target), runner_config).with_cancel(cancel.clone());
-    let mut forward = None;
-    if let Some(suite_tx) = events.clone() {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        runner = runner.with_events(tx);
-        forward = Some(tokio::spawn(async move {
-            while let Some(e) = rx.recv().await {
-                if suite_tx.send(SuiteEvent::Runner(e)).is_err() {
-                    break;
+}
+
+/// Seconds to a duration; the configuration's maxima keep it in range (validated).
+fn secs(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)
+}
+
+impl Execution<'_> {
+    /// Runs the standard plan and every scenario plan into `result`.
+    async fn run(self, result: &mut RunResult) -> Result<(), SuiteError> {
+        let Execution {
+            config,
+            target,
+            standard,
+            scenarios,
+            run_dir,
+            events,
+            cancel,
+        } = self;
+        let load = LoadProfile::closed(
+            config.users(),
+            config.parallel_execution.rate_limit_per_second,
+        );
+        load.validate("parallel_execution")?;
+        let runner_config = RunnerConfig {
+            query_timeout: secs(config.query_timeout),
+            samples_path: config
+                .save_intermediate_results
+                .then(|| run_dir.join("samples.jsonl")),
+            monitor: config.resource_monitoring.enabled.then(|| MonitorConfig {
+                interval: secs(config.resource_monitoring.monitoring_interval),
+            }),
+            seed: config.seed,
+            grace_period: secs(config.grace_period),
+            ..RunnerConfig::default()
+        };
+        let mut runner = Runner::new(Arc::clone(target), runner_config).with_cancel(cancel.clone());
+        let mut forward = None;
+        if let Some(suite_tx) = events.clone() {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            runner = runner.with_events(tx);
+            forward = Some(tokio::spawn(async move {
+                while let Some(e) = rx.recv().await {
+                    if suite_tx.send(SuiteEvent::Runner(e)).is_err() {
+                        break;
+                    }
                 }
-            }
-        }));
+            }));
+        }
+        let outcome = run_plans(config, &runner, standard, load, scenarios, &cancel, result).await;
+        drop(runner);
+        if let Some(f) = forward {
+            let _ = f.await;
+        }
+        outcome
     }
-    let outcome = run_plans(config, &runner, standard, load, scenarios, &cancel, result).await;
-    drop(runner);
-    if let Some(f) = forward {
-        let _ = f.await;
-    }
-    outcome
 }
 
 /// The standard queries, then every scenario in turn, all into `result`. The edge-case
