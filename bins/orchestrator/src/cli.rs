@@ -216,26 +216,10 @@ pub(crate) async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>
 
 /// Ctrl-C and SIGTERM stop scheduling; a second Ctrl-C exits at once.
 fn spawn_signal_handler(cancel: CancellationToken) {
+    perf_suite::cancel_on_signals(cancel.clone());
     tokio::spawn(async move {
-        let terminate = async {
-            #[cfg(unix)]
-            {
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(mut s) => {
-                        s.recv().await;
-                    }
-                    Err(_) => std::future::pending::<()>().await,
-                }
-            }
-            #[cfg(not(unix))]
-            std::future::pending::<()>().await
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            () = terminate => {}
-        }
+        cancel.cancelled().await;
         eprintln!("\nstopping: finishing queries in flight (Ctrl-C again to quit now)");
-        cancel.cancel();
         if tokio::signal::ctrl_c().await.is_ok() {
             std::process::exit(exit_codes::INTERRUPTED);
         }

@@ -9,9 +9,9 @@ use perf_targets::{
     open_target, CommandTarget, CommandTargetConfig, HttpTarget, HttpTargetConfig, Target,
     TargetSpec,
 };
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
+use crate::llm::start_server;
 use crate::{fixture, open, test_config};
 
 const REFBOT: &str = env!("CARGO_BIN_EXE_refbot");
@@ -24,41 +24,11 @@ const QUERIES: [&str; 5] = [
     "'; DROP TABLE messages; -- \"quoted\" \u{1F600}",
 ];
 
-/// Starts `refbot serve` on a free port; returns the child and its base URL.
-async fn start_server(db: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(REFBOT)
-        .args([
-            "serve",
-            "--latency-scale",
-            "0",
-            "--addr",
-            "127.0.0.1:0",
-            "--database",
-        ])
-        .arg(db)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn refbot serve");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let line = BufReader::new(stdout)
-        .lines()
-        .next_line()
-        .await
-        .expect("read refbot stdout")
-        .expect("refbot printed its address");
-    let url = line
-        .strip_prefix("refbot: listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    (child, url)
-}
-
 #[tokio::test]
 async fn serve_answers_like_the_in_process_bot() {
     let fx = fixture(500).await;
     let local = open(test_config(&fx.path)).await;
-    let (mut child, base) = start_server(&fx.path).await;
+    let (mut child, base) = start_server(&fx.path, &["--latency-scale", "0"]).await;
 
     let json = Arc::new(
         HttpTarget::new(HttpTargetConfig::new(format!("{base}/query"))).expect("http target"),
