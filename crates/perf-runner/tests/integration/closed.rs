@@ -272,3 +272,27 @@ async fn plans_follow_each_other_on_the_runs_clock() {
     assert_eq!(result.overall.count, 20);
     assert_eq!(result.timeline.buckets.len(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn sample_events_name_the_answering_agent_and_the_scenario_sharing_one_allocation() {
+    let target = Scripted::fixed(10);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let runner = Runner::new(target, RunnerConfig::default()).with_events(tx);
+    let mut result = new_result();
+    let plan = Plan::new(queries(12), closed(1, None, 0, None));
+    runner.run(&plan, &mut result).await.unwrap();
+    let events = samples(&drain(&mut rx));
+    assert_eq!(events.len(), 12);
+    let first = events[0]
+        .agent
+        .clone()
+        .expect("the scripted bot names its agent");
+    assert_eq!(&*first, "search");
+    for s in &events {
+        let agent = s.agent.as_ref().expect("every answer names its agent");
+        // One worker interns the name: every event shares the first allocation.
+        assert!(std::sync::Arc::ptr_eq(agent, &first));
+        assert_eq!(s.scenario.as_deref(), Some("test"));
+        assert_eq!(s.ttft_us, None, "nothing streamed");
+    }
+}
