@@ -29,6 +29,15 @@ pub enum SuiteEvent {
     Runner(RunEvent),
     /// A remark worth showing (a generated database, a reduced scale).
     Note(String),
+    /// The run's id, sent once before the first phase; the reports go to
+    /// `output_dir/<run_id>/`.
+    RunStarted {
+        /// The run id.
+        run_id: String,
+    },
+    /// A check's verdict, sent as soon as it is known (robustness after the edge cases,
+    /// the baseline in phase 5, the critical paths in phase 6).
+    Check(perf_core::CheckResult),
 }
 
 /// A phase boundary.
@@ -157,6 +166,9 @@ pub async fn run_suite_then(
         std::process::id() & 0xffff
     );
     let run_dir = config.output_dir.join(&run_id);
+    phases.emit(SuiteEvent::RunStarted {
+        run_id: run_id.clone(),
+    });
 
     // Phase 1: content analysis.
     let t = phases.start(1);
@@ -279,12 +291,14 @@ pub async fn run_suite_then(
         let store = perf_baseline::BaselineStore::new(&pb.baselines_dir);
         let env = perf_baseline::EnvironmentFingerprint::detect(&result.target, HARNESS_VERSION);
         let outcome = perf_baseline::check_against_baseline(&store, &result, &env, &pb.policy())?;
-        result.checks.push(perf_core::CheckResult {
+        let check = perf_core::CheckResult {
             group: "baseline".to_owned(),
             name: pb.baseline_name.clone(),
             passed: outcome.passed,
             reason: outcome.message.clone(),
-        });
+        };
+        phases.emit(SuiteEvent::Check(check.clone()));
+        result.checks.push(check);
         result.comparison = outcome.comparison;
         let status = if outcome.passed {
             "completed"
@@ -307,6 +321,9 @@ pub async fn run_suite_then(
             checks.len() - failed,
             checks.len()
         );
+        for c in &checks {
+            phases.emit(SuiteEvent::Check(c.clone()));
+        }
         result.checks.extend(checks);
         phases.finish(
             6,
@@ -436,7 +453,10 @@ async fn execute(
             }
         }));
     }
-    let outcome = run_plans(config, &runner, standard, load, scenarios, &cancel, result).await;
+    let outcome = run_plans(
+        config, &runner, standard, load, scenarios, &cancel, events, result,
+    )
+    .await;
     drop(runner);
     if let Some(f) = forward {
         let _ = f.await;
@@ -446,6 +466,7 @@ async fn execute(
 
 /// The standard queries, then every scenario in turn, all into `result`. The edge-case
 /// scenario runs into a result of its own first, so its robustness per agent is exact.
+#[allow(clippy::too_many_arguments)]
 async fn run_plans(
     config: &Config,
     runner: &Runner,
@@ -453,6 +474,7 @@ async fn run_plans(
     load: LoadProfile,
     scenarios: &[perf_synth::ScenarioPlan],
     cancel: &CancellationToken,
+    events: &Option<UnboundedSender<SuiteEvent>>,
     result: &mut RunResult,
 ) -> Result<(), SuiteError> {
     runner
@@ -472,7 +494,13 @@ async fn run_plans(
         runner.run(&run, &mut edge).await?;
         let report =
             perf_synth::robustness_report(&edge, config.synthetic_testing.robustness_threshold);
-        result.checks.extend(report.checks());
+        let checks = report.checks();
+        if let Some(tx) = events {
+            for c in &checks {
+                let _ = tx.send(SuiteEvent::Check(c.clone()));
+            }
+        }
+        result.checks.extend(checks);
         absorb(result, edge);
     }
     Ok(())
