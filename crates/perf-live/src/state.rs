@@ -304,15 +304,9 @@ impl LiveState {
                     seconds: t.seconds,
                 });
             }
-            SuiteEvent::Note(n) => {
-                if self.notes.len() < MAX_NOTES {
-                    self.notes.push(n.clone());
-                }
-            }
-            SuiteEvent::Check(c) => {
-                if self.checks.len() < MAX_CHECKS {
-                    self.checks.push(c.clone());
-                }
+            SuiteEvent::Note(n) if self.notes.len() < MAX_NOTES => self.notes.push(n.clone()),
+            SuiteEvent::Check(c) if self.checks.len() < MAX_CHECKS => {
+                self.checks.push(c.clone());
             }
             SuiteEvent::Runner(e) => self.fold_run(e),
             _ => {}
@@ -321,11 +315,9 @@ impl LiveState {
 
     fn fold_run(&mut self, event: &RunEvent) {
         match event {
-            RunEvent::Started { planned } => {
-                // Plans run one after another: the total grows as each starts.
-                if let Some(n) = planned {
-                    self.planned = Some(self.done.max(self.planned.unwrap_or(0)) + n);
-                }
+            // Plans run one after another: the total grows as each starts.
+            RunEvent::Started { planned: Some(n) } => {
+                self.planned = Some(self.done.max(self.planned.unwrap_or(0)) + n);
             }
             RunEvent::Sample(s) => self.fold_sample(s),
             RunEvent::Phase(stage) => {
