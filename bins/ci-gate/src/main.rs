@@ -12,6 +12,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+
+#[path = "../../orchestrator/src/live.rs"]
+mod live;
 use perf_suite::{exit_codes, gate_checks, Config, GateOptions, OnInconclusive};
 use tokio_util::sync::CancellationToken;
 
@@ -62,6 +65,16 @@ struct Cli {
     /// The same as `--runtime current-thread`.
     #[arg(long, conflicts_with = "runtime")]
     single_thread: bool,
+    /// Serve a live view of the gate on this address (e.g. 127.0.0.1:5665): a page at `/`,
+    /// Prometheus metrics at `/metrics`, JSON lines at `/events` (docs/live.md).
+    #[arg(long, value_name = "ADDR")]
+    live: Option<std::net::SocketAddr>,
+    /// Allow `--live` on an address that is not loopback: anyone who reaches it sees the run.
+    #[arg(long, requires = "live")]
+    live_public: bool,
+    /// Keep the live view up this many seconds after the gate, to read the final state.
+    #[arg(long, value_name = "SECS", requires = "live")]
+    live_linger: Option<f64>,
 }
 
 /// `--runtime` values.
@@ -159,6 +172,42 @@ async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>) -> i32 {
             return exit_codes::COULD_NOT_RUN;
         }
     };
+    let live = match live::start(cli.live, cli.live_public, cli.live_linger).await {
+        Ok(live) => live,
+        Err(e) => {
+            eprintln!("ci-gate: could not run: {e:#}");
+            return exit_codes::COULD_NOT_RUN;
+        }
+    };
+    let (live, events) = match live {
+        Some((handle, tx)) => (Some(handle), Some(tx)),
+        None => (None, None),
+    };
+    let mut reports = None;
+    let code = gate(&cli, config, events, &mut reports).await;
+    if let Some(live) = live {
+        let verdict = match code {
+            exit_codes::OK => perf_live::Verdict::Pass,
+            exit_codes::FAILED => perf_live::Verdict::Fail,
+            _ => perf_live::Verdict::CouldNotRun,
+        };
+        live.finish(perf_live::LiveFinal {
+            verdict,
+            reasons: Vec::new(),
+            reports,
+        });
+        live::linger(live, cli.live_linger).await;
+    }
+    code
+}
+
+/// Runs the gate; `reports` is set to the run's directory once written.
+async fn gate(
+    cli: &Cli,
+    config: Config,
+    events: Option<tokio::sync::mpsc::UnboundedSender<perf_suite::SuiteEvent>>,
+    reports: &mut Option<PathBuf>,
+) -> i32 {
     let budget = Duration::from_secs_f64(cli.timeout);
     let cancel = CancellationToken::new();
     {
@@ -185,6 +234,7 @@ async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>) -> i32 {
         resources: config.resource_limits.clone(),
     };
     let budget_cancel = cancel.clone();
+    let check_events = events.clone();
     // The gate's checks and the budget note go into the result before the reports are
     // written, so the reports are written once and hold everything.
     let add_gate_checks = move |result: &mut perf_core::RunResult| {
@@ -196,6 +246,11 @@ async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>) -> i32 {
             ));
         }
         let checks = gate_checks(result, &options);
+        if let Some(tx) = &check_events {
+            for c in &checks {
+                let _ = tx.send(perf_suite::SuiteEvent::Check(c.clone()));
+            }
+        }
         result.checks.extend(checks);
     };
     // The cancellation above ends phase 4 in time; this is the backstop for a phase that
@@ -203,7 +258,7 @@ async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>) -> i32 {
     let hard_stop = budget + Duration::from_secs(2);
     let outcome = tokio::time::timeout(
         hard_stop,
-        perf_suite::run_suite_then(&config, None, cancel.clone(), add_gate_checks),
+        perf_suite::run_suite_then(&config, events, cancel.clone(), add_gate_checks),
     )
     .await;
     let outcome = match outcome {
@@ -220,6 +275,7 @@ async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>) -> i32 {
             return exit_codes::COULD_NOT_RUN;
         }
     };
+    *reports = Some(outcome.run_dir().to_owned());
     let result = &outcome.result;
     let strict_missing = config.performance_baselines.missing_baseline
         == perf_baseline::MissingBaseline::Strict
