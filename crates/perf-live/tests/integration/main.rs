@@ -2,6 +2,7 @@
 //! real HTTP on loopback, and a whole suite run watched live.
 
 mod aggregator;
+mod docs;
 mod http;
 mod pipeline;
 mod support;
