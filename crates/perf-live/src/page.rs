@@ -112,14 +112,15 @@ function render(s) {
   const kpis = $("kpis");
   kpis.replaceChildren();
   const res = s.resources || {};
-  const last = s.latency.length ? s.latency[s.latency.length - 1] : {};
+  // The latest interval in which something finished (the last ones are empty at the end).
+  const last = s.latency.filter((p) => typeof p.p50_ms === "number").pop() || {};
   [
     [s.done + (s.planned ? " / " + s.planned : ""), "queries done"],
     [fmt(s.in_flight, 1), "in flight (mean)"],
     [fmt(s.rate, 1) + "/s", "throughput"],
-    [fmt(last.p50_ms, 1) + " ms", "p50 (last second)"],
-    [fmt(last.p95_ms, 1) + " ms", "p95 (last second)"],
-    [fmt(last.p99_ms, 1) + " ms", "p99 (last second)"],
+    [fmt(last.p50_ms, 1) + " ms", "p50 (last interval)"],
+    [fmt(last.p95_ms, 1) + " ms", "p95 (last interval)"],
+    [fmt(last.p99_ms, 1) + " ms", "p99 (last interval)"],
     [fmt(res.system_cpu_percent, 0) + "%", "system CPU"],
     [fmt(res.target_cpu_percent, 0) + "%", "target CPU (one core = 100)"],
     [fmt(res.harness_cpu_percent, 0) + "%", "harness CPU (one core = 100)"],
@@ -162,7 +163,7 @@ const BODY: &str = r#"<div id="banner" class="banner"><h1 id="title">RUNNING</h1
 </main>"#;
 
 /// `sha256-` of [`SCRIPT`], base64 (checked by a test against the script).
-pub(crate) const SCRIPT_HASH: &str = "sha256-EcKxrHA5tNAvxuwoFtLDxgkIY4cwteI2NgnAvj+MnDU=";
+pub(crate) const SCRIPT_HASH: &str = "sha256-7UZuY54NG15V+xgEhBAJIXBjBoqJv/ITCn7kTNEWu58=";
 /// `sha256-` of [`CSS`], base64 (checked by a test against the style).
 pub(crate) const STYLE_HASH: &str = "sha256-sobhB8NAu6tiM+R1o/Sz6GmX7wZhCGDq2uor8PLGs/c=";
 
