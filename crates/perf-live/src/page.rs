@@ -144,7 +144,12 @@ function render(s) {
 }
 const source = new EventSource("stream");
 source.onmessage = (e) => {
-  try { render(JSON.parse(e.data)); $("conn").textContent = "live"; } catch (err) { $("conn").textContent = "bad update: " + err; }
+  try {
+    const s = JSON.parse(e.data);
+    render(s);
+    // After the verdict nothing changes: stop listening.
+    if (s["final"]) { source.close(); $("conn").textContent = "run finished"; } else { $("conn").textContent = "live"; }
+  } catch (err) { $("conn").textContent = "bad update: " + err; }
 };
 source.onerror = () => { $("conn").textContent = "disconnected (the run may have ended)"; };
 "#;
@@ -163,7 +168,7 @@ const BODY: &str = r#"<div id="banner" class="banner"><h1 id="title">RUNNING</h1
 </main>"#;
 
 /// `sha256-` of [`SCRIPT`], base64 (checked by a test against the script).
-pub(crate) const SCRIPT_HASH: &str = "sha256-7UZuY54NG15V+xgEhBAJIXBjBoqJv/ITCn7kTNEWu58=";
+pub(crate) const SCRIPT_HASH: &str = "sha256-NpiGLl8q7NXU5hEvv3qO9pY5YthsPJz/8rj0UUSr6Zo=";
 /// `sha256-` of [`CSS`], base64 (checked by a test against the style).
 pub(crate) const STYLE_HASH: &str = "sha256-sobhB8NAu6tiM+R1o/Sz6GmX7wZhCGDq2uor8PLGs/c=";
 
