@@ -21,9 +21,8 @@ pub fn escape_label(value: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
-            // A carriage return is legal in a label value, but some parsers split lines on
-            // it; it never matters in an agent name.
-            '\r' => out.push_str("\\r"),
+            // The format defines no other escape (a parser rejects `\r`): a carriage
+            // return and every other character stay as they are, which the format allows.
             c => out.push(c),
         }
     }

@@ -187,7 +187,8 @@ impl Labels {
             return i;
         }
         if self.index.len() >= MAX_LABEL_VALUES {
-            if let Some(o) = self.other {
+            // A bot may name an agent `other` itself: one series, never two with one name.
+            if let Some(o) = self.other.or_else(|| self.index.get(OTHER).copied()) {
                 return o;
             }
             let o = self.push(Arc::from(OTHER));
@@ -195,7 +196,14 @@ impl Labels {
             return o;
         }
         let key: Arc<str> = Arc::from(value);
-        let i = self.push(Arc::from(truncate(value, MAX_LABEL_CHARS)));
+        let next = self.names.len();
+        let name = match truncate(value, MAX_LABEL_CHARS) {
+            // Two long names may share a prefix: the suffix keeps their series apart (and,
+            // longer than any kept whole name, never equals one).
+            cut if cut.len() < value.len() => Arc::from(format!("{cut}…#{next}")),
+            _ => key.clone(),
+        };
+        let i = self.push(name);
         self.index.insert(key, i);
         i
     }
@@ -471,12 +479,40 @@ mod tests {
     }
 
     #[test]
-    fn long_label_values_are_cut_on_a_character_boundary() {
+    fn long_label_values_are_cut_on_a_character_boundary_and_stay_distinct() {
         let mut s = LiveState::new();
         let long = "é".repeat(500);
         s.fold(&sample(&long, Outcome::Ok, 1_000));
+        s.fold(&sample(&format!("{long}x"), Outcome::Ok, 1_000));
         let p = s.publish(Duration::from_secs(1), Duration::from_secs(1));
-        assert_eq!(p.snapshot.agents[0].name.chars().count(), MAX_LABEL_CHARS);
+        let names: Vec<&str> = p.snapshot.agents.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names.len(), 2);
+        assert_ne!(names[0], names[1]);
+        assert!(names[0].starts_with(&"é".repeat(MAX_LABEL_CHARS)));
+        assert!(
+            names[0].chars().count() < MAX_LABEL_CHARS + 5,
+            "{}",
+            names[0]
+        );
+    }
+
+    #[test]
+    fn an_agent_named_other_shares_the_overflow_series() {
+        let mut s = LiveState::new();
+        s.fold(&sample(OTHER, Outcome::Ok, 1_000));
+        for i in 0..100 {
+            s.fold(&sample(&format!("agent-{i}"), Outcome::Ok, 1_000));
+        }
+        let p = s.publish(Duration::from_secs(1), Duration::from_secs(1));
+        let others: Vec<_> = p
+            .snapshot
+            .agents
+            .iter()
+            .filter(|a| a.name == OTHER)
+            .collect();
+        assert_eq!(others.len(), 1, "one series named other");
+        assert_eq!(others[0].count, 1 + 100 - (MAX_LABEL_VALUES as u64 - 1));
+        assert_eq!(p.metrics.matches("agent=\"other\",le=\"+Inf\"").count(), 1);
     }
 
     #[test]

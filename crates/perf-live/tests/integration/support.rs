@@ -112,7 +112,6 @@ pub(crate) fn parse_metrics(text: &str) -> Vec<Line> {
                             Some('\\') => value.push('\\'),
                             Some('"') => value.push('"'),
                             Some('n') => value.push('\n'),
-                            Some('r') => value.push('\r'),
                             other => panic!("bad escape {other:?} in {line:?}"),
                         },
                         Some('"') => break,
