@@ -182,3 +182,22 @@ fn a_budget_that_runs_out_blocks_with_a_partial_report() {
     // the slack is for process start-up on a loaded machine, not for the gate itself.
     assert!(elapsed < 6.0 + 10.0, "took {elapsed:.1} s");
 }
+
+#[test]
+fn live_serves_during_the_gate_and_a_public_address_needs_the_flag() {
+    let f = Fixture::new();
+    let config = f.config("live.json", serde_json::json!({}));
+    let config = config.to_str().unwrap();
+    let out = f.gate(&["--config", config, "--live", "0.0.0.0:0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--live-public"), "{}", stderr(&out));
+    assert!(!f.path("cicd_results").exists(), "refused before running");
+
+    let out = f.gate(&["--config", config, "--live", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("live view: http://127.0.0.1:"),
+        "{}",
+        stderr(&out)
+    );
+}
