@@ -10,7 +10,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use perf_suite::{exit_codes, Config, GateRequest, OnInconclusive, RuntimeChoice};
+use perf_suite::{exit_codes, Config, GateDecision, GateRequest, OnInconclusive, RuntimeChoice};
+
+#[path = "../../orchestrator/src/live.rs"]
+mod live;
 
 /// Deployment gate: exit 0 deploy, 1 blocked, 2 could not run, 130 interrupted.
 #[derive(Debug, Parser)]
@@ -58,6 +61,16 @@ struct Cli {
     /// The same as `--runtime current-thread`.
     #[arg(long, conflicts_with = "runtime")]
     single_thread: bool,
+    /// Serve a live view of the gate on this address (e.g. 127.0.0.1:5665): a page at `/`,
+    /// Prometheus metrics at `/metrics`, JSON lines at `/events` (docs/live.md).
+    #[arg(long, value_name = "ADDR")]
+    live: Option<std::net::SocketAddr>,
+    /// Allow `--live` on an address that is not loopback: anyone who reaches it sees the run.
+    #[arg(long, requires = "live")]
+    live_public: bool,
+    /// Keep the live view up this many seconds after the gate, to read the final state.
+    #[arg(long, value_name = "SECS", requires = "live")]
+    live_linger: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -118,14 +131,39 @@ fn main() -> ExitCode {
     };
     let outcome = match perf_suite::runtime(choice.single_thread(&config.target)) {
         Ok(rt) => rt.block_on(async {
+            let (live, events) = match live::start(cli.live, cli.live_public, cli.live_linger).await
+            {
+                Ok(Some((handle, tx))) => (Some(handle), Some(tx)),
+                Ok(None) => (None, None),
+                Err(e) => {
+                    eprintln!("ci-gate: could not run: {e:#}");
+                    return None;
+                }
+            };
             let cancel = tokio_util::sync::CancellationToken::new();
             perf_suite::cancel_on_signals(cancel.clone());
-            perf_suite::run_gate(&config, &request, cancel).await
+            let outcome = perf_suite::run_gate(&config, &request, events, cancel).await;
+            if let Some(live) = live {
+                live.finish(perf_live::LiveFinal {
+                    verdict: match outcome.decision {
+                        GateDecision::Deploy => perf_live::Verdict::Pass,
+                        GateDecision::Blocked => perf_live::Verdict::Fail,
+                        _ => perf_live::Verdict::CouldNotRun,
+                    },
+                    reasons: vec![outcome.reason.clone()],
+                    reports: outcome.suite.as_ref().map(|s| s.run_dir().to_owned()),
+                });
+                live::linger(live, cli.live_linger).await;
+            }
+            Some(outcome)
         }),
         Err(e) => {
             eprintln!("ci-gate: could not run: cannot start the async runtime: {e}");
             return ExitCode::from(exit_codes::COULD_NOT_RUN as u8);
         }
+    };
+    let Some(outcome) = outcome else {
+        return ExitCode::from(exit_codes::COULD_NOT_RUN as u8);
     };
     if let Some(path) = &outcome.baseline_saved {
         eprintln!("baseline saved to {}", path.display());

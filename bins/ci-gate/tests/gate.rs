@@ -60,3 +60,49 @@ fn setup_problems_exit_2_naming_what_is_wrong() {
         stderr(&out)
     );
 }
+
+/// The live view through the binary: served while the gate runs; a public address is
+/// refused without `--live-public`, before anything runs.
+#[test]
+fn live_serves_during_the_gate_and_a_public_address_needs_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("live.json");
+    let text = format!(
+        r#"{{"database_path": {:?}, "fixture": {{"messages": 1500}},
+            "performance_baselines": {{"baselines_dir": {:?}}}}}"#,
+        dir.path().join("m.db"),
+        dir.path().join("baselines")
+    );
+    std::fs::write(&config, text).unwrap();
+    let config = config.to_str().unwrap();
+    let out = gate(dir.path(), &["--config", config, "--live", "0.0.0.0:0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--live-public"), "{}", stderr(&out));
+    assert!(
+        !dir.path().join("cicd_results").exists(),
+        "refused before running"
+    );
+
+    let out = gate(
+        dir.path(),
+        &[
+            "--config",
+            config,
+            "--live",
+            "127.0.0.1:0",
+            "--max-queries",
+            "40",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("live view: http://127.0.0.1:"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("ci-gate: passed: deploy"),
+        "{}",
+        stderr(&out)
+    );
+}

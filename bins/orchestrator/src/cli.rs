@@ -76,6 +76,16 @@ pub(crate) struct Cli {
     /// The same as `--runtime current-thread`.
     #[arg(long, global = true, conflicts_with = "runtime")]
     single_thread: bool,
+    /// Serve a live view of the run on this address (e.g. 127.0.0.1:5665): a page at `/`,
+    /// Prometheus metrics at `/metrics`, JSON lines at `/events` (docs/live.md).
+    #[arg(long, global = true, value_name = "ADDR")]
+    live: Option<std::net::SocketAddr>,
+    /// Allow `--live` on an address that is not loopback: anyone who reaches it sees the run.
+    #[arg(long, global = true, requires = "live")]
+    live_public: bool,
+    /// Keep the live view up this many seconds after the run, to read the final state.
+    #[arg(long, global = true, value_name = "SECS", requires = "live")]
+    live_linger: Option<f64>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -172,10 +182,64 @@ pub(crate) async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>
     let cancel = CancellationToken::new();
     spawn_signal_handler(cancel.clone());
 
+    let live = match crate::live::start(cli.live, cli.live_public, cli.live_linger).await {
+        Ok(live) => live,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return exit_codes::COULD_NOT_RUN;
+        }
+    };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let progress = Progress::spawn(rx, !cli.quiet);
+    let progress = Progress::spawn(rx, !cli.quiet, live.as_ref().map(|(_, tx)| tx.clone()));
+    let live = live.map(|(handle, _)| handle);
     let outcome = perf_suite::run_suite(&config, Some(tx), cancel).await;
     progress.finish().await;
+    if let Some(live) = &live {
+        live.finish(live_final(&outcome));
+    }
+    let code = report(&cli, &config, outcome);
+    if let Some(live) = live {
+        crate::live::linger(live, cli.live_linger).await;
+    }
+    code
+}
+
+/// The live view's final banner for a suite outcome.
+fn live_final(
+    outcome: &Result<perf_suite::SuiteOutcome, perf_suite::SuiteError>,
+) -> perf_live::LiveFinal {
+    match outcome {
+        Ok(o) => {
+            let status = perf_report::overall_status(&o.result);
+            let verdict = if o.result.interrupted {
+                perf_live::Verdict::Interrupted
+            } else {
+                match status.status {
+                    perf_report::Status::Pass => perf_live::Verdict::Pass,
+                    perf_report::Status::Warn => perf_live::Verdict::Warn,
+                    perf_report::Status::Fail => perf_live::Verdict::Fail,
+                }
+            };
+            perf_live::LiveFinal {
+                verdict,
+                reasons: status.reasons,
+                reports: Some(o.run_dir().to_owned()),
+            }
+        }
+        Err(e) => perf_live::LiveFinal {
+            verdict: perf_live::Verdict::CouldNotRun,
+            reasons: vec![e.to_string()],
+            reports: None,
+        },
+    }
+}
+
+/// Prints the result, saves a baseline when asked, and returns the exit code.
+fn report(
+    cli: &Cli,
+    config: &Config,
+    outcome: Result<perf_suite::SuiteOutcome, perf_suite::SuiteError>,
+) -> i32 {
     match outcome {
         Ok(outcome) => {
             println!();
@@ -188,7 +252,7 @@ pub(crate) async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>
                 &cli.command
             {
                 if let Err(e) =
-                    crate::commands::save_baseline(&config, name, *force, &outcome.result)
+                    crate::commands::save_baseline(config, name, *force, &outcome.result)
                 {
                     eprintln!("error: {e:#}");
                     return exit_codes::COULD_NOT_RUN;

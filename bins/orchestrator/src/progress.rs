@@ -4,7 +4,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use perf_runner::RunEvent;
 use perf_suite::{PhaseEvent, SuiteEvent};
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
 
 /// Draws phase headers and a progress bar from suite events, on its own task so the
@@ -14,11 +14,20 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    pub(crate) fn spawn(mut rx: UnboundedReceiver<SuiteEvent>, bars: bool) -> Self {
+    /// Draws the events of `rx`, passing each on to `forward` (the live view) first.
+    pub(crate) fn spawn(
+        mut rx: UnboundedReceiver<SuiteEvent>,
+        bars: bool,
+        forward: Option<UnboundedSender<SuiteEvent>>,
+    ) -> Self {
         let bars = bars && std::io::stderr().is_terminal();
         let task = tokio::spawn(async move {
             let mut bar: Option<ProgressBar> = None;
             while let Some(event) = rx.recv().await {
+                if let Some(f) = &forward {
+                    // A stopped live view only means nobody is watching.
+                    let _ = f.send(event.clone());
+                }
                 match event {
                     SuiteEvent::Phase(PhaseEvent::Started { number, name }) => {
                         println!("\n=== Phase {number}: {name} ===");

@@ -97,3 +97,18 @@ fn global_flags_work_before_and_after_a_subcommand() {
     let runs = orchestrator(dir.path(), &["runs", "list", "--out", "elsewhere"]);
     assert_eq!(runs.status.code(), Some(0), "{}", stderr(&runs));
 }
+
+#[test]
+fn a_public_live_address_without_live_public_exits_2_before_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = orchestrator(dir.path(), &["--quiet", "--live", "0.0.0.0:0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("not a loopback address"), "{err}");
+    assert!(err.contains("--live-public"), "{err}");
+    // Nothing ran: no database was generated, no report written.
+    assert!(!dir.path().join("reports").exists());
+
+    let out = orchestrator(dir.path(), &["--live-linger", "5"]);
+    assert_eq!(out.status.code(), Some(2), "--live-linger needs --live");
+}

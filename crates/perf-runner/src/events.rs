@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use perf_core::{Outcome, ResourceSample};
 
 /// Progress of a run, sent on the channel given to [`crate::Runner::with_events`].
@@ -25,8 +27,9 @@ pub enum RunEvent {
     },
 }
 
-/// The per-query progress event: small and `Copy`, so sending it costs no allocation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The per-query progress event: small, and cheap to send: the agent and scenario names
+/// are shared (`Arc`), interned per worker, so sending allocates nothing in the common case.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SampleEvent {
     /// Final outcome.
     pub outcome: Outcome,
@@ -38,4 +41,11 @@ pub struct SampleEvent {
     pub latency_us: u64,
     /// Time from the actual start, microseconds.
     pub service_us: u64,
+    /// The agent that answered (the response's primary agent), when there was an answer
+    /// naming one. The bot chooses this string: treat it as untrusted.
+    pub agent: Option<Arc<str>>,
+    /// The query's scenario.
+    pub scenario: Option<Arc<str>>,
+    /// Time to first token of a streamed answer, microseconds.
+    pub ttft_us: Option<u64>,
 }

@@ -38,6 +38,8 @@ struct QueryClass {
     scenario: String,
     category: String,
     expected_agent: Option<String>,
+    /// The scenario again, shared by every [`SampleEvent`] of this class.
+    scenario_label: Arc<str>,
 }
 
 /// The distinct classes of a plan's queries, and each query's class.
@@ -64,6 +66,7 @@ impl PlanIndex {
                         scenario: q.scenario.clone(),
                         category: q.category.clone(),
                         expected_agent: q.expected_agent.clone(),
+                        scenario_label: Arc::from(q.scenario.as_str()),
                     });
                     (classes.len() - 1) as u32
                 })
@@ -281,6 +284,8 @@ pub(crate) struct Recorder {
     batch: Vec<FastRecord>,
     batch_limit: usize,
     agents: Vec<String>,
+    /// Agent names already shared with [`SampleEvent`]s (at most `MAX_LOCAL_AGENTS`).
+    agent_labels: Vec<Arc<str>>,
     jsonl: Vec<u8>,
 }
 
@@ -292,6 +297,7 @@ impl Recorder {
             batch: Vec::with_capacity(BATCH),
             batch_limit: BATCH,
             agents: Vec::new(),
+            agent_labels: Vec::new(),
             jsonl: Vec::new(),
         }
     }
@@ -303,6 +309,7 @@ impl Recorder {
             batch: Vec::new(),
             batch_limit: 1,
             agents: Vec::new(),
+            agent_labels: Vec::new(),
             jsonl: Vec::new(),
         }
     }
@@ -318,15 +325,46 @@ impl Recorder {
         Some((self.agents.len() - 1) as u32)
     }
 
+    /// The shared name of `agent`, allocated once per worker for the first agents seen.
+    fn agent_label(&mut self, agent: &str) -> Arc<str> {
+        if let Some(a) = self.agent_labels.iter().find(|a| &***a == agent) {
+            return Arc::clone(a);
+        }
+        let label: Arc<str> = Arc::from(agent);
+        if self.agent_labels.len() < MAX_LOCAL_AGENTS {
+            self.agent_labels.push(Arc::clone(&label));
+        }
+        label
+    }
+
+    fn scenario_label(&self, qi: usize) -> Option<Arc<str>> {
+        let index = &self.shared.index;
+        let class = index.class_of.get(qi)?;
+        index
+            .classes
+            .get(*class as usize)
+            .map(|c| Arc::clone(&c.scenario_label))
+    }
+
     /// Records one finished query: `qi` is its index in the plan.
     pub(crate) fn record(&mut self, qi: usize, query: &Query, timing: Timing, f: Finished) {
         if self.shared.sample_events {
+            let response = f.response.as_ref();
+            let agent = response
+                .and_then(|r| r.primary_agent())
+                .map(|a| self.agent_label(a));
+            let ttft_us = response
+                .and_then(|r| r.time_to_first_token)
+                .map(|t| u64::try_from(t.as_micros()).unwrap_or(u64::MAX));
             self.shared.event(RunEvent::Sample(SampleEvent {
                 outcome: f.outcome,
                 attempts: f.attempts,
                 scheduled_at_us: timing.scheduled_at_us,
                 latency_us: timing.latency_us,
                 service_us: timing.service_us,
+                agent,
+                scenario: self.scenario_label(qi),
+                ttft_us,
             }));
         }
         let class = self.shared.index.class_of.get(qi).copied();
@@ -377,6 +415,9 @@ impl Recorder {
                 scheduled_at_us,
                 latency_us: 0,
                 service_us: 0,
+                agent: None,
+                scenario: Some(Arc::from(query.scenario.as_str())),
+                ttft_us: None,
             }));
         }
         let mut s = blank_sample();

@@ -10,7 +10,8 @@ use perf_core::{CheckResult, RunResult};
 use tokio_util::sync::CancellationToken;
 
 use crate::{exit_codes, gate_checks, Config, GateOptions, OnInconclusive, SuiteError};
-use crate::{SuiteOutcome, GATE_GROUP};
+use crate::{SuiteEvent, SuiteOutcome, GATE_GROUP};
+use tokio::sync::mpsc::UnboundedSender;
 
 /// What the gate is asked: `ci-gate`'s flags as data.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,11 +202,13 @@ impl Budget {
     }
 }
 
-/// Runs the gate on `config` (already shaped by [`GateRequest::shape`]). Cancelling
+/// Runs the gate on `config` (already shaped by [`GateRequest::shape`]), sending progress
+/// (the gate's checks included, as each is decided) to `events` when given. Cancelling
 /// `cancel` (Ctrl-C, SIGTERM) stops it with a partial report and [`GateDecision::Interrupted`].
 pub async fn run_gate(
     config: &Config,
     request: &GateRequest,
+    events: Option<UnboundedSender<SuiteEvent>>,
     cancel: CancellationToken,
 ) -> GateOutcome {
     let started = tokio::time::Instant::now();
@@ -215,6 +218,7 @@ pub async fn run_gate(
         resources: config.resource_limits.clone(),
     };
     let note_budget = budget.clone();
+    let check_events = events.clone();
     // The gate's checks and the budget note go into the result before the reports are
     // written, so the reports are written once and hold everything.
     let add_gate_checks = move |result: &mut RunResult| {
@@ -226,6 +230,11 @@ pub async fn run_gate(
             ));
         }
         let checks = gate_checks(result, &options);
+        if let Some(tx) = &check_events {
+            for c in &checks {
+                let _ = tx.send(SuiteEvent::Check(c.clone()));
+            }
+        }
         result.checks.extend(checks);
     };
     // The cancellation ends phase 4 in time; this is the backstop for a phase that cannot
@@ -233,7 +242,7 @@ pub async fn run_gate(
     let hard_stop = request.budget.saturating_add(Duration::from_secs(2));
     let outcome = tokio::time::timeout(
         hard_stop,
-        crate::run_suite_amending(config, None, cancel.clone(), add_gate_checks),
+        crate::run_suite_amending(config, events, cancel.clone(), add_gate_checks),
     )
     .await;
     let suite = match outcome {

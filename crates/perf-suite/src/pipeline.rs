@@ -29,6 +29,15 @@ pub enum SuiteEvent {
     Runner(RunEvent),
     /// A remark worth showing (a generated database, a reduced scale).
     Note(String),
+    /// The run's id, sent once before the first phase; the reports go to
+    /// `output_dir/<run_id>/`.
+    RunStarted {
+        /// The run id.
+        run_id: String,
+    },
+    /// A check's verdict, sent as soon as it is known (robustness after the edge cases,
+    /// the baseline in phase 5, the critical paths in phase 6).
+    Check(perf_core::CheckResult),
 }
 
 /// A phase boundary.
@@ -157,6 +166,9 @@ pub async fn run_suite_amending(
         std::process::id() & 0xffff
     );
     let run_dir = config.output_dir.join(&run_id);
+    phases.emit(SuiteEvent::RunStarted {
+        run_id: run_id.clone(),
+    });
 
     // Phase 1: content analysis.
     let t = phases.start(1);
@@ -279,12 +291,14 @@ pub async fn run_suite_amending(
         let store = perf_baseline::BaselineStore::new(&pb.baselines_dir);
         let env = perf_baseline::EnvironmentFingerprint::detect(&result.target, HARNESS_VERSION);
         let outcome = perf_baseline::check_against_baseline(&store, &result, &env, &pb.policy())?;
-        result.checks.push(perf_core::CheckResult {
+        let check = perf_core::CheckResult {
             group: perf_core::CheckGroup::Baseline,
             name: pb.baseline_name.clone(),
             passed: outcome.passed,
             reason: outcome.message.clone(),
-        });
+        };
+        phases.emit(SuiteEvent::Check(check.clone()));
+        result.checks.push(check);
         result.comparison = outcome.comparison;
         let status = if outcome.passed {
             PhaseStatus::Completed
@@ -307,6 +321,9 @@ pub async fn run_suite_amending(
             checks.len() - failed,
             checks.len()
         );
+        for c in &checks {
+            phases.emit(SuiteEvent::Check(c.clone()));
+        }
         result.checks.extend(checks);
         phases.finish(
             6,
@@ -460,7 +477,10 @@ impl Execution<'_> {
                 }
             }));
         }
-        let outcome = run_plans(config, &runner, standard, load, scenarios, &cancel, result).await;
+        let outcome = run_plans(
+            config, &runner, standard, load, scenarios, &cancel, events, result,
+        )
+        .await;
         drop(runner);
         if let Some(f) = forward {
             let _ = f.await;
@@ -471,7 +491,8 @@ impl Execution<'_> {
 
 /// The standard queries, then every scenario in turn, all into `result`. The edge-case
 /// scenario runs as [`EdgeCaseRun`] says (controls, then hostile/probe pairs on the
-/// configured users) and adds its robustness checks.
+/// configured users) and adds its robustness checks, each sent as an event as it is known.
+#[allow(clippy::too_many_arguments)]
 async fn run_plans(
     config: &Config,
     runner: &Runner,
@@ -479,6 +500,7 @@ async fn run_plans(
     load: LoadProfile,
     scenarios: &[perf_synth::ScenarioPlan],
     cancel: &CancellationToken,
+    events: &Option<UnboundedSender<SuiteEvent>>,
     result: &mut RunResult,
 ) -> Result<(), SuiteError> {
     runner
@@ -492,7 +514,13 @@ async fn run_plans(
             let report = EdgeCaseRun::from_config(config)
                 .run(runner, &plan.queries, result)
                 .await?;
-            result.checks.extend(report.checks());
+            let checks = report.checks();
+            if let Some(tx) = events {
+                for c in &checks {
+                    let _ = tx.send(SuiteEvent::Check(c.clone()));
+                }
+            }
+            result.checks.extend(checks);
         } else {
             let run = Plan::new(plan.queries.clone(), plan.load.clone());
             runner.run(&run, result).await?;

@@ -311,3 +311,66 @@ async fn plans_follow_each_other_on_the_runs_clock() {
     assert_eq!(result.overall.count, 20);
     assert_eq!(result.timeline.buckets.len(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn sample_events_name_the_answering_agent_and_the_scenario_sharing_one_allocation() {
+    let target = Scripted::fixed(10);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let runner = Runner::new(target, RunnerConfig::default()).with_events(tx);
+    let mut result = new_result();
+    let plan = Plan::new(queries(12), closed(1, None, 0, None));
+    runner.run(&plan, &mut result).await.unwrap();
+    let events = samples(&drain(&mut rx));
+    assert_eq!(events.len(), 12);
+    let first = events[0]
+        .agent
+        .clone()
+        .expect("the scripted bot names its agent");
+    assert_eq!(&*first, "search");
+    for s in &events {
+        let agent = s.agent.as_ref().expect("every answer names its agent");
+        // One worker interns the name: every event shares the first allocation.
+        assert!(std::sync::Arc::ptr_eq(agent, &first));
+        assert_eq!(s.scenario.as_deref(), Some("test"));
+        assert_eq!(s.ttft_us, None, "nothing streamed");
+    }
+}
+
+/// Answers after 10 ms, as a stream whose first token came after 3 ms.
+struct Streamed;
+
+#[async_trait::async_trait]
+impl perf_core::BotTarget for Streamed {
+    async fn execute(
+        &self,
+        _query: &perf_core::Query,
+    ) -> Result<perf_core::BotResponse, perf_core::TargetError> {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let mut r = perf_core::BotResponse::new("streamed answer".to_owned(), "search");
+        r.time_to_first_token = Some(Duration::from_millis(3));
+        r.time_to_last_token = Some(Duration::from_millis(9));
+        r.stream_chunks = Some(4);
+        Ok(r)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn sample_events_carry_the_time_to_first_token_of_streamed_answers() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let runner =
+        Runner::new(std::sync::Arc::new(Streamed), RunnerConfig::default()).with_events(tx);
+    let mut result = new_result();
+    runner
+        .run(
+            &Plan::new(queries(3), closed(1, None, 0, None)),
+            &mut result,
+        )
+        .await
+        .unwrap();
+    let events = samples(&drain(&mut rx));
+    assert_eq!(events.len(), 3);
+    assert!(
+        events.iter().all(|s| s.ttft_us == Some(3_000)),
+        "{events:?}"
+    );
+}

@@ -126,7 +126,7 @@ pub(crate) fn samples(events: &[RunEvent]) -> Vec<SampleEvent> {
     events
         .iter()
         .filter_map(|e| match e {
-            RunEvent::Sample(s) => Some(*s),
+            RunEvent::Sample(s) => Some(s.clone()),
             _ => None,
         })
         .collect()

@@ -29,7 +29,7 @@ fn config(dir: &std::path::Path, edit: impl FnOnce(&mut Config)) -> Config {
 
 async fn gate(c: Config, r: &GateRequest) -> perf_suite::GateOutcome {
     let shaped = r.shape(c).unwrap();
-    run_gate(&shaped, r, CancellationToken::new()).await
+    run_gate(&shaped, r, None, CancellationToken::new()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,7 +164,7 @@ async fn a_budget_that_runs_out_blocks_and_an_interruption_is_not_the_budget() {
         stopper.cancel();
     });
     let r = request(dir.path());
-    let out = run_gate(&r.shape(slow).unwrap(), &r, cancel).await;
+    let out = run_gate(&r.shape(slow).unwrap(), &r, None, cancel).await;
     assert_eq!(out.decision, GateDecision::Interrupted, "{}", out.reason);
     assert_eq!(out.decision.exit_code(), 130);
     assert!(!out.reason.contains("budget"), "{}", out.reason);

@@ -113,12 +113,22 @@ async fn the_whole_pipeline_writes_a_consistent_result_file() {
 
     // Progress events came through, phases in order.
     let mut started = Vec::new();
+    let mut run_ids = Vec::new();
+    let mut checks_sent = Vec::new();
     while let Ok(e) = rx.try_recv() {
-        if let SuiteEvent::Phase(perf_suite::PhaseEvent::Started { number, .. }) = e {
-            started.push(number);
+        match e {
+            SuiteEvent::Phase(perf_suite::PhaseEvent::Started { number, .. }) => {
+                started.push(number);
+            }
+            SuiteEvent::RunStarted { run_id } => run_ids.push(run_id),
+            SuiteEvent::Check(c) => checks_sent.push(c),
+            _ => {}
         }
     }
     assert_eq!(started, vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(run_ids, vec![outcome.result.run_id.clone()]);
+    // Every check reached the event stream as it was decided.
+    assert_eq!(checks_sent, outcome.result.checks);
 }
 
 fn synthetic_count(json: &serde_json::Value) -> u64 {

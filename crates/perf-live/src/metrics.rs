@@ -1,0 +1,244 @@
+//! `/metrics` in the Prometheus text exposition format (version 0.0.4), which OpenMetrics
+//! parsers read too. The names are documented in `docs/live.md`.
+
+use std::fmt::Write;
+
+use crate::state::{Buckets, LiveSnapshot, LiveState};
+
+/// Upper bounds of the latency and TTFT histogram buckets, seconds (`+Inf` is implied).
+pub const BUCKETS_S: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+];
+
+/// The content type of `/metrics`.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Escapes a label value: backslash, double quote and line feed, as the format requires.
+pub fn escape_label(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            // The format defines no other escape (a parser rejects `\r`): a carriage
+            // return and every other character stay as they are, which the format allows.
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// A float as the format writes it.
+fn num(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_owned()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
+    } else {
+        format!("{v}")
+    }
+}
+
+fn histogram(out: &mut String, name: &str, agent: &str, b: &Buckets) {
+    let agent = escape_label(agent);
+    let mut cumulative = 0;
+    for (le, n) in BUCKETS_S.iter().zip(b.counts) {
+        cumulative += n;
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{agent=\"{agent}\",le=\"{}\"}} {cumulative}",
+            num(*le)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{name}_bucket{{agent=\"{agent}\",le=\"+Inf\"}} {}",
+        b.count
+    );
+    let _ = writeln!(
+        out,
+        "{name}_sum{{agent=\"{agent}\"}} {}",
+        num(b.sum_us as f64 / 1e6)
+    );
+    let _ = writeln!(out, "{name}_count{{agent=\"{agent}\"}} {}", b.count);
+}
+
+/// Renders every metric of `state`; `snapshot` is the one just made from it.
+pub(crate) fn render(state: &LiveState, snapshot: &LiveSnapshot) -> String {
+    let mut out = String::with_capacity(4096);
+
+    header(
+        &mut out,
+        "chatbot_perf_run_info",
+        "gauge",
+        "The run being measured and the phase running now (always 1).",
+    );
+    let phase = match (&snapshot.phase, &snapshot.finished) {
+        (Some(p), _) => p.name.clone(),
+        (None, Some(_)) => "finished".to_owned(),
+        (None, None) => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "chatbot_perf_run_info{{run_id=\"{}\",phase=\"{}\"}} 1",
+        escape_label(snapshot.run_id.as_deref().unwrap_or("")),
+        escape_label(&phase)
+    );
+
+    header(
+        &mut out,
+        "chatbot_perf_queries_total",
+        "counter",
+        "Queries finished, by outcome, answering agent and scenario.",
+    );
+    let mut rows: Vec<(String, &str, &str, u64)> = state
+        .queries
+        .iter()
+        .map(|((outcome, agent, scenario), n)| {
+            (
+                outcome.label(),
+                state.agents.name(*agent),
+                state.scenarios.name(*scenario),
+                *n,
+            )
+        })
+        .collect();
+    rows.sort();
+    for (outcome, agent, scenario, n) in rows {
+        let _ = writeln!(
+            out,
+            "chatbot_perf_queries_total{{outcome=\"{}\",agent=\"{}\",scenario=\"{}\"}} {n}",
+            escape_label(&outcome),
+            escape_label(agent),
+            escape_label(scenario)
+        );
+    }
+
+    for (name, help, ttft) in [
+        (
+            "chatbot_perf_latency_seconds",
+            "Latency from the intended start, by answering agent.",
+            false,
+        ),
+        (
+            "chatbot_perf_ttft_seconds",
+            "Time to the first token of streamed answers, by answering agent.",
+            true,
+        ),
+    ] {
+        header(&mut out, name, "histogram", help);
+        for (i, a) in state.per_agent.iter().enumerate() {
+            let b = if ttft { &a.ttft } else { &a.latency };
+            if b.count > 0 {
+                histogram(&mut out, name, state.agents.name(i as u32), b);
+            }
+        }
+    }
+
+    header(
+        &mut out,
+        "chatbot_perf_in_flight",
+        "gauge",
+        "Mean queries in flight over the last interval.",
+    );
+    let _ = writeln!(out, "chatbot_perf_in_flight {}", num(state.last_in_flight));
+    header(
+        &mut out,
+        "chatbot_perf_achieved_queries_per_second",
+        "gauge",
+        "Queries finished per second over the last interval.",
+    );
+    let _ = writeln!(
+        out,
+        "chatbot_perf_achieved_queries_per_second {}",
+        num(state.last_rate)
+    );
+
+    if let Some(r) = &state.resources {
+        header(
+            &mut out,
+            "chatbot_perf_cpu_cores",
+            "gauge",
+            "CPU in use, in cores: the whole system, the target process, the harness.",
+        );
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let mut cpu = vec![("system", f64::from(r.system_cpu_percent) / 100.0 * cores)];
+        if let Some(t) = r.target_cpu_percent {
+            cpu.push(("target", f64::from(t) / 100.0));
+        }
+        cpu.push(("harness", f64::from(r.harness_cpu_percent) / 100.0));
+        for (process, v) in cpu {
+            let _ = writeln!(
+                out,
+                "chatbot_perf_cpu_cores{{process=\"{process}\"}} {}",
+                num(v)
+            );
+        }
+        header(
+            &mut out,
+            "chatbot_perf_memory_bytes",
+            "gauge",
+            "Memory in use: the whole system, and the resident memory of the target and the harness.",
+        );
+        let mib = 1024.0 * 1024.0;
+        let mut mem = vec![("system", r.system_memory_mb * mib)];
+        if let Some(t) = r.target_memory_mb {
+            mem.push(("target", t * mib));
+        }
+        mem.push(("harness", r.harness_memory_mb * mib));
+        for (process, v) in mem {
+            let _ = writeln!(
+                out,
+                "chatbot_perf_memory_bytes{{process=\"{process}\"}} {}",
+                num(v.round())
+            );
+        }
+    }
+
+    header(
+        &mut out,
+        "chatbot_perf_check_passed",
+        "gauge",
+        "Each check decided so far: 1 passed, 0 failed.",
+    );
+    // One sample per label set (a repeated check keeps its last verdict): a scrape with
+    // duplicate series is rejected whole.
+    let checks: std::collections::BTreeMap<(&str, &str), bool> = state
+        .checks
+        .iter()
+        .map(|c| ((c.group.as_str(), c.name.as_str()), c.passed))
+        .collect();
+    for ((group, name), passed) in checks {
+        let _ = writeln!(
+            out,
+            "chatbot_perf_check_passed{{group=\"{}\",name=\"{}\"}} {}",
+            escape_label(group),
+            escape_label(name),
+            u8::from(passed)
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_escape_backslash_quote_and_newline() {
+        assert_eq!(escape_label(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(escape_label("x\ny"), r"x\ny");
+        assert_eq!(escape_label("plain"), "plain");
+    }
+
+    #[test]
+    fn buckets_ascend() {
+        assert!(BUCKETS_S.windows(2).all(|w| w[0] < w[1]));
+    }
+}
