@@ -2,26 +2,25 @@
 """The live view during a real run, as a user sees it (`.ci/run` calls this).
 
 Starts `orchestrator --live` (the README's main run at a longer scale, with the live view
-kept up after it), reads `/metrics` at two moments of the run with Prometheus's own
-text-format parser (prometheus_client) and checks the counts moved; after the run, opens the
-page in headless Chromium and checks it shows the verdict and the report's query count with
-no console error or CSP violation, and checks `/metrics` against report.json.
-
-Headless Chromium's `--dump-dom` waits for the page's open event stream, which the page
-closes only once the verdict is in, so the browser looks after the run; the moving numbers
-during it are read from `/metrics`, which is fed by the same snapshots as the page.
+kept up after it). During the run it reads `/metrics` with Prometheus's own text-format
+parser (prometheus_client) and the open page in headless Chromium (through the DevTools
+protocol) at two moments, and checks both moved, with no console error or CSP violation.
+After the run it checks the page shows the verdict and the report's query count, and that
+`/metrics` agrees with report.json.
 
 Usage: live_check.py ORCHESTRATOR OUT_DIR DATABASE
 """
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
+import websocket  # websocket-client: the DevTools protocol, to look at the page mid-run
 from prometheus_client.parser import text_string_to_metric_families
 
 ADDR = "127.0.0.1:5665"
@@ -54,6 +53,52 @@ def done(dom: str) -> int:
     return int(m.group(1))
 
 
+class Browser:
+    """A headless Chromium showing the live page, read through the DevTools protocol while
+    the run goes on (`--dump-dom` would wait for the page's event stream to close)."""
+
+    def __init__(self, work: str):
+        profile = tempfile.mkdtemp(dir=work)
+        self.proc = subprocess.Popen(
+            ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+             "--remote-debugging-port=9333", URL],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        for _ in range(300):
+            try:
+                targets = json.load(urllib.request.urlopen("http://127.0.0.1:9333/json", timeout=1))
+                page = next(t for t in targets if t.get("type") == "page")
+                break
+            except (OSError, StopIteration, ValueError):
+                time.sleep(0.1)
+        else:
+            raise SystemExit("Chromium's DevTools endpoint did not come up")
+        self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30)
+        self.next_id = 0
+
+    def eval(self, expression: str):
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": "Runtime.evaluate",
+                                 "params": {"expression": expression, "returnByValue": True}}))
+        while True:
+            reply = json.loads(self.ws.recv())
+            if reply.get("id") == self.next_id:
+                return reply["result"]["result"].get("value")
+
+    def close(self) -> list:
+        self.ws.close()
+        self.proc.terminate()
+        _, err = self.proc.communicate(timeout=30)
+        return [l for l in err.splitlines()
+                if ":CONSOLE" in l or "Uncaught" in l or "Refused to" in l
+                or "Content Security Policy" in l]
+
+
+DONE_JS = """(() => { for (const k of document.querySelectorAll('.kpi')) {
+  if (k.querySelector('span').textContent === 'queries done')
+    return parseInt(k.querySelector('b').textContent, 10); } return -1; })()"""
+
+
 def metrics_total() -> float:
     text = urllib.request.urlopen(URL + "metrics", timeout=5).read().decode()
     families = {f.name: f for f in text_string_to_metric_families(text)}
@@ -80,13 +125,27 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
+        # 200 clients that ask for the event stream and never read it: the run and the
+        # other clients must not notice (the server keeps one latest snapshot, no queue).
+        stalled = []
+        for _ in range(200):
+            c = socket.create_connection(("127.0.0.1", 5665), timeout=5)
+            c.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+            stalled.append(c)
+        browser = Browser(work)
         time.sleep(3)
-        a = metrics_total()
+        a, pa = metrics_total(), browser.eval(DONE_JS)
         time.sleep(3)
-        b = metrics_total()
+        b, pb = metrics_total(), browser.eval(DONE_JS)
         assert not os.path.exists(report), "the run ended before the second look"
         assert b > a, f"queries did not move on /metrics between two looks 3 s apart: {a} then {b}"
-        print(f"/metrics during the run: {int(a)} then {int(b)} queries 3 s later")
+        assert pb > pa > 0, f"the page's queries done did not move: {pa} then {pb}"
+        trouble = browser.close()
+        assert not trouble, trouble
+        for c in stalled:
+            c.close()
+        print(f"during the run, with 200 stalled /stream clients: /metrics {int(a)} then "
+              f"{int(b)} queries 3 s later; the page in Chromium {pa} then {pb}, no console error")
 
         for _ in range(1200):
             if os.path.exists(report):
