@@ -60,6 +60,22 @@ async fn paused_bot(llm: LlmConfig) -> (Fixture, Arc<RefBot>, RefBotConfig) {
 }
 
 /// The answer the agents give `text`, computed off the clock.
+/// Runs `bot.execute(q)` on the paused clock and checks it ends at `at` (plans are whole
+/// milliseconds): still running 1 ms before, done 1 ms after.
+async fn execute_ending_at(
+    bot: &Arc<RefBot>,
+    q: Query,
+    at: Duration,
+) -> Result<perf_core::BotResponse, perf_core::TargetError> {
+    let bot = Arc::clone(bot);
+    let task = tokio::spawn(async move { bot.execute(&q).await });
+    tokio::time::sleep(at - Duration::from_millis(1)).await;
+    assert!(!task.is_finished(), "ended before {at:?}");
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    assert!(task.is_finished(), "still running 1 ms after {at:?}");
+    task.await.expect("the execute task")
+}
+
 async fn true_answer(bot: &Arc<RefBot>, text: &str) -> String {
     let bot = Arc::clone(bot);
     let text = text.to_owned();
@@ -79,9 +95,9 @@ async fn in_process_ttft_and_service_time_equal_the_plan() {
         let q = Query::new(format!("p{i}"), *text, "llm");
         let answer = true_answer(&bot, text).await;
         let plan = plan_llm_query(&config, bot.route(text), &q.id).expect("llm on");
-        let started = Instant::now();
-        let r = bot.execute(&q).await.expect("answer");
-        assert_eq!(started.elapsed(), plan.service_time(&answer), "{text}");
+        let r = execute_ending_at(&bot, q, plan.service_time(&answer))
+            .await
+            .expect("answer");
         assert_eq!(r.answer, answer);
         assert_eq!(
             r.time_to_first_token,
@@ -340,12 +356,13 @@ async fn injected_errors_come_at_the_planned_ttft() {
     };
     let opened = config.clone();
     let bot = off_the_clock(move || async move { RefBot::open(opened).await.expect("open") }).await;
-    let started = Instant::now();
     let q = Query::new("e1", QUERIES[0], "llm");
-    let e = bot.execute(&q).await.expect_err("an injected error");
-    assert_eq!(e.kind, perf_core::ErrorKind::Bot);
     let plan = plan_llm_query(&config, bot.route(&q.text), &q.id).expect("llm on");
-    assert_eq!(started.elapsed(), plan.time_to_first_token);
+    let bot = Arc::new(bot);
+    let e = execute_ending_at(&bot, q, plan.time_to_first_token)
+        .await
+        .expect_err("an injected error");
+    assert_eq!(e.kind, perf_core::ErrorKind::Bot);
 }
 
 #[tokio::test]

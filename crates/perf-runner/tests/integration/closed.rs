@@ -88,9 +88,15 @@ async fn a_stalled_answer_is_one_slow_query_not_a_queue() {
     for s in &events {
         assert_eq!(s.latency_us, s.service_us, "latency is the answer time");
     }
-    // The ceiling still spaces starts: 3 at 0.1 s steps, the stall (0.3–2.3 s), then 26 more
-    // from 2.3 s on, 0.1 s apart; the last answers 10 ms after its start at 4.8 s.
-    assert_near(result.wall_time_s, 0.3 + 2.0 + 25.0 * 0.1 + 0.01);
+    // The ceiling still spaces starts: 4 at 0.1 s steps (the fourth stalls until 2.3 s),
+    // then 26 more from 2.3 s on, 0.1 s apart.
+    let mut starts: Vec<u64> = events.iter().map(|s| s.scheduled_at_us).collect();
+    starts.sort_unstable();
+    let expected: Vec<u64> = (0..4)
+        .map(|k| k * 100_000)
+        .chain((0..26).map(|k| 2_300_000 + k * 100_000))
+        .collect();
+    assert_eq!(starts, expected);
     assert_eq!(result.schedule.late_starts, 0);
 }
 
@@ -184,10 +190,14 @@ async fn chained_queries_stay_in_order_on_one_user_while_users_run_in_parallel()
     let stats = runner.run(&plan, &mut result).await.unwrap();
     assert_eq!(stats.sent, 40);
     assert_eq!(target.max_in_flight.load(Ordering::SeqCst), 4);
-    // 20 pairs on 4 users: 5 rounds of two 100 ms queries.
-    assert_near(stats.wall_time_s, 1.0);
-    // Each pair's second query starts when its first answered.
+    // 20 pairs on 4 users: 5 rounds of two 100 ms queries, the last answer at 1 s.
     let events = samples(&drain(&mut rx));
+    let last_answer = events
+        .iter()
+        .map(|s| s.scheduled_at_us + s.latency_us)
+        .max();
+    assert_eq!(last_answer, Some(1_000_000));
+    // Each pair's second query starts when its first answered.
     let starts: Vec<u64> = events.iter().map(|s| s.scheduled_at_us).collect();
     assert_eq!(starts.iter().filter(|&&t| t % 200_000 == 0).count(), 20);
     assert_eq!(
