@@ -259,15 +259,13 @@ fn report(
                 }
             }
             let (code, reasons) = perf_suite::exit_code_of(&outcome.result);
+            let prefix = if code == exit_codes::FAILED {
+                "failed: "
+            } else {
+                ""
+            };
             for reason in &reasons {
-                eprintln!(
-                    "{}",
-                    if code == exit_codes::FAILED {
-                        format!("failed: {reason}")
-                    } else {
-                        reason.clone()
-                    }
-                );
+                eprintln!("{prefix}{reason}");
             }
             code
         }

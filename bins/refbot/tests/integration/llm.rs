@@ -13,9 +13,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::time::Instant;
 
-use crate::{fixture, test_config, Fixture};
-
-const REFBOT: &str = env!("CARGO_BIN_EXE_refbot");
+use crate::{fixture, test_config, Fixture, REFBOT};
 
 const QUERIES: [&str; 5] = [
     "who is the most active user?",

@@ -10,6 +10,9 @@ use perf_refbot::{RefBot, RefBotConfig};
 use perf_synth::FixtureConfig;
 use tempfile::TempDir;
 
+/// The binary under test.
+pub(crate) const REFBOT: &str = env!("CARGO_BIN_EXE_refbot");
+
 /// A generated message database in a temporary directory.
 pub(crate) struct Fixture {
     _dir: TempDir,

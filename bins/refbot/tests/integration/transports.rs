@@ -12,9 +12,7 @@ use perf_targets::{
 use tokio::process::Command;
 
 use crate::llm::start_server;
-use crate::{fixture, open, test_config};
-
-const REFBOT: &str = env!("CARGO_BIN_EXE_refbot");
+use crate::{fixture, open, test_config, REFBOT};
 
 const QUERIES: [&str; 5] = [
     "who is the most active user?",
