@@ -295,6 +295,10 @@ pub struct Baseline {
     /// Share of answered queries per agent.
     #[serde(default)]
     pub agent_distribution: BTreeMap<String, f64>,
+    /// The run was cut short; such a baseline is only ever compared with, never saved
+    /// (left out of files, where it is always false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 impl Baseline {
@@ -321,6 +325,7 @@ impl Baseline {
             resource_peaks: run.resource_peaks.clone(),
             resources: ResourceStats::from_run(run),
             agent_distribution: agent_distribution(&run.overall.agent_usage),
+            interrupted: run.interrupted,
         }
     }
 }
@@ -431,7 +436,8 @@ impl BaselineStore {
         Ok(self.path_of(name)?.is_file())
     }
 
-    /// Makes baseline `name` from `run` and saves it; returns what was saved.
+    /// Makes baseline `name` from `run` and saves it; returns what was saved. An
+    /// interrupted run is refused with [`BaselineError::IncompleteRun`] (see [`Self::save`]).
     pub fn create_from_run(
         &self,
         name: &str,
@@ -447,8 +453,18 @@ impl BaselineStore {
     /// Saves `baseline` as `<dir>/<name>.json`: written to a temporary file in the same
     /// directory, flushed to disk, then renamed over the old file, so a crash leaves
     /// either the old baseline or the new one, never a torn file.
+    ///
+    /// A baseline made from an interrupted run ([`Baseline::interrupted`]) is refused with
+    /// [`BaselineError::IncompleteRun`] before anything is written: every path that writes
+    /// a baseline comes through here, so a partial run never becomes the reference.
     pub fn save(&self, baseline: &Baseline, mode: WriteMode) -> Result<PathBuf, BaselineError> {
         let path = self.path_of(&baseline.name)?;
+        if baseline.interrupted {
+            return Err(BaselineError::IncompleteRun {
+                name: baseline.name.clone(),
+                run_id: baseline.run_id.clone(),
+            });
+        }
         let mut json = serde_json::to_vec_pretty(baseline).map_err(|e| BaselineError::Corrupt {
             path: path.clone(),
             message: format!("cannot serialize: {e}"),

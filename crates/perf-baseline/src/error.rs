@@ -66,6 +66,15 @@ pub enum BaselineError {
         /// What is wrong and what is allowed.
         message: String,
     },
+    /// The run was cut short (Ctrl-C, SIGTERM, a budget, an error mid-run): its figures
+    /// cover part of the plan, so it never becomes a baseline.
+    #[error("run {run_id} was interrupted or stopped early, so it cannot become baseline `{name}`: its figures cover only part of the plan; make the baseline from a run that completed")]
+    IncompleteRun {
+        /// The baseline name.
+        name: String,
+        /// The run refused.
+        run_id: String,
+    },
     /// The run history database failed.
     #[error("run history {}: {message}", path.display())]
     History {

@@ -98,6 +98,18 @@ pub fn check_against_baseline(
         Err(e) => return Err(e),
     };
     let Some(baseline) = baseline else {
+        if policy.update != UpdatePolicy::Never && run.interrupted {
+            let strict = policy.missing == MissingBaseline::Strict;
+            return Ok(BaselineOutcome {
+                comparison: None,
+                action: BaselineAction::Missing,
+                passed: !strict,
+                message: format!(
+                    "no baseline `{name}` yet, and this run was interrupted, so it was not made the baseline; create it from a complete run with `{}`",
+                    create_command(name)
+                ),
+            });
+        }
         if policy.update != UpdatePolicy::Never {
             let path = store.path_of(name)?;
             store.create_from_run(name, run, environment.clone(), WriteMode::CreateNew)?;
@@ -134,6 +146,7 @@ pub fn check_against_baseline(
     let regressed = comparison.overall == Verdict::Regression;
     let replace = match policy.update {
         UpdatePolicy::Never => false,
+        _ if run.interrupted => false,
         UpdatePolicy::Auto => !regressed,
         UpdatePolicy::Always => true,
     };
@@ -163,6 +176,8 @@ pub fn check_against_baseline(
     }
     if replace {
         message.push_str("; baseline updated from this run");
+    } else if policy.update != UpdatePolicy::Never && run.interrupted {
+        message.push_str("; baseline kept (an interrupted run does not replace it)");
     } else if policy.update == UpdatePolicy::Auto {
         message.push_str("; baseline kept (a regressed run does not replace it)");
     }

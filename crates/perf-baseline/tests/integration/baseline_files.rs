@@ -271,3 +271,57 @@ fn streaming_histograms_are_stored_only_when_something_streamed() {
     }
     assert!(store.load("plain").unwrap().overall.ttft.is_empty());
 }
+
+/// Issue #16 D2: an interrupted run never creates or replaces a baseline, by any path
+/// (auto-update, an explicit update, `create_from_run`, `save` of a baseline made from it).
+#[test]
+fn an_interrupted_run_never_becomes_the_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BaselineStore::new(dir.path());
+    let mut partial = run(9, 50, 1.0);
+    partial.interrupted = true;
+    for update in [UpdatePolicy::Auto, UpdatePolicy::Always] {
+        let policy = BaselinePolicy {
+            name: "auto".into(),
+            update,
+            ..BaselinePolicy::default()
+        };
+        let out = check_against_baseline(&store, &partial, &env(), &policy).unwrap();
+        assert_eq!(out.action, BaselineAction::Missing, "{update:?}");
+        assert!(out.message.contains("interrupted"), "{}", out.message);
+        assert!(!store.exists("auto").unwrap(), "{update:?} created it");
+    }
+    let err = store
+        .create_from_run("auto", &partial, env(), WriteMode::Replace)
+        .unwrap_err();
+    assert!(matches!(err, BaselineError::IncompleteRun { .. }), "{err}");
+    assert!(err.to_string().contains(&partial.run_id), "{err}");
+    let made = perf_baseline::Baseline::from_run("auto", &partial, env());
+    assert!(store.save(&made, WriteMode::Replace).is_err());
+    assert!(!store.exists("auto").unwrap());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no file left"
+    );
+
+    // An existing baseline is kept, and the comparison still happens.
+    let complete = run(1, 200, 1.0);
+    store
+        .create_from_run("auto", &complete, env(), WriteMode::CreateNew)
+        .unwrap();
+    let always = BaselinePolicy {
+        name: "auto".into(),
+        update: UpdatePolicy::Always,
+        ..BaselinePolicy::default()
+    };
+    let out = check_against_baseline(&store, &partial, &env(), &always).unwrap();
+    assert_eq!(out.action, BaselineAction::Compared);
+    assert!(out.comparison.is_some());
+    assert!(
+        out.message.contains("interrupted run does not replace"),
+        "{}",
+        out.message
+    );
+    assert_eq!(store.load("auto").unwrap().run_id, complete.run_id);
+}
