@@ -155,6 +155,12 @@ impl Cli {
         c.performance_baselines.enabled |= self.baselines;
         c.regression_testing.enabled |= self.regression;
         c.synthetic_testing.enabled |= self.synthetic;
+        if let Some(Command::Baseline(BaselineCommand::Create { from_run: None, .. })) =
+            &self.command
+        {
+            // This run makes the baseline, so a missing one is expected, not a failure.
+            c.performance_baselines.missing_baseline = perf_baseline::MissingBaseline::Lenient;
+        }
         c.validate()?;
         Ok(c)
     }
@@ -257,6 +263,13 @@ fn report(
                     eprintln!("error: {e:#}");
                     return exit_codes::COULD_NOT_RUN;
                 }
+            }
+            if !outcome.problems.is_empty() {
+                // The reports were written, but part of the run could not be done.
+                for p in &outcome.problems {
+                    eprintln!("error: {p}");
+                }
+                return exit_codes::COULD_NOT_RUN;
             }
             let (code, reasons) = perf_suite::exit_code_of(&outcome.result);
             let prefix = if code == exit_codes::FAILED {

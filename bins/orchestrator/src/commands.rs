@@ -177,7 +177,13 @@ pub(crate) async fn run(command: &Command, config: &Config) -> anyhow::Result<Op
                     r.status.map_or("?", |s| s.label()),
                     r.total,
                     r.successes,
-                    if r.interrupted { ", interrupted" } else { "" },
+                    if r.incomplete {
+                        ", incomplete: no report was written"
+                    } else if r.interrupted {
+                        ", interrupted"
+                    } else {
+                        ""
+                    },
                     if r.latest { "  (latest)" } else { "" }
                 );
             }

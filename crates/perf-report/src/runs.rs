@@ -85,7 +85,11 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    fs::write(&tmp, bytes).map_err(|e| ReportError::io("writing", &tmp, e))?;
+    // A full disk fails part-way: the partial temporary file goes too.
+    fs::write(&tmp, bytes).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        ReportError::io("writing", &tmp, e)
+    })?;
     fs::rename(&tmp, path).map_err(|e| {
         let _ = fs::remove_file(&tmp);
         ReportError::io("renaming into place", path, e)
@@ -217,6 +221,10 @@ pub struct RunEntry {
     pub latest: bool,
     /// The run directory.
     pub dir: PathBuf,
+    /// The directory has no readable `report.json` (the process was killed before the
+    /// reports were written); only its id and start time are known. `runs prune` leaves
+    /// such directories alone.
+    pub incomplete: bool,
 }
 
 /// The few fields of `report.json` a listing needs; the rest is not parsed.
@@ -252,11 +260,26 @@ fn read_entry(dir: &Path, latest: &[String]) -> Option<RunEntry> {
         return None;
     }
     let report = dir.join(REPORT_JSON);
-    if !fs::symlink_metadata(&report).ok()?.file_type().is_file() {
-        return None;
-    }
-    let text = fs::read_to_string(&report).ok()?;
-    let head: Head = serde_json::from_str(&text).ok()?;
+    let head = fs::symlink_metadata(&report)
+        .ok()
+        .filter(|m| m.file_type().is_file())
+        .and_then(|_| fs::read_to_string(&report).ok())
+        .and_then(|text| serde_json::from_str::<Head>(&text).ok());
+    let Some(head) = head else {
+        // A run that never wrote its report is still shown, when its directory name is
+        // one of ours (`YYYYMMDDTHHMMSSZ-xxxx`), so it does not vanish from the listing.
+        return started_at_of_id(&name).map(|started_at| RunEntry {
+            latest: latest.contains(&name),
+            id: name,
+            started_at,
+            status: None,
+            total: 0,
+            successes: 0,
+            interrupted: true,
+            dir: dir.to_owned(),
+            incomplete: true,
+        });
+    };
     (head.run_id == name).then(|| RunEntry {
         latest: latest.contains(&name),
         id: name,
@@ -266,6 +289,31 @@ fn read_entry(dir: &Path, latest: &[String]) -> Option<RunEntry> {
         successes: head.overall.successes,
         interrupted: head.interrupted,
         dir: dir.to_owned(),
+        incomplete: false,
+    })
+}
+
+/// The start time (RFC 3339) encoded in a run id made by the suite
+/// (`20261126T162706Z-abcd`); `None` for any other name.
+fn started_at_of_id(id: &str) -> Option<String> {
+    let (stamp, suffix) = id.split_once('-')?;
+    let b = stamp.as_bytes();
+    let shape_ok = b.len() == 16
+        && b[8] == b'T'
+        && b[15] == b'Z'
+        && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit)
+        && !suffix.is_empty()
+        && suffix.bytes().all(|c| c.is_ascii_hexdigit());
+    shape_ok.then(|| {
+        format!(
+            "{}-{}-{}T{}:{}:{}Z",
+            &stamp[..4],
+            &stamp[4..6],
+            &stamp[6..8],
+            &stamp[9..11],
+            &stamp[11..13],
+            &stamp[13..15]
+        )
     })
 }
 
@@ -334,9 +382,11 @@ pub struct PruneOutcome {
 /// symlinks) with a valid run-id name whose `report.json` names that run. Anything else
 /// in the reports directory is left alone.
 pub fn prune_runs(reports_root: &Path, keep: usize) -> Result<PruneOutcome, ReportError> {
-    let runs = list_runs(reports_root)?;
+    let runs = list_runs(reports_root)?
+        .into_iter()
+        .filter(|r| !r.incomplete);
     let mut out = PruneOutcome::default();
-    for (i, run) in runs.into_iter().enumerate() {
+    for (i, run) in runs.enumerate() {
         if i < keep || run.latest {
             out.kept.push(run.id);
             continue;

@@ -33,6 +33,23 @@ pub enum SuiteError {
     /// A baseline file is damaged, from a newer version, or cannot be written.
     #[error(transparent)]
     Baseline(#[from] perf_baseline::BaselineError),
+    /// `missing_baseline` is strict and the baseline does not exist: found before the
+    /// first query.
+    #[error("baseline `{name}` does not exist ({}) and missing_baseline is strict: create it first with `{}`, or make the check lenient", path.display(), perf_baseline::create_command(name))]
+    StrictBaselineMissing {
+        /// The baseline name.
+        name: String,
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// The run history database cannot be opened (damaged, not SQLite, unwritable).
+    #[error("{message}; fix or remove {}, or set `record_history` to false", path.display())]
+    History {
+        /// The database file.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
     /// A report could not be written.
     #[error(transparent)]
     Report(#[from] perf_report::ReportError),

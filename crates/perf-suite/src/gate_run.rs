@@ -92,7 +92,8 @@ impl GateRequest {
         if let Some(b) = &self.baseline {
             c.performance_baselines.baseline_name = b.clone();
         }
-        if self.strict_baseline {
+        // With --update-baseline a missing baseline is what this run creates.
+        if self.strict_baseline && !self.update_baseline {
             c.performance_baselines.missing_baseline = perf_baseline::MissingBaseline::Strict;
         }
         c.performance_baselines.auto_update_baselines = false;
@@ -256,8 +257,26 @@ pub async fn run_gate(
                 ),
             )
         }
+        Ok(Err(SuiteError::StrictBaselineMissing { name, path })) => {
+            return GateOutcome::without_run(
+                GateDecision::CouldNotRun,
+                strict_missing_message(&name, &path),
+            )
+        }
         Ok(Err(e)) => return GateOutcome::without_run(GateDecision::CouldNotRun, e.to_string()),
     };
+    if !suite.problems.is_empty() {
+        let mut out = GateOutcome::without_run(
+            GateDecision::CouldNotRun,
+            format!(
+                "the run stopped on an error (its partial report was written): {}",
+                suite.problems.join("; ")
+            ),
+        );
+        out.checks = gate_checks_of(&suite.result);
+        out.suite = Some(suite);
+        return out;
+    }
     let budget_ran_out = suite.result.interrupted && budget.ran_out();
     let mut baseline_saved = None;
     if request.update_baseline && !suite.result.interrupted {
@@ -288,6 +307,15 @@ fn gate_checks_of(result: &RunResult) -> Vec<CheckResult> {
         .filter(|c| c.group == GATE_GROUP)
         .cloned()
         .collect()
+}
+
+/// The gate's message for a missing baseline under `--strict-baseline`: a gate baseline
+/// must have the gate's query shape, so it is made by the gate.
+fn strict_missing_message(name: &str, path: &std::path::Path) -> String {
+    format!(
+        "baseline `{name}` is missing ({}) and --strict-baseline is set; a gate baseline must have the gate's query shape: create it with `ci-gate --baseline {name} --update-baseline`",
+        path.display()
+    )
 }
 
 /// The decision on a finished (or stopped) gate run: strict baseline missing, then budget,

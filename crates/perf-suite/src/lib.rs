@@ -27,7 +27,7 @@ pub use gate_run::{
     GateDecision, GateOutcome, GateRequest, MAX_GATE_BUDGET,
 };
 pub use pipeline::{
-    run_suite, run_suite_amending, save_baseline, PhaseEvent, SuiteEvent, SuiteOutcome,
+    preflight, run_suite, run_suite_amending, save_baseline, PhaseEvent, SuiteEvent, SuiteOutcome,
     HARNESS_VERSION, PHASES,
 };
 pub use tester::PerfTester;

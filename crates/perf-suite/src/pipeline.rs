@@ -63,6 +63,10 @@ pub struct SuiteOutcome {
     pub result: RunResult,
     /// Every report written for the run.
     pub reports: perf_report::ReportPaths,
+    /// Errors after the first query that did not stop the reports (a failed execution, a
+    /// baseline that could not be read or written, a history that could not be updated).
+    /// The reports were written; the binaries print these and exit 2.
+    pub problems: Vec<String>,
 }
 
 impl SuiteOutcome {
@@ -155,6 +159,7 @@ pub async fn run_suite_amending(
     before_reports: impl FnOnce(&mut RunResult) + Send,
 ) -> Result<SuiteOutcome, SuiteError> {
     config.validate()?;
+    preflight(config).await?;
     let mut phases = Phases {
         events: events.as_ref(),
         timings: Vec::new(),
@@ -236,7 +241,18 @@ pub async fn run_suite_amending(
         path: run_dir.clone(),
         source,
     })?;
-    let (target, external) = open_target(config, &run_dir).await?;
+    let (target, external) = match open_target(config, &run_dir).await {
+        Ok(t) => t,
+        Err(e) => {
+            // Nothing ran: leave no empty run directory behind (the message carries what
+            // the bot said).
+            let _ = std::fs::remove_dir_all(&run_dir);
+            return Err(e);
+        }
+    };
+    // From here on a query may have run: every error is recorded and the reports are
+    // still written.
+    let mut problems = Vec::new();
     let mut result = RunResult::new(&run_id, started_at.to_rfc3339(), target.describe());
     result.content = Some(content);
     result.config = serde_json::to_value(config).unwrap_or_default();
@@ -268,7 +284,13 @@ pub async fn run_suite_amending(
             s.count, result.wall_time_s, s.successes, s.failures
         ),
     );
-    outcome?;
+    if let Err(e) = outcome {
+        result.interrupted = true;
+        result
+            .notes
+            .push(format!("the run stopped early on an error: {e}"));
+        problems.push(e.to_string());
+    }
     if let Err(e) = shutdown {
         result.notes.push(format!("target shutdown failed: {e}"));
     }
@@ -290,7 +312,16 @@ pub async fn run_suite_amending(
         let t = phases.start(5);
         let store = perf_baseline::BaselineStore::new(&pb.baselines_dir);
         let env = perf_baseline::EnvironmentFingerprint::detect(&result.target, HARNESS_VERSION);
-        let outcome = perf_baseline::check_against_baseline(&store, &result, &env, &pb.policy())?;
+        let outcome = perf_baseline::check_against_baseline(&store, &result, &env, &pb.policy())
+            .unwrap_or_else(|e| {
+                problems.push(e.to_string());
+                perf_baseline::BaselineOutcome {
+                    comparison: None,
+                    action: perf_baseline::BaselineAction::Missing,
+                    passed: false,
+                    message: e.to_string(),
+                }
+            });
         let check = perf_core::CheckResult {
             group: perf_core::CheckGroup::Baseline,
             name: pb.baseline_name.clone(),
@@ -340,16 +371,78 @@ pub async fn run_suite_amending(
     }
     result.phases = phases.timings;
 
-    // History and trends: a broken history must not lose the run, so problems are notes.
+    // History and trends: a broken history must not lose the run, so the reports are
+    // still written; the problem makes the run exit 2 (`SuiteOutcome::problems`).
     if config.record_history {
         if let Err(e) = record_history(config, &mut result).await {
-            result.notes.push(format!("run history not updated: {e}"));
+            let message = format!("run history not updated: {e}");
+            result.notes.push(message.clone());
+            problems.push(message);
         }
     }
 
     before_reports(&mut result);
     let reports = perf_report::write_run_reports(&result, &config.output_dir)?;
-    Ok(SuiteOutcome { result, reports })
+    Ok(SuiteOutcome {
+        result,
+        reports,
+        problems,
+    })
+}
+
+/// Checks everything that can be checked before the first query, so a run never works for
+/// minutes and then fails on a file: the baseline name, the baseline file (parsed), a
+/// missing baseline under `missing_baseline: strict`, the reports directory (writable) and
+/// an existing history database (opened). Leaves nothing behind on failure.
+pub async fn preflight(config: &Config) -> Result<(), SuiteError> {
+    let pb = &config.performance_baselines;
+    if pb.enabled {
+        let store = perf_baseline::BaselineStore::new(&pb.baselines_dir);
+        let path = store.path_of(&pb.baseline_name)?;
+        match store.load(&pb.baseline_name) {
+            Ok(_) => {}
+            Err(perf_baseline::BaselineError::NotFound { .. }) => {
+                if pb.missing_baseline == perf_baseline::MissingBaseline::Strict
+                    && !pb.auto_update_baselines
+                {
+                    return Err(SuiteError::StrictBaselineMissing {
+                        name: pb.baseline_name.clone(),
+                        path,
+                    });
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    check_writable_dir(&config.output_dir, "output_dir")?;
+    if config.record_history && config.history_path.exists() {
+        let history = perf_baseline::History::open(&config.history_path)
+            .await
+            .map_err(|e| SuiteError::History {
+                path: config.history_path.clone(),
+                message: e.to_string(),
+            })?;
+        history.close().await;
+    }
+    Ok(())
+}
+
+/// Creates `dir` when missing and proves it writable with a probe file (removed again).
+fn check_writable_dir(dir: &Path, key: &str) -> Result<(), SuiteError> {
+    let unusable = |e: std::io::Error| {
+        SuiteError::Invalid(perf_core::ConfigError::new(
+            key,
+            format!(
+                "the directory {} cannot be written ({e}); choose a writable directory",
+                dir.display()
+            ),
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(unusable)?;
+    let probe = dir.join(format!(".write-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(unusable)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// Opens the configured target and checks that it answers: a target that cannot be

@@ -191,3 +191,25 @@ fn a_real_latest_directory_is_never_replaced() {
         "latest.txt still names the run"
     );
 }
+
+/// Issue #16 D6: a run directory whose process died before the reports (only
+/// `samples.jsonl`) is listed as incomplete, and `runs prune` leaves it alone.
+#[test]
+fn a_run_directory_without_a_report_is_listed_as_incomplete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write_run(root, "run-a", "2026-01-01T00:00:00Z");
+    let killed = root.join("20260105T101112Z-0a1b");
+    fs::create_dir(&killed).unwrap();
+    fs::write(killed.join("samples.jsonl"), "{}\n").unwrap();
+    // A directory that is not a run id of ours stays out of the listing.
+    fs::create_dir(root.join("scratch-dir")).unwrap();
+    let runs = list_runs(root).unwrap();
+    let ids: Vec<_> = runs.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["20260105T101112Z-0a1b", "run-a"]);
+    assert!(runs[0].incomplete && runs[0].status.is_none());
+    assert_eq!(runs[0].started_at, "2026-01-05T10:11:12Z");
+    assert!(!runs[1].incomplete);
+    let out = prune_runs(root, 0).unwrap();
+    assert!(killed.is_dir(), "prune removed an incomplete run: {out:?}");
+}
