@@ -119,10 +119,12 @@ impl Cli {
             None => Config::default(),
         };
         if let Some(n) = self.query_count {
-            c.query_count = n;
+            c.query_count =
+                Config::check_count_flag("--query-count", n, perf_suite::MAX_QUERY_COUNT)?;
         }
         if let Some(n) = self.max_concurrent {
-            c.parallel_execution.max_concurrent = n;
+            c.parallel_execution.max_concurrent =
+                Config::check_count_flag("--max-concurrent", n, perf_suite::MAX_CONCURRENT)?;
         }
         if let Some(r) = self.rate_limit {
             c.parallel_execution.rate_limit_per_second = Some(r);
@@ -180,7 +182,7 @@ pub(crate) async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>
             Ok(Some(code)) => return code,
             Ok(None) => {}
             Err(e) => {
-                eprintln!("error: {e:#}");
+                eprintln!("error: {}", error_chain(&e));
                 return exit_codes::COULD_NOT_RUN;
             }
         }
@@ -191,7 +193,7 @@ pub(crate) async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>
     let live = match crate::live::start(cli.live, cli.live_public, cli.live_linger).await {
         Ok(live) => live,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             return exit_codes::COULD_NOT_RUN;
         }
     };
@@ -260,7 +262,7 @@ fn report(
                 if let Err(e) =
                     crate::commands::save_baseline(config, name, *force, &outcome.result)
                 {
-                    eprintln!("error: {e:#}");
+                    eprintln!("error: {}", error_chain(&e));
                     return exit_codes::COULD_NOT_RUN;
                 }
             }
@@ -287,6 +289,24 @@ fn report(
             exit_codes::COULD_NOT_RUN
         }
     }
+}
+
+/// An error and its causes on one line, leaving out a cause whose text the line already
+/// holds (our errors name their cause in their own message, so `{e:#}` would repeat it:
+/// "no such file or directory: no such file or directory").
+pub(crate) fn error_chain(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 /// Ctrl-C and SIGTERM stop scheduling; a second Ctrl-C exits at once.

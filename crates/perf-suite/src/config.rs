@@ -314,6 +314,23 @@ pub const MAX_GRACE_PERIOD_S: f64 = 3_600.0;
 /// The longest `resource_monitoring.monitoring_interval` accepted, seconds (an hour).
 pub const MAX_MONITORING_INTERVAL_S: f64 = 3_600.0;
 
+/// The most standard queries a run (`query_count`, `--query-count`, `ci-gate
+/// --max-queries`) may generate: the queries are generated up front, so the count bounds
+/// the memory a run takes before its first query.
+pub const MAX_QUERY_COUNT: usize = 1_000_000;
+/// The most queries in flight (`parallel_execution.max_concurrent`, `--max-concurrent`):
+/// each is a task and, against a `cmd:` or HTTP bot, a connection or pipe slot.
+pub const MAX_CONCURRENT: usize = 10_000;
+/// The slowest pacing accepted, query starts per second (one start every 1000 s).
+pub const MIN_RATE_PER_SECOND: f64 = 0.001;
+/// The fastest pacing accepted, query starts per second.
+pub const MAX_RATE_PER_SECOND: f64 = 1_000_000.0;
+/// The longest paced standard run accepted, seconds (a day): `query_count /
+/// rate_limit_per_second` above it is an error naming both keys.
+pub const MAX_PACED_RUN_S: f64 = 86_400.0;
+/// The largest configuration or scenario file read, bytes (16 MiB).
+pub const MAX_CONFIG_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
 /// The defaults with every optional key set, so that every known key shows when they are
 /// serialized and a misspelled one gets a suggestion.
 fn every_key() -> Config {
@@ -330,9 +347,11 @@ fn every_key() -> Config {
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Self, SuiteError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SuiteError::Config {
-            path: path.to_owned(),
-            message: format!("cannot read it ({e}); check the path given to --config"),
+        let text = perf_synth::read_text_limited(path, MAX_CONFIG_FILE_BYTES).map_err(|e| {
+            SuiteError::Config {
+                path: path.to_owned(),
+                message: format!("{e}; check the path given to --config"),
+            }
         })?;
         Self::parse(&text, path)
     }
@@ -343,14 +362,33 @@ impl Config {
             path: path.to_owned(),
             message,
         };
+        // Editors on Windows save UTF-8 with a byte-order mark; it is not part of the JSON.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| err(format!("it is not valid JSON: {e}")))?;
+        check_shape(&value).map_err(err)?;
         let known = serde_json::to_value(every_key())
             .map_err(|e| err(format!("internal error describing the defaults: {e}")))?;
         check_keys(&value, &known, "").map_err(err)?;
         let config: Config = serde_json::from_str(text).map_err(|e| err(e.to_string()))?;
         config.validate().map_err(|e| err(e.to_string()))?;
         Ok(config)
+    }
+
+    /// Checks a count given by a flag (`--query-count`, `--max-queries`,
+    /// `--max-concurrent`) against its maximum; the error names the flag.
+    pub fn check_count_flag(
+        flag: &str,
+        n: usize,
+        max: usize,
+    ) -> Result<usize, perf_core::ConfigError> {
+        if n == 0 || n > max {
+            return Err(perf_core::ConfigError::new(
+                flag,
+                format!("{n} is out of range: give a whole number from 1 to {max}"),
+            ));
+        }
+        Ok(n)
     }
 
     /// Applies a `--target` flag value (`refbot`, an http(s):// URL, `openai+<URL>` or
@@ -384,17 +422,41 @@ impl Config {
             }
         };
         perf_baseline_validate(self)?;
-        if self.query_count == 0 {
-            return Err(E::new("query_count", "must be at least 1"));
-        }
-        if self.parallel_execution.max_concurrent == 0 {
-            return Err(E::new(
+        for (key, v, max) in [
+            ("query_count", self.query_count, MAX_QUERY_COUNT),
+            (
                 "parallel_execution.max_concurrent",
-                "must be at least 1",
-            ));
+                self.parallel_execution.max_concurrent,
+                MAX_CONCURRENT,
+            ),
+        ] {
+            if v == 0 || v > max {
+                return Err(E::new(
+                    key,
+                    format!("{v} is out of range: give a whole number from 1 to {max}"),
+                ));
+            }
         }
         if let Some(r) = self.parallel_execution.rate_limit_per_second {
             positive("parallel_execution.rate_limit_per_second", r)?;
+            if !(MIN_RATE_PER_SECOND..=MAX_RATE_PER_SECOND).contains(&r) {
+                return Err(E::new(
+                    "parallel_execution.rate_limit_per_second",
+                    format!(
+                        "{r} is out of range: give {MIN_RATE_PER_SECOND} to {MAX_RATE_PER_SECOND} query starts per second, or null for no pacing"
+                    ),
+                ));
+            }
+            let paced_s = self.query_count as f64 / r;
+            if paced_s > MAX_PACED_RUN_S {
+                return Err(E::new(
+                    "parallel_execution.rate_limit_per_second",
+                    format!(
+                        "{} queries at {r} per second take {paced_s:.0} s, more than the {MAX_PACED_RUN_S} s (a day) allowed: raise the rate or lower query_count",
+                        self.query_count
+                    ),
+                ));
+            }
         }
         positive(
             "performance_baselines.baseline_threshold",
@@ -443,16 +505,18 @@ impl Config {
                 "must be between 0 and 1",
             ));
         }
-        if self.performance_baselines.baseline_name.trim().is_empty()
-            || self
-                .performance_baselines
-                .baseline_name
-                .contains(['/', '\\'])
-        {
-            return Err(E::new(
-                "performance_baselines.baseline_name",
-                "must be a non-empty file name without slashes",
-            ));
+        // The store's own rule (no `..`, no separators, at most 100 characters), so a bad
+        // name is found before the run, not when the baseline is read after it.
+        perf_baseline::BaselineStore::new(&self.performance_baselines.baselines_dir)
+            .path_of(&self.performance_baselines.baseline_name)
+            .map_err(|e| E::new("performance_baselines.baseline_name", e.to_string()))?;
+        for (i, name) in self.regression_testing.critical_paths.iter().enumerate() {
+            if name.trim().is_empty() {
+                return Err(E::new(
+                    format!("regression_testing.critical_paths[{i}]"),
+                    "is empty: give an agent name such as `semantic_search`, or remove the entry",
+                ));
+            }
         }
         for (key, v) in [
             ("refbot.error_rate", self.refbot.error_rate),
@@ -522,6 +586,60 @@ fn perf_baseline_validate(c: &Config) -> Result<(), perf_core::ConfigError> {
         ));
     }
     Ok(())
+}
+
+/// Rejects a document or section of the wrong JSON shape before serde reads it: the
+/// document and every section must be objects (serde would read an array by position).
+fn check_shape(value: &serde_json::Value) -> Result<(), String> {
+    let Some(obj) = value.as_object() else {
+        return Err(format!(
+            "the configuration must be a JSON object (`{{...}}` with keys such as \"query_count\"), not {}",
+            json_kind(value)
+        ));
+    };
+    let known = serde_json::to_value(every_key()).unwrap_or_default();
+    check_sections(obj, &known, "")
+}
+
+/// Every key whose default is an object must be an object (or null, which serde reports
+/// on its own) in the document too.
+fn check_sections(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    known: &serde_json::Value,
+    at: &str,
+) -> Result<(), String> {
+    for (key, v) in obj {
+        let Some(k) = known.get(key).filter(|k| k.is_object()) else {
+            continue;
+        };
+        let path = if at.is_empty() {
+            key.clone()
+        } else {
+            format!("{at}.{key}")
+        };
+        match v {
+            serde_json::Value::Object(inner) => check_sections(inner, k, &path)?,
+            serde_json::Value::Null => {}
+            other => {
+                return Err(format!(
+                    "`{path}` must be an object (`{{...}}`), not {}",
+                    json_kind(other)
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
 }
 
 /// Finds the first key of `value` that `known` does not have, and names its closest
@@ -684,6 +802,147 @@ mod tests {
         }
         let e = parse(r#"{"resource_monitoring": {"monitoring_interval": 1e300}}"#).unwrap_err();
         assert!(e.contains("resource_monitoring.monitoring_interval"), "{e}");
+    }
+
+    /// Issue #16 D10: the shape of the document is checked before serde reads it.
+    #[test]
+    fn arrays_and_scalars_where_objects_belong_are_errors_naming_the_key() {
+        let e = parse(r#"["/nonexistent/x.db", 3]"#).unwrap_err();
+        assert!(
+            e.contains("must be a JSON object") && e.contains("an array"),
+            "{e}"
+        );
+        let e = parse("3").unwrap_err();
+        assert!(
+            e.contains("must be a JSON object") && e.contains("a number"),
+            "{e}"
+        );
+        for section in [
+            "parallel_execution",
+            "performance_baselines",
+            "regression_testing",
+            "synthetic_testing",
+            "resource_monitoring",
+            "refbot",
+            "fixture",
+            "resource_limits",
+        ] {
+            let e = parse(&format!(r#"{{"{section}": []}}"#)).unwrap_err();
+            assert!(
+                e.contains(&format!("`{section}` must be an object")),
+                "{section}: {e}"
+            );
+        }
+        let e = parse(r#"{"regression_testing": {"limits": [500]}}"#).unwrap_err();
+        assert!(
+            e.contains("`regression_testing.limits` must be an object"),
+            "{e}"
+        );
+        let e = parse(r#"{"refbot": {"llm": [2]}}"#).unwrap_err();
+        assert!(e.contains("`refbot.llm` must be an object"), "{e}");
+        // Arrays stay arrays where the key is a list.
+        parse(r#"{"regression_testing": {"critical_paths": ["semantic_search"]}}"#).unwrap();
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_accepted() {
+        let c = parse("\u{feff}{\"query_count\": 7}").unwrap();
+        assert_eq!(c.query_count, 7);
+    }
+
+    /// Issue #16 D4: counts that size up-front allocations are bounded, with the key, the
+    /// value and the maximum in the message.
+    #[test]
+    fn counts_and_pacing_are_bounded() {
+        let e = parse(r#"{"query_count": 18446744073709551615}"#).unwrap_err();
+        assert!(
+            e.contains("query_count")
+                && e.contains("18446744073709551615")
+                && e.contains("1000000"),
+            "{e}"
+        );
+        let e = parse(r#"{"query_count": 1000000000000}"#).unwrap_err();
+        assert!(
+            e.contains("query_count") && e.contains("1 to 1000000"),
+            "{e}"
+        );
+        parse(r#"{"query_count": 1000000, "parallel_execution": {"rate_limit_per_second": null}}"#)
+            .unwrap();
+        let e = parse(r#"{"query_count": -1}"#).unwrap_err();
+        assert!(e.contains("line 1"), "{e}");
+        let e = parse(r#"{"parallel_execution": {"max_concurrent": 10001}}"#).unwrap_err();
+        assert!(
+            e.contains("parallel_execution.max_concurrent") && e.contains("10000"),
+            "{e}"
+        );
+        let e = parse(r#"{"parallel_execution": {"rate_limit_per_second": 1e-6}}"#).unwrap_err();
+        assert!(
+            e.contains("rate_limit_per_second") && e.contains("0.001"),
+            "{e}"
+        );
+        // 50 queries at 0.001/s is 50,000 s (inside a day); 100 at 0.001/s is not.
+        parse(r#"{"parallel_execution": {"rate_limit_per_second": 0.001}}"#).unwrap();
+        let e = parse(
+            r#"{"query_count": 100, "parallel_execution": {"rate_limit_per_second": 0.001}}"#,
+        )
+        .unwrap_err();
+        assert!(e.contains("100000 s") && e.contains("query_count"), "{e}");
+        assert_eq!(
+            Config::check_count_flag("--max-queries", 1_000_000_000_000, MAX_QUERY_COUNT)
+                .unwrap_err()
+                .to_string(),
+            "invalid value for `--max-queries`: 1000000000000 is out of range: give a whole number from 1 to 1000000"
+        );
+    }
+
+    /// Issue #16 D10: values that parsed but meant nothing.
+    #[test]
+    fn negative_limits_empty_paths_and_bad_baseline_names_are_errors() {
+        let e = parse(r#"{"regression_testing": {"limits": {"max_p95_ms": -5}}}"#).unwrap_err();
+        assert!(
+            e.contains("regression_testing.limits.max_p95_ms") && e.contains("-5"),
+            "{e}"
+        );
+        let e = parse(r#"{"regression_testing": {"critical_paths": ["semantic_search", " "]}}"#)
+            .unwrap_err();
+        assert!(
+            e.contains("regression_testing.critical_paths[1]") && e.contains("empty"),
+            "{e}"
+        );
+        let long = "a".repeat(300);
+        for bad in ["..", "a/b", "a\\b", long.as_str(), ""] {
+            let e = parse(&format!(
+                r#"{{"performance_baselines": {{"baseline_name": "{bad}"}}}}"#
+            ))
+            .unwrap_err();
+            assert!(
+                e.contains("performance_baselines.baseline_name")
+                    && e.contains("at most 100 characters"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn config_files_are_read_with_a_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Config::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("is a directory"), "{e}");
+        #[cfg(unix)]
+        {
+            let e = Config::load(Path::new("/dev/zero"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("/dev/zero") && e.contains("not a regular file"),
+                "{e}"
+            );
+        }
+        let big = dir.path().join("big.json");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(MAX_CONFIG_FILE_BYTES + 1).unwrap();
+        let e = Config::load(&big).unwrap_err().to_string();
+        assert!(e.contains("big.json") && e.contains("16 MiB"), "{e}");
     }
 
     #[test]

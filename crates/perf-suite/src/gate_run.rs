@@ -78,7 +78,8 @@ impl GateRequest {
     /// unpaced, edge cases on, stress and load only with `with_load`, baselines and
     /// regression testing on, no auto-update and no history.
     pub fn shape(&self, mut c: Config) -> Result<Config, SuiteError> {
-        c.query_count = self.max_queries;
+        c.query_count =
+            Config::check_count_flag("--max-queries", self.max_queries, crate::MAX_QUERY_COUNT)?;
         // The gate wants an answer fast: no pacing, and stress and load only when asked for.
         c.parallel_execution.rate_limit_per_second = None;
         if !self.with_load {

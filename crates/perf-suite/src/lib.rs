@@ -16,8 +16,9 @@ mod tester;
 
 pub use config::{
     Config, ParallelExecution, PerformanceBaselines, RefBotSettings, RegressionTesting,
-    ResourceLimits, ResourceMonitoring, SyntheticTesting, MAX_GRACE_PERIOD_S,
-    MAX_MONITORING_INTERVAL_S, MAX_QUERY_TIMEOUT_S,
+    ResourceLimits, ResourceMonitoring, SyntheticTesting, MAX_CONCURRENT, MAX_CONFIG_FILE_BYTES,
+    MAX_GRACE_PERIOD_S, MAX_MONITORING_INTERVAL_S, MAX_PACED_RUN_S, MAX_QUERY_COUNT,
+    MAX_QUERY_TIMEOUT_S, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND,
 };
 pub use edge::EdgeCaseRun;
 pub use error::SuiteError;

@@ -75,6 +75,12 @@ const REQUIRED: &[(&str, &[&str])] = &[
 
 /// Opens an existing message database read-write and checks its schema.
 pub async fn open_database(path: &Path) -> Result<SqlitePool, SynthError> {
+    if let Some(what) = crate::not_a_regular_file(path) {
+        return Err(SynthError::NotADatabaseFile {
+            path: path.to_owned(),
+            what,
+        });
+    }
     if !path.is_file() {
         return Err(SynthError::Schema {
             path: path.to_owned(),

@@ -21,6 +21,14 @@ pub enum SynthError {
         /// What is missing or wrong.
         reason: String,
     },
+    /// The database path is a directory or a device, not a file.
+    #[error("{path} is {what}, so it cannot be a message database: point `database_path` (or --database) at a SQLite file, or at a path where one can be generated")]
+    NotADatabaseFile {
+        /// The path given.
+        path: PathBuf,
+        /// What it is.
+        what: &'static str,
+    },
     /// A query failed.
     #[error("database error on {path}: {source}")]
     Sql {

@@ -18,6 +18,8 @@ pub const SCENARIO_FILE_FORMAT_VERSION: u32 = 1;
 
 /// Most times one query entry may be repeated.
 const MAX_REPEAT: u32 = 10_000;
+/// Most queries one scenario file may make, repeats counted.
+pub const MAX_FILE_QUERIES: u64 = 1_000_000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -374,9 +376,14 @@ fn with_suggestion(message: String) -> String {
 impl ScenarioFile {
     /// Reads and checks a scenario file.
     pub fn load(path: &Path) -> Result<Self, SynthError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SynthError::Read {
-            path: path.to_owned(),
-            source,
+        let text = crate::read_text_limited(path, crate::MAX_SCENARIO_FILE_BYTES).map_err(|e| {
+            SynthError::ScenarioFile {
+                path: path.to_owned(),
+                line: None,
+                column: None,
+                field: None,
+                message: e.to_string(),
+            }
         })?;
         Self::parse(&text, path)
     }
@@ -466,6 +473,7 @@ impl ScenarioFile {
             ));
         }
         let mut queries = Vec::with_capacity(doc.queries.len());
+        let mut total: u64 = 0;
         for (i, raw) in doc.queries.iter().enumerate() {
             let base = offset_in(text, raw.get());
             let field = format!("queries[{i}]");
@@ -476,6 +484,16 @@ impl ScenarioFile {
                     Some(base),
                     Some(format!("{field}.repeat")),
                     format!("{} is out of range; use 1 to {MAX_REPEAT}", q.repeat),
+                ));
+            }
+            total += u64::from(q.repeat);
+            if total > MAX_FILE_QUERIES {
+                return Err(err(
+                    Some(base),
+                    Some(format!("{field}.repeat")),
+                    format!(
+                        "the file's queries with their repeats pass {MAX_FILE_QUERIES} here; the queries are made up front, so use fewer entries or smaller repeats"
+                    ),
                 ));
             }
             if q.expected_agent
@@ -653,6 +671,25 @@ mod tests {
 
     fn parse(text: &str) -> Result<ScenarioFile, String> {
         ScenarioFile::parse(text, Path::new("s.json")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_queries_of_a_file_are_bounded_with_repeats_counted() {
+        let entry = r#"{"text": "hi", "repeat": 10000}"#;
+        let entries = vec![entry; 101].join(",");
+        let e = parse(&format!(
+            r#"{{"format_version": 1, "name": "big", "queries": [{entries}]}}"#
+        ))
+        .unwrap_err();
+        assert!(
+            e.contains("queries[100].repeat") && e.contains("1000000"),
+            "{e}"
+        );
+        let entries = vec![entry; 100].join(",");
+        parse(&format!(
+            r#"{{"format_version": 1, "name": "big", "queries": [{entries}]}}"#
+        ))
+        .unwrap();
     }
 
     #[test]

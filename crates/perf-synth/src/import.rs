@@ -262,13 +262,21 @@ fn export_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SynthError> {
             walk(p, &mut out)?;
         } else if p.is_file() {
             out.push(p.clone());
-        } else {
-            return Err(SynthError::Read {
+        } else if let Some(what) = crate::not_a_regular_file(p) {
+            return Err(SynthError::Import {
                 path: p.clone(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no such file or directory",
+                line: None,
+                column: None,
+                reason: format!(
+                    "it is {what}; give DiscordChatExporter JSON files or directories of them"
                 ),
+            });
+        } else {
+            return Err(SynthError::Import {
+                path: p.clone(),
+                line: None,
+                column: None,
+                reason: "no such file or directory".to_owned(),
             });
         }
     }

@@ -15,6 +15,7 @@ mod file;
 mod generate;
 mod import;
 mod queries;
+mod read;
 mod registry;
 mod robustness;
 mod stress;
@@ -30,10 +31,11 @@ pub use edge::{
     HOSTILE_TAG,
 };
 pub use error::SynthError;
-pub use file::{ScenarioFile, SCENARIO_FILE_FORMAT_VERSION};
+pub use file::{ScenarioFile, MAX_FILE_QUERIES, SCENARIO_FILE_FORMAT_VERSION};
 pub use generate::{generate_database, FixtureConfig};
 pub use import::{import_discord_exports, ImportStats};
 pub use queries::{generate_standard_queries, STANDARD_SCENARIO};
+pub use read::{not_a_regular_file, read_text_limited, MAX_SCENARIO_FILE_BYTES};
 pub use registry::{
     scale_note, validate_scale, ScenarioPlan, ScenarioRegistry, SyntheticFlags, DEFAULT_SCALE,
     DEFAULT_SCALE_NOTE,
