@@ -3,4 +3,5 @@
 mod edge;
 mod gate;
 mod ground_truth;
+mod nothing_lost;
 mod pipeline;
