@@ -487,9 +487,16 @@ async fn open_target(
         target: name.clone(),
         message,
     };
-    bot.initialize()
-        .await
-        .map_err(|e| unreachable(e.to_string()))?;
+    if let Err(e) = bot.initialize().await {
+        return Err(unreachable(match &external {
+            Some(perf_targets::Target::Command(cmd))
+                if matches!(e.kind, ErrorKind::Connect | ErrorKind::Crashed) =>
+            {
+                child_crash_message(cmd, &e.to_string()).await
+            }
+            _ => e.to_string(),
+        }));
+    }
     let probe = Query::new(
         "preflight",
         "How many messages have been sent in this server?",
@@ -502,6 +509,9 @@ async fn open_target(
             ))
         }
         Ok(Err(e)) if matches!(e.kind, ErrorKind::Connect | ErrorKind::Crashed) => {
+            if let Some(perf_targets::Target::Command(cmd)) = &external {
+                return Err(unreachable(child_crash_message(cmd, &e.to_string()).await));
+            }
             return Err(unreachable(format!(
                 "{e}; is the bot running at that address?"
             )));
@@ -509,6 +519,50 @@ async fn open_target(
         Ok(_) => {}
     }
     Ok((bot, external))
+}
+
+/// Why a child-process bot could not answer its first query: how it ended and the last
+/// lines of its stderr, instead of a hint about addresses.
+async fn child_crash_message(cmd: &perf_targets::CommandTarget, error: &str) -> String {
+    // The exit status is recorded once the process is reaped, just after stdout closes.
+    let mut exit = cmd.last_exit();
+    for _ in 0..20 {
+        if exit.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        exit = cmd.last_exit();
+    }
+    let how = exit.map_or_else(
+        || "stopped answering".to_owned(),
+        |e| format!("exited with {e}"),
+    );
+    let path = cmd.stderr_path();
+    let tail = std::fs::read(path)
+        .map(|b| last_lines(&String::from_utf8_lossy(&b), 5))
+        .unwrap_or_default();
+    let tail = if tail.is_empty() {
+        "(nothing on stderr)".to_owned()
+    } else {
+        tail
+    };
+    format!(
+        "the bot process {how} before answering a first query ({error}); the last lines of its stderr: {tail}; run the command by hand to see why it fails"
+    )
+}
+
+/// The last `n` non-empty lines of `text`, joined with ` | `, at most 1000 characters.
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let joined = lines[lines.len().saturating_sub(n)..].join(" | ");
+    match joined.char_indices().nth(1000) {
+        Some((cut, _)) => format!("{}…", &joined[..cut]),
+        None => joined,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -166,6 +166,8 @@ struct Counters {
     invalid_lines: AtomicU64,
     unknown_ids: AtomicU64,
     stray_deltas: AtomicU64,
+    /// How the last process that died while in use ended (`exit code 3`, `signal 9`).
+    last_exit: StdMutex<Option<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -347,6 +349,16 @@ impl CommandTarget {
     /// The file the bot's stderr is appended to.
     pub fn stderr_path(&self) -> &Path {
         &self.stderr_path
+    }
+
+    /// How the last process that died while in use ended (`exit code 3`, `killed by
+    /// signal 9`); `None` while none has.
+    pub fn last_exit(&self) -> Option<String> {
+        self.counters
+            .last_exit
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// How often the process died while in use.
@@ -595,6 +607,12 @@ async fn supervise(
         }
     };
     if !stopping {
+        if let Ok(status) = &status {
+            *counters
+                .last_exit
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(describe_exit(*status));
+        }
         tracing::warn!(
             generation = proc.generation,
             status = ?status.ok(),
@@ -602,6 +620,20 @@ async fn supervise(
         );
     }
     let _ = exited.send(true);
+}
+
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt as _;
+        if let Some(sig) = status.signal() {
+            return format!("killed by signal {sig}");
+        }
+    }
+    match status.code() {
+        Some(code) => format!("exit code {code}"),
+        None => "an unknown status".to_owned(),
+    }
 }
 
 async fn read_answers(proc: &Proc, stdout: ChildStdout, counters: &Counters, max_line: usize) {

@@ -211,3 +211,32 @@ async fn an_interrupted_run_never_becomes_the_baseline() {
     assert!(perf_suite::save_baseline(&config, "from_run", &loaded, true).is_err());
     assert!(!store.exists("from_run").unwrap());
 }
+
+/// Issue #16 D10: a `cmd:` bot that dies at start is reported with its exit code and the
+/// end of its stderr, not as an address problem.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_child_bot_that_crashes_at_start_says_how_it_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    for (line, code) in [
+        (
+            "cmd:sh -c 'echo first line >&2; echo boom-from-bot >&2; exit 3'",
+            "exit code 3",
+        ),
+        // Dies after the start-up check, when the first query is sent.
+        (
+            "cmd:sh -c 'sleep 1; echo late-boom >&2; exit 4'",
+            "exit code 4",
+        ),
+    ] {
+        let mut config = small_config(dir.path());
+        config.set_target_flag(line).unwrap();
+        let msg = run_suite(&config, None, CancellationToken::new())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains(code), "{msg}");
+        assert!(msg.contains("boom"), "{msg}");
+        assert!(!msg.contains("address"), "{msg}");
+    }
+}
