@@ -63,7 +63,7 @@ pub fn gate_checks(result: &RunResult, options: &GateOptions) -> Vec<CheckResult
         },
         {
             let (passed, reason) = resource_validation(result, &options.resources);
-            check("resource_validation", passed, reason)
+            check(RESOURCE_CHECK, passed, reason)
         },
         check_group(
             result,
@@ -114,7 +114,16 @@ fn baseline_validation(result: &RunResult, on_inconclusive: OnInconclusive) -> (
         .find(|c| c.group == perf_core::CheckGroup::Baseline);
     let Some(cmp) = &result.comparison else {
         return match baseline_check {
-            Some(c) => (c.passed, c.reason.clone()),
+            // No comparison although phase 5 ran: the baseline is missing. A gate baseline
+            // must have the gate's query shape, so the gate is what makes it.
+            Some(c) => (
+                c.passed,
+                format!(
+                    "no baseline `{0}` to compare with ({1}); a gate baseline must have the gate's query shape: create it with `ci-gate --baseline {0} --update-baseline`",
+                    c.name,
+                    if c.passed { "passing: the missing baseline is lenient" } else { "failing" }
+                ),
+            ),
             None => (true, "baseline comparison is disabled".to_owned()),
         };
     };
@@ -177,12 +186,31 @@ fn baseline_validation(result: &RunResult, on_inconclusive: OnInconclusive) -> (
     )
 }
 
+/// Name of the gate's resource check.
+pub const RESOURCE_CHECK: &str = "resource_validation";
+
+/// Whether the run has readings of the target's process, so that the gate's resource
+/// check measured something; when not, the check passes as "not measured" and `ci-gate`
+/// shows it as SKIP.
+pub fn resources_measured(result: &RunResult) -> bool {
+    let p = &result.resource_peaks;
+    p.samples > 0 && (p.max_target_memory_mb.is_some() || p.max_target_cpu_percent.is_some())
+}
+
 fn resource_validation(result: &RunResult, limits: &ResourceLimits) -> (bool, String) {
     let p = &result.resource_peaks;
+    // Nothing measured is not a pass: the check says so (passing, so a gate without
+    // readings is not blocked, but never "within limits").
     if p.samples == 0 {
         return (
             true,
-            "no resource readings (monitoring off or run too short)".to_owned(),
+            "not measured: no resource readings (resource_monitoring off or the run too short); the limits were not checked".to_owned(),
+        );
+    }
+    if p.max_target_memory_mb.is_none() && p.max_target_cpu_percent.is_none() {
+        return (
+            true,
+            "not measured: the target's process was not monitored (an HTTP target, or the process could not be read); the limits were not checked".to_owned(),
         );
     }
     let mut over = Vec::new();
@@ -365,6 +393,59 @@ mod tests {
                 .contains("TTFT p95 not measured: no answer was streamed (max 300 ms)"),
             "{}",
             unmeasured.reason
+        );
+    }
+
+    /// Issue #16 D10: nothing measured is "not measured", never "within limits".
+    #[test]
+    fn resources_not_measured_are_said_so() {
+        let r = run_with(&[]);
+        assert!(!resources_measured(&r));
+        let c = gate_checks(&r, &GateOptions::default());
+        let res = by_name(&c, RESOURCE_CHECK);
+        assert!(res.reason.starts_with("not measured"), "{}", res.reason);
+        let mut system_only = run_with(&[]);
+        system_only.resource_peaks.observe(&ResourceSample {
+            system_memory_mb: 900.0,
+            ..ResourceSample::default()
+        });
+        assert!(!resources_measured(&system_only));
+        let c = gate_checks(&system_only, &GateOptions::default());
+        let res = by_name(&c, RESOURCE_CHECK);
+        assert!(
+            res.reason.contains("not measured") && !res.reason.contains("within limits"),
+            "{}",
+            res.reason
+        );
+        let mut measured = run_with(&[]);
+        measured.resource_peaks.observe(&ResourceSample {
+            target_memory_mb: Some(100.0),
+            target_cpu_percent: Some(5.0),
+            ..ResourceSample::default()
+        });
+        assert!(resources_measured(&measured));
+        let c = gate_checks(&measured, &GateOptions::default());
+        assert!(by_name(&c, RESOURCE_CHECK).reason.contains("within limits"));
+    }
+
+    /// Issue #16 D10: the gate's missing-baseline reason names the gate's own command.
+    #[test]
+    fn a_missing_baseline_points_at_the_gate_command() {
+        let mut r = run_with(&[]);
+        r.checks.push(CheckResult {
+            group: perf_core::CheckGroup::Baseline,
+            name: "gate_b".to_owned(),
+            passed: true,
+            reason: "no baseline".to_owned(),
+        });
+        let c = gate_checks(&r, &GateOptions::default());
+        let b = by_name(&c, "baseline_validation");
+        assert!(
+            b.reason
+                .contains("ci-gate --baseline gate_b --update-baseline")
+                && !b.reason.contains("orchestrator"),
+            "{}",
+            b.reason
         );
     }
 

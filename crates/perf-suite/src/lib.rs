@@ -22,7 +22,9 @@ pub use config::{
 };
 pub use edge::EdgeCaseRun;
 pub use error::SuiteError;
-pub use gate::{gate_checks, GateOptions, OnInconclusive, GATE_GROUP};
+pub use gate::{
+    gate_checks, resources_measured, GateOptions, OnInconclusive, GATE_GROUP, RESOURCE_CHECK,
+};
 pub use gate_run::{
     append_github_step_summary, cancel_on_signals, decide as gate_decision, run_gate, Budget,
     GateDecision, GateOutcome, GateRequest, MAX_GATE_BUDGET,
