@@ -61,6 +61,37 @@ fn setup_problems_exit_2_naming_what_is_wrong() {
     );
 }
 
+/// Issue #16 D4 and D6 through the binary: an absurd query count is refused naming the
+/// flag, and a corrupt baseline is found before any work.
+#[test]
+fn hostile_counts_and_a_corrupt_baseline_exit_2_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gate(dir.path(), &["--max-queries", "1000000000000"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--max-queries"), "{}", stderr(&out));
+
+    let baselines = dir.path().join("baselines");
+    std::fs::create_dir_all(&baselines).unwrap();
+    std::fs::write(baselines.join("g.json"), "not json").unwrap();
+    let cfg = dir.path().join("c.json");
+    let config = format!(
+        r#"{{"database_path": {:?}, "performance_baselines": {{"baselines_dir": {:?}}}}}"#,
+        dir.path().join("m.db"),
+        baselines
+    );
+    std::fs::write(&cfg, config).unwrap();
+    let out = gate(
+        dir.path(),
+        &["--config", cfg.to_str().unwrap(), "--baseline", "g"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("g.json"), "{}", stderr(&out));
+    assert!(
+        !dir.path().join("m.db").exists(),
+        "the gate worked before failing"
+    );
+}
+
 /// The live view through the binary: served while the gate runs; a public address is
 /// refused without `--live-public`, before anything runs.
 #[test]

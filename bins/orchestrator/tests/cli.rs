@@ -33,7 +33,8 @@ fn bad_config_files_and_values_exit_2_naming_what_is_wrong() {
     let out = orchestrator(dir.path(), &["--max-concurrent", "0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("parallel_execution.max_concurrent"),
+        // The flag the user typed is named (it overrides parallel_execution.max_concurrent).
+        stderr(&out).contains("--max-concurrent"),
         "{}",
         stderr(&out)
     );
@@ -111,4 +112,92 @@ fn a_public_live_address_without_live_public_exits_2_before_running() {
 
     let out = orchestrator(dir.path(), &["--live-linger", "5"]);
     assert_eq!(out.status.code(), Some(2), "--live-linger needs --live");
+}
+
+/// Issue #16 D4 and D10 through the binary: counts, special files and database paths
+/// exit 2 with a message naming the flag or file and what is wrong.
+#[test]
+fn hostile_flags_and_paths_exit_2_with_the_real_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    for n in ["18446744073709551615", "1000000000000"] {
+        let out = orchestrator(dir.path(), &["--query-count", n, "--quiet"]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("--query-count") && err.contains("1000000"),
+            "{err}"
+        );
+    }
+    #[cfg(unix)]
+    {
+        for flag in ["--config", "--scenarios"] {
+            let out = orchestrator(dir.path(), &[flag, "/dev/zero", "--quiet"]);
+            assert_eq!(out.status.code(), Some(2), "{flag}: {}", stderr(&out));
+            let err = stderr(&out);
+            assert!(
+                err.contains("/dev/zero") && err.contains("not a regular file"),
+                "{flag}: {err}"
+            );
+        }
+        let out = orchestrator(dir.path(), &["--database", "/dev/null", "--quiet"]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = stderr(&out);
+        assert!(err.contains("/dev/null") && err.contains("device"), "{err}");
+        assert!(!err.contains("does not exist"), "{err}");
+        let out = orchestrator(dir.path(), &["import", "/dev/null"]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = stderr(&out);
+        assert!(err.contains("/dev/null") && err.contains("device"), "{err}");
+        let out = orchestrator(dir.path(), &["import", "/nonexistent/x.json"]);
+        let err = stderr(&out);
+        assert_eq!(err.matches("no such file or directory").count(), 1, "{err}");
+    }
+    let out = orchestrator(dir.path(), &["--database", "/tmp", "--quiet"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("/tmp") && err.contains("a directory"), "{err}");
+    assert!(!err.contains("does not exist"), "{err}");
+    let bom = dir.path().join("bom.json");
+    std::fs::write(&bom, "\u{feff}{\"query_count\": 0}").unwrap();
+    let out = orchestrator(dir.path(), &["--config", "bom.json", "--quiet"]);
+    // The BOM is skipped: the error is about the value, not the first character.
+    assert!(stderr(&out).contains("query_count"), "{}", stderr(&out));
+}
+
+/// Issue #16 D6 through the binary: a corrupt baseline or a broken history database is
+/// exit 2 before the first query, and nothing is left behind.
+#[test]
+fn a_corrupt_baseline_or_history_exits_2_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("baselines")).unwrap();
+    std::fs::write(
+        dir.path().join("baselines/production_baseline.json"),
+        "{\"format_version\": 1, \"na",
+    )
+    .unwrap();
+    let out = orchestrator(dir.path(), &["--quiet"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("production_baseline.json"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("data").exists(), "phase 1 ran");
+    assert!(
+        !dir.path().join("reports").exists(),
+        "a reports directory was left"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/history.db"), "garbage, not sqlite").unwrap();
+    let out = orchestrator(dir.path(), &["--quiet"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("history.db") && err.contains("record_history"),
+        "{err}"
+    );
+    assert!(!dir.path().join("data/discord_messages.db").exists());
+    assert!(!dir.path().join("reports").exists());
 }

@@ -427,20 +427,36 @@ pub async fn preflight(config: &Config) -> Result<(), SuiteError> {
     Ok(())
 }
 
-/// Creates `dir` when missing and proves it writable with a probe file (removed again).
+/// Proves `dir` writable without creating anything that stays: a probe file (removed
+/// again) in `dir`, or, when `dir` does not exist yet, in its nearest existing ancestor,
+/// which must be a directory.
 fn check_writable_dir(dir: &Path, key: &str) -> Result<(), SuiteError> {
-    let unusable = |e: std::io::Error| {
+    let unusable = |why: String| {
         SuiteError::Invalid(perf_core::ConfigError::new(
             key,
             format!(
-                "the directory {} cannot be written ({e}); choose a writable directory",
+                "the directory {} cannot be written ({why}); choose a writable directory",
                 dir.display()
             ),
         ))
     };
-    std::fs::create_dir_all(dir).map_err(unusable)?;
-    let probe = dir.join(format!(".write-probe-{}", std::process::id()));
-    std::fs::write(&probe, b"").map_err(unusable)?;
+    let mut existing = dir;
+    while !existing.as_os_str().is_empty() && std::fs::symlink_metadata(existing).is_err() {
+        existing = existing.parent().unwrap_or_else(|| Path::new(""));
+    }
+    let existing = if existing.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        existing
+    };
+    if !existing.is_dir() {
+        return Err(unusable(format!(
+            "{} is not a directory",
+            existing.display()
+        )));
+    }
+    let probe = existing.join(format!(".write-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| unusable(e.to_string()))?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
 }
