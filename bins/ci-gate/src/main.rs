@@ -73,6 +73,32 @@ struct Cli {
     live_linger: Option<f64>,
 }
 
+/// The gate's request and shaped configuration from the flags (and the config file).
+fn setup(cli: &Cli) -> Result<(Config, GateRequest), perf_suite::SuiteError> {
+    let request = GateRequest::budget_from_secs(cli.timeout).map(|budget| GateRequest {
+        budget,
+        max_queries: cli.max_queries,
+        baseline: cli.baseline.clone(),
+        strict_baseline: cli.strict_baseline,
+        update_baseline: cli.update_baseline,
+        on_inconclusive: match cli.on_inconclusive {
+            Inconclusive::Pass => OnInconclusive::Pass,
+            Inconclusive::Fail => OnInconclusive::Fail,
+        },
+        target: cli.target.clone(),
+        with_load: cli.with_load,
+        scale: cli.scale,
+        out: cli.out.clone(),
+    });
+    request.and_then(|r| {
+        let base = cli
+            .config
+            .as_deref()
+            .map_or_else(|| Ok(Config::default()), Config::load)?;
+        Ok((r.shape(base)?, r))
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Runtime {
     Auto,
@@ -95,28 +121,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let request = GateRequest::budget_from_secs(cli.timeout).map(|budget| GateRequest {
-        budget,
-        max_queries: cli.max_queries,
-        baseline: cli.baseline.clone(),
-        strict_baseline: cli.strict_baseline,
-        update_baseline: cli.update_baseline,
-        on_inconclusive: match cli.on_inconclusive {
-            Inconclusive::Pass => OnInconclusive::Pass,
-            Inconclusive::Fail => OnInconclusive::Fail,
-        },
-        target: cli.target.clone(),
-        with_load: cli.with_load,
-        scale: cli.scale,
-        out: cli.out.clone(),
-    });
-    let setup = request.and_then(|r| {
-        let base = cli
-            .config
-            .as_deref()
-            .map_or_else(|| Ok(Config::default()), Config::load)?;
-        Ok((r.shape(base)?, r))
-    });
+    let setup = setup(&cli);
     let (config, request) = match setup {
         Ok(s) => s,
         Err(e) => {
@@ -196,4 +201,66 @@ fn main() -> ExitCode {
     };
     eprintln!("ci-gate: {word}{}", outcome.reason);
     ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn flag_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "-?[0-9]{1,25}",
+            "-?[0-9]{0,5}\\.[0-9]{0,5}(e[+-]?[0-9]{1,3})?",
+            Just("nan".to_owned()),
+            Just("inf".to_owned()),
+            Just("18446744073709551616".to_owned()),
+            Just("/dev/zero".to_owned()),
+            Just("..".to_owned()),
+            Just(String::new()),
+            "\\PC{0,16}",
+        ]
+    }
+
+    const FLAGS: &[&str] = &[
+        "--timeout",
+        "--max-queries",
+        "--baseline",
+        "--target",
+        "--scale",
+        "--config",
+        "--on-inconclusive",
+        "--runtime",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        /// Issue #16: random flag values go through clap and the request and configuration
+        /// building that `main` uses, and never panic; each is a clean parse error, a
+        /// clean setup error, or a request and configuration that validate.
+        #[test]
+        fn random_flag_values_never_panic(
+            pairs in prop::collection::vec((prop::sample::select(FLAGS), flag_value()), 1..4),
+            strict in any::<bool>(),
+        ) {
+            let mut args = vec!["ci-gate".to_owned()];
+            for (flag, value) in &pairs {
+                args.push(format!("{flag}={value}"));
+            }
+            if strict {
+                args.push("--strict-baseline".to_owned());
+            }
+            let Ok(cli) = Cli::try_parse_from(&args) else {
+                return Ok(());
+            };
+            match setup(&cli) {
+                Ok((config, request)) => {
+                    prop_assert!(config.validate().is_ok());
+                    prop_assert!(request.max_queries <= perf_suite::MAX_QUERY_COUNT);
+                }
+                Err(e) => prop_assert!(!e.to_string().is_empty()),
+            }
+        }
+    }
 }

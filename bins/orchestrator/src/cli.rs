@@ -188,7 +188,8 @@ pub(crate) async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>
         }
     }
     let cancel = CancellationToken::new();
-    spawn_signal_handler(cancel.clone());
+    let end_grace = CancellationToken::new();
+    spawn_signal_handler(cancel.clone(), end_grace.clone());
 
     let live = match crate::live::start(cli.live, cli.live_public, cli.live_linger).await {
         Ok(live) => live,
@@ -200,7 +201,7 @@ pub(crate) async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let progress = Progress::spawn(rx, !cli.quiet, live.as_ref().map(|(_, tx)| tx.clone()));
     let live = live.map(|(handle, _)| handle);
-    let outcome = perf_suite::run_suite(&config, Some(tx), cancel).await;
+    let outcome = perf_suite::run_suite_with_end_grace(&config, Some(tx), cancel, end_grace).await;
     progress.finish().await;
     if let Some(live) = &live {
         live.finish(live_final(&outcome));
@@ -309,14 +310,83 @@ pub(crate) fn error_chain(e: &anyhow::Error) -> String {
     line
 }
 
-/// Ctrl-C and SIGTERM stop scheduling; a second Ctrl-C exits at once.
-fn spawn_signal_handler(cancel: CancellationToken) {
+/// Ctrl-C and SIGTERM stop scheduling; a second Ctrl-C abandons the queries in flight and
+/// writes the report of what finished; a third exits at once.
+fn spawn_signal_handler(cancel: CancellationToken, end_grace: CancellationToken) {
     perf_suite::cancel_on_signals(cancel.clone());
     tokio::spawn(async move {
         cancel.cancelled().await;
-        eprintln!("\nstopping: finishing queries in flight (Ctrl-C again to quit now)");
+        eprintln!("\nstopping: finishing queries in flight (Ctrl-C again to stop waiting)");
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        eprintln!("stopping now: abandoning queries in flight, writing the report of what finished (Ctrl-C again to quit without it)");
+        end_grace.cancel();
         if tokio::signal::ctrl_c().await.is_ok() {
             std::process::exit(exit_codes::INTERRUPTED);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Values a user might mistype or a fuzzer might send.
+    pub(crate) fn flag_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "-?[0-9]{1,25}",
+            "-?[0-9]{0,5}\\.[0-9]{0,5}(e[+-]?[0-9]{1,3})?",
+            Just("nan".to_owned()),
+            Just("inf".to_owned()),
+            Just("18446744073709551616".to_owned()),
+            Just("/dev/zero".to_owned()),
+            Just("/dev/null".to_owned()),
+            Just("/tmp".to_owned()),
+            Just("cmd:".to_owned()),
+            Just(String::new()),
+            "\\PC{0,16}",
+        ]
+    }
+
+    pub(crate) const FLAGS: &[&str] = &[
+        "--query-count",
+        "--max-concurrent",
+        "--rate-limit",
+        "--seed",
+        "--query-timeout",
+        "--scale",
+        "--target",
+        "--config",
+        "--scenarios",
+        "--runtime",
+        "--live",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        /// Issue #16: random flag values through clap and the configuration building that
+        /// `main` uses never panic: a clean parse error, a clean configuration error, or a
+        /// configuration that validates.
+        #[test]
+        fn random_flag_values_never_panic(
+            pairs in prop::collection::vec((prop::sample::select(FLAGS), flag_value()), 1..4),
+        ) {
+            let mut args = vec!["orchestrator".to_owned()];
+            for (flag, value) in &pairs {
+                args.push(format!("{flag}={value}"));
+            }
+            let Ok(cli) = Cli::try_parse_from(&args) else {
+                return Ok(());
+            };
+            let config = cli.config();
+            let _ = cli.single_thread(config.as_ref().ok());
+            match config {
+                Ok(c) => prop_assert!(c.validate().is_ok()),
+                Err(e) => prop_assert!(!e.to_string().is_empty()),
+            }
+        }
+    }
 }

@@ -227,6 +227,12 @@ pub(crate) async fn run(command: &Command, config: &Config) -> anyhow::Result<Op
                 stats.users_added,
                 stats.reactions_added
             );
+            if stats.system_messages_skipped > 0 {
+                println!(
+                    "skipped {} system messages (joins, pins, boosts, thread creation, calls): they carry no user content to query",
+                    stats.system_messages_skipped
+                );
+            }
             Ok(Some(exit_codes::OK))
         }
     }

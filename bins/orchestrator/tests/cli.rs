@@ -201,3 +201,56 @@ fn a_corrupt_baseline_or_history_exits_2_before_anything_runs() {
     assert!(!dir.path().join("data/discord_messages.db").exists());
     assert!(!dir.path().join("reports").exists());
 }
+
+/// Issue #16: a few real invocations with odd flag values (before `runs list`, so nothing
+/// long runs) exit 0 or 2, never 101 (a panic).
+#[test]
+fn odd_flag_values_through_the_real_binary_exit_0_or_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value) in [
+        ("--query-count", "18446744073709551616"),
+        ("--query-count", "-1"),
+        ("--max-concurrent", "99999999999"),
+        ("--rate-limit", "1e-6"),
+        ("--rate-limit", "nan"),
+        ("--query-timeout", "inf"),
+        ("--scale", "1e308"),
+        ("--target", "cmd:"),
+        ("--target", "http://user:pw@"),
+        ("--seed", "18446744073709551615"),
+        ("--config", "/dev/null"),
+        ("--scenarios", "/tmp"),
+    ] {
+        let arg = format!("{flag}={value}");
+        let out = orchestrator(dir.path(), &[&arg, "runs", "list"]);
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0 | 2)),
+            "{arg}: {code:?} {}",
+            stderr(&out)
+        );
+        assert!(
+            !stderr(&out).contains("panicked"),
+            "{arg}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+/// Issue #16: an import says how many system messages it skipped and why.
+#[test]
+fn import_says_how_many_system_messages_it_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/discord-exports/current/dev-help.json");
+    let out = orchestrator(
+        dir.path(),
+        &["--database", "m.db", "import", export.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("skipped 1 system messages") && stdout.contains("no user content"),
+        "{stdout}"
+    );
+}

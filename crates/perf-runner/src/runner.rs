@@ -53,6 +53,7 @@ pub struct Runner {
     config: RunnerConfig,
     events: Option<UnboundedSender<RunEvent>>,
     cancel: CancellationToken,
+    end_grace: CancellationToken,
     samples_started: AtomicBool,
 }
 
@@ -101,6 +102,7 @@ impl Runner {
             config,
             events: None,
             cancel: CancellationToken::new(),
+            end_grace: CancellationToken::new(),
             samples_started: AtomicBool::new(false),
         }
     }
@@ -114,6 +116,14 @@ impl Runner {
     /// Stops runs when `token` is cancelled (the binaries wire Ctrl-C and SIGTERM to it).
     pub fn with_cancel(mut self, token: CancellationToken) -> Self {
         self.cancel = token;
+        self
+    }
+
+    /// Ends the grace period after a cancellation as soon as `token` is cancelled (a second
+    /// Ctrl-C): queries still in flight are abandoned at once and the run returns what
+    /// finished.
+    pub fn with_end_grace(mut self, token: CancellationToken) -> Self {
+        self.end_grace = token;
         self
     }
 
@@ -257,7 +267,11 @@ impl Runner {
                 if !tracker.is_empty() {
                     self.event(RunEvent::Phase("grace period".to_owned()));
                 }
-                if tokio::time::timeout(self.config.grace_period, tracker.wait()).await.is_err() {
+                let grace_over = tokio::select! {
+                    r = tokio::time::timeout(self.config.grace_period, tracker.wait()) => r.is_err(),
+                    _ = self.end_grace.cancelled() => true,
+                };
+                if grace_over {
                     ctx.hard_stop.cancel();
                     tracker.wait().await;
                 }

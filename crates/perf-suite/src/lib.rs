@@ -30,8 +30,8 @@ pub use gate_run::{
     GateDecision, GateOutcome, GateRequest, MAX_GATE_BUDGET,
 };
 pub use pipeline::{
-    preflight, run_suite, run_suite_amending, save_baseline, PhaseEvent, SuiteEvent, SuiteOutcome,
-    HARNESS_VERSION, PHASES,
+    preflight, run_suite, run_suite_amending, run_suite_with_end_grace, save_baseline, PhaseEvent,
+    SuiteEvent, SuiteOutcome, HARNESS_VERSION, PHASES,
 };
 pub use tester::PerfTester;
 

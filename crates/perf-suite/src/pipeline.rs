@@ -158,6 +158,35 @@ pub async fn run_suite_amending(
     cancel: CancellationToken,
     before_reports: impl FnOnce(&mut RunResult) + Send,
 ) -> Result<SuiteOutcome, SuiteError> {
+    run_suite_inner(
+        config,
+        events,
+        cancel,
+        CancellationToken::new(),
+        before_reports,
+    )
+    .await
+}
+
+/// [`run_suite`], with `end_grace` ending the grace period after a cancellation at once
+/// (the orchestrator's second Ctrl-C): queries still in flight are abandoned, and the
+/// reports of what finished are written.
+pub async fn run_suite_with_end_grace(
+    config: &Config,
+    events: Option<UnboundedSender<SuiteEvent>>,
+    cancel: CancellationToken,
+    end_grace: CancellationToken,
+) -> Result<SuiteOutcome, SuiteError> {
+    run_suite_inner(config, events, cancel, end_grace, |_| {}).await
+}
+
+async fn run_suite_inner(
+    config: &Config,
+    events: Option<UnboundedSender<SuiteEvent>>,
+    cancel: CancellationToken,
+    end_grace: CancellationToken,
+    before_reports: impl FnOnce(&mut RunResult) + Send,
+) -> Result<SuiteOutcome, SuiteError> {
     config.validate()?;
     preflight(config).await?;
     let mut phases = Phases {
@@ -265,6 +294,7 @@ pub async fn run_suite_amending(
         run_dir: &run_dir,
         events: &events,
         cancel,
+        end_grace,
     }
     .run(&mut result)
     .await;
@@ -591,6 +621,7 @@ struct Execution<'a> {
     run_dir: &'a Path,
     events: &'a Option<UnboundedSender<SuiteEvent>>,
     cancel: CancellationToken,
+    end_grace: CancellationToken,
 }
 
 /// Seconds to a duration; the configuration's maxima keep it in range (validated).
@@ -609,6 +640,7 @@ impl Execution<'_> {
             run_dir,
             events,
             cancel,
+            end_grace,
         } = self;
         let load = LoadProfile::closed(
             config.users(),
@@ -627,7 +659,9 @@ impl Execution<'_> {
             grace_period: secs(config.grace_period),
             ..RunnerConfig::default()
         };
-        let mut runner = Runner::new(Arc::clone(target), runner_config).with_cancel(cancel.clone());
+        let mut runner = Runner::new(Arc::clone(target), runner_config)
+            .with_cancel(cancel.clone())
+            .with_end_grace(end_grace);
         let mut forward = None;
         if let Some(suite_tx) = events.clone() {
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();

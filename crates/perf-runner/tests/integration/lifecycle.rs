@@ -70,6 +70,34 @@ async fn queries_still_in_flight_after_the_grace_period_are_abandoned() {
     assert!(result.notes.iter().any(|n| n.contains("grace period")));
 }
 
+/// Issue #16: a second Ctrl-C (`with_end_grace`) while queries hang ends an hour-long grace
+/// period at once; the run returns what finished, the hung queries abandoned.
+#[tokio::test(start_paused = true)]
+async fn ending_the_grace_period_abandons_hung_queries_at_once() {
+    let target = Scripted::fixed(60_000);
+    let (token, canceller) = cancelled_after(Duration::from_secs(1));
+    let (end_grace, ender) = cancelled_after(Duration::from_secs(2));
+    let config = RunnerConfig {
+        grace_period: Duration::from_secs(3_600),
+        query_timeout: Duration::from_secs(7_200),
+        ..RunnerConfig::default()
+    };
+    let runner = Runner::new(target, config)
+        .with_cancel(token.clone())
+        .with_end_grace(end_grace);
+    let mut result = new_result();
+    let stats = runner
+        .run(&Plan::new(queries(5), endless(3)), &mut result)
+        .await
+        .unwrap();
+    canceller.await.unwrap();
+    ender.await.unwrap();
+    assert!(stats.interrupted);
+    assert_eq!(stats.abandoned, 3);
+    // Ended by the second stop at 2 s (virtual time), not by the hour of grace.
+    assert_near(stats.wall_time_s, 2.0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_open_loop_stops_scheduling_on_cancellation() {
     let target = Scripted::fixed(10);

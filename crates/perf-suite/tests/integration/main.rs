@@ -5,3 +5,4 @@ mod gate;
 mod ground_truth;
 mod nothing_lost;
 mod pipeline;
+mod props;
