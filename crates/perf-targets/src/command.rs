@@ -728,6 +728,7 @@ async fn copy_stderr(
     let mut reader = BufReader::new(stderr);
     let mut pending: Vec<u8> = Vec::new();
     let mut dropped: u64 = 0;
+    let mut at_line_start = true;
     let keep_back = redactor.longest_bytes();
     loop {
         let limit = u64::try_from(STDERR_CHUNK).unwrap_or(u64::MAX);
@@ -760,6 +761,7 @@ async fn copy_stderr(
             if used.saturating_add(len) <= MAX_STDERR_LOG_BYTES {
                 written.fetch_add(len, Ordering::Relaxed);
                 let _ = log.write_all(bytes);
+                at_line_start = bytes.last() == Some(&b'\n');
             } else {
                 dropped = dropped.saturating_add(upto as u64);
             }
@@ -772,7 +774,8 @@ async fn copy_stderr(
     if dropped > 0 {
         let _ = writeln!(
             log,
-            "--- perf-targets: {dropped} bytes of this process's stderr dropped: the log keeps at most {MAX_STDERR_LOG_BYTES} bytes ---"
+            "{}--- perf-targets: {dropped} bytes of this process's stderr dropped: the log keeps at most {MAX_STDERR_LOG_BYTES} bytes ---",
+            if at_line_start { "" } else { "\n" }
         );
     }
 }

@@ -39,8 +39,19 @@ impl TargetSpec {
     /// - `cmd:<command line>`: a JSON-lines child process; the command line is split like a
     ///   shell would (single and double quotes, backslash escapes), but no shell runs it.
     pub fn parse_flag(value: &str) -> Result<Self, TargetsError> {
+        // The value is quoted in the error: a URL in it is shown redacted.
+        let shown = match value.find("://") {
+            Some(_) => {
+                let (prefix, url) = match value.trim().strip_prefix("openai+") {
+                    Some(rest) => ("openai+", rest),
+                    None => ("", value.trim()),
+                };
+                format!("{prefix}{}", redacted_url(url))
+            }
+            None => value.to_owned(),
+        };
         let invalid = |message: &str| TargetsError::InvalidSpec {
-            value: value.to_owned(),
+            value: shown.clone(),
             message: message.to_owned(),
         };
         let trimmed = value.trim();
