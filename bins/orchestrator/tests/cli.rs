@@ -3,6 +3,9 @@
 
 use std::process::{Command, Output};
 
+#[path = "cli/hostile.rs"]
+mod hostile;
+
 fn orchestrator(dir: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_orchestrator"))
         .args(args)

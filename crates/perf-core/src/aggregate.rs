@@ -1,10 +1,13 @@
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
 
 use crate::{
     CheckResult, Comparison, ContentProfile, LatencyHistogram, LatencySummary, Outcome,
-    ResourcePeaks, ResourceSample, Sample, TargetInfo, Timeline, TrendSeries,
+    ResourcePeaks, ResourceSample, Sample, TargetInfo, Timeline, TrendSeries, MAX_TRACKED_NAMES,
+    OTHER,
 };
 
 /// Version of the [`RunResult`] JSON format. Bumped on any incompatible change.
@@ -365,6 +368,82 @@ pub struct RunResult {
     /// Remarks a reader must know to trust the figures (reduced scale, saturated harness).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Agent names and categories past [`MAX_TRACKED_NAMES`], counted under [`OTHER`].
+    #[serde(default, skip_serializing_if = "FoldedNames::is_empty")]
+    pub folded: FoldedNames,
+}
+
+/// Distinct names counted more than this are not told apart any more: the count stops.
+const MAX_FOLDED_COUNTED: usize = 100_000;
+
+/// How many distinct agent names and categories were folded into [`OTHER`] because a run
+/// already tracked [`MAX_TRACKED_NAMES`] of them (a bot that names a new agent in every
+/// answer would otherwise grow every report and the history without bound).
+///
+/// Counts are exact up to 100,000 distinct names each and stop there. Two results compare
+/// equal when their counts do.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct FoldedNames {
+    /// Distinct agent names folded.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub agents: u64,
+    /// Distinct categories folded.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub categories: u64,
+    /// Hashes of the folded names, to count each once (not stored).
+    #[serde(skip)]
+    agent_seen: BTreeSet<u64>,
+    #[serde(skip)]
+    category_seen: BTreeSet<u64>,
+}
+
+impl PartialEq for FoldedNames {
+    fn eq(&self, other: &Self) -> bool {
+        self.agents == other.agents && self.categories == other.categories
+    }
+}
+
+impl FoldedNames {
+    /// Whether nothing was folded.
+    pub fn is_empty(&self) -> bool {
+        self.agents == 0 && self.categories == 0
+    }
+
+    fn note(seen: &mut BTreeSet<u64>, count: &mut u64, name: &str) {
+        if seen.len() >= MAX_FOLDED_COUNTED {
+            return;
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        name.hash(&mut h);
+        if seen.insert(h.finish()) {
+            *count = (*count).max(seen.len() as u64);
+        }
+    }
+
+    fn merge(&mut self, other: &FoldedNames) {
+        for (seen, count, theirs, their_count) in [
+            (
+                &mut self.agent_seen,
+                &mut self.agents,
+                &other.agent_seen,
+                other.agents,
+            ),
+            (
+                &mut self.category_seen,
+                &mut self.categories,
+                &other.category_seen,
+                other.categories,
+            ),
+        ] {
+            for h in theirs {
+                if seen.len() >= MAX_FOLDED_COUNTED {
+                    break;
+                }
+                seen.insert(*h);
+            }
+            *count = (*count).max(their_count).max(seen.len() as u64);
+        }
+    }
 }
 
 impl RunResult {
@@ -397,11 +476,90 @@ impl RunResult {
             trends: Vec::new(),
             config: serde_json::Value::Null,
             notes: Vec::new(),
+            folded: FoldedNames::default(),
         }
     }
 
-    /// Folds one sample into every group it belongs to.
+    /// Whether `agent` gets a group of its own: it has one already, there is room for one
+    /// more, or it is the agent the query was meant for (those come from the
+    /// configuration, not from the bot).
+    fn keeps_agent(&self, agent: &str, expected: Option<&str>) -> bool {
+        self.per_agent.contains_key(agent)
+            || self.per_agent.len() < MAX_TRACKED_NAMES
+            || expected == Some(agent)
+    }
+
+    fn keeps_category(&self, category: &str) -> bool {
+        self.per_category.contains_key(category) || self.per_category.len() < MAX_TRACKED_NAMES
+    }
+
+    /// The name `agent` is counted under ([`OTHER`] once the run tracks
+    /// [`MAX_TRACKED_NAMES`] agents), noting a fold.
+    fn agent_key<'a>(&mut self, agent: &'a str, expected: Option<&str>) -> &'a str {
+        if self.keeps_agent(agent, expected) {
+            agent
+        } else {
+            let f = &mut self.folded;
+            FoldedNames::note(&mut f.agent_seen, &mut f.agents, agent);
+            OTHER
+        }
+    }
+
+    fn category_key<'a>(&mut self, category: &'a str) -> &'a str {
+        if self.keeps_category(category) {
+            category
+        } else {
+            let f = &mut self.folded;
+            FoldedNames::note(&mut f.category_seen, &mut f.categories, category);
+            OTHER
+        }
+    }
+
+    /// Folds one sample into every group it belongs to. Agent names and categories past
+    /// [`MAX_TRACKED_NAMES`] are counted under [`OTHER`] (see [`FoldedNames`]).
     pub fn record(&mut self, s: &Sample) {
+        let agent = s
+            .agent
+            .as_deref()
+            .map(|a| self.agent_key(a, s.expected_agent.as_deref()));
+        let category = self.category_key(&s.category);
+        if agent == s.agent.as_deref() && category == s.category {
+            self.record_tracked(s);
+        } else {
+            let folded = Sample {
+                agent: agent.map(str::to_owned),
+                category: category.to_owned(),
+                ..s.clone()
+            };
+            self.record_tracked(&folded);
+        }
+    }
+
+    /// Adds `g`, the stats of answered queries of one (category, scenario, expected agent,
+    /// agent) class, to every group, folding names like [`record`](Self::record) does.
+    /// Timeline and schedule are the caller's to record.
+    pub fn record_group(
+        &mut self,
+        agent: Option<&str>,
+        expected_agent: Option<&str>,
+        category: &str,
+        scenario: &str,
+        g: &GroupStats,
+    ) {
+        let kept = agent.map(|a| self.agent_key(a, expected_agent));
+        let g = match (agent, kept) {
+            (Some(a), Some(k)) if a != k => Cow::Owned(rename_agent(g, a, k)),
+            _ => Cow::Borrowed(g),
+        };
+        let category = self.category_key(category);
+        self.overall.merge(&g);
+        let agent_key = kept.or(expected_agent).unwrap_or("unrouted");
+        group(&mut self.per_agent, agent_key).merge(&g);
+        group(&mut self.per_category, category).merge(&g);
+        group(&mut self.per_scenario, scenario).merge(&g);
+    }
+
+    fn record_tracked(&mut self, s: &Sample) {
         self.overall.record(s);
         let agent = s
             .agent
@@ -428,16 +586,25 @@ impl RunResult {
     /// Adds another shard's result: histograms and counts merge exactly; wall time is the
     /// longest shard's.
     pub fn merge(&mut self, other: &RunResult) {
-        self.overall.merge(&other.overall);
-        for (mine, theirs) in [
-            (&mut self.per_agent, &other.per_agent),
-            (&mut self.per_category, &other.per_category),
-            (&mut self.per_scenario, &other.per_scenario),
-        ] {
-            for (k, v) in theirs {
-                group(mine, k).merge(v);
-            }
+        self.folded.merge(&other.folded);
+        // Agents first: they decide which names of every group's `agent_usage` are kept.
+        for (k, v) in &other.per_agent {
+            let key = self.agent_key(k, None);
+            group(&mut self.per_agent, key);
+            let v = self.fold_usage(v);
+            group(&mut self.per_agent, key).merge(&v);
         }
+        for (k, v) in &other.per_category {
+            let key = self.category_key(k);
+            let v = self.fold_usage(v);
+            group(&mut self.per_category, key).merge(&v);
+        }
+        for (k, v) in &other.per_scenario {
+            let v = self.fold_usage(v);
+            group(&mut self.per_scenario, k).merge(&v);
+        }
+        let overall = self.fold_usage(&other.overall);
+        self.overall.merge(&overall);
         self.timeline.merge(&other.timeline);
         self.schedule.merge(&other.schedule);
         self.wall_time_s = self.wall_time_s.max(other.wall_time_s);
@@ -476,6 +643,35 @@ impl RunResult {
                 .collect(),
         }
     }
+}
+
+impl RunResult {
+    /// `g` with every agent this result does not track counted under [`OTHER`].
+    fn fold_usage<'a>(&self, g: &'a GroupStats) -> Cow<'a, GroupStats> {
+        if g.agent_usage.keys().all(|k| self.per_agent.contains_key(k)) {
+            return Cow::Borrowed(g);
+        }
+        let mut g = g.clone();
+        let usage = std::mem::take(&mut g.agent_usage);
+        for (k, n) in usage {
+            let key = if self.per_agent.contains_key(&k) {
+                k
+            } else {
+                OTHER.to_owned()
+            };
+            *g.agent_usage.entry(key).or_default() += n;
+        }
+        Cow::Owned(g)
+    }
+}
+
+/// `g` with its usage of agent `from` counted under `to`.
+fn rename_agent(g: &GroupStats, from: &str, to: &str) -> GroupStats {
+    let mut g = g.clone();
+    if let Some(n) = g.agent_usage.remove(from) {
+        *g.agent_usage.entry(to.to_owned()).or_default() += n;
+    }
+    g
 }
 
 fn group<'a>(map: &'a mut BTreeMap<String, GroupStats>, key: &str) -> &'a mut GroupStats {
@@ -574,6 +770,51 @@ mod tests {
         assert_eq!(left.overall, whole.overall);
         assert_eq!(left.per_agent, whole.per_agent);
         assert_eq!(left.per_category, whole.per_category);
+    }
+
+    /// A bot naming a new agent in every answer: past the cap, names are counted under
+    /// `other` and the fold is counted, in one run and across merged shards alike.
+    #[test]
+    fn agent_names_past_the_cap_fold_into_other() {
+        let mut whole = RunResult::new("r", "t", TargetInfo::default());
+        let mut left = whole.clone();
+        let mut right = whole.clone();
+        for i in 0..(MAX_TRACKED_NAMES as u32 + 50) {
+            let s = sample(i, &format!("agent-{i}"), "a", Outcome::Ok, 1000);
+            whole.record(&s);
+            if i % 2 == 0 {
+                left.record(&s);
+            } else {
+                right.record(&s);
+            }
+        }
+        // The expected agent keeps its own group even past the cap.
+        whole.record(&sample(9999, "a", "a", Outcome::Ok, 1000));
+        assert_eq!(whole.per_agent.len(), MAX_TRACKED_NAMES + 2);
+        assert_eq!(whole.per_agent[OTHER].count, 50);
+        assert_eq!(whole.per_agent["a"].routing.correct, 1);
+        assert_eq!(whole.folded.agents, 50);
+        assert_eq!(whole.overall.agent_usage.len(), MAX_TRACKED_NAMES + 2);
+        assert_eq!(whole.overall.agent_usage[OTHER], 50);
+        left.merge(&right);
+        assert_eq!(left.per_agent.len(), MAX_TRACKED_NAMES + 1);
+        assert_eq!(left.per_agent[OTHER].count, 50);
+        assert_eq!(left.overall.count, MAX_TRACKED_NAMES as u64 + 50);
+        assert_eq!(left.overall.agent_usage.len(), MAX_TRACKED_NAMES + 1);
+        assert_eq!(left.folded.agents, 50);
+        let json = serde_json::to_value(&whole).unwrap();
+        assert_eq!(json["folded"]["agents"], 50);
+    }
+
+    #[test]
+    fn categories_past_the_cap_fold_into_other() {
+        let mut r = RunResult::new("r", "t", TargetInfo::default());
+        for i in 0..(MAX_TRACKED_NAMES as u32 + 10) {
+            r.record(&sample(i, "", &format!("c{i}"), Outcome::Timeout, 10));
+        }
+        assert_eq!(r.per_category.len(), MAX_TRACKED_NAMES + 1);
+        assert_eq!(r.per_category[OTHER].count, 10);
+        assert_eq!(r.folded.categories, 10);
     }
 
     #[test]

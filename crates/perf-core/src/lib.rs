@@ -64,6 +64,7 @@ mod expect;
 mod histogram;
 mod load;
 mod query;
+mod redact;
 mod resource;
 mod rng;
 mod sample;
@@ -77,8 +78,8 @@ mod verdict;
 pub use async_trait::async_trait;
 
 pub use aggregate::{
-    GroupStats, GroupSummary, PhaseStatus, PhaseTiming, RoutingStats, RunResult, RunSummary,
-    ScheduleStats, RUN_RESULT_FORMAT_VERSION,
+    FoldedNames, GroupStats, GroupSummary, PhaseStatus, PhaseTiming, RoutingStats, RunResult,
+    RunSummary, ScheduleStats, RUN_RESULT_FORMAT_VERSION,
 };
 pub use content::{ChannelStat, ContentProfile, TermStat, UserStat};
 pub use error::{ConfigError, ErrorKind, TargetError};
@@ -86,6 +87,10 @@ pub use expect::{check_expectations, Expectation, ExpectationFailure};
 pub use histogram::{LatencyHistogram, LatencySummary, MAX_TRACKABLE_MICROS};
 pub use load::{Arrival, ClosedLoop, LoadProfile, OpenLoop, Stage};
 pub use query::{agents, Query};
+pub use redact::{
+    bounded, cut, Redactor, MAX_AGENT_CHARS, MAX_ERROR_CHARS, MAX_EXCERPT_CHARS, MAX_TRACKED_NAMES,
+    MIN_SECRET_CHARS, OTHER, REDACTED,
+};
 pub use resource::{ResourcePeaks, ResourceSample};
 pub use rng::SplitMix64;
 pub use sample::{Outcome, Sample};

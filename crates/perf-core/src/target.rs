@@ -3,7 +3,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::{Query, TargetError};
+use crate::{Query, Redactor, TargetError};
 
 /// What a bot answered.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -161,5 +161,13 @@ pub trait BotTarget: Send + Sync {
     /// Name, version and transport of the target.
     fn describe(&self) -> TargetInfo {
         TargetInfo::default()
+    }
+
+    /// Every secret the target was configured with (auth token, URL credentials and query
+    /// values, secret header values): the runner removes them from everything the bot sends
+    /// before it is stored or printed. Targets without credentials keep the default, an
+    /// empty redactor.
+    fn redactor(&self) -> Redactor {
+        Redactor::default()
     }
 }

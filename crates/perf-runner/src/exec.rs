@@ -172,31 +172,9 @@ fn check_stream_figures(r: &BotResponse, elapsed: Duration) -> Result<(), Target
     Ok(())
 }
 
-/// At most `max_chars` characters of `text`, cut on a character boundary, with `…` when cut.
-pub(crate) fn excerpt(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((cut, _)) => {
-            let mut s = String::with_capacity(cut + 3);
-            s.push_str(&text[..cut]);
-            s.push('…');
-            s
-        }
-        None => text.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn excerpt_cuts_on_char_boundaries() {
-        assert_eq!(excerpt("abc", 5), "abc");
-        assert_eq!(excerpt("ééééé", 3), "ééé…");
-        let long = "🦀".repeat(400);
-        let e = excerpt(&long, 300);
-        assert_eq!(e.chars().count(), 301);
-    }
 
     #[test]
     fn panic_messages_are_readable() {

@@ -11,14 +11,15 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use perf_core::{GroupStats, LatencyHistogram, Outcome, Query, RunResult, Sample, TargetInfo};
+use perf_core::{
+    bounded, GroupStats, LatencyHistogram, Outcome, Query, Redactor, RunResult, Sample, TargetInfo,
+    MAX_AGENT_CHARS, MAX_ERROR_CHARS, MAX_EXCERPT_CHARS,
+};
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::exec::{excerpt, Finished};
+use crate::exec::Finished;
 use crate::{RunEvent, SampleEvent};
 
-/// Characters of the answer kept on failed samples.
-const EXCERPT_CHARS: usize = 300;
 /// Fast records a worker buffers before taking the lock.
 const BATCH: usize = 256;
 /// Raw-sample bytes a worker buffers before writing them.
@@ -189,18 +190,13 @@ impl Aggregator {
                         g.routing.correct = n;
                     }
                 }
-                let r = &mut self.result;
-                r.overall.merge(&g);
-                let agent_key = agent
-                    .or(class.expected_agent.as_deref())
-                    .unwrap_or("unrouted");
-                for (map, key) in [
-                    (&mut r.per_agent, agent_key),
-                    (&mut r.per_category, class.category.as_str()),
-                    (&mut r.per_scenario, class.scenario.as_str()),
-                ] {
-                    map.entry(key.to_owned()).or_default().merge(&g);
-                }
+                self.result.record_group(
+                    agent,
+                    class.expected_agent.as_deref(),
+                    &class.category,
+                    &class.scenario,
+                    &g,
+                );
             }
         }
         self.result
@@ -266,6 +262,8 @@ pub(crate) struct Shared {
     pub(crate) sample_events: bool,
     /// The plan's [`crate::Plan::sample_sink`].
     pub(crate) sample_sink: Option<UnboundedSender<Sample>>,
+    /// The target's secrets, removed from everything the bot sent (see [`sanitize`]).
+    pub(crate) redactor: Redactor,
 }
 
 impl Shared {
@@ -348,6 +346,7 @@ impl Recorder {
 
     /// Records one finished query: `qi` is its index in the plan.
     pub(crate) fn record(&mut self, qi: usize, query: &Query, timing: Timing, f: Finished) {
+        let f = sanitize(f, &self.shared.redactor);
         if self.shared.sample_events {
             let response = f.response.as_ref();
             let agent = response
@@ -519,12 +518,47 @@ impl StreamFigures {
     }
 }
 
+/// `s` redacted and cut to `max_chars`, allocating only when something changes.
+fn bound_in_place(r: &Redactor, s: &mut String, max_chars: usize) {
+    // Byte length bounds character count: short clean text needs no work.
+    if s.len() > max_chars || r.finds_secret(s) {
+        *s = bounded(r, s, max_chars);
+    }
+}
+
+/// The one place where what a bot sent enters the recording: every secret of the target is
+/// removed and every string cut to its limit (`docs/limits.md`), in that order, before
+/// anything is aggregated, written to `samples.jsonl`, sent as an event or kept as an
+/// example. Only the first agent and, for failed queries, an excerpt of the answer are kept.
+pub(crate) fn sanitize(mut f: Finished, r: &Redactor) -> Finished {
+    if let Some(e) = f.error.as_mut() {
+        bound_in_place(r, e, MAX_ERROR_CHARS);
+    }
+    if let Some(resp) = f.response.as_mut() {
+        resp.agents.truncate(1);
+        for a in &mut resp.agents {
+            bound_in_place(r, a, MAX_AGENT_CHARS);
+        }
+        if f.outcome.is_success() {
+            // Never stored: dropped here rather than redacted.
+            resp.answer.clear();
+        } else {
+            bound_in_place(r, &mut resp.answer, MAX_EXCERPT_CHARS);
+        }
+        resp.metadata = serde_json::Value::Null;
+    }
+    for x in &mut f.failures {
+        bound_in_place(r, &mut x.detail, MAX_ERROR_CHARS);
+    }
+    f
+}
+
 fn build_sample(query: &Query, timing: Timing, f: Finished) -> Sample {
     let failed = !f.outcome.is_success();
     let (agent, stream, answer_excerpt) = match f.response {
         Some(r) => {
             let stream = StreamFigures::of(&r, timing.service_us);
-            let excerpt = failed.then(|| excerpt(&r.answer, EXCERPT_CHARS));
+            let excerpt = failed.then_some(r.answer);
             (r.agents.into_iter().next(), stream, excerpt)
         }
         None => (None, StreamFigures::default(), None),
@@ -598,6 +632,7 @@ mod tests {
             events: None,
             sample_events: false,
             sample_sink: None,
+            redactor: Redactor::default(),
         });
         let mut expected = RunResult::new("plan", "", TargetInfo::default());
         let mut rec = Recorder::batching(shared.clone());
@@ -645,6 +680,42 @@ mod tests {
         assert_eq!(got.failure_examples, expected.failure_examples);
     }
 
+    /// D1/D5: a secret in the answer, the agent name or the error is gone from the sample,
+    /// also where the cut would have kept its first characters, and every string is cut.
+    #[test]
+    fn sanitize_redacts_before_cutting_every_bot_string() {
+        let secret = "tok-0123456789abcdef";
+        let r = Redactor::new([secret]);
+        let q = Query::new("q", "t", "c");
+        let mut f = finished(Outcome::Error(ErrorKind::Status), Some("a"), 1);
+        // The secret starts 10 characters before the error's cut.
+        f.error = Some(format!(
+            "{}{secret}{}",
+            "e".repeat(MAX_ERROR_CHARS - 10),
+            "z".repeat(5_000_000)
+        ));
+        if let Some(resp) = f.response.as_mut() {
+            resp.answer = format!("{}{secret}", "x".repeat(MAX_EXCERPT_CHARS - 4));
+            resp.agents = vec![
+                format!("agent {secret} {}", "n".repeat(100_000)),
+                "b".into(),
+            ];
+        }
+        let s = build_sample(&q, Timing::default(), sanitize(f, &r));
+        let line = serde_json::to_string(&s).unwrap();
+        for prefix in [&secret[..8], &secret[..4]] {
+            assert!(!line.contains(prefix), "{prefix} in {line}");
+        }
+        assert!(line.len() < 4 * (MAX_ERROR_CHARS + MAX_AGENT_CHARS + MAX_EXCERPT_CHARS) + 1000);
+        let agent = s.agent.unwrap_or_default();
+        assert!(agent.starts_with("agent [redacted] n"), "{agent}");
+        assert_eq!(agent.chars().count(), MAX_AGENT_CHARS + 1);
+        assert_eq!(
+            s.error.map(|e| e.chars().count()),
+            Some(MAX_ERROR_CHARS + 1)
+        );
+    }
+
     #[test]
     fn failed_samples_keep_a_short_excerpt_and_ok_ones_none() {
         let q = Query::new("q", "t", "c");
@@ -652,7 +723,7 @@ mod tests {
         if let Some(r) = f.response.as_mut() {
             r.answer = "é".repeat(1000);
         }
-        let s = build_sample(&q, Timing::default(), f);
+        let s = build_sample(&q, Timing::default(), sanitize(f, &Redactor::default()));
         assert_eq!(
             s.answer_excerpt.as_deref().map(|e| e.chars().count()),
             Some(301)

@@ -180,6 +180,7 @@ impl Runner {
             events: self.events.clone(),
             sample_events: self.config.sample_events,
             sample_sink: plan.sample_sink.clone(),
+            redactor: self.target.redactor(),
         });
         let offset_s = result.wall_time_s.max(0.0);
         self.event(RunEvent::Started {

@@ -100,6 +100,19 @@ pub fn save_baseline(
     Ok(store.path_of(name)?)
 }
 
+/// The configuration as reports show it: the target section from its redacted view (no
+/// URL credentials or query values, no secret header or environment values).
+fn shown_config(config: &Config) -> serde_json::Value {
+    let mut value = serde_json::to_value(config).unwrap_or_default();
+    if let (Some(obj), Ok(target)) = (
+        value.as_object_mut(),
+        serde_json::to_value(config.target.redacted()),
+    ) {
+        obj.insert("target".to_owned(), target);
+    }
+    value
+}
+
 /// The harness version recorded in baselines and fingerprints.
 pub const HARNESS_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -284,7 +297,7 @@ async fn run_suite_inner(
     let mut problems = Vec::new();
     let mut result = RunResult::new(&run_id, started_at.to_rfc3339(), target.describe());
     result.content = Some(content);
-    result.config = serde_json::to_value(config).unwrap_or_default();
+    result.config = shown_config(config);
     let t = phases.start(4);
     let outcome = Execution {
         config,
@@ -322,7 +335,23 @@ async fn run_suite_inner(
         problems.push(e.to_string());
     }
     if let Err(e) = shutdown {
-        result.notes.push(format!("target shutdown failed: {e}"));
+        result.notes.push(perf_core::bounded(
+            &target.redactor(),
+            &format!("target shutdown failed: {e}"),
+            perf_core::MAX_ERROR_CHARS,
+        ));
+    }
+    let folded = &result.folded;
+    if !folded.is_empty() {
+        result.notes.push(format!(
+            "the bot named more than {max} distinct agents or the plan more than {max} categories: \
+             {} further agent names and {} further categories were counted under `{}` \
+             (docs/limits.md)",
+            folded.agents,
+            folded.categories,
+            perf_core::OTHER,
+            max = perf_core::MAX_TRACKED_NAMES,
+        ));
     }
     if let Some(t) = &external {
         result.notes.extend(t.notes());
@@ -520,18 +549,20 @@ async fn open_target(
             (Arc::new(bot), None)
         }
         spec => {
+            // Messages are built from the redacted view of the target, never from its config.
             let target =
                 perf_targets::open_target(spec, run_dir).map_err(|e| SuiteError::Target {
-                    target: format!("{spec:?}"),
-                    message: e.to_string(),
+                    target: spec.describe(),
+                    message: spec.redactor().redact_owned(e.to_string()),
                 })?;
             (target.bot(), Some(target))
         }
     };
     let name = bot.describe().name;
+    let redactor = bot.redactor().union(&config.target.redactor());
     let unreachable = |message: String| SuiteError::Target {
         target: name.clone(),
-        message,
+        message: perf_core::bounded(&redactor, &message, perf_core::MAX_ERROR_CHARS),
     };
     if let Err(e) = bot.initialize().await {
         return Err(unreachable(match &external {

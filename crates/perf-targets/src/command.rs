@@ -10,11 +10,13 @@ use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use perf_core::{BotResponse, BotTarget, ErrorKind, Query, TargetError, TargetInfo, TokenSource};
+use perf_core::{
+    BotResponse, BotTarget, ErrorKind, Query, Redactor, TargetError, TargetInfo, TokenSource,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 use tokio::sync::{mpsc, oneshot, watch, Mutex, Notify};
 use tokio::time::Instant;
 
@@ -23,11 +25,18 @@ use crate::TargetsError;
 
 /// The longest wait before a restart, however many crashes came before.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// How long `shutdown` waits for a killed process to be reaped.
+/// How long `shutdown` waits for a killed process to be reaped, besides its grace periods.
 const KILL_WAIT: Duration = Duration::from_secs(5);
 /// Most tokens an answer line may report; the runner rejects larger counts too, as no
 /// answer can have them.
 const MAX_REPORTED_TOKENS: u64 = 10_000_000;
+/// Bytes of the bot's stderr kept in the log file (all processes of a target together);
+/// the rest is dropped and a note line says how much.
+pub const MAX_STDERR_LOG_BYTES: u64 = 1024 * 1024;
+/// Bytes of stderr read as one piece when the bot writes no newline.
+const STDERR_CHUNK: usize = 64 * 1024;
+/// How often the end of a stopping process group is checked.
+const GROUP_POLL: Duration = Duration::from_millis(20);
 /// Finished ids remembered, so that a query sent again with the same id (a retry) gets a
 /// fresh wire id and a late delta of the earlier attempt cannot land on it.
 const FINISHED_IDS: usize = 4096;
@@ -291,6 +300,10 @@ pub struct CommandTarget {
     pid: AtomicU32,
     counters: Arc<Counters>,
     wire_ids: AtomicU64,
+    /// Secret `env` values, removed from stderr and from everything the bot sends.
+    redactor: Redactor,
+    /// Bytes written to the stderr log so far, against [`MAX_STDERR_LOG_BYTES`].
+    stderr_written: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for CommandTarget {
@@ -336,6 +349,7 @@ impl CommandTarget {
                 .unwrap_or_else(|| PathBuf::from("bot-stderr.log")),
         );
         Ok(Self {
+            redactor: config.redactor(),
             config,
             stderr_path,
             slot: Mutex::new(Slot::default()),
@@ -343,6 +357,7 @@ impl CommandTarget {
             pid: AtomicU32::new(0),
             counters: Arc::new(Counters::default()),
             wire_ids: AtomicU64::new(0),
+            stderr_written: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -380,10 +395,12 @@ impl CommandTarget {
     }
 
     fn name(&self) -> String {
-        self.config
+        let name = self
+            .config
             .name
             .clone()
-            .unwrap_or_else(|| self.config.command.join(" "))
+            .unwrap_or_else(|| self.config.command.join(" "));
+        self.redactor.redact_owned(name)
     }
 
     fn backoff(&self, crashes: u64) -> Duration {
@@ -466,8 +483,12 @@ impl CommandTarget {
             .envs(&self.config.env)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
+            .stderr(Stdio::piped())
             .kill_on_drop(true);
+        // Its own process group, so workers it forks (or a shell's children) are stopped
+        // with it at the end.
+        #[cfg(unix)]
+        cmd.process_group(0);
         if let Some(dir) = &self.config.cwd {
             cmd.current_dir(dir);
         }
@@ -475,11 +496,19 @@ impl CommandTarget {
             .spawn()
             .map_err(|e| TargetError::connect(format!("cannot start `{}`: {e}", argv[0])))?;
         self.counters.starts.fetch_add(1, Ordering::Relaxed);
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
             return Err(TargetError::connect(
-                "the child process has no stdin/stdout pipes",
+                "the child process has no stdin/stdout/stderr pipes",
             ));
         };
+        let stderr_task = tokio::spawn(copy_stderr(
+            stderr,
+            log,
+            self.redactor.clone(),
+            Arc::clone(&self.stderr_written),
+        ));
         let pid = child.id();
         self.pid.store(pid.unwrap_or(0), Ordering::Relaxed);
         let (exited_tx, exited_rx) = watch::channel(false);
@@ -502,6 +531,7 @@ impl CommandTarget {
             self.config.max_line_bytes,
             Duration::from_millis(self.config.shutdown_grace_ms),
             exited_tx,
+            stderr_task,
         ));
         Ok(proc)
     }
@@ -572,7 +602,9 @@ async fn write_lines(mut stdin: ChildStdin, mut lines: mpsc::UnboundedReceiver<V
     }
 }
 
-/// Reads answers until stdout closes, then reaps the process.
+/// Reads answers until stdout closes (or a kill is asked for), then stops the process and
+/// its whole process group: SIGTERM, `grace`, SIGKILL. A process that closed its stdout
+/// first gets `grace` to exit on its own before the SIGTERM.
 async fn supervise(
     proc: Arc<Proc>,
     mut child: Child,
@@ -581,13 +613,12 @@ async fn supervise(
     max_line: usize,
     grace: Duration,
     exited: watch::Sender<bool>,
+    stderr_task: tokio::task::JoinHandle<()>,
 ) {
-    tokio::select! {
-        () = read_answers(&proc, stdout, &counters, max_line) => {}
-        () = proc.kill.notified() => {
-            let _ = child.start_kill();
-        }
-    }
+    let killed = tokio::select! {
+        () = read_answers(&proc, stdout, &counters, max_line) => false,
+        () = proc.kill.notified() => true,
+    };
     let stopping = proc.stopping.load(Ordering::Relaxed);
     let reason = if stopping {
         "the bot process was stopped at shutdown".to_owned()
@@ -598,14 +629,35 @@ async fn supervise(
         )
     };
     proc.close(&reason, &counters, !stopping);
+    let group = proc.pid;
+    if killed {
+        signal_group(group, GroupSignal::Term);
+    }
     // Stdout is closed; a process that lingers is useless, so it gets the grace time to exit.
     let status = match tokio::time::timeout(grace, child.wait()).await {
         Ok(status) => status,
-        Err(_) => {
+        Err(_) if killed => {
+            signal_group(group, GroupSignal::Kill);
             let _ = child.start_kill();
             child.wait().await
         }
+        Err(_) => {
+            signal_group(group, GroupSignal::Term);
+            match tokio::time::timeout(grace, child.wait()).await {
+                Ok(status) => status,
+                Err(_) => {
+                    signal_group(group, GroupSignal::Kill);
+                    let _ = child.start_kill();
+                    child.wait().await
+                }
+            }
+        }
     };
+    // The workers it forked may outlive it: the rest of the group goes the same way.
+    stop_group(group, grace).await;
+    // Everything the process wrote is in the log before anyone learns it exited (a start
+    // that fails quotes the log's end).
+    let _ = tokio::time::timeout(grace.max(Duration::from_millis(100)), stderr_task).await;
     if !stopping {
         if let Ok(status) = &status {
             *counters
@@ -633,6 +685,130 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
     match status.code() {
         Some(code) => format!("exit code {code}"),
         None => "an unknown status".to_owned(),
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum GroupSignal {
+    Term,
+    Kill,
+}
+
+/// Sends `sig` to process group `group` (the bot's pid: it leads its own group); `false`
+/// when no process of the group is left.
+#[cfg(unix)]
+fn signal_group(group: Option<u32>, sig: GroupSignal) -> bool {
+    use rustix::process::{kill_process_group, Pid, Signal};
+    let Some(pid) = group
+        .and_then(|g| i32::try_from(g).ok())
+        .and_then(Pid::from_raw)
+    else {
+        return false;
+    };
+    let sig = match sig {
+        GroupSignal::Term => Signal::TERM,
+        GroupSignal::Kill => Signal::KILL,
+    };
+    kill_process_group(pid, sig).is_ok()
+}
+
+#[cfg(not(unix))]
+fn signal_group(_group: Option<u32>, _sig: GroupSignal) -> bool {
+    false
+}
+
+/// Whether any process of group `group` is left.
+#[cfg(unix)]
+fn group_alive(group: Option<u32>) -> bool {
+    use rustix::process::{test_kill_process_group, Pid};
+    group
+        .and_then(|g| i32::try_from(g).ok())
+        .and_then(Pid::from_raw)
+        .is_some_and(|pid| test_kill_process_group(pid).is_ok())
+}
+
+#[cfg(not(unix))]
+fn group_alive(_group: Option<u32>) -> bool {
+    false
+}
+
+/// Stops what is left of process group `group`: SIGTERM, up to `grace` for it to go,
+/// then SIGKILL.
+async fn stop_group(group: Option<u32>, grace: Duration) {
+    if !signal_group(group, GroupSignal::Term) {
+        return;
+    }
+    let deadline = Instant::now() + grace;
+    while group_alive(group) {
+        if Instant::now() >= deadline {
+            signal_group(group, GroupSignal::Kill);
+            return;
+        }
+        tokio::time::sleep(GROUP_POLL).await;
+    }
+}
+
+/// Copies the bot's stderr into the log with the target's secrets removed, keeping at most
+/// [`MAX_STDERR_LOG_BYTES`] (shared by every process of the target, counted in `written`);
+/// when this process's stderr ends, a note says how many bytes were dropped.
+async fn copy_stderr(
+    stderr: ChildStderr,
+    mut log: std::fs::File,
+    redactor: Redactor,
+    written: Arc<AtomicU64>,
+) {
+    let mut reader = BufReader::new(stderr);
+    let mut pending: Vec<u8> = Vec::new();
+    let mut dropped: u64 = 0;
+    let mut at_line_start = true;
+    let keep_back = redactor.longest_bytes();
+    loop {
+        let limit = u64::try_from(STDERR_CHUNK).unwrap_or(u64::MAX);
+        let n = match (&mut reader)
+            .take(limit)
+            .read_until(b'\n', &mut pending)
+            .await
+        {
+            Ok(n) => n,
+            Err(_) => 0,
+        };
+        let done = n == 0;
+        // Text without a newline yet: a secret may continue in the next piece, so its
+        // possible start stays behind (on a character boundary) until then.
+        let upto = if done || keep_back == 0 || pending.last() == Some(&b'\n') {
+            pending.len()
+        } else {
+            let mut at = pending.len().saturating_sub(keep_back);
+            while at > 0 && (pending[at] & 0xC0) == 0x80 {
+                at -= 1;
+            }
+            at
+        };
+        if upto > 0 {
+            let text = String::from_utf8_lossy(&pending[..upto]);
+            let text = redactor.redact(&text);
+            let bytes = text.as_bytes();
+            let len = bytes.len() as u64;
+            let used = written.load(Ordering::Relaxed);
+            if used.saturating_add(len) <= MAX_STDERR_LOG_BYTES {
+                written.fetch_add(len, Ordering::Relaxed);
+                let _ = log.write_all(bytes);
+                at_line_start = bytes.last() == Some(&b'\n');
+            } else {
+                dropped = dropped.saturating_add(upto as u64);
+            }
+            pending.drain(..upto);
+        }
+        if done {
+            break;
+        }
+    }
+    if dropped > 0 {
+        let _ = writeln!(
+            log,
+            "{}--- perf-targets: {dropped} bytes of this process's stderr dropped: the log keeps at most {MAX_STDERR_LOG_BYTES} bytes ---",
+            if at_line_start { "" } else { "\n" }
+        );
     }
 }
 
@@ -684,7 +860,14 @@ fn handle_line(proc: &Proc, line: &[u8], counters: &Counters, max_text: usize) {
         return;
     }
     let now = Instant::now();
-    let parsed: Result<ResponseLine, _> = serde_json::from_slice(line);
+    let parsed: Result<ResponseLine, _> = serde_json::from_slice(line).or_else(|e| {
+        // Python's json writes a lone surrogate as `\ud800`; serde_json rejects it in a
+        // string. Such a line is the bot's answer all the same, with U+FFFD in its place.
+        match replace_lone_surrogates(line) {
+            Some(fixed) => serde_json::from_slice(&fixed),
+            None => Err(e),
+        }
+    });
     let (id, reply) = match parsed {
         Ok(mut answer) => match answer.delta.take() {
             Some(delta) => {
@@ -721,6 +904,46 @@ fn handle_line(proc: &Proc, line: &[u8], counters: &Counters, max_text: usize) {
             counters.unknown_ids.fetch_add(1, Ordering::Relaxed);
         }
     }
+}
+
+/// `line` with every `\uXXXX` escape of a lone surrogate (one not part of a high-low
+/// pair) replaced by `\ufffd`; `None` when there is none.
+fn replace_lone_surrogates(line: &[u8]) -> Option<Vec<u8>> {
+    fn escape_at(b: &[u8], i: usize) -> Option<u16> {
+        let hex = b.get(i..i + 6)?;
+        if hex[0] != b'\\' || hex[1] != b'u' {
+            return None;
+        }
+        u16::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()
+    }
+    let mut out = Vec::with_capacity(line.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < line.len() {
+        if line[i] != b'\\' {
+            out.push(line[i]);
+            i += 1;
+            continue;
+        }
+        match escape_at(line, i) {
+            Some(0xD800..=0xDBFF) if matches!(escape_at(line, i + 6), Some(0xDC00..=0xDFFF)) => {
+                out.extend_from_slice(&line[i..i + 12]);
+                i += 12;
+            }
+            Some(0xD800..=0xDFFF) => {
+                out.extend_from_slice(b"\\ufffd");
+                changed = true;
+                i += 6;
+            }
+            _ => {
+                // Any other escape (`\\`, `\"`, `\u0041`) is copied as it is, both bytes at
+                // once so an escaped backslash never starts an escape.
+                out.extend_from_slice(&line[i..(i + 2).min(line.len())]);
+                i += 2;
+            }
+        }
+    }
+    changed.then_some(out)
 }
 
 /// Records one delta line. A delta that is not a string fails its query; an empty one is
@@ -806,7 +1029,7 @@ impl BotTarget for CommandTarget {
             return Err(TargetError::connect(format!(
                 "the bot process exited right after starting; the end of {}: {}",
                 self.stderr_path.display(),
-                log_tail(&self.stderr_path)
+                self.redactor.redact_owned(log_tail(&self.stderr_path))
             )));
         }
         Ok(())
@@ -941,7 +1164,9 @@ impl BotTarget for CommandTarget {
             .is_err()
         {
             proc.kill.notify_one();
-            if tokio::time::timeout(KILL_WAIT, exited.wait_for(|e| *e))
+            // SIGTERM and grace for the process, then for what is left of its group.
+            let wait = grace.saturating_mul(3).saturating_add(KILL_WAIT);
+            if tokio::time::timeout(wait, exited.wait_for(|e| *e))
                 .await
                 .is_err()
             {
@@ -968,5 +1193,35 @@ impl BotTarget for CommandTarget {
             version: None,
             transport: perf_core::Transport::Command,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixed(s: &str) -> Option<String> {
+        replace_lone_surrogates(s.as_bytes()).map(|v| String::from_utf8_lossy(&v).into_owned())
+    }
+
+    #[test]
+    fn lone_surrogates_become_replacement_characters() {
+        assert_eq!(
+            fixed(r#"{"a":"x\ud800y"}"#).as_deref(),
+            Some(r#"{"a":"x\ufffdy"}"#)
+        );
+        assert_eq!(
+            fixed(r#"{"a":"\udc00"}"#).as_deref(),
+            Some(r#"{"a":"\ufffd"}"#)
+        );
+        // A pair is kept; an escaped backslash does not start an escape.
+        assert_eq!(fixed(r#"{"a":"\ud83e\udd80 \\ud800"}"#), None);
+        assert_eq!(
+            fixed(r#"{"a":"\ud83e\udd80\ud800"}"#).as_deref(),
+            Some(r#"{"a":"\ud83e\udd80\ufffd"}"#)
+        );
+        let line = replace_lone_surrogates(br#"{"a":"x\ud800"}"#).unwrap_or_default();
+        let v: Value = serde_json::from_slice(&line).unwrap_or_default();
+        assert_eq!(v["a"], "x\u{fffd}");
     }
 }

@@ -9,7 +9,9 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, USER_AGENT};
 use hyper::{Method, Response, Uri};
-use perf_core::{BotResponse, BotTarget, ErrorKind, Query, TargetError, TargetInfo, TokenSource};
+use perf_core::{
+    BotResponse, BotTarget, ErrorKind, Query, Redactor, TargetError, TargetInfo, TokenSource,
+};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use serde_json::{json, Value};
@@ -22,8 +24,8 @@ use crate::spec::{Api, HttpTargetConfig};
 use crate::sse::SseParser;
 use crate::{template, TargetsError};
 
-/// Bytes of an error body quoted in a status error's message.
-const ERROR_SNIPPET_BYTES: usize = 256;
+/// Characters of an error body quoted in a status error's message (after redaction).
+const ERROR_SNIPPET_CHARS: usize = 256;
 
 /// A bot behind an HTTP endpoint: JSON request/response, or a server-sent-events stream
 /// (OpenAI-compatible chat completions or plain SSE).
@@ -46,6 +48,8 @@ pub struct HttpTarget {
     stream: bool,
     max_bytes: u64,
     token: Option<Secret>,
+    /// Token, URL credentials and query values, secret header values.
+    redactor: Redactor,
     name: String,
     pid_file: Option<std::path::PathBuf>,
 }
@@ -99,9 +103,10 @@ impl HttpTarget {
             let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
                 TargetsError::config(format!("target.headers.{k}"), "not a valid header name")
             })?;
-            let value = HeaderValue::from_str(v).map_err(|_| {
+            let mut value = HeaderValue::from_str(v).map_err(|_| {
                 TargetsError::config(format!("target.headers.{k}"), "not a valid header value")
             })?;
+            value.set_sensitive(config.is_secret_header(k));
             headers.insert(name, value);
         }
         if let Some(token) = &token {
@@ -259,6 +264,7 @@ impl HttpTarget {
             api: config.api,
             stream: config.stream,
             max_bytes: config.max_response_bytes,
+            redactor: config.redactor(),
             token,
             name,
             pid_file: config.pid_file,
@@ -266,10 +272,11 @@ impl HttpTarget {
     }
 
     fn scrub(&self, text: String) -> String {
-        match &self.token {
+        let text = match &self.token {
             Some(t) => t.scrub(text),
             None => text,
-        }
+        };
+        self.redactor.redact_owned(text)
     }
 
     fn error(&self, kind: ErrorKind, message: String) -> TargetError {
@@ -331,23 +338,26 @@ impl HttpTarget {
 
     async fn status_error(&self, mut response: Response<Incoming>) -> TargetError {
         let status = response.status();
+        // Enough bytes for the quoted characters plus the longest secret, so a secret that
+        // starts inside the quote is read (and removed) whole before the quote is cut.
+        let read = ERROR_SNIPPET_CHARS * 4 + self.redactor.longest_bytes();
         let mut snippet = Vec::new();
         // A best-effort quote of the body: errors while reading it do not matter.
-        while snippet.len() < ERROR_SNIPPET_BYTES {
+        while snippet.len() < read {
             match next_chunk(response.body_mut()).await {
                 Ok(Some(chunk)) => snippet.extend_from_slice(&chunk),
                 _ => break,
             }
         }
-        snippet.truncate(ERROR_SNIPPET_BYTES);
-        let text = String::from_utf8_lossy(&snippet);
-        let text = text.trim();
+        snippet.truncate(read);
+        let text = self.scrub(String::from_utf8_lossy(&snippet).into_owned());
+        let text = perf_core::cut(text.trim(), ERROR_SNIPPET_CHARS);
         let message = if text.is_empty() {
             format!("HTTP status {}", status.as_u16())
         } else {
             format!("HTTP status {}: {text}", status.as_u16())
         };
-        self.error(ErrorKind::Status, message)
+        TargetError::new(ErrorKind::Status, message)
     }
 
     fn bot_error(&self, error: Option<&Value>) -> Option<TargetError> {
@@ -776,10 +786,14 @@ impl BotTarget for HttpTarget {
 
     fn describe(&self) -> TargetInfo {
         TargetInfo {
-            name: self.name.clone(),
+            name: self.redactor.redact_owned(self.name.clone()),
             version: None,
             transport: perf_core::Transport::Http,
         }
+    }
+
+    fn redactor(&self) -> Redactor {
+        self.redactor.clone()
     }
 }
 

@@ -23,10 +23,10 @@ mod spec;
 mod sse;
 mod template;
 
-pub use command::{CommandStats, CommandTarget};
+pub use command::{CommandStats, CommandTarget, MAX_STDERR_LOG_BYTES};
 pub use error::TargetsError;
 pub use http::HttpTarget;
-pub use secret::{Secret, REDACTED};
+pub use secret::{is_secret_name, redacted_url, Secret, REDACTED};
 pub use spec::{
     open_target, split_command_line, target_from_spec, Api, CommandTargetConfig, HttpTargetConfig,
     HttpVersion, Target, TargetSpec,

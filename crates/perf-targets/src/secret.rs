@@ -1,9 +1,10 @@
-//! A credential that never shows up in output.
+//! Credentials: a token that never shows up in output, and the rules for what else in a
+//! target's configuration is secret (see `docs/limits.md`, "Bot-controlled strings and
+//! secrets").
 
 use std::fmt;
 
-/// The text every secret is replaced with in messages and `Debug` output.
-pub const REDACTED: &str = "[redacted]";
+pub use perf_core::REDACTED;
 
 /// A credential read from the environment.
 ///
@@ -45,6 +46,101 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Words that make a header or environment variable name secret (matched anywhere in the
+/// lower-cased name): `authorization`, `x-api-key`, `cookie`, `x-auth-token`,
+/// `OPENAI_API_KEY`, `DB_PASSWORD`, `SESSION_ID`...
+const SECRET_NAME_WORDS: &[&str] = &[
+    "auth",
+    "cookie",
+    "token",
+    "secret",
+    "key",
+    "passw",
+    "session",
+    "credential",
+    "signature",
+];
+
+/// Whether a header or environment variable called `name` holds a secret by its name alone
+/// (any of `auth`, `cookie`, `token`, `secret`, `key`, `passw`, `session`, `credential`,
+/// `signature` in it, case-insensitively). HTTP targets add the headers listed in
+/// `secret_headers`.
+pub fn is_secret_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SECRET_NAME_WORDS.iter().any(|w| lower.contains(w))
+}
+
+/// The secrets a URL carries: its user name and password and every query value, each as
+/// written and percent-decoded.
+pub(crate) fn url_secrets(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(url) = url::Url::parse(text) else {
+        return out;
+    };
+    let mut push = |raw: &str| {
+        if raw.is_empty() {
+            return;
+        }
+        out.push(raw.to_owned());
+        // `form_urlencoded` decodes `%xx` (and `+`, kept both ways).
+        for (_, decoded) in url::form_urlencoded::parse(format!("x={raw}").as_bytes()) {
+            out.push(decoded.into_owned());
+        }
+        if raw.contains('+') {
+            for (_, decoded) in
+                url::form_urlencoded::parse(format!("x={}", raw.replace('+', "%2B")).as_bytes())
+            {
+                out.push(decoded.into_owned());
+            }
+        }
+    };
+    push(url.username());
+    if let Some(p) = url.password() {
+        push(p);
+    }
+    if let Some(q) = url.query() {
+        for pair in q.split('&') {
+            if let Some((_, v)) = pair.split_once('=') {
+                push(v);
+            }
+        }
+    }
+    out
+}
+
+/// `text` as shown in reports, logs and errors: user name and password replaced by
+/// [`REDACTED`], every query value replaced by [`REDACTED`] (names kept), fragment dropped.
+/// Text that is not a URL is replaced whole.
+pub fn redacted_url(text: &str) -> String {
+    let Ok(url) = url::Url::parse(text) else {
+        return format!("{REDACTED} (not a valid URL)");
+    };
+    let mut out = format!("{}://", url.scheme());
+    if !url.username().is_empty() || url.password().is_some() {
+        out.push_str(REDACTED);
+        out.push('@');
+    }
+    if let Some(host) = url.host_str() {
+        out.push_str(host);
+    }
+    if let Some(port) = url.port() {
+        out.push_str(&format!(":{port}"));
+    }
+    out.push_str(url.path());
+    if let Some(q) = url.query() {
+        out.push('?');
+        let pairs: Vec<String> = q
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) => format!("{k}={REDACTED}"),
+                None => pair.to_owned(),
+            })
+            .collect();
+        out.push_str(&pairs.join("&"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +154,39 @@ mod tests {
             "echo: Bearer [redacted]!"
         );
         assert_eq!(s.scrub("nothing here".to_owned()), "nothing here");
+    }
+
+    #[test]
+    fn secret_names() {
+        for name in [
+            "Authorization",
+            "x-api-key",
+            "Cookie",
+            "X-Auth-Token",
+            "OPENAI_API_KEY",
+            "db_password",
+            "client-secret",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in ["content-type", "accept", "x-request-id", "PATH", "LANG"] {
+            assert!(!is_secret_name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn urls_lose_credentials_and_query_values() {
+        let u = "https://us%40er:p%2Fw@example.invalid:8443/v1/q?api_key=a%2Bb+c&flag&n=1#frag";
+        assert_eq!(
+            redacted_url(u),
+            "https://[redacted]@example.invalid:8443/v1/q?api_key=[redacted]&flag&n=[redacted]"
+        );
+        let s = url_secrets(u);
+        for want in [
+            "us%40er", "us@er", "p%2Fw", "p/w", "a%2Bb+c", "a+b c", "a+b+c", "1",
+        ] {
+            assert!(s.iter().any(|x| x == want), "{want} not in {s:?}");
+        }
+        assert_eq!(redacted_url("nope"), "[redacted] (not a valid URL)");
     }
 }

@@ -5,9 +5,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use perf_core::BotTarget;
+use perf_core::{BotTarget, Redactor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::secret::{is_secret_name, redacted_url, url_secrets, Secret, REDACTED};
 use crate::{CommandTarget, HttpTarget, TargetsError};
 
 /// Which bot to test: the `target` section of a config, or the `--target` flag.
@@ -38,8 +39,19 @@ impl TargetSpec {
     /// - `cmd:<command line>`: a JSON-lines child process; the command line is split like a
     ///   shell would (single and double quotes, backslash escapes), but no shell runs it.
     pub fn parse_flag(value: &str) -> Result<Self, TargetsError> {
+        // The value is quoted in the error: a URL in it is shown redacted.
+        let shown = match value.find("://") {
+            Some(_) => {
+                let (prefix, url) = match value.trim().strip_prefix("openai+") {
+                    Some(rest) => ("openai+", rest),
+                    None => ("", value.trim()),
+                };
+                format!("{prefix}{}", redacted_url(url))
+            }
+            None => value.to_owned(),
+        };
         let invalid = |message: &str| TargetsError::InvalidSpec {
-            value: value.to_owned(),
+            value: shown.clone(),
             message: message.to_owned(),
         };
         let trimmed = value.trim();
@@ -69,6 +81,36 @@ impl TargetSpec {
         Err(invalid(
             "expected `refbot`, an http:// or https:// URL, `openai+<URL>` or `cmd:<command line>`",
         ))
+    }
+
+    /// Every secret of this target: see [`HttpTargetConfig::redactor`] and
+    /// [`CommandTargetConfig::redactor`]; empty for the reference bot.
+    pub fn redactor(&self) -> Redactor {
+        match self {
+            TargetSpec::Refbot => Redactor::default(),
+            TargetSpec::Http(c) => c.redactor(),
+            TargetSpec::Command(c) => c.redactor(),
+        }
+    }
+
+    /// A copy with every secret value replaced by [`REDACTED`]: the view that reports
+    /// (`report.json`'s `config`) and messages are built from.
+    pub fn redacted(&self) -> TargetSpec {
+        match self {
+            TargetSpec::Refbot => TargetSpec::Refbot,
+            TargetSpec::Http(c) => TargetSpec::Http(c.redacted()),
+            TargetSpec::Command(c) => TargetSpec::Command(c.redacted()),
+        }
+    }
+
+    /// A one-line description for messages, built from [`redacted`](Self::redacted):
+    /// `refbot`, `http <URL>` or `command <command line>`.
+    pub fn describe(&self) -> String {
+        match self.redacted() {
+            TargetSpec::Refbot => "refbot".to_owned(),
+            TargetSpec::Http(c) => format!("http {}", c.url),
+            TargetSpec::Command(c) => format!("command `{}`", c.command.join(" ")),
+        }
     }
 }
 
@@ -121,9 +163,14 @@ pub struct HttpTargetConfig {
     /// The HTTP method (default `POST`).
     #[serde(default = "default_method")]
     pub method: String,
-    /// Extra request headers.
+    /// Extra request headers. Values of headers whose name looks secret (see
+    /// [`is_secret_name`](crate::is_secret_name)) or that are listed in `secret_headers` are
+    /// removed from everything the bot sends back and never shown.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// More header names whose values are secret, besides those secret by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_headers: Vec<String>,
     /// The JSON body template; string leaves that are exactly `{{query}}`, `{{id}}`,
     /// `{{user_id}}` or `{{channel}}` are replaced. Defaults depend on `api` (see docs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -194,10 +241,11 @@ impl fmt::Debug for HttpTargetConfig {
             .map(|k| (k.as_str(), crate::REDACTED))
             .collect();
         f.debug_struct("HttpTargetConfig")
-            .field("url", &self.url)
+            .field("url", &redacted_url(&self.url))
             .field("name", &self.name)
             .field("method", &self.method)
             .field("headers", &headers)
+            .field("secret_headers", &self.secret_headers)
             .field("body", &self.body)
             .field("api", &self.api)
             .field("stream", &self.stream)
@@ -228,6 +276,7 @@ impl HttpTargetConfig {
             name: None,
             method: default_method(),
             headers: BTreeMap::new(),
+            secret_headers: Vec::new(),
             body: None,
             api: Api::Json,
             stream: false,
@@ -247,6 +296,48 @@ impl HttpTargetConfig {
             pid_file: None,
             tls_ca_file: None,
         }
+    }
+}
+
+impl HttpTargetConfig {
+    /// Whether header `name`'s value is secret: by its name, or listed in
+    /// `secret_headers` (both case-insensitively).
+    pub fn is_secret_header(&self, name: &str) -> bool {
+        is_secret_name(name)
+            || self
+                .secret_headers
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(name))
+    }
+
+    /// Every secret of this target: the auth token read from `auth_token_env` (alone and
+    /// with its scheme, when the variable is set), the URL's user name, password and query
+    /// values (as written and decoded), and the values of secret headers.
+    pub fn redactor(&self) -> Redactor {
+        let mut secrets = url_secrets(&self.url);
+        for (k, v) in &self.headers {
+            if self.is_secret_header(k) {
+                secrets.push(v.clone());
+            }
+        }
+        if let Some(token) = self.auth_token_env.as_deref().and_then(Secret::from_env) {
+            secrets.push(token.expose().to_owned());
+            secrets.push(format!("{} {}", self.auth_scheme, token.expose()));
+        }
+        Redactor::new(secrets)
+    }
+
+    /// A copy with the URL redacted ([`redacted_url`](crate::redacted_url)) and secret
+    /// header values replaced by [`REDACTED`].
+    pub fn redacted(&self) -> HttpTargetConfig {
+        let mut c = self.clone();
+        c.url = redacted_url(&self.url);
+        for (k, v) in &mut c.headers {
+            if self.is_secret_header(k) {
+                *v = REDACTED.to_owned();
+            }
+        }
+        c
     }
 }
 
@@ -282,7 +373,9 @@ fn default_pool() -> usize {
 }
 
 /// A command target's settings: the `target` section with `"type": "command"`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `Debug` hides the values of environment variables whose name looks secret.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommandTargetConfig {
     /// The program and its arguments: a list, or one string split like a shell would
@@ -340,6 +433,57 @@ impl CommandTargetConfig {
             stderr_log: None,
             startup_check_ms: default_startup_check_ms(),
         }
+    }
+}
+
+impl CommandTargetConfig {
+    /// Every secret of this target: the values of `env` entries whose name looks secret
+    /// ([`is_secret_name`](crate::is_secret_name)).
+    pub fn redactor(&self) -> Redactor {
+        Redactor::new(
+            self.env
+                .iter()
+                .filter(|(k, _)| is_secret_name(k))
+                .map(|(_, v)| v.clone()),
+        )
+    }
+
+    /// A copy with secret `env` values replaced by [`REDACTED`] and secrets removed from
+    /// the command line.
+    pub fn redacted(&self) -> CommandTargetConfig {
+        let r = self.redactor();
+        let mut c = self.clone();
+        for (k, v) in &mut c.env {
+            if is_secret_name(k) {
+                *v = REDACTED.to_owned();
+            }
+        }
+        for a in &mut c.command {
+            *a = r.redact_owned(std::mem::take(a));
+        }
+        if let Some(n) = c.name.take() {
+            c.name = Some(r.redact_owned(n));
+        }
+        c
+    }
+}
+
+impl fmt::Debug for CommandTargetConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.redacted();
+        f.debug_struct("CommandTargetConfig")
+            .field("command", &c.command)
+            .field("name", &c.name)
+            .field("env", &c.env)
+            .field("cwd", &c.cwd)
+            .field("timeout_ms", &c.timeout_ms)
+            .field("max_restarts", &c.max_restarts)
+            .field("restart_backoff_ms", &c.restart_backoff_ms)
+            .field("shutdown_grace_ms", &c.shutdown_grace_ms)
+            .field("max_line_bytes", &c.max_line_bytes)
+            .field("stderr_log", &c.stderr_log)
+            .field("startup_check_ms", &c.startup_check_ms)
+            .finish()
     }
 }
 
@@ -541,6 +685,49 @@ mod tests {
         let text = format!("{:?}", TargetSpec::Http(c));
         assert!(text.contains("x-api-key"));
         assert!(!text.contains("very-secret-value"));
+    }
+
+    /// D9: the URL's password and query values, secret header values and secret env
+    /// values reach neither `Debug`, nor the redacted view, nor the description.
+    #[test]
+    fn redacted_views_hide_every_configured_secret() {
+        let mut c =
+            HttpTargetConfig::new("http://user:pw-0123456@127.0.0.1:1/q?api_key=qv-0123456");
+        c.headers.insert("x-api-key".into(), "hv-0123456".into());
+        c.headers.insert("x-custom".into(), "cv-0123456".into());
+        c.headers.insert("x-plain".into(), "plain-value".into());
+        c.secret_headers.push("X-Custom".into());
+        let spec = TargetSpec::Http(c);
+        let shown = [
+            format!("{spec:?}"),
+            format!("{:?}", spec.redacted()),
+            serde_json::to_string(&spec.redacted()).unwrap_or_default(),
+            spec.describe(),
+        ];
+        for text in &shown {
+            for secret in ["pw-0123456", "qv-0123456", "hv-0123456", "cv-0123456"] {
+                assert!(!text.contains(secret), "{secret} in {text}");
+            }
+        }
+        assert!(shown[2].contains("plain-value"), "{}", shown[2]);
+        assert_eq!(
+            spec.describe(),
+            "http http://[redacted]@127.0.0.1:1/q?api_key=[redacted]"
+        );
+        let r = spec.redactor();
+        assert_eq!(
+            r.redact("pw-0123456 qv-0123456 hv-0123456 cv-0123456 plain-value"),
+            "[redacted] [redacted] [redacted] [redacted] plain-value"
+        );
+
+        let mut c = CommandTargetConfig::new(vec!["bot".into(), "--key=ev-0123456".into()]);
+        c.env.insert("BOT_API_KEY".into(), "ev-0123456".into());
+        c.env.insert("LANG".into(), "C.UTF-8".into());
+        let spec = TargetSpec::Command(c);
+        for text in [format!("{spec:?}"), spec.describe()] {
+            assert!(!text.contains("ev-0123456"), "{text}");
+        }
+        assert!(format!("{spec:?}").contains("C.UTF-8"));
     }
 
     #[test]

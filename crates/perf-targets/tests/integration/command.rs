@@ -490,3 +490,115 @@ async fn streamed_text_is_kept_only_up_to_the_line_limit() -> anyhow::Result<()>
     t.shutdown().await?;
     Ok(())
 }
+
+/// Whether process `pid` still runs (a zombie waiting for its reaper does not count).
+fn running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name in parentheses: `123 (sleep) S ...`.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// D7: a bot started through a shell that forks a worker: after shutdown the worker is
+/// gone too (the whole process group is stopped), also when it ignores SIGTERM.
+#[tokio::test]
+async fn workers_forked_by_the_bot_are_stopped_with_it() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    for (name, worker) in [
+        ("polite", "sleep 1000 &"),
+        (
+            "stubborn",
+            "sh -c 'trap \"\" TERM; while :; do sleep 1; done' &",
+        ),
+    ] {
+        let pid_file = dir.path().join(format!("{name}.pid"));
+        let body = format!(
+            "{worker}\necho $! > '{}'\n{}",
+            pid_file.display(),
+            echo_bot()
+        );
+        let t = target(dir.path(), &format!("{name}.sh"), &body, |c| {
+            c.shutdown_grace_ms = 300;
+        })?;
+        t.initialize().await?;
+        let r = t.execute(&query("q1", "hi")).await?;
+        assert_eq!(r.answer, "ok q1");
+        let worker: u32 = std::fs::read_to_string(&pid_file)?.trim().parse()?;
+        assert!(running(worker), "{name}: the worker runs during the run");
+        t.shutdown().await?;
+        // SIGKILL is delivered before shutdown returns; the kernel may take a moment to
+        // tear the process down, so look a few times (not a timing assertion).
+        let mut gone = false;
+        for _ in 0..100 {
+            if !running(worker) {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(gone, "{name}: worker {worker} outlived the run");
+    }
+    Ok(())
+}
+
+/// D5: a bot writing megabytes to stderr leaves a log of at most 1 MiB, with a note
+/// saying how much was dropped; secret env values are not in it.
+#[tokio::test]
+async fn the_stderr_log_is_capped_and_redacted() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    // 4 MiB of stderr in 64 KiB lines without newline-free tricks, plus the secret.
+    let body = format!(
+        "echo \"key is $BOT_API_KEY\" >&2\n\
+         head -c 4194304 /dev/zero | tr '\\0' 'e' | fold -w 65536 >&2\n\
+         printf 'no newline %s' \"$BOT_API_KEY\" >&2\n{}",
+        echo_bot()
+    );
+    let t = target(dir.path(), "noisy.sh", &body, |c| {
+        c.env
+            .insert("BOT_API_KEY".into(), "sk-stderr-0123456789".into());
+    })?;
+    t.initialize().await?;
+    assert_eq!(t.execute(&query("q1", "hi")).await?.answer, "ok q1");
+    t.shutdown().await?;
+    let log = std::fs::read_to_string(t.stderr_path())?;
+    assert!(
+        (log.len() as u64) < perf_targets::MAX_STDERR_LOG_BYTES + 4096,
+        "{} bytes",
+        log.len()
+    );
+    assert!(log.contains("key is [redacted]"), "{}", &log[..200]);
+    assert!(!log.contains("sk-stderr"));
+    let note = log
+        .lines()
+        .find(|l| l.contains("bytes of this process's stderr dropped"))
+        .unwrap_or_default();
+    let dropped: u64 = note
+        .split_whitespace()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    // Everything written minus what was kept: at least 3 MiB of the 4 went.
+    assert!(dropped >= 3 * 1024 * 1024, "{note}");
+    Ok(())
+}
+
+/// A JSON line with a lone surrogate escape (Python's json writes them) is an answer with
+/// U+FFFD, not garbage that waits for the timeout.
+#[tokio::test]
+async fn a_lone_surrogate_escape_is_read_as_a_replacement_character() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let body = format!(
+        "while IFS= read -r line; do\n  {READ_ID}\n  printf '{{\"id\":\"%s\",\"answer\":\"half \\\\ud800 pair \\\\ud83e\\\\udd80\",\"agent\":\"a\\\\udc00\"}}\\n' \"$id\"\ndone\n"
+    );
+    let t = target(dir.path(), "surrogate.sh", &body, |c| c.timeout_ms = 60_000)?;
+    t.initialize().await?;
+    let r = t.execute(&query("q1", "hi")).await?;
+    assert_eq!(r.answer, "half \u{fffd} pair 🦀");
+    assert_eq!(r.agents, ["a\u{fffd}"]);
+    assert_eq!(t.stats().invalid_lines, 0);
+    t.shutdown().await?;
+    Ok(())
+}

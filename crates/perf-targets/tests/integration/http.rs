@@ -37,6 +37,7 @@ fn router() -> Router {
         )
         .route("/bigstream", post(big_stream))
         .route("/auth", post(auth))
+        .route("/padded-echo", post(padded_echo))
         .route("/health", get(|| async { "ok" }))
         .route("/v1/chat/completions", post(completions))
         .route("/v1/halfway", post(halfway))
@@ -83,6 +84,16 @@ async fn auth(headers: HeaderMap) -> Response {
         // Echo what was sent, as careless servers do.
         (StatusCode::FORBIDDEN, format!("bad credentials: {sent}")).into_response()
     }
+}
+
+/// A status error whose body quotes every request header after 250 bytes of padding: the
+/// credential crosses the 256-character quote.
+async fn padded_echo(headers: HeaderMap) -> Response {
+    let mut text = "p".repeat(250);
+    for (k, v) in &headers {
+        text.push_str(&format!(" {k}: {}", v.to_str().unwrap_or_default()));
+    }
+    (StatusCode::INTERNAL_SERVER_ERROR, text).into_response()
 }
 
 fn sse_response(events: Vec<Result<String, std::io::Error>>, gap: Duration) -> Response {
@@ -396,6 +407,32 @@ async fn the_auth_token_never_appears_in_output() -> anyhow::Result<()> {
         }
         other => panic!("expected MissingToken, got {other:?}"),
     }
+    Ok(())
+}
+
+/// D1: a status error body is redacted before it is cut, so a token crossing the cut
+/// leaves not even its first characters; the target's redactor knows every secret.
+#[tokio::test]
+async fn secrets_crossing_the_error_quote_are_removed_whole() -> anyhow::Result<()> {
+    let var = "PERF_TARGETS_TEST_TOKEN_CUT";
+    std::env::set_var(var, TOKEN);
+    let t = target_for("/padded-echo?api_key=qv-0123456789", |c| {
+        c.auth_token_env = Some(var.to_owned());
+        c.auth_scheme = String::new();
+        c.headers.insert("x-api-key".into(), "hv-0123456789".into());
+    })
+    .await?;
+    let e = error_of(&t).await;
+    assert_eq!(e.kind, ErrorKind::Status);
+    for prefix in [&TOKEN[..8], "hv-01234"] {
+        assert!(!e.message.contains(prefix), "{prefix} in {}", e.message);
+    }
+    let r = t.redactor();
+    assert_eq!(
+        r.redact(&format!("{TOKEN} qv-0123456789 hv-0123456789")),
+        "[redacted] [redacted] [redacted]"
+    );
+    assert!(!t.describe().name.contains("qv-0123456789"));
     Ok(())
 }
 
