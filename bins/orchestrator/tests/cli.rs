@@ -200,6 +200,21 @@ fn a_corrupt_baseline_or_history_exits_2_before_anything_runs() {
     );
     assert!(!dir.path().join("data/discord_messages.db").exists());
     assert!(!dir.path().join("reports").exists());
+
+    // A baseline name that cannot be a file name is refused before the run that would
+    // make it.
+    let dir = tempfile::tempdir().unwrap();
+    let long = "b".repeat(300);
+    for bad in ["..", "a/b", long.as_str()] {
+        let out = orchestrator(dir.path(), &["--quiet", "baseline", "create", bad]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("at most 100 characters"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(!dir.path().join("data").exists(), "phase 1 ran");
 }
 
 /// Issue #16: a few real invocations with odd flag values (before `runs list`, so nothing
