@@ -137,3 +137,66 @@ fn live_serves_during_the_gate_and_a_public_address_needs_the_flag() {
         stderr(&out)
     );
 }
+
+/// Issue #16 D8 through the binary: SIGTERM (a cancelled CI job) mid-run stops the gate
+/// with the partial report written, exit 130 and the reason "interrupted", not the budget.
+#[cfg(unix)]
+#[test]
+fn sigterm_mid_run_writes_the_partial_report_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("slow.json");
+    // Answers take seconds, so the run is still going when the signal comes.
+    let text = format!(
+        r#"{{"database_path": {:?}, "fixture": {{"messages": 1500}},
+            "refbot": {{"latency_scale": 40}},
+            "performance_baselines": {{"baselines_dir": {:?}}}}}"#,
+        dir.path().join("m.db"),
+        dir.path().join("baselines")
+    );
+    std::fs::write(&config, text).unwrap();
+    let out_dir = dir.path().join("cicd_results");
+    let child = Command::new(env!("CARGO_BIN_EXE_ci-gate"))
+        .args(["--config", config.to_str().unwrap(), "--max-queries", "60"])
+        .arg("--out")
+        .arg(&out_dir)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Phase 4 has begun once the run directory exists.
+    let mut started = false;
+    for _ in 0..1200 {
+        if std::fs::read_dir(&out_dir)
+            .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.path().is_dir())))
+        {
+            started = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(started, "the gate never reached phase 4");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted") && !err.contains("budget"),
+        "{err}"
+    );
+    let run_dirs: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && !p.is_symlink())
+        .collect();
+    assert_eq!(run_dirs.len(), 1, "{run_dirs:?}");
+    assert!(
+        run_dirs[0].join("report.json").is_file(),
+        "no partial report"
+    );
+}

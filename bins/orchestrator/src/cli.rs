@@ -157,6 +157,12 @@ impl Cli {
         c.performance_baselines.enabled |= self.baselines;
         c.regression_testing.enabled |= self.regression;
         c.synthetic_testing.enabled |= self.synthetic;
+        if let Some(Command::Baseline(BaselineCommand::Create { name, .. })) = &self.command {
+            // A bad name is found before the run that would make the baseline.
+            perf_baseline::BaselineStore::new(&c.performance_baselines.baselines_dir)
+                .path_of(name)
+                .map_err(|e| perf_core::ConfigError::new("baseline create NAME", e.to_string()))?;
+        }
         if let Some(Command::Baseline(BaselineCommand::Create { from_run: None, .. })) =
             &self.command
         {

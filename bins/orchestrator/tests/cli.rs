@@ -203,6 +203,21 @@ fn a_corrupt_baseline_or_history_exits_2_before_anything_runs() {
     );
     assert!(!dir.path().join("data/discord_messages.db").exists());
     assert!(!dir.path().join("reports").exists());
+
+    // A baseline name that cannot be a file name is refused before the run that would
+    // make it.
+    let dir = tempfile::tempdir().unwrap();
+    let long = "b".repeat(300);
+    for bad in ["..", "a/b", long.as_str()] {
+        let out = orchestrator(dir.path(), &["--quiet", "baseline", "create", bad]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("at most 100 characters"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(!dir.path().join("data").exists(), "phase 1 ran");
 }
 
 /// Issue #16: a few real invocations with odd flag values (before `runs list`, so nothing
@@ -256,4 +271,77 @@ fn import_says_how_many_system_messages_it_skipped() {
         stdout.contains("skipped 1 system messages") && stdout.contains("no user content"),
         "{stdout}"
     );
+}
+
+/// Issue #16 through the binary: a second Ctrl-C while queries are still in flight stops
+/// waiting for them and still writes the report of what finished (it used to exit at once
+/// with no report).
+#[cfg(unix)]
+#[test]
+fn a_second_ctrl_c_still_writes_the_report() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    // Answers take seconds and the grace period is an hour: only the second Ctrl-C can end
+    // the wait.
+    std::fs::write(
+        dir.path().join("slow.json"),
+        r#"{"fixture": {"messages": 1500}, "refbot": {"latency_scale": 40},
+            "grace_period": 3600, "query_timeout": 3600,
+            "synthetic_testing": {"enabled": false}}"#,
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .args(["--config", "slow.json", "--quiet"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let sigint = |pid: u32| {
+        let status = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let reports = dir.path().join("reports");
+    let mut started = false;
+    for _ in 0..1200 {
+        if std::fs::read_dir(&reports)
+            .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.path().is_dir())))
+        {
+            started = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(started, "the run never reached phase 4");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = child.id();
+    sigint(pid);
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("Ctrl-C again") {
+            break;
+        }
+    }
+    assert!(seen.contains("stopping"), "{seen}");
+    // The handler listens for the second Ctrl-C right after printing that line.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    sigint(pid);
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    let all = format!("{seen}{}", rest.join("\n"));
+    assert_eq!(status.code(), Some(130), "{all}");
+    let runs: Vec<_> = std::fs::read_dir(&reports)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && !p.is_symlink())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert!(runs[0].join("report.json").is_file(), "no report: {all}");
 }
