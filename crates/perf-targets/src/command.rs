@@ -525,13 +525,15 @@ impl CommandTarget {
         });
         tokio::spawn(supervise(
             Arc::clone(&proc),
-            child,
-            stdout,
+            Io {
+                child,
+                stdout,
+                stderr_task,
+            },
             Arc::clone(&self.counters),
             self.config.max_line_bytes,
             Duration::from_millis(self.config.shutdown_grace_ms),
             exited_tx,
-            stderr_task,
         ));
         Ok(proc)
     }
@@ -602,19 +604,31 @@ async fn write_lines(mut stdin: ChildStdin, mut lines: mpsc::UnboundedReceiver<V
     }
 }
 
+/// A started process and the ends of its pipes that [`supervise`] owns.
+#[derive(Debug)]
+struct Io {
+    child: Child,
+    stdout: ChildStdout,
+    /// The task copying stderr into the log ([`copy_stderr`]).
+    stderr_task: tokio::task::JoinHandle<()>,
+}
+
 /// Reads answers until stdout closes (or a kill is asked for), then stops the process and
 /// its whole process group: SIGTERM, `grace`, SIGKILL. A process that closed its stdout
 /// first gets `grace` to exit on its own before the SIGTERM.
 async fn supervise(
     proc: Arc<Proc>,
-    mut child: Child,
-    stdout: ChildStdout,
+    io: Io,
     counters: Arc<Counters>,
     max_line: usize,
     grace: Duration,
     exited: watch::Sender<bool>,
-    stderr_task: tokio::task::JoinHandle<()>,
 ) {
+    let Io {
+        mut child,
+        stdout,
+        stderr_task,
+    } = io;
     let killed = tokio::select! {
         () = read_answers(&proc, stdout, &counters, max_line) => false,
         () = proc.kill.notified() => true,
@@ -764,14 +778,11 @@ async fn copy_stderr(
     let keep_back = redactor.longest_bytes();
     loop {
         let limit = u64::try_from(STDERR_CHUNK).unwrap_or(u64::MAX);
-        let n = match (&mut reader)
+        let n = (&mut reader)
             .take(limit)
             .read_until(b'\n', &mut pending)
             .await
-        {
-            Ok(n) => n,
-            Err(_) => 0,
-        };
+            .unwrap_or_default();
         let done = n == 0;
         // Text without a newline yet: a secret may continue in the next piece, so its
         // possible start stays behind (on a character boundary) until then.
