@@ -49,6 +49,17 @@ pub struct BaselinePolicy {
     pub missing: MissingBaseline,
     /// `auto_update_baselines` and explicit update flags.
     pub update: UpdatePolicy,
+    /// The command that creates this baseline, for messages; `None` names
+    /// [`create_command`] (a gate baseline is made by `ci-gate --update-baseline` instead).
+    pub create_command: Option<String>,
+}
+
+impl BaselinePolicy {
+    fn create_hint(&self) -> String {
+        self.create_command
+            .clone()
+            .unwrap_or_else(|| create_command(&self.name))
+    }
 }
 
 /// What phase 5 did to the baseline file.
@@ -106,7 +117,7 @@ pub fn check_against_baseline(
                 passed: !strict,
                 message: format!(
                     "no baseline `{name}` yet, and this run was interrupted, so it was not made the baseline; create it from a complete run with `{}`",
-                    create_command(name)
+                    policy.create_hint()
                 ),
             });
         }
@@ -132,7 +143,7 @@ pub fn check_against_baseline(
                 "no baseline `{name}` in {}{}: create it with `{}`",
                 store.dir().display(),
                 if strict { " (strict: failing)" } else { "" },
-                create_command(name)
+                policy.create_hint()
             ),
         });
     };

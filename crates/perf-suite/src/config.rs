@@ -104,6 +104,10 @@ pub struct PerformanceBaselines {
     /// Thresholds of the other metrics and per-agent overrides; the latency threshold is
     /// `baseline_threshold`.
     pub thresholds: perf_baseline::Thresholds,
+    /// The command that creates the baseline, for messages (not a config key: `ci-gate`
+    /// sets it, because a gate baseline must have the gate's query shape).
+    #[serde(skip)]
+    pub create_command: Option<String>,
 }
 
 impl PerformanceBaselines {
@@ -121,6 +125,7 @@ impl PerformanceBaselines {
             } else {
                 perf_baseline::UpdatePolicy::Never
             },
+            create_command: self.create_command.clone(),
         }
     }
 }
@@ -250,6 +255,7 @@ impl Default for PerformanceBaselines {
             baselines_dir: PathBuf::from("baselines"),
             missing_baseline: perf_baseline::MissingBaseline::default(),
             thresholds: perf_baseline::Thresholds::default(),
+            create_command: None,
         }
     }
 }

@@ -98,6 +98,10 @@ impl GateRequest {
             c.performance_baselines.missing_baseline = perf_baseline::MissingBaseline::Strict;
         }
         c.performance_baselines.auto_update_baselines = false;
+        c.performance_baselines.create_command = Some(format!(
+            "ci-gate --baseline {} --update-baseline",
+            c.performance_baselines.baseline_name
+        ));
         if let Some(s) = self.scale {
             c.synthetic_testing.scale = Some(s);
         }

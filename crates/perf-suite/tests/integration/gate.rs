@@ -94,6 +94,16 @@ async fn errors_past_the_critical_path_limit_and_an_echoed_payload_block() {
     .await;
     assert_eq!(out.decision, GateDecision::Blocked, "{}", out.reason);
     assert!(out.reason.contains("critical_paths"), "{}", out.reason);
+    // No baseline `b` here: phase 5 says how a gate baseline is made, not `orchestrator
+    // baseline create` (whose query shape is not the gate's).
+    let phase5 = &out.suite.as_ref().unwrap().result.phases;
+    let phase5 = phase5.iter().find(|p| p.number == 5).unwrap();
+    assert!(
+        phase5
+            .detail
+            .contains("ci-gate --baseline b --update-baseline"),
+        "{phase5:?}"
+    );
 
     let out = gate(
         config(dir.path(), |c| c.refbot.naive = true),
