@@ -138,6 +138,9 @@ enum Step {
     Refused(String),
 }
 
+type BoxedStep<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, Step>> + Send + 'a>>;
+
 fn at(action: &'static str) -> impl FnOnce(sqlx::Error) -> Step {
     move |e| Step::Sql(action, e)
 }
@@ -215,12 +218,15 @@ impl History {
     /// open a fresh history at the same moment apply each migration once.
     async fn migrate(&self) -> Result<(), BaselineError> {
         let result: Result<(), Step> = on_pool!(&self.pool, |p, pg| {
-            async {
-                let migrations = if pg {
-                    POSTGRES_MIGRATIONS
-                } else {
-                    SQLITE_MIGRATIONS
-                };
+            // Boxed as a `Send` future here, where every lifetime is known: without it
+            // rustc cannot prove the transaction's borrows `Send` for callers that spawn
+            // (rust-lang/rust#102211).
+            let migrations: Vec<(i64, &'static str, &'static str)> = if pg {
+                POSTGRES_MIGRATIONS.to_vec()
+            } else {
+                SQLITE_MIGRATIONS.to_vec()
+            };
+            let work: BoxedStep<'_, ()> = Box::pin(async move {
                 let mut tx = p
                     .begin_with(if pg { "BEGIN" } else { "BEGIN IMMEDIATE" })
                     .await
@@ -232,11 +238,11 @@ impl History {
                         .await
                         .map_err(at("locking the schema"))?;
                 }
-                sqlx::raw_sql(
+                sqlx::Executor::execute(
+                    &mut *tx,
                     "CREATE TABLE IF NOT EXISTS schema_migrations (
                         version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
                 )
-                .execute(&mut *tx)
                 .await
                 .map_err(at("creating schema_migrations"))?;
                 let current: Option<i64> =
@@ -251,9 +257,12 @@ impl History {
                         "schema version {current} is newer than this harness reads ({newest}): upgrade the harness or use another history"
                     )));
                 }
-                for (version, name, sql) in migrations.iter().filter(|m| m.0 > current) {
-                    sqlx::raw_sql(sql)
-                        .execute(&mut *tx)
+                // Owned 'static values: a borrowed iterator held across the awaits below
+                // makes the future's Send-ness unprovable (see above).
+                let pending: Vec<(i64, &'static str, &'static str)> =
+                    migrations.into_iter().filter(|m| m.0 > current).collect();
+                for (version, name, sql) in pending {
+                    sqlx::Executor::execute(&mut *tx, sql)
                         .await
                         .map_err(at("applying a migration"))?;
                     sqlx::query(
@@ -267,8 +276,8 @@ impl History {
                     .map_err(at("recording a migration"))?;
                 }
                 tx.commit().await.map_err(at("committing a migration"))
-            }
-            .await
+            });
+            work.await
         });
         result.map_err(|s| self.step_err(s))
     }
@@ -377,7 +386,10 @@ impl History {
                 config_digest, summary_json)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
         let result: Result<(), Step> = on_pool!(&self.pool, |p, pg| {
-            async {
+            // Boxed as a `Send` future here, where every lifetime is known: without it
+            // rustc cannot prove the transaction's borrows `Send` for callers that spawn
+            // (rust-lang/rust#102211).
+            let work: BoxedStep<'_, ()> = Box::pin(async move {
                 let mut tx = p.begin().await.map_err(at("starting a transaction"))?;
                 // Two passes at most: the first inserts unless the run id is taken; when
                 // it is taken by this same run, the old record goes and the second
@@ -447,8 +459,9 @@ impl History {
                     )));
                 };
                 for chunk in rows.chunks(METRIC_ROWS_PER_INSERT) {
-                    let mut insert =
-                        sqlx::QueryBuilder::new("INSERT INTO run_metrics (run_seq, key, metric, value) ");
+                    let mut insert = sqlx::QueryBuilder::new(
+                        "INSERT INTO run_metrics (run_seq, key, metric, value) ",
+                    );
                     insert.push_values(chunk, |mut b, (key, metric, value)| {
                         b.push_bind(seq)
                             .push_bind(key.as_str())
@@ -462,8 +475,8 @@ impl History {
                         .map_err(at("recording metrics"))?;
                 }
                 tx.commit().await.map_err(at("committing a run"))
-            }
-            .await
+            });
+            work.await
         });
         result.map_err(|s| self.step_err(s))
     }
