@@ -76,7 +76,9 @@ impl GateRequest {
 
     /// The gate's configuration from `base` (the file, or the defaults): the critical paths
     /// unpaced, edge cases on, stress and load only with `with_load`, baselines and
-    /// regression testing on, no auto-update and no history.
+    /// regression testing on, no auto-update, and the run recorded in the history only when a
+    /// shared one is configured (`history_url`, `history_url_env`, `--history-url`): a
+    /// runner's own `data/history.db` is thrown away with it.
     pub fn shape(&self, mut c: Config) -> Result<Config, SuiteError> {
         c.query_count = self.max_queries;
         // The gate wants an answer fast: no pacing, and stress and load only when asked for.
@@ -103,7 +105,7 @@ impl GateRequest {
             c.set_target_flag(t)?;
         }
         c.output_dir = self.out.clone();
-        c.record_history = false;
+        c.record_history = c.record_history && c.shared_history();
         c.grace_period = c.grace_period.min(1.0);
         c.validate()?;
         Ok(c)

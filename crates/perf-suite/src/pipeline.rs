@@ -529,27 +529,19 @@ async fn run_plans(
     Ok(())
 }
 
-/// Records the run in the history database and loads the trends of the last runs.
+/// Records the run in the history (the SQLite file, or the shared database the
+/// configuration names) and loads the trends of the last runs.
 async fn record_history(
     config: &Config,
     result: &mut RunResult,
 ) -> Result<(), perf_baseline::BaselineError> {
-    if let Some(dir) = config
-        .history_path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(dir).map_err(|source| perf_baseline::BaselineError::Io {
-            action: "creating directory",
-            path: dir.to_owned(),
-            source,
-        })?;
-    }
-    let history = perf_baseline::History::open(&config.history_path).await?;
+    let location = config.history_location()?;
+    let history = perf_baseline::History::connect(&location).await?;
     history.record(result).await?;
     result.trends = history
         .trends(config.trend_runs, &perf_baseline::TrendOptions::default())
         .await?;
     history.close().await;
+    result.history = Some(location.redacted());
     Ok(())
 }
