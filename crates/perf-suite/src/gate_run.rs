@@ -507,6 +507,14 @@ mod tests {
         assert!(!c.synthetic_testing.load_testing && !c.synthetic_testing.stress_scenarios);
         assert!(c.synthetic_testing.edge_cases && !c.record_history);
         assert_eq!(c.performance_baselines.baseline_name, "b");
+        // A shared history records every gate run; the local default file does not.
+        let mut shared = Config::default();
+        shared
+            .set_history_url_flag("postgres://ci@db.example/perf")
+            .unwrap();
+        assert!(request.shape(shared.clone()).unwrap().record_history);
+        shared.record_history = false;
+        assert!(!request.shape(shared).unwrap().record_history);
         let bad = GateRequest {
             target: Some("ftp://x".into()),
             ..GateRequest::default()
