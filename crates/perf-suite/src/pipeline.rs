@@ -160,10 +160,14 @@ pub async fn run_suite_amending(
         timings: Vec::new(),
     };
     let started_at = chrono::Utc::now();
+    // The suffix mixes the process id with the start's nanoseconds: jobs in containers
+    // often share a small process id, and shards started at one instant share the second,
+    // while a shared history keys runs by id (a taken id is refused, never overwritten).
+    let nanos = started_at.timestamp_subsec_nanos();
     let run_id = format!(
         "{}-{:04x}",
         started_at.format("%Y%m%dT%H%M%SZ"),
-        std::process::id() & 0xffff
+        (std::process::id() ^ nanos ^ (nanos >> 16)) & 0xffff
     );
     let run_dir = config.output_dir.join(&run_id);
     phases.emit(SuiteEvent::RunStarted {
