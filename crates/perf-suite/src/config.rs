@@ -816,8 +816,10 @@ mod tests {
         assert!(e.contains("--history-url") && !e.contains("hunter2"), "{e}");
         // Where the history lives is no setting of the test: the digest ignores it.
         let plain = serde_json::to_value(Config::default()).unwrap();
-        let mut shared = Config::default();
-        shared.history_url = Some("postgres://db.example/perf".into());
+        let shared = Config {
+            history_url: Some("postgres://db.example/perf".into()),
+            ..Config::default()
+        };
         assert_eq!(
             perf_baseline::config_digest(&plain),
             perf_baseline::config_digest(&serde_json::to_value(&shared).unwrap())
