@@ -51,6 +51,12 @@ struct Cli {
     /// Multiplies stress and load durations (with --with-load).
     #[arg(long)]
     scale: Option<f64>,
+    /// Record the gate run in this run history and read trends from it: `sqlite://PATH`,
+    /// a path, or `postgres://user@host/database` (no password: PGPASSWORD or ~/.pgpass, or
+    /// the config's `history_url_env`). Without it (or `history_url` in the config) the gate
+    /// records nothing.
+    #[arg(long, value_name = "URL")]
+    history_url: Option<String>,
     /// Results directory: each gate run writes `<DIR>/<run-id>/`, `<DIR>/latest` points at it.
     #[arg(long, value_name = "DIR", default_value = "cicd_results")]
     out: PathBuf,
@@ -91,10 +97,13 @@ fn setup(cli: &Cli) -> Result<(Config, GateRequest), perf_suite::SuiteError> {
         out: cli.out.clone(),
     });
     request.and_then(|r| {
-        let base = cli
+        let mut base = cli
             .config
             .as_deref()
             .map_or_else(|| Ok(Config::default()), Config::load)?;
+        if let Some(url) = &cli.history_url {
+            base.set_history_url_flag(url)?;
+        }
         Ok((r.shape(base)?, r))
     })
 }

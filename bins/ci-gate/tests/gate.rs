@@ -200,3 +200,27 @@ fn sigterm_mid_run_writes_the_partial_report_and_exits_130() {
         "no partial report"
     );
 }
+
+/// `--history-url` is checked before the gate runs: a password in it is a setup problem
+/// (exit 2) named by the flag, and the password is not repeated.
+#[test]
+fn a_password_in_history_url_is_refused_before_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gate(
+        dir.path(),
+        &[
+            "--history-url",
+            "postgres://ci:hunter2@db.example/perf",
+            "--target",
+            "http://127.0.0.1:9/query",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(
+        e.contains("--history-url") && e.contains("PGPASSWORD"),
+        "{e}"
+    );
+    assert!(!e.contains("hunter2"), "{e}");
+    assert!(!dir.path().join("cicd_results").exists(), "nothing ran");
+}

@@ -45,6 +45,11 @@ pub(crate) struct Cli {
     /// `cmd:<command line>`.
     #[arg(long, global = true)]
     target: Option<String>,
+    /// The run history to record into and read trends from (overrides `history_url` and
+    /// `history_path`): `sqlite://PATH`, a path, or `postgres://user@host/database` (no
+    /// password: PGPASSWORD or ~/.pgpass, or the config's `history_url_env`).
+    #[arg(long, global = true, value_name = "URL")]
+    history_url: Option<String>,
     /// Multiplies stress and load durations (1 = full length).
     #[arg(long, global = true)]
     scale: Option<f64>,
@@ -146,6 +151,9 @@ impl Cli {
         }
         if let Some(s) = self.scale {
             c.synthetic_testing.scale = Some(s);
+        }
+        if let Some(url) = &self.history_url {
+            c.set_history_url_flag(url)?;
         }
         c.synthetic_testing
             .scenario_paths

@@ -125,10 +125,13 @@ pub(crate) async fn run(command: &Command, config: &Config) -> anyhow::Result<Op
         }
         Command::Baseline(BaselineCommand::Create { from_run: None, .. }) => Ok(None),
         Command::History { limit } => {
-            let history = perf_baseline::History::open(&config.history_path).await?;
+            let location = config.history_location()?;
+            let history = perf_baseline::History::connect(&location).await?;
             let runs = history.list_runs(*limit).await?;
             if runs.is_empty() {
-                println!("no runs recorded in {}", config.history_path.display());
+                println!("no runs recorded in {location}");
+            } else {
+                println!("run history: {location}");
             }
             for r in &runs {
                 println!(

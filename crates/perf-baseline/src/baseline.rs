@@ -346,12 +346,14 @@ const LOCATION_KEYS: &[&str] = &[
     "database_path",
     "output_dir",
     "history_path",
+    "history_url",
+    "history_url_env",
     "baselines_dir",
 ];
 
 /// A stable digest of a configuration value: FNV-1a (64 bit) over its canonical JSON
-/// (object keys sorted; `database_path`, `output_dir`, `history_path` and `baselines_dir`
-/// left out at any depth), as
+/// (object keys sorted; `database_path`, `output_dir`, `history_path`, `history_url`,
+/// `history_url_env` and `baselines_dir` left out at any depth), as
 /// `fnv1a64:<16 hex digits>`. It tells whether two runs used the same settings; it is not a
 /// security hash.
 pub fn config_digest(config: &serde_json::Value) -> String {

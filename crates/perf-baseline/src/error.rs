@@ -76,10 +76,10 @@ pub enum BaselineError {
         run_id: String,
     },
     /// The run history database failed.
-    #[error("run history {}: {message}", path.display())]
+    #[error("run history {location}: {message}")]
     History {
-        /// The database file.
-        path: PathBuf,
+        /// The database: a file path, or a PostgreSQL URL without user name or password.
+        location: String,
         /// What failed.
         message: String,
     },

@@ -1,16 +1,41 @@
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::time::Duration;
 
 use perf_core::{GroupStats, RunResult, TrendSeries};
 use serde::{Deserialize, Serialize};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
-use sqlx::Row;
+use sqlx::{ConnectOptions, Connection, Row};
 
-use crate::{analyze_trend, config_digest, BaselineError, ResourceStats, TrendOptions};
+use crate::{
+    analyze_trend, config_digest, BaselineError, HistoryLocation, ResourceStats, TrendOptions,
+};
 
 /// The schema, as numbered migrations applied in order; the applied ones are recorded in
-/// `schema_migrations`. Append new ones, never edit old ones.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "runs", include_str!("../migrations/0001_runs.sql"))];
+/// `schema_migrations`. Append new ones, never edit old ones. Each version exists once per
+/// database kind, with the same tables, columns and meaning (a unit test holds the two
+/// lists to the same versions and names).
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "runs",
+    include_str!("../migrations/sqlite/0001_runs.sql"),
+)];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "runs",
+    include_str!("../migrations/postgres/0001_runs.sql"),
+)];
+
+/// How long opening a PostgreSQL history waits for the server to answer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The key of the PostgreSQL advisory lock that serializes schema migrations of
+/// concurrent openers (an arbitrary constant: "perf" "hist" in ASCII).
+const MIGRATION_LOCK_KEY: i64 = 0x7065_7266_6869_7374;
+
+/// Metric rows written per INSERT statement (4 values each, well under either database's
+/// limit on bound parameters).
+const METRIC_ROWS_PER_INSERT: usize = 250;
 
 /// Metrics of the `overall` key that [`History::trends`] analyses.
 pub const TREND_METRICS: [&str; 6] = [
@@ -72,97 +97,195 @@ pub struct RunRecord {
     pub config_digest: String,
 }
 
-/// The run history (`data/history.db`): every run's summary, for listings, series and
-/// trends.
-#[derive(Debug, Clone)]
+/// The run history: every run's summary, for listings, series and trends. Stored in an
+/// SQLite file (`data/history.db`, the default) or in a PostgreSQL database that several
+/// machines record into at once ([`HistoryLocation`]).
+#[derive(Clone)]
 pub struct History {
-    pool: SqlitePool,
-    path: PathBuf,
+    pool: Pool,
+    location: HistoryLocation,
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$p` bound to the pool of either kind and `$pg` telling which: one
+/// piece of SQL text for both (`$1`-style parameters, which SQLite reads too), checked by
+/// the compiler against both drivers.
+macro_rules! on_pool {
+    ($pool:expr, |$p:ident, $pg:ident| $body:expr) => {
+        match $pool {
+            Pool::Sqlite($p) => {
+                let $pg = false;
+                let _ = $pg;
+                $body
+            }
+            Pool::Postgres($p) => {
+                let $pg = true;
+                let _ = $pg;
+                $body
+            }
+        }
+    };
+}
+
+/// A failed step: what was being done, and why.
+enum Step {
+    Sql(&'static str, sqlx::Error),
+    Refused(String),
+}
+
+type BoxedStep<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, Step>> + Send + 'a>>;
+
+fn at(action: &'static str) -> impl FnOnce(sqlx::Error) -> Step {
+    move |e| Step::Sql(action, e)
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The location's own Debug hides user and password; the pools are not shown.
+        f.debug_struct("History")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
 }
 
 impl History {
-    /// Opens (creating when missing) the database at `path` and brings its schema up to
-    /// date. A database from a newer harness is refused with an error naming the file.
+    /// Opens (creating when missing) the SQLite database at `path` and brings its schema
+    /// up to date. A database from a newer harness is refused with an error naming the
+    /// file.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, BaselineError> {
-        let path = path.as_ref().to_owned();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| BaselineError::io("creating directory", dir, e))?;
-        }
-        let options = SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true)
-            .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(2)
-            .connect_with(options)
-            .await
-            .map_err(|e| history_error(&path, "opening", e))?;
-        let history = Self { pool, path };
+        Self::connect(&HistoryLocation::Sqlite(path.as_ref().to_owned())).await
+    }
+
+    /// Opens the history at `location` (an SQLite file, created when missing, or a
+    /// PostgreSQL database, which must exist) and brings its schema up to date; several
+    /// processes may do so at once. Errors name the location (a URL without user or
+    /// password) and say what to check.
+    pub async fn connect(location: &HistoryLocation) -> Result<Self, BaselineError> {
+        let pool = match location {
+            HistoryLocation::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| BaselineError::io("creating directory", dir, e))?;
+                }
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(2)
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| history_error(location, "opening", e))?;
+                Pool::Sqlite(pool)
+            }
+            HistoryLocation::Postgres(url) => {
+                Pool::Postgres(connect_postgres(location, url).await?)
+            }
+        };
+        let history = Self {
+            pool,
+            location: location.clone(),
+        };
         history.migrate().await?;
         Ok(history)
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the history is stored.
+    pub fn location(&self) -> &HistoryLocation {
+        &self.location
     }
 
     /// The schema version in force.
     pub async fn schema_version(&self) -> Result<i64, BaselineError> {
-        let v: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| self.err("reading the schema version", e))?;
+        let v: Option<i64> = on_pool!(&self.pool, |p, pg| {
+            sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+                .fetch_one(p)
+                .await
+        })
+        .map_err(|e| self.err("reading the schema version", e))?;
         Ok(v.unwrap_or(0))
     }
 
+    /// Applies the missing migrations in one transaction that holds the database's write
+    /// lock (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: an advisory lock), so processes that
+    /// open a fresh history at the same moment apply each migration once.
     async fn migrate(&self) -> Result<(), BaselineError> {
-        sqlx::raw_sql(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
-        )
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.err("creating schema_migrations", e))?;
-        let current = self.schema_version().await?;
-        let newest = MIGRATIONS.last().map_or(0, |m| m.0);
-        if current > newest {
-            return Err(BaselineError::History {
-                path: self.path.clone(),
-                message: format!(
-                    "schema version {current} is newer than this harness reads ({newest}): upgrade the harness or use another history file"
-                ),
+        let result: Result<(), Step> = on_pool!(&self.pool, |p, pg| {
+            // Boxed as a `Send` future here, where every lifetime is known: without it
+            // rustc cannot prove the transaction's borrows `Send` for callers that spawn
+            // (rust-lang/rust#102211).
+            let migrations: Vec<(i64, &'static str, &'static str)> = if pg {
+                POSTGRES_MIGRATIONS.to_vec()
+            } else {
+                SQLITE_MIGRATIONS.to_vec()
+            };
+            let work: BoxedStep<'_, ()> = Box::pin(async move {
+                let mut tx = p
+                    .begin_with(if pg { "BEGIN" } else { "BEGIN IMMEDIATE" })
+                    .await
+                    .map_err(at("starting a migration"))?;
+                if pg {
+                    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                        .bind(MIGRATION_LOCK_KEY)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(at("locking the schema"))?;
+                }
+                sqlx::Executor::execute(
+                    &mut *tx,
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (
+                        version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+                )
+                .await
+                .map_err(at("creating schema_migrations"))?;
+                let current: Option<i64> =
+                    sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(at("reading the schema version"))?;
+                let current = current.unwrap_or(0);
+                let newest = migrations.last().map_or(0, |m| m.0);
+                if current > newest {
+                    return Err(Step::Refused(format!(
+                        "schema version {current} is newer than this harness reads ({newest}): upgrade the harness or use another history"
+                    )));
+                }
+                // Owned 'static values: a borrowed iterator held across the awaits below
+                // makes the future's Send-ness unprovable (see above).
+                let pending: Vec<(i64, &'static str, &'static str)> =
+                    migrations.into_iter().filter(|m| m.0 > current).collect();
+                for (version, name, sql) in pending {
+                    sqlx::Executor::execute(&mut *tx, sql)
+                        .await
+                        .map_err(at("applying a migration"))?;
+                    sqlx::query(
+                        "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                    )
+                    .bind(version)
+                    .bind(name)
+                    .bind(crate::time::now_rfc3339())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(at("recording a migration"))?;
+                }
+                tx.commit().await.map_err(at("committing a migration"))
             });
-        }
-        for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-            let mut tx = self
-                .pool
-                .begin()
-                .await
-                .map_err(|e| self.err("starting a migration", e))?;
-            sqlx::raw_sql(sql)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.err("applying a migration", e))?;
-            sqlx::query(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-            )
-            .bind(version)
-            .bind(name)
-            .bind(crate::time::now_rfc3339())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.err("recording a migration", e))?;
-            tx.commit()
-                .await
-                .map_err(|e| self.err("committing a migration", e))?;
-        }
-        Ok(())
+            work.await
+        });
+        result.map_err(|s| self.step_err(s))
     }
 
-    /// Stores `run`'s summary (replacing an earlier record of the same run id).
+    /// Stores `run`'s summary. Recording the same run again (same run id and start time)
+    /// replaces the earlier record; a different run under a run id already taken is refused
+    /// rather than overwriting another machine's run. Each run is one transaction, so
+    /// machines recording at the same moment never see or leave half a run.
     pub async fn record(&self, run: &RunResult) -> Result<(), BaselineError> {
         let s = run.summary();
         let o = &s.overall;
@@ -170,58 +293,16 @@ impl History {
         let max_mem = resources.memory_mb.map(|r| r.max);
         let max_cpu = resources.cpu_percent.map(|r| r.max);
         let summary_json = serde_json::to_string(&s).map_err(|e| BaselineError::History {
-            path: self.path.clone(),
+            location: self.location.redacted(),
             message: format!("cannot serialize the summary: {e}"),
         })?;
         let target = match &run.target.version {
             Some(v) => format!("{} {v} ({})", run.target.name, run.target.transport),
             None => format!("{} ({})", run.target.name, run.target.transport),
         };
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(|e| self.err("starting a transaction", e))?;
-        sqlx::query(
-            "DELETE FROM run_metrics WHERE run_seq IN (SELECT seq FROM runs WHERE run_id = ?)",
-        )
-        .bind(&run.run_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| self.err("replacing a run", e))?;
-        sqlx::query("DELETE FROM runs WHERE run_id = ?")
-            .bind(&run.run_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.err("replacing a run", e))?;
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO runs (run_id, started_at, recorded_at, target, interrupted, queries,
-                successes, success_rate, throughput_per_s, latency_mean_ms, latency_p50_ms,
-                latency_p95_ms, latency_p99_ms, max_memory_mb, max_cpu_percent, verdict,
-                config_digest, summary_json)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
-        )
-        .bind(&run.run_id)
-        .bind(&run.started_at)
-        .bind(crate::time::now_rfc3339())
-        .bind(target)
-        .bind(run.interrupted)
-        .bind(to_i64(o.count))
-        .bind(to_i64(o.successes))
-        .bind(o.success_rate)
-        .bind(o.throughput_per_s)
-        .bind(o.latency.mean_ms)
-        .bind(o.latency.p50_ms)
-        .bind(o.latency.p95_ms)
-        .bind(o.latency.p99_ms)
-        .bind(max_mem)
-        .bind(max_cpu)
-        .bind(run.comparison.as_ref().map(|c| c.overall.as_str()))
-        .bind(config_digest(&run.config))
-        .bind(summary_json)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| self.err("recording a run", e))?;
+        let digest = config_digest(&run.config);
+        let verdict = run.comparison.as_ref().map(|c| c.overall.as_str());
+        let recorded_at = crate::time::now_rfc3339();
         let mut rows: Vec<(String, &'static str, f64)> = Vec::new();
         let mut group = |key: String, g: &GroupStats| {
             let l = g.latency.summary();
@@ -297,59 +378,147 @@ impl History {
         if let Some(v) = max_cpu {
             rows.push(("overall".into(), "max_cpu", v));
         }
-        for (key, metric, value) in rows.into_iter().filter(|r| r.2.is_finite()) {
-            sqlx::query(
-                "INSERT INTO run_metrics (run_seq, key, metric, value) VALUES (?, ?, ?, ?)",
-            )
-            .bind(seq)
-            .bind(key)
-            .bind(metric)
-            .bind(value)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.err("recording metrics", e))?;
-        }
-        tx.commit()
-            .await
-            .map_err(|e| self.err("committing a run", e))?;
-        Ok(())
+        let rows: Vec<(String, &'static str, f64)> =
+            rows.into_iter().filter(|r| r.2.is_finite()).collect();
+        const INSERT_RUN: &str = "INSERT INTO runs (run_id, started_at, recorded_at, target, interrupted, queries,
+                successes, success_rate, throughput_per_s, latency_mean_ms, latency_p50_ms,
+                latency_p95_ms, latency_p99_ms, max_memory_mb, max_cpu_percent, verdict,
+                config_digest, summary_json)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+        let result: Result<(), Step> = on_pool!(&self.pool, |p, pg| {
+            // Boxed as a `Send` future here, where every lifetime is known: without it
+            // rustc cannot prove the transaction's borrows `Send` for callers that spawn
+            // (rust-lang/rust#102211).
+            let work: BoxedStep<'_, ()> = Box::pin(async move {
+                let mut tx = p.begin().await.map_err(at("starting a transaction"))?;
+                // Two passes at most: the first inserts unless the run id is taken; when
+                // it is taken by this same run, the old record goes and the second
+                // inserts again.
+                let mut seq: Option<i64> = None;
+                for pass in 0..2 {
+                    let sql = if pass == 0 {
+                        format!("{INSERT_RUN} ON CONFLICT (run_id) DO NOTHING RETURNING seq")
+                    } else {
+                        format!("{INSERT_RUN} RETURNING seq")
+                    };
+                    seq = sqlx::query_scalar(&sql)
+                        .bind(&run.run_id)
+                        .bind(&run.started_at)
+                        .bind(&recorded_at)
+                        .bind(&target)
+                        .bind(run.interrupted)
+                        .bind(to_i64(o.count))
+                        .bind(to_i64(o.successes))
+                        .bind(o.success_rate)
+                        .bind(o.throughput_per_s)
+                        .bind(o.latency.mean_ms)
+                        .bind(o.latency.p50_ms)
+                        .bind(o.latency.p95_ms)
+                        .bind(o.latency.p99_ms)
+                        .bind(max_mem)
+                        .bind(max_cpu)
+                        .bind(verdict)
+                        .bind(&digest)
+                        .bind(&summary_json)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(at("recording a run"))?;
+                    if seq.is_some() {
+                        break;
+                    }
+                    let existing: Option<(i64, String)> =
+                        sqlx::query_as("SELECT seq, started_at FROM runs WHERE run_id = $1")
+                            .bind(&run.run_id)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(at("reading the run recorded under this id"))?;
+                    if let Some((old, started_at)) = existing {
+                        if started_at != run.started_at {
+                            return Err(Step::Refused(format!(
+                                "run id `{}` is already recorded for another run (started {started_at}, this one {}): \
+                                 two machines made the same run id; give each run its own id",
+                                run.run_id, run.started_at
+                            )));
+                        }
+                        sqlx::query("DELETE FROM run_metrics WHERE run_seq = $1")
+                            .bind(old)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(at("replacing a run"))?;
+                        sqlx::query("DELETE FROM runs WHERE seq = $1")
+                            .bind(old)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(at("replacing a run"))?;
+                    }
+                }
+                let Some(seq) = seq else {
+                    return Err(Step::Refused(format!(
+                        "run id `{}` could not be recorded: another process keeps recording it at the same time",
+                        run.run_id
+                    )));
+                };
+                for chunk in rows.chunks(METRIC_ROWS_PER_INSERT) {
+                    let mut insert = sqlx::QueryBuilder::new(
+                        "INSERT INTO run_metrics (run_seq, key, metric, value) ",
+                    );
+                    insert.push_values(chunk, |mut b, (key, metric, value)| {
+                        b.push_bind(seq)
+                            .push_bind(key.as_str())
+                            .push_bind(*metric)
+                            .push_bind(*value);
+                    });
+                    insert
+                        .build()
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(at("recording metrics"))?;
+                }
+                tx.commit().await.map_err(at("committing a run"))
+            });
+            work.await
+        });
+        result.map_err(|s| self.step_err(s))
     }
 
     /// The newest `limit` runs, newest first.
     pub async fn list_runs(&self, limit: u32) -> Result<Vec<RunRecord>, BaselineError> {
-        let rows = sqlx::query(
-            "SELECT run_id, started_at, target, interrupted, queries, successes, success_rate,
-                throughput_per_s, latency_mean_ms, latency_p50_ms, latency_p95_ms,
-                latency_p99_ms, max_memory_mb, max_cpu_percent, verdict, config_digest
-             FROM runs ORDER BY started_at DESC, seq DESC LIMIT ?",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.err("listing runs", e))?;
-        rows.iter()
-            .map(|r| -> Result<RunRecord, sqlx::Error> {
-                Ok(RunRecord {
-                    run_id: r.try_get("run_id")?,
-                    started_at: r.try_get("started_at")?,
-                    target: r.try_get("target")?,
-                    interrupted: r.try_get("interrupted")?,
-                    queries: r.try_get::<i64, _>("queries")?.max(0) as u64,
-                    successes: r.try_get::<i64, _>("successes")?.max(0) as u64,
-                    success_rate: r.try_get("success_rate")?,
-                    throughput_per_s: r.try_get("throughput_per_s")?,
-                    latency_mean_ms: r.try_get("latency_mean_ms")?,
-                    latency_p50_ms: r.try_get("latency_p50_ms")?,
-                    latency_p95_ms: r.try_get("latency_p95_ms")?,
-                    latency_p99_ms: r.try_get("latency_p99_ms")?,
-                    max_memory_mb: r.try_get("max_memory_mb")?,
-                    max_cpu_percent: r.try_get("max_cpu_percent")?,
-                    verdict: r.try_get("verdict")?,
-                    config_digest: r.try_get("config_digest")?,
+        let rows: Vec<RunRecord> = on_pool!(&self.pool, |p, pg| {
+            let rows = sqlx::query(
+                "SELECT run_id, started_at, target, interrupted, queries, successes, success_rate,
+                    throughput_per_s, latency_mean_ms, latency_p50_ms, latency_p95_ms,
+                    latency_p99_ms, max_memory_mb, max_cpu_percent, verdict, config_digest
+                 FROM runs ORDER BY started_at DESC, seq DESC LIMIT $1",
+            )
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await
+            .map_err(|e| self.err("listing runs", e))?;
+            rows.iter()
+                .map(|r| -> Result<RunRecord, sqlx::Error> {
+                    Ok(RunRecord {
+                        run_id: r.try_get("run_id")?,
+                        started_at: r.try_get("started_at")?,
+                        target: r.try_get("target")?,
+                        interrupted: r.try_get("interrupted")?,
+                        queries: r.try_get::<i64, _>("queries")?.max(0) as u64,
+                        successes: r.try_get::<i64, _>("successes")?.max(0) as u64,
+                        success_rate: r.try_get("success_rate")?,
+                        throughput_per_s: r.try_get("throughput_per_s")?,
+                        latency_mean_ms: r.try_get("latency_mean_ms")?,
+                        latency_p50_ms: r.try_get("latency_p50_ms")?,
+                        latency_p95_ms: r.try_get("latency_p95_ms")?,
+                        latency_p99_ms: r.try_get("latency_p99_ms")?,
+                        max_memory_mb: r.try_get("max_memory_mb")?,
+                        max_cpu_percent: r.try_get("max_cpu_percent")?,
+                        verdict: r.try_get("verdict")?,
+                        config_digest: r.try_get("config_digest")?,
+                    })
                 })
-            })
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.err("reading runs", e))
+                .collect::<Result<_, _>>()
+                .map_err(|e| self.err("reading runs", e))?
+        });
+        Ok(rows)
     }
 
     /// `metric` of `key` (`overall`, `agent:<name>`, ...) over the newest `last_n` runs
@@ -360,17 +529,19 @@ impl History {
         metric: &str,
         last_n: u32,
     ) -> Result<Vec<(String, String, f64)>, BaselineError> {
-        let mut rows: Vec<(String, String, f64)> = sqlx::query_as(
-            "SELECT r.run_id, r.started_at, m.value FROM run_metrics m
-             JOIN runs r ON r.seq = m.run_seq
-             WHERE m.key = ? AND m.metric = ?
-             ORDER BY r.started_at DESC, r.seq DESC LIMIT ?",
-        )
-        .bind(key)
-        .bind(metric)
-        .bind(i64::from(last_n))
-        .fetch_all(&self.pool)
-        .await
+        let mut rows: Vec<(String, String, f64)> = on_pool!(&self.pool, |p, pg| {
+            sqlx::query_as(
+                "SELECT r.run_id, r.started_at, m.value FROM run_metrics m
+                 JOIN runs r ON r.seq = m.run_seq
+                 WHERE m.key = $1 AND m.metric = $2
+                 ORDER BY r.started_at DESC, r.seq DESC LIMIT $3",
+            )
+            .bind(key)
+            .bind(metric)
+            .bind(i64::from(last_n))
+            .fetch_all(p)
+            .await
+        })
         .map_err(|e| self.err("reading a series", e))?;
         rows.reverse();
         Ok(rows)
@@ -427,21 +598,109 @@ impl History {
 
     /// Closes the connections.
     pub async fn close(self) {
-        self.pool.close().await;
+        on_pool!(self.pool, |p, pg| p.close().await);
     }
 
     fn err(&self, action: &str, e: sqlx::Error) -> BaselineError {
-        history_error(&self.path, action, e)
+        history_error(&self.location, action, e)
+    }
+
+    fn step_err(&self, step: Step) -> BaselineError {
+        match step {
+            Step::Sql(action, e) => self.err(action, e),
+            Step::Refused(message) => BaselineError::History {
+                location: self.location.redacted(),
+                message,
+            },
+        }
     }
 }
 
-fn history_error(path: &Path, action: &str, e: sqlx::Error) -> BaselineError {
+/// Connects to a PostgreSQL history: one direct connection first, so an unreachable or
+/// refusing server gives its own error at once (the pool would retry a refused
+/// connection until its timeout and report only that it timed out), then the pool.
+async fn connect_postgres(
+    location: &HistoryLocation,
+    url: &crate::PostgresUrl,
+) -> Result<PgPool, BaselineError> {
+    let fail = |message: String| BaselineError::History {
+        location: location.redacted(),
+        message,
+    };
+    let host = url
+        .host()
+        .unwrap_or_else(|| "the default host (PGHOST or the local socket)".to_owned());
+    // libpq's environment (PGUSER, PGPASSWORD, PGSSLMODE, ...) and ~/.pgpass fill what the
+    // URL leaves out.
+    let options: PgConnectOptions = url.secret_str().parse().map_err(|e: sqlx::Error| {
+        fail(format!(
+            "not a usable PostgreSQL URL ({}): write postgres://user@host:5432/database",
+            scrub(&e.to_string(), url)
+        ))
+    })?;
+    let options = options.application_name("perf-history");
+    let what_to_do =
+        "check that the server runs and this machine may reach it, that the database exists, \
+         and that the user and password are right (PGUSER, PGPASSWORD or ~/.pgpass)";
+    match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+        }
+        Ok(Err(e)) => {
+            return Err(fail(format!(
+                "cannot connect to {host}: {}; {what_to_do}",
+                scrub(&e.to_string(), url)
+            )))
+        }
+        Err(_) => {
+            return Err(fail(format!(
+                "no answer from {host} within {} s; {what_to_do}",
+                CONNECT_TIMEOUT.as_secs()
+            )))
+        }
+    }
+    PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(|e| {
+            fail(format!(
+                "cannot connect to {host}: {}; {what_to_do}",
+                scrub(&e.to_string(), url)
+            ))
+        })
+}
+
+/// Removes the URL's password from a driver message, should the driver ever quote it.
+fn scrub(message: &str, url: &crate::PostgresUrl) -> String {
+    url.passwords()
+        .iter()
+        .filter(|pw| !pw.is_empty())
+        .fold(message.to_owned(), |m, pw| m.replace(pw.as_str(), "***"))
+}
+
+fn history_error(location: &HistoryLocation, action: &str, e: sqlx::Error) -> BaselineError {
     BaselineError::History {
-        path: path.to_owned(),
+        location: location.redacted(),
         message: format!("{action}: {e}"),
     }
 }
 
 fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_kinds_of_database_have_the_same_migrations() {
+        let names = |m: &[(i64, &'static str, &str)]| -> Vec<(i64, &'static str)> {
+            m.iter().map(|(v, n, _)| (*v, *n)).collect()
+        };
+        assert_eq!(names(SQLITE_MIGRATIONS), names(POSTGRES_MIGRATIONS));
+        assert!(SQLITE_MIGRATIONS.windows(2).all(|w| w[0].0 < w[1].0));
+    }
 }

@@ -11,7 +11,8 @@
 //!   `docs/regression-detection.md`.
 //! - [`check_against_baseline`] is the orchestrator's phase 5 in one call (missing
 //!   baselines, auto-update); [`critical_path_checks`] is phase 6.
-//! - [`History`] records every run in SQLite and finds where lasting shifts began
+//! - [`History`] records every run in SQLite (the default) or in a PostgreSQL database
+//!   shared by many machines ([`HistoryLocation`]) and finds where lasting shifts began
 //!   ([`analyze_trend`]).
 //!
 //! Nothing here prints; binaries own the terminal. Depended on by `perf-suite` and by
@@ -48,6 +49,7 @@ mod compare;
 mod critical;
 mod error;
 mod history;
+mod location;
 mod policy;
 #[doc(hidden)]
 pub mod sim;
@@ -64,6 +66,7 @@ pub use compare::{compare, compare_baselines};
 pub use critical::{critical_path_checks, CriticalPathLimits};
 pub use error::BaselineError;
 pub use history::{History, RunRecord, STREAMING_TREND_METRICS, TREND_METRICS};
+pub use location::{HistoryLocation, PostgresUrl};
 pub use policy::{
     check_against_baseline, create_command, BaselineAction, BaselineOutcome, BaselinePolicy,
     MissingBaseline, UpdatePolicy,
@@ -86,6 +89,7 @@ mod send_sync_tests {
         assert_send_sync::<Baseline>();
         assert_send_sync::<BaselineStore>();
         assert_send_sync::<History>();
+        assert_send_sync::<HistoryLocation>();
         assert_send_sync::<Thresholds>();
         assert_send_sync::<CompareOptions>();
         assert_send_sync::<BaselinePolicy>();

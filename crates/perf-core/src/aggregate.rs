@@ -362,6 +362,10 @@ pub struct RunResult {
     /// Trends over the run history.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trends: Vec<TrendSeries>,
+    /// Where the run was recorded and the trends read from: a file path, or a database URL
+    /// without user name or password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<String>,
     /// Settings of the run (the effective configuration), for reports.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub config: serde_json::Value,
@@ -474,6 +478,7 @@ impl RunResult {
             comparison: None,
             checks: Vec::new(),
             trends: Vec::new(),
+            history: None,
             config: serde_json::Value::Null,
             notes: Vec::new(),
             folded: FoldedNames::default(),

@@ -1065,6 +1065,10 @@ fn comparison_section(out: &mut String, r: &RunResult) {
 
 fn trends_section(out: &mut String, r: &RunResult) {
     out.push_str(r#"<section id="trends"><h2>Trends over the run history</h2>"#);
+    if let Some(history) = &r.history {
+        // Already without user or password (perf-baseline's HistoryLocation).
+        let _ = write!(out, "<p>Run history: <code>{}</code></p>", h(history));
+    }
     if r.trends.iter().all(|t| t.points.is_empty()) {
         empty(out, "No run history to show trends for.");
     }

@@ -41,8 +41,19 @@ pub struct Config {
     pub target: perf_targets::TargetSpec,
     /// The embedded reference bot's settings (latency model and fault knobs).
     pub refbot: RefBotSettings,
-    /// The run history database (SQLite), for `orchestrator history` and trends.
+    /// The run history database (SQLite), for `orchestrator history` and trends; used when
+    /// neither `history_url` nor `history_url_env` is set.
     pub history_path: PathBuf,
+    /// The run history as a URL: `sqlite://PATH` (or a plain path) or
+    /// `postgres://user@host:5432/database`, a history shared by many machines. Never with a
+    /// password: that comes from `PGPASSWORD` or `~/.pgpass`, or the whole URL from the
+    /// variable `history_url_env` names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_url: Option<String>,
+    /// The name of an environment variable holding the history URL (password allowed
+    /// there); read when the history is opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_url_env: Option<String>,
     /// Runs the trends in reports look back over.
     pub trend_runs: u32,
     /// Record each run in `history_path`.
@@ -227,6 +238,8 @@ impl Default for Config {
             target: perf_targets::TargetSpec::Refbot,
             refbot: RefBotSettings::default(),
             history_path: PathBuf::from("data/history.db"),
+            history_url: None,
+            history_url_env: None,
             trend_runs: 20,
             record_history: true,
             grace_period: 5.0,
@@ -347,6 +360,8 @@ fn every_key() -> Config {
     l.max_itl_p95_ms = Some(0.0);
     // The LLM mode is off by default, so the defaults do not show its keys.
     c.refbot.llm = Some(perf_refbot::LlmConfig::default());
+    c.history_url = Some(String::new());
+    c.history_url_env = Some(String::new());
     c
 }
 
@@ -403,6 +418,35 @@ impl Config {
         self.target = perf_targets::TargetSpec::parse_flag(value)
             .map_err(|e| perf_core::ConfigError::new("--target", e.to_string()))?;
         Ok(())
+    }
+
+    /// Applies a `--history-url` flag value: the history URL (or path), in place of what the
+    /// file said; a password in it is refused, naming the flag.
+    pub fn set_history_url_flag(&mut self, value: &str) -> Result<(), perf_core::ConfigError> {
+        perf_baseline::HistoryLocation::parse(value, "--history-url").map_err(config_error)?;
+        self.history_url = Some(value.to_owned());
+        self.history_url_env = None;
+        Ok(())
+    }
+
+    /// Whether a history URL is configured (`history_url`, `history_url_env` or
+    /// `--history-url`) rather than only the default `history_path`.
+    pub fn shared_history(&self) -> bool {
+        self.history_url.is_some() || self.history_url_env.is_some()
+    }
+
+    /// Where the run history is: the variable `history_url_env` names (read now), else
+    /// `history_url`, else the SQLite file `history_path`.
+    pub fn history_location(
+        &self,
+    ) -> Result<perf_baseline::HistoryLocation, perf_baseline::BaselineError> {
+        match (&self.history_url_env, &self.history_url) {
+            (Some(var), _) => perf_baseline::HistoryLocation::from_env(var),
+            (None, Some(url)) => perf_baseline::HistoryLocation::parse(url, "history_url"),
+            (None, None) => Ok(perf_baseline::HistoryLocation::Sqlite(
+                self.history_path.clone(),
+            )),
+        }
     }
 
     /// Virtual users of the closed loops (the standard queries, the edge-case pairs):
@@ -585,6 +629,23 @@ fn perf_baseline_validate(c: &Config) -> Result<(), perf_core::ConfigError> {
             }
         }
     }
+    if c.history_url.is_some() && c.history_url_env.is_some() {
+        return Err(perf_core::ConfigError::new(
+            "history_url_env",
+            "set either `history_url` or `history_url_env`, not both",
+        ));
+    }
+    if let Some(url) = &c.history_url {
+        perf_baseline::HistoryLocation::parse(url, "history_url").map_err(config_error)?;
+    }
+    if let Some(var) = &c.history_url_env {
+        if var.is_empty() || !var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(perf_core::ConfigError::new(
+                "history_url_env",
+                format!("`{var}` is not an environment variable name: use letters, digits and `_`, e.g. PERF_HISTORY_URL"),
+            ));
+        }
+    }
     if c.trend_runs < 2 {
         return Err(perf_core::ConfigError::new(
             "trend_runs",
@@ -645,6 +706,16 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
         serde_json::Value::String(_) => "a string",
         serde_json::Value::Array(_) => "an array",
         serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// A history location's error as a configuration error naming the key.
+fn config_error(e: perf_baseline::BaselineError) -> perf_core::ConfigError {
+    match e {
+        perf_baseline::BaselineError::InvalidConfig { key, message } => {
+            perf_core::ConfigError::new(key, message)
+        }
+        other => perf_core::ConfigError::new("history_url", other.to_string()),
     }
 }
 
@@ -949,6 +1020,75 @@ mod tests {
         f.set_len(MAX_CONFIG_FILE_BYTES + 1).unwrap();
         let e = Config::load(&big).unwrap_err().to_string();
         assert!(e.contains("big.json") && e.contains("16 MiB"), "{e}");
+    }
+
+    #[test]
+    fn the_history_is_a_path_or_a_url_and_never_holds_a_password() {
+        use perf_baseline::HistoryLocation;
+        let c = parse("{}").unwrap();
+        assert!(!c.shared_history());
+        assert_eq!(
+            c.history_location().unwrap(),
+            HistoryLocation::Sqlite("data/history.db".into())
+        );
+        let c = parse(r#"{"history_url": "postgres://perf@db.example/perf"}"#).unwrap();
+        assert!(c.shared_history());
+        assert_eq!(
+            c.history_location().unwrap().to_string(),
+            "postgres://***@db.example/perf"
+        );
+        let c = parse(r#"{"history_url": "sqlite://shared/h.db"}"#).unwrap();
+        assert_eq!(
+            c.history_location().unwrap(),
+            HistoryLocation::Sqlite("shared/h.db".into())
+        );
+        let e = parse(r#"{"history_url": "postgres://perf:hunter2@db.example/perf"}"#).unwrap_err();
+        assert!(
+            e.contains("suite.json") && e.contains("`history_url`"),
+            "{e}"
+        );
+        assert!(e.contains("PGPASSWORD") && !e.contains("hunter2"), "{e}");
+        let e = parse(r#"{"history_url": "x.db", "history_url_env": "H"}"#).unwrap_err();
+        assert!(e.contains("not both"), "{e}");
+        let e = parse(r#"{"history_url_env": "not a name"}"#).unwrap_err();
+        assert!(e.contains("history_url_env"), "{e}");
+        let e = parse(r#"{"history_urls": "x.db"}"#).unwrap_err();
+        assert!(e.contains("did you mean `history_url`"), "{e}");
+
+        // The variable is read when the history is opened; a password there is fine.
+        let var = "PERF_SUITE_CONFIG_TEST_HISTORY_URL";
+        let c = parse(&format!(r#"{{"history_url_env": "{var}"}}"#)).unwrap();
+        let e = c.history_location().unwrap_err().to_string();
+        assert!(e.contains(var) && e.contains("not set"), "{e}");
+        std::env::set_var(var, "postgres://perf:hunter2@db.example/perf");
+        let shown = c.history_location().unwrap().to_string();
+        std::env::remove_var(var);
+        assert_eq!(shown, "postgres://***@db.example/perf");
+
+        // The flag replaces the file's setting and is checked under its own name.
+        let mut c = parse(&format!(r#"{{"history_url_env": "{var}"}}"#)).unwrap();
+        c.set_history_url_flag("postgres://db.example/other")
+            .unwrap();
+        assert_eq!(c.history_url_env, None);
+        assert_eq!(
+            c.history_location().unwrap().to_string(),
+            "postgres://db.example/other"
+        );
+        let e = c
+            .set_history_url_flag("postgresql://u:hunter2@db.example/x")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--history-url") && !e.contains("hunter2"), "{e}");
+        // Where the history lives is no setting of the test: the digest ignores it.
+        let plain = serde_json::to_value(Config::default()).unwrap();
+        let shared = Config {
+            history_url: Some("postgres://db.example/perf".into()),
+            ..Config::default()
+        };
+        assert_eq!(
+            perf_baseline::config_digest(&plain),
+            perf_baseline::config_digest(&serde_json::to_value(&shared).unwrap())
+        );
     }
 
     #[test]

@@ -76,7 +76,9 @@ impl GateRequest {
 
     /// The gate's configuration from `base` (the file, or the defaults): the critical paths
     /// unpaced, edge cases on, stress and load only with `with_load`, baselines and
-    /// regression testing on, no auto-update and no history.
+    /// regression testing on, no auto-update, and the run recorded in the history only when a
+    /// shared one is configured (`history_url`, `history_url_env`, `--history-url`): a
+    /// runner's own `data/history.db` is thrown away with it.
     pub fn shape(&self, mut c: Config) -> Result<Config, SuiteError> {
         c.query_count =
             Config::check_count_flag("--max-queries", self.max_queries, crate::MAX_QUERY_COUNT)?;
@@ -109,7 +111,7 @@ impl GateRequest {
             c.set_target_flag(t)?;
         }
         c.output_dir = self.out.clone();
-        c.record_history = false;
+        c.record_history = c.record_history && c.shared_history();
         c.grace_period = c.grace_period.min(1.0);
         c.validate()?;
         Ok(c)
@@ -538,6 +540,14 @@ mod tests {
         assert!(!c.synthetic_testing.load_testing && !c.synthetic_testing.stress_scenarios);
         assert!(c.synthetic_testing.edge_cases && !c.record_history);
         assert_eq!(c.performance_baselines.baseline_name, "b");
+        // A shared history records every gate run; the local default file does not.
+        let mut shared = Config::default();
+        shared
+            .set_history_url_flag("postgres://ci@db.example/perf")
+            .unwrap();
+        assert!(request.shape(shared.clone()).unwrap().record_history);
+        shared.record_history = false;
+        assert!(!request.shape(shared).unwrap().record_history);
         let bad = GateRequest {
             target: Some("ftp://x".into()),
             ..GateRequest::default()

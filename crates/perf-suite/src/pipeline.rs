@@ -207,10 +207,14 @@ async fn run_suite_inner(
         timings: Vec::new(),
     };
     let started_at = chrono::Utc::now();
+    // The suffix mixes the process id with the start's nanoseconds: jobs in containers
+    // often share a small process id, and shards started at one instant share the second,
+    // while a shared history keys runs by id (a taken id is refused, never overwritten).
+    let nanos = started_at.timestamp_subsec_nanos();
     let run_id = format!(
         "{}-{:04x}",
         started_at.format("%Y%m%dT%H%M%SZ"),
-        std::process::id() & 0xffff
+        (std::process::id() ^ nanos ^ (nanos >> 16)) & 0xffff
     );
     let run_dir = config.output_dir.join(&run_id);
     phases.emit(SuiteEvent::RunStarted {
@@ -757,27 +761,19 @@ async fn run_plans(
     Ok(())
 }
 
-/// Records the run in the history database and loads the trends of the last runs.
+/// Records the run in the history (the SQLite file, or the shared database the
+/// configuration names) and loads the trends of the last runs.
 async fn record_history(
     config: &Config,
     result: &mut RunResult,
 ) -> Result<(), perf_baseline::BaselineError> {
-    if let Some(dir) = config
-        .history_path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(dir).map_err(|source| perf_baseline::BaselineError::Io {
-            action: "creating directory",
-            path: dir.to_owned(),
-            source,
-        })?;
-    }
-    let history = perf_baseline::History::open(&config.history_path).await?;
+    let location = config.history_location()?;
+    let history = perf_baseline::History::connect(&location).await?;
     history.record(result).await?;
     result.trends = history
         .trends(config.trend_runs, &perf_baseline::TrendOptions::default())
         .await?;
     history.close().await;
+    result.history = Some(location.redacted());
     Ok(())
 }

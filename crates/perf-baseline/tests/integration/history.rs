@@ -1,6 +1,8 @@
-//! The run history in a real SQLite file.
+//! The run history, the same tests on a real SQLite file and (with the `postgres-tests`
+//! feature, which `.ci/run` turns on) on a real PostgreSQL server: `history_tests!`
+//! instantiates every test for a backend.
 
-use perf_baseline::{BaselineError, History, TrendOptions};
+use perf_baseline::{BaselineError, History, HistoryLocation, TrendOptions};
 
 use super::run;
 
@@ -10,48 +12,142 @@ fn at(mut r: perf_core::RunResult, i: usize, factor_note: &str) -> perf_core::Ru
     r
 }
 
-#[tokio::test]
-async fn migrations_apply_on_a_fresh_file_and_reopen_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("data").join("history.db");
-    let h = History::open(&path).await.unwrap();
-    assert!(path.is_file());
+/// Where a test's history lives.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Backend {
+    Sqlite,
+    #[cfg(feature = "postgres-tests")]
+    Postgres,
+}
+
+/// A fresh, empty history of one backend: its own SQLite file or its own PostgreSQL
+/// database.
+pub(crate) struct Store {
+    pub(crate) location: HistoryLocation,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Backend {
+    pub(crate) async fn fresh(self) -> Store {
+        match self {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                Store {
+                    location: HistoryLocation::Sqlite(dir.path().join("data").join("history.db")),
+                    _dir: Some(dir),
+                }
+            }
+            #[cfg(feature = "postgres-tests")]
+            Backend::Postgres => Store {
+                location: super::postgres_server::fresh_database().await,
+                _dir: None,
+            },
+        }
+    }
+}
+
+impl Store {
+    pub(crate) async fn open(&self) -> History {
+        History::connect(&self.location).await.unwrap()
+    }
+
+    /// Runs `sql` on the database behind the harness's back.
+    pub(crate) async fn exec(&self, sql: &str) {
+        use sqlx::ConnectOptions;
+        match &self.location {
+            HistoryLocation::Sqlite(path) => {
+                let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(path)
+                    .connect()
+                    .await
+                    .unwrap();
+                sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+            }
+            #[cfg(feature = "postgres-tests")]
+            other => super::postgres_server::exec(other, sql).await,
+            #[cfg(not(feature = "postgres-tests"))]
+            other => panic!("this build has no PostgreSQL tests: {other}"),
+        }
+    }
+}
+
+/// Every history test, for one backend.
+macro_rules! history_tests {
+    ($backend:expr) => {
+        #[tokio::test]
+        async fn migrations_apply_on_a_fresh_database_and_reopen_cleanly() {
+            crate::history::migrations_apply_on_a_fresh_database_and_reopen_cleanly($backend).await
+        }
+        #[tokio::test]
+        async fn a_newer_schema_is_refused_by_name() {
+            crate::history::a_newer_schema_is_refused_by_name($backend).await
+        }
+        #[tokio::test]
+        async fn records_round_trip_newest_first() {
+            crate::history::records_round_trip_newest_first($backend).await
+        }
+        #[tokio::test]
+        async fn trends_find_a_lasting_slowdown_and_not_noise() {
+            crate::history::trends_find_a_lasting_slowdown_and_not_noise($backend).await
+        }
+        #[tokio::test]
+        async fn streaming_metrics_are_recorded_and_trended_only_when_measured() {
+            crate::history::streaming_metrics_are_recorded_and_trended_only_when_measured($backend)
+                .await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn two_machines_record_at_once_and_a_third_reads_the_trend() {
+            crate::history::two_machines_record_at_once_and_a_third_reads_the_trend($backend).await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn openers_of_a_fresh_history_at_the_same_moment_migrate_it_once() {
+            crate::history::openers_of_a_fresh_history_at_the_same_moment_migrate_it_once($backend)
+                .await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_run_id_taken_by_another_run_is_refused_not_overwritten() {
+            crate::history::a_run_id_taken_by_another_run_is_refused_not_overwritten($backend).await
+        }
+    };
+}
+pub(crate) use history_tests;
+
+mod sqlite {
+    super::history_tests!(super::Backend::Sqlite);
+}
+
+pub(crate) async fn migrations_apply_on_a_fresh_database_and_reopen_cleanly(b: Backend) {
+    let store = b.fresh().await;
+    let h = store.open().await;
+    if let Some(path) = store.location.sqlite_path() {
+        assert!(path.is_file());
+    }
     assert_eq!(h.schema_version().await.unwrap(), 1);
     assert!(h.list_runs(10).await.unwrap().is_empty());
     h.close().await;
-    let h = History::open(&path).await.unwrap();
+    let h = store.open().await;
     assert_eq!(h.schema_version().await.unwrap(), 1);
     h.close().await;
 }
 
-#[tokio::test]
-async fn a_newer_schema_is_refused_by_name() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("history.db");
-    let h = History::open(&path).await.unwrap();
-    h.close().await;
-    {
-        use sqlx::ConnectOptions;
-        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(&path)
-            .connect()
-            .await
-            .unwrap();
-        sqlx::query("INSERT INTO schema_migrations VALUES (42, 'future', 'x')")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    }
-    let err = History::open(&path).await.unwrap_err();
+pub(crate) async fn a_newer_schema_is_refused_by_name(b: Backend) {
+    let store = b.fresh().await;
+    store.open().await.close().await;
+    store
+        .exec("INSERT INTO schema_migrations VALUES (42, 'future', 'x')")
+        .await;
+    let err = History::connect(&store.location).await.unwrap_err();
     assert!(matches!(err, BaselineError::History { .. }));
     let msg = err.to_string();
-    assert!(msg.contains("history.db") && msg.contains("42"), "{msg}");
+    assert!(
+        msg.contains(&store.location.redacted()) && msg.contains("42"),
+        "{msg}"
+    );
 }
 
-#[tokio::test]
-async fn records_round_trip_newest_first() {
-    let dir = tempfile::tempdir().unwrap();
-    let h = History::open(dir.path().join("history.db")).await.unwrap();
+pub(crate) async fn records_round_trip_newest_first(b: Backend) {
+    let store = b.fresh().await;
+    let h = store.open().await;
     for i in 0..5 {
         h.record(&at(run(i as u64, 80, 1.0), i, "")).await.unwrap();
     }
@@ -67,6 +163,7 @@ async fn records_round_trip_newest_first() {
     assert_eq!(runs[0].success_rate, 1.0);
     assert!(runs[0].latency_p95_ms > runs[0].latency_p50_ms);
     assert!(runs[0].verdict.is_none());
+    assert!(!runs[0].interrupted);
     assert_eq!(h.list_runs(100).await.unwrap().len(), 5);
     let series = h
         .series("agent:digest_generation", "count", 10)
@@ -79,10 +176,9 @@ async fn records_round_trip_newest_first() {
     h.close().await;
 }
 
-#[tokio::test]
-async fn trends_find_a_lasting_slowdown_and_not_noise() {
-    let dir = tempfile::tempdir().unwrap();
-    let h = History::open(dir.path().join("history.db")).await.unwrap();
+pub(crate) async fn trends_find_a_lasting_slowdown_and_not_noise(b: Backend) {
+    let store = b.fresh().await;
+    let h = store.open().await;
     for i in 0..16 {
         // 30% slower from the 11th run on.
         let factor = if i >= 10 { 1.3 } else { 1.0 };
@@ -112,10 +208,9 @@ async fn trends_find_a_lasting_slowdown_and_not_noise() {
     h.close().await;
 }
 
-#[tokio::test]
-async fn streaming_metrics_are_recorded_and_trended_only_when_measured() {
-    let dir = tempfile::tempdir().unwrap();
-    let h = History::open(dir.path().join("history.db")).await.unwrap();
+pub(crate) async fn streaming_metrics_are_recorded_and_trended_only_when_measured(b: Backend) {
+    let store = b.fresh().await;
+    let h = store.open().await;
     h.record(&at(run(1, 80, 1.0), 0, "")).await.unwrap();
     for i in 1..6 {
         let ttft = if i >= 3 { 300.0 } else { 200.0 };
@@ -169,7 +264,8 @@ async fn streaming_metrics_are_recorded_and_trended_only_when_measured() {
     h.close().await;
 
     // A history of runs that never streamed has no streaming trends.
-    let h = History::open(dir.path().join("plain.db")).await.unwrap();
+    let store = b.fresh().await;
+    let h = store.open().await;
     for i in 0..3 {
         h.record(&at(run(300 + i as u64, 80, 1.0), i, ""))
             .await
@@ -181,4 +277,130 @@ async fn streaming_metrics_are_recorded_and_trended_only_when_measured() {
         .all(|t| !perf_baseline::STREAMING_TREND_METRICS.contains(&t.metric.as_str())));
     assert!(trends.iter().any(|t| t.metric == "latency_median"));
     h.close().await;
+}
+
+/// Two CI runners (two handles, two pools) record their runs at the same time, runs
+/// interleaved in time; a third handle sees every run once, in start order, and finds the
+/// slowdown that began on one of them.
+pub(crate) async fn two_machines_record_at_once_and_a_third_reads_the_trend(b: Backend) {
+    let store = b.fresh().await;
+    let (a, c) = tokio::join!(store.open(), store.open());
+    // Machine A records the even days, machine B the odd ones; from day 11 on the bot is
+    // 30% slower, whichever machine measured it.
+    let machine = |h: History, parity: usize| async move {
+        for i in (0..16).filter(|i| i % 2 == parity) {
+            let factor = if i >= 10 { 1.3 } else { 1.0 };
+            h.record(&at(run(500 + i as u64, 200, factor), i, ""))
+                .await
+                .unwrap();
+            tokio::task::yield_now().await;
+        }
+        h.close().await;
+    };
+    tokio::join!(tokio::spawn(machine(a, 0)), tokio::spawn(machine(c, 1)))
+        .0
+        .unwrap();
+    let reader = store.open().await;
+    let runs = reader.list_runs(100).await.unwrap();
+    assert_eq!(runs.len(), 16);
+    let ids: Vec<String> = runs.iter().rev().map(|r| r.run_id.clone()).collect();
+    let expected: Vec<String> = (0..16).map(|i| format!("run-{i:02}")).collect();
+    assert_eq!(ids, expected);
+    let t = reader
+        .trend("overall", "latency_median", 50, &TrendOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(t.points.len(), 16);
+    assert_eq!(t.change_point, Some(10), "{t:?}");
+    let counts = reader.series("overall", "count", 50).await.unwrap();
+    assert!(counts.iter().all(|p| p.2 == 200.0), "{counts:?}");
+    reader.close().await;
+}
+
+/// Eight jobs open a history nobody has opened yet at the same moment: each succeeds and
+/// the schema is created once.
+pub(crate) async fn openers_of_a_fresh_history_at_the_same_moment_migrate_it_once(b: Backend) {
+    let store = b.fresh().await;
+    let location = store.location.clone();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let l = location.clone();
+            tokio::spawn(async move { History::connect(&l).await })
+        })
+        .collect();
+    let mut handles = Vec::new();
+    for t in tasks {
+        handles.push(t.await.unwrap().unwrap());
+    }
+    for h in handles {
+        assert_eq!(h.schema_version().await.unwrap(), 1);
+        h.close().await;
+    }
+    store
+        .exec("INSERT INTO schema_migrations VALUES (2, 'check', 'x')")
+        .await;
+    // Exactly one row for version 1: a second would have failed its primary key (and the
+    // insert of version 2 shows the table is the one the harness reads).
+    let err = History::connect(&store.location).await.unwrap_err();
+    assert!(err.to_string().contains("schema version 2"), "{err}");
+}
+
+/// A run id is the key of a shared history: another run under the same id (two machines
+/// that started in the same second with the same process id) is refused with a message,
+/// and the run already recorded stays as it was.
+pub(crate) async fn a_run_id_taken_by_another_run_is_refused_not_overwritten(b: Backend) {
+    let store = b.fresh().await;
+    let (h1, h2) = tokio::join!(store.open(), store.open());
+    let first = at(run(700, 80, 1.0), 3, "");
+    let mut other = at(run(701, 40, 1.0), 3, "");
+    other.started_at = "2026-01-04T10:00:00.5Z".into();
+    let (r1, r2) = tokio::join!(h1.record(&first), h2.record(&other));
+    // One of them got the id first; the other is refused.
+    let (kept, err) = match (r1, r2) {
+        (Ok(()), Err(e)) => (&first, e),
+        (Err(e), Ok(())) => (&other, e),
+        (a, b) => panic!("exactly one must be refused: {a:?} {b:?}"),
+    };
+    let msg = err.to_string();
+    assert!(
+        msg.contains("run-03") && msg.contains("already recorded for another run"),
+        "{msg}"
+    );
+    let runs = h1.list_runs(10).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].started_at, kept.started_at);
+    assert_eq!(runs[0].queries, kept.overall.count);
+    // The same run recorded again from the other handle replaces it (one record, not two).
+    h2.record(kept).await.unwrap();
+    assert_eq!(h1.list_runs(10).await.unwrap().len(), 1);
+    assert_eq!(
+        h1.series("overall", "count", 10).await.unwrap().len(),
+        1,
+        "the replaced run's metrics are gone"
+    );
+    h1.close().await;
+    h2.close().await;
+}
+
+/// No server needed: a PostgreSQL history nobody listens for fails at once with an error
+/// that names the host, hides the user and says what to check.
+#[tokio::test]
+async fn an_unreachable_postgres_history_names_the_host_and_what_to_do() {
+    // A port that was free a moment ago: nothing listens on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let location =
+        HistoryLocation::parse(&format!("postgres://perf@127.0.0.1:{port}/history"), "t").unwrap();
+    let err = History::connect(&location).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!("postgres://***@127.0.0.1:{port}/history")),
+        "{msg}"
+    );
+    assert!(msg.contains("cannot connect to 127.0.0.1"), "{msg}");
+    assert!(msg.contains("check that the server runs"), "{msg}");
+    assert!(!msg.contains("perf@"), "{msg}");
 }

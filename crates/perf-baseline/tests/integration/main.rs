@@ -43,3 +43,8 @@ pub(crate) fn streaming_run(seed: u64, queries: usize, ttft_ms: f64) -> RunResul
     }
     .draw(&format!("run-{seed}"), &mut SplitMix64::new(seed))
 }
+
+/// The PostgreSQL server of the `postgres-tests` feature: the history tests again, and
+/// the ones only a server can answer.
+#[cfg(feature = "postgres-tests")]
+mod postgres_server;
