@@ -49,6 +49,7 @@ mod critical;
 mod error;
 mod history;
 mod policy;
+mod predict;
 #[doc(hidden)]
 pub mod sim;
 mod stats;
@@ -68,6 +69,7 @@ pub use policy::{
     check_against_baseline, create_command, BaselineAction, BaselineOutcome, BaselinePolicy,
     MissingBaseline, UpdatePolicy,
 };
+pub use predict::{fit_usl, forecast_crossing, MIN_FORECAST_RUNS, MIN_USL_POINTS};
 pub use thresholds::{
     AgentThresholds, CompareOptions, Thresholds, LATENCY_METRICS, STREAMING_METRICS,
 };

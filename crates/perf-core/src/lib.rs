@@ -58,6 +58,7 @@
 //! ```
 
 mod aggregate;
+mod capacity;
 mod content;
 mod error;
 mod expect;
@@ -80,6 +81,10 @@ pub use async_trait::async_trait;
 pub use aggregate::{
     GroupStats, GroupSummary, PhaseStatus, PhaseTiming, RoutingStats, RunResult, RunSummary,
     ScheduleStats, RUN_RESULT_FORMAT_VERSION,
+};
+pub use capacity::{
+    usl, AgentProbe, CapacityAnswer, CapacityReport, Estimate, Forecast, Holdout, Knee, Limit,
+    ProbeReport, ProbeVerdict, UslFit, UslPoint, CAPACITY_FORMAT_VERSION,
 };
 pub use content::{ChannelStat, ContentProfile, TermStat, UserStat};
 pub use error::{ConfigError, ErrorKind, TargetError};

@@ -240,6 +240,7 @@ pub async fn run_suite_amending(
     let mut result = RunResult::new(&run_id, started_at.to_rfc3339(), target.describe());
     result.content = Some(content);
     result.config = serde_json::to_value(config).unwrap_or_default();
+    result.goodput = Some(perf_core::GoodputTally::new(&config.slos));
     let t = phases.start(4);
     let outcome = Execution {
         config,
