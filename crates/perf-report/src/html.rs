@@ -24,7 +24,7 @@ const OPEN_EXAMPLES: usize = 20;
 /// Characters of untrusted text per table cell at most.
 const CELL: usize = 300;
 
-const CSS: &str = r#"
+pub(crate) const CSS: &str = r#"
 :root{--fg:#1d2329;--muted:#5b6670;--line:#d8dee4;--bg:#fff;--pass:#2e8b57;--warn:#c77c02;--fail:#c0392b}
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:#f5f7f9}

@@ -355,7 +355,7 @@ pub async fn run_suite_amending(
 
 /// Opens the configured target and checks that it answers: a target that cannot be
 /// reached at the start is a setup problem ("could not run"), not a failed run.
-async fn open_target(
+pub(crate) async fn open_target(
     config: &Config,
     run_dir: &Path,
 ) -> Result<(Arc<dyn BotTarget>, Option<perf_targets::Target>), SuiteError> {
