@@ -78,8 +78,10 @@ impl CapacityRequest {
     }
 }
 
-/// The success-rate objective a capacity search uses when none is set.
-pub const DEFAULT_SUCCESS_RATE: f64 = 0.95;
+/// The success-rate objective a capacity search uses when none is set: a bot that fails
+/// most of its queries has no capacity, however fast it fails. Low on purpose, so that it
+/// never stands in for a quality floor the user did not ask for.
+pub const DEFAULT_SUCCESS_RATE: f64 = 0.5;
 
 /// Progress of a capacity search, for a terminal or a live view.
 #[derive(Debug, Clone, PartialEq)]

@@ -122,10 +122,11 @@ where
                     ProbeAttempt::Failed(m) => format!("a probe could not run: {m}"),
                     ProbeAttempt::Done(_) => unreachable!("handled above"),
                 };
-                let answer = if probes.is_empty() {
-                    CapacityAnswer::NotMeasured
-                } else {
-                    bracket(low, high)
+                let answer = match (probes.is_empty(), low, high) {
+                    (true, _, _) => CapacityAnswer::NotMeasured,
+                    // Every rate tried failed: that is the answer, not a guess below them.
+                    (false, None, Some(h)) => CapacityAnswer::NoRateMeets { lowest_rate: h },
+                    (false, l, h) => bracket(l, h),
                 };
                 return SearchOutcome {
                     answer,
