@@ -51,6 +51,10 @@ struct Cli {
     /// Multiplies stress and load durations (with --with-load).
     #[arg(long)]
     scale: Option<f64>,
+    /// Also search the bot's capacity with what is left of the budget, and block when it
+    /// is below this many queries per second (docs/capacity.md).
+    #[arg(long, value_name = "PER_SECOND")]
+    min_capacity: Option<f64>,
     /// Results directory: each gate run writes `<DIR>/<run-id>/`, `<DIR>/latest` points at it.
     #[arg(long, value_name = "DIR", default_value = "cicd_results")]
     out: PathBuf,
@@ -109,6 +113,7 @@ fn main() -> ExitCode {
         with_load: cli.with_load,
         scale: cli.scale,
         out: cli.out.clone(),
+        min_capacity: cli.min_capacity,
     });
     let setup = request.and_then(|r| {
         let base = cli

@@ -10,6 +10,31 @@ use perf_core::{CapacityReport, ProbeReport, ProbeVerdict};
 use crate::svg::{LineChart, Series, BLUE, GREEN, GREY, ORANGE, RED};
 use crate::{escape, ReportError};
 
+/// One line on a run's goodput ("goodput 1.6 q/s: 80.0% of 200 queries good (latency ≤
+/// 2000 ms)"), or `None` when the run did not count it.
+pub(crate) fn goodput_line(result: &perf_core::RunResult) -> Option<String> {
+    let g = result.goodput.as_ref()?.summary(result.wall_time_s);
+    let mut rule = Vec::new();
+    if let Some(ms) = g.latency_threshold_ms {
+        rule.push(format!("latency ≤ {ms:.0} ms"));
+    }
+    if let Some(ms) = g.ttft_threshold_ms {
+        rule.push(format!("TTFT ≤ {ms:.0} ms"));
+    }
+    rule.push("right answer, right agent".to_owned());
+    Some(format!(
+        "goodput {} q/s: {} of {} queries good ({})",
+        g.overall
+            .goodput_per_s
+            .map_or("–".to_owned(), crate::fmt::num),
+        g.overall
+            .good_share
+            .map_or("–".to_owned(), crate::fmt::percent),
+        g.overall.counted,
+        rule.join(", ")
+    ))
+}
+
 /// Renders the capacity `report.json`: the [`CapacityReport`] as it is (see
 /// `docs/report-format.md`, "Capacity runs").
 pub fn render_capacity_json(report: &CapacityReport) -> Result<String, ReportError> {
@@ -461,5 +486,37 @@ mod tests {
             serde_json::from_str(&render_capacity_json(&r).unwrap()).unwrap();
         assert_eq!(json["answer"]["kind"], "found");
         assert_eq!(json["probes"].as_array().map(Vec::len), Some(3));
+    }
+
+    #[test]
+    fn every_run_report_shows_goodput_when_counted() {
+        let mut r = perf_core::RunResult::new("r", "t", TargetInfo::default());
+        r.goodput = Some(perf_core::GoodputTally::new(&Slos {
+            latency_p95_ms: Some(100.0),
+            ..Slos::default()
+        }));
+        for (i, ms) in [50u64, 60, 70, 500].into_iter().enumerate() {
+            r.record(&perf_core::Sample::new(
+                format!("q{i}"),
+                "standard",
+                "c",
+                perf_core::Outcome::Ok,
+                ms * 1000,
+            ));
+        }
+        r.wall_time_s = 2.0;
+        let line = goodput_line(&r).expect("counted");
+        assert!(line.starts_with("goodput 1.5"), "{line}");
+        assert!(
+            line.contains("75") && line.contains("latency ≤ 100 ms"),
+            "{line}"
+        );
+        assert!(crate::render_markdown(&r).contains("goodput 1.5"));
+        assert!(crate::render_terminal(&r, false).contains("goodput 1.5"));
+        assert!(crate::render_html(&r).contains("goodput"));
+        let json = crate::render_json(&r).unwrap();
+        assert!(json.contains("\"goodput\""), "{json}");
+        r.goodput = None;
+        assert_eq!(goodput_line(&r), None);
     }
 }

@@ -204,6 +204,7 @@ pub fn render_html(result: &RunResult) -> String {
         (fmt::count(o.failures), "failures"),
     ]
     .into_iter()
+    .chain(goodput_kpi(result))
     .chain(streaming_kpis(&o))
     {
         let _ = write!(
@@ -437,6 +438,19 @@ fn latency_section(out: &mut String, r: &RunResult) {
 }
 
 /// The streaming headline figures, none when nothing streamed or had a token count.
+/// The goodput tile, when the run counted goodput (its rule is in the title text of the
+/// summary line in summary.md and docs/capacity.md).
+fn goodput_kpi(result: &RunResult) -> Option<(String, &'static str)> {
+    let g = result.goodput.as_ref()?.summary(result.wall_time_s);
+    Some((
+        format!(
+            "{} q/s",
+            g.overall.goodput_per_s.map_or("–".to_owned(), fmt::num)
+        ),
+        "goodput",
+    ))
+}
+
 fn streaming_kpis(o: &perf_core::GroupSummary) -> Vec<(String, &'static str)> {
     let mut v = Vec::new();
     if let Some(t) = &o.ttft {

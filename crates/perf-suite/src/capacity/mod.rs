@@ -360,6 +360,53 @@ pub async fn capacity_search(
     report
 }
 
+/// The gate's capacity check (group `gate`, name `capacity`): passes when a rate of at
+/// least `min_per_s` met every SLO. The reason carries the interval the search found; no
+/// capacity (no rate meets the SLOs, indeterminate, not measured) blocks with its reason.
+pub fn capacity_check(report: &CapacityReport, min_per_s: f64) -> perf_core::CheckResult {
+    let (passed, reason) = match &report.answer {
+        CapacityAnswer::Found { rate, high, .. } => {
+            let interval = match high {
+                Some(h) => format!("between {rate:.3} and {h:.3}/s"),
+                None => format!("at least {rate:.3}/s: no rate tried failed"),
+            };
+            if *rate >= min_per_s {
+                (
+                    true,
+                    format!("capacity {rate:.3}/s ({interval}) meets the minimum {min_per_s:.3}/s"),
+                )
+            } else {
+                let limits = report
+                    .limited_by
+                    .iter()
+                    .map(|l| l.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (
+                    false,
+                    format!(
+                        "capacity {rate:.3}/s ({interval}) is below the minimum {min_per_s:.3}/s; what failed first: {}",
+                        if limits.is_empty() { "unknown" } else { &limits }
+                    ),
+                )
+            }
+        }
+        _ => (
+            false,
+            format!(
+                "no capacity of at least {min_per_s:.3}/s was shown: {}",
+                report.summary
+            ),
+        ),
+    };
+    perf_core::CheckResult {
+        group: crate::GATE_GROUP,
+        name: "capacity".to_owned(),
+        passed,
+        reason,
+    }
+}
+
 /// The failures at the lowest failing rate, worst first.
 fn limited_by(probes: &[ProbeReport]) -> Vec<Limit> {
     probes
@@ -533,4 +580,114 @@ fn probe_detail(p: &ProbeReport) -> String {
         s.push_str("and latency kept growing (saturated)");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use perf_core::TargetInfo;
+
+    fn report(answer: CapacityAnswer) -> CapacityReport {
+        CapacityReport {
+            format_version: CAPACITY_FORMAT_VERSION,
+            run_id: String::new(),
+            started_at: String::new(),
+            target: TargetInfo::default(),
+            slos: Slos::default(),
+            answer,
+            stop_reason: "why".into(),
+            summary: "no rate meets the SLOs; at the lowest rate tried ...".into(),
+            limited_by: vec![Limit::LatencyP95],
+            knee: None,
+            per_agent_capacity: BTreeMap::new(),
+            probes: Vec::new(),
+            sweep: Vec::new(),
+            usl: None,
+            usl_refused: None,
+            wall_time_s: 0.0,
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_capacity_check_passes_at_or_above_the_minimum_and_names_the_interval() {
+        let found = report(CapacityAnswer::Found {
+            rate: 2.0,
+            low: 2.0,
+            high: Some(2.15),
+        });
+        let ok = capacity_check(&found, 1.5);
+        assert!(ok.passed, "{}", ok.reason);
+        assert!(
+            ok.reason.contains("between 2.000 and 2.150/s"),
+            "{}",
+            ok.reason
+        );
+        let low = capacity_check(&found, 2.1);
+        assert!(!low.passed);
+        assert!(
+            low.reason.contains("below the minimum 2.100/s") && low.reason.contains("latency_p95"),
+            "{}",
+            low.reason
+        );
+        let none = capacity_check(
+            &report(CapacityAnswer::NoRateMeets { lowest_rate: 0.5 }),
+            0.1,
+        );
+        assert!(
+            !none.passed && none.reason.contains("no rate meets"),
+            "{}",
+            none.reason
+        );
+        let undecided = capacity_check(
+            &report(CapacityAnswer::Indeterminate {
+                low: Some(1.0),
+                high: None,
+            }),
+            0.5,
+        );
+        assert!(!undecided.passed, "an undecided search shows no capacity");
+    }
+
+    fn probe(rate: f64, tput: f64) -> ProbeReport {
+        ProbeReport {
+            rate,
+            duration_s: 1.0,
+            count: 1,
+            throughput_per_s: tput,
+            goodput_per_s: tput,
+            latency_p50_ms: None,
+            latency_p95_ms: None,
+            latency_p95_interval_ms: None,
+            latency_p99_ms: None,
+            ttft_p95_ms: None,
+            mean_concurrency: 1.0,
+            latency_slope: None,
+            stopped_early: false,
+            checks: Vec::new(),
+            verdict: ProbeVerdict::Pass,
+            failed: Vec::new(),
+            undecided: Vec::new(),
+            per_agent: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn the_knee_is_where_throughput_stops_following_the_load() {
+        let probes: Vec<ProbeReport> = [1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0]
+            .into_iter()
+            .map(|r: f64| probe(r, r.min(6.0)))
+            .collect();
+        let k = knee(&probes).expect("a clear knee");
+        assert!((k.offered_per_s - 6.0).abs() < 0.3, "{k:?}");
+        assert!(
+            (k.slope_below - 1.0).abs() < 0.05 && k.slope_above.abs() < 0.05,
+            "{k:?}"
+        );
+        let linear: Vec<ProbeReport> = [1.0, 2.0, 4.0, 8.0]
+            .into_iter()
+            .map(|r| probe(r, r))
+            .collect();
+        assert_eq!(knee(&linear), None, "no knee while every arrival is served");
+    }
 }
