@@ -230,13 +230,16 @@ pub async fn capacity_search(
             .await;
             match x {
                 Some(x) if x > 0.0 => {
-                    let start = x / 2.0;
+                    // Many users keep every slot busy, so `x` is near the capacity of a
+                    // bot with fewer slots than users: start a little below it and climb
+                    // (a bot with more slots is found by the climb).
+                    let start = x * 0.75;
                     emit(CapacityEvent::Calibrated {
                         throughput_per_s: x,
                         start_rate: start,
                     });
                     notes.push(format!(
-                        "calibration: {users} users in a closed loop answered {x:.3} queries/s; the search starts at half that"
+                        "calibration: {users} users in a closed loop answered {x:.3} queries/s; the search starts at 3/4 of that"
                     ));
                     start
                 }
@@ -498,8 +501,9 @@ fn least_squares_3(pts: &[(f64, f64)], k: f64) -> Option<[f64; 3]> {
         for r in 0..3 {
             if r != col {
                 let f = m[r][col] / m[col][col];
-                for c in col..4 {
-                    m[r][c] -= f * m[col][c];
+                let pivot_row = m[col];
+                for (cell, p) in m[r].iter_mut().zip(pivot_row).skip(col) {
+                    *cell -= f * p;
                 }
             }
         }
@@ -539,11 +543,7 @@ fn summary_sentence(r: &CapacityReport) -> String {
             r.stop_reason
         ),
         CapacityAnswer::NoRateMeets { lowest_rate } => {
-            let at = r
-                .probes
-                .iter()
-                .filter(|p| p.rate == *lowest_rate)
-                .next_back();
+            let at = r.probes.iter().rfind(|p| p.rate == *lowest_rate);
             let detail = at.map(probe_detail).unwrap_or_default();
             format!(
                 "no rate meets the SLOs; at the lowest rate tried ({lowest_rate:.3}/s), {detail}{limits}"
