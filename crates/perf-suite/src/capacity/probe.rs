@@ -320,7 +320,8 @@ fn judge(
     // short probe (Poisson queues wander below capacity too): too close to call, so the
     // search retries it with twice the arrivals.
     let late_fit = late.fit().filter(|_| late.n >= 15.0);
-    if stopped || late_fit.is_some_and(|(b, t)| b > EARLY_STOP_SLOPE && t > 3.0) {
+    let steep = |f: Option<(f64, f64)>| f.is_some_and(|(b, t)| b > EARLY_STOP_SLOPE && t > 3.0);
+    if stopped || steep(late_fit) || steep(fit.filter(|_| slope.n >= 20.0)) {
         failed.push(Limit::Saturated);
     } else if late_fit.is_some_and(|(b, t)| b > SATURATED_SLOPE && t > 3.0) {
         undecided.push(Limit::Saturated);
