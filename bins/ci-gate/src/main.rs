@@ -57,6 +57,10 @@ struct Cli {
     /// records nothing.
     #[arg(long, value_name = "URL")]
     history_url: Option<String>,
+    /// Also search the bot's capacity with what is left of the budget, and block when it
+    /// is below this many queries per second (docs/capacity.md).
+    #[arg(long, value_name = "PER_SECOND")]
+    min_capacity: Option<f64>,
     /// Results directory: each gate run writes `<DIR>/<run-id>/`, `<DIR>/latest` points at it.
     #[arg(long, value_name = "DIR", default_value = "cicd_results")]
     out: PathBuf,
@@ -95,6 +99,7 @@ fn setup(cli: &Cli) -> Result<(Config, GateRequest), perf_suite::SuiteError> {
         with_load: cli.with_load,
         scale: cli.scale,
         out: cli.out.clone(),
+        min_capacity: cli.min_capacity,
     });
     request.and_then(|r| {
         let mut base = cli

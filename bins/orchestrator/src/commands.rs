@@ -27,6 +27,10 @@ pub(crate) enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Find the highest arrival rate at which the bot meets every SLO (open-loop probes:
+    /// a climb, then bisection), with the knee, what limits it and a USL prediction;
+    /// reports under `<output_dir>/capacity-<id>/` (docs/capacity.md).
+    Capacity(crate::capacity::CapacityArgs),
 }
 
 /// `orchestrator baseline ...`
@@ -74,6 +78,7 @@ pub(crate) enum RunsCommand {
 pub(crate) async fn run(command: &Command, config: &Config) -> anyhow::Result<Option<i32>> {
     use anyhow::Context;
     match command {
+        Command::Capacity(args) => crate::capacity::run(args, config).await.map(Some),
         Command::Baseline(BaselineCommand::List) => {
             let store =
                 perf_baseline::BaselineStore::new(&config.performance_baselines.baselines_dir);

@@ -2,6 +2,7 @@
 //! synthetic scenarios, execution, baseline analysis, regression testing) and writes the
 //! run's reports. Thin: arguments, progress and exit codes; the work is in `perf-suite`.
 
+mod capacity;
 mod cli;
 mod commands;
 mod live;

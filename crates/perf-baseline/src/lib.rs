@@ -51,6 +51,7 @@ mod error;
 mod history;
 mod location;
 mod policy;
+mod predict;
 #[doc(hidden)]
 pub mod sim;
 mod stats;
@@ -71,6 +72,7 @@ pub use policy::{
     check_against_baseline, create_command, BaselineAction, BaselineOutcome, BaselinePolicy,
     MissingBaseline, UpdatePolicy,
 };
+pub use predict::{fit_usl, forecast_crossing, MIN_FORECAST_RUNS, MIN_USL_POINTS};
 pub use thresholds::{
     AgentThresholds, CompareOptions, Thresholds, LATENCY_METRICS, STREAMING_METRICS,
 };

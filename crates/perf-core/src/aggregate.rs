@@ -5,9 +5,9 @@ use std::hash::{Hash, Hasher};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    CheckResult, Comparison, ContentProfile, LatencyHistogram, LatencySummary, Outcome,
-    ResourcePeaks, ResourceSample, Sample, TargetInfo, Timeline, TrendSeries, MAX_TRACKED_NAMES,
-    OTHER,
+    CheckResult, Comparison, ContentProfile, GoodputTally, LatencyHistogram, LatencySummary,
+    Outcome, ResourcePeaks, ResourceSample, Sample, TargetInfo, Timeline, TrendSeries,
+    MAX_TRACKED_NAMES, OTHER,
 };
 
 /// Version of the [`RunResult`] JSON format. Bumped on any incompatible change.
@@ -372,6 +372,10 @@ pub struct RunResult {
     /// Remarks a reader must know to trust the figures (reduced scale, saturated harness).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Goodput counters (see [`crate::Slos`] for the rule); `None` when the run was not
+    /// set up to count them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput: Option<GoodputTally>,
     /// Agent names and categories past [`MAX_TRACKED_NAMES`], counted under [`OTHER`].
     #[serde(default, skip_serializing_if = "FoldedNames::is_empty")]
     pub folded: FoldedNames,
@@ -482,6 +486,7 @@ impl RunResult {
             config: serde_json::Value::Null,
             notes: Vec::new(),
             folded: FoldedNames::default(),
+            goodput: None,
         }
     }
 
@@ -576,6 +581,9 @@ impl RunResult {
         group(&mut self.per_scenario, &s.scenario).record(s);
         self.timeline.record(s);
         self.schedule.record(s);
+        if let Some(g) = &mut self.goodput {
+            g.record(s);
+        }
         if !s.outcome.is_success() && self.failure_examples.len() < MAX_EXAMPLES {
             let same = self
                 .failure_examples
@@ -612,6 +620,11 @@ impl RunResult {
         self.overall.merge(&overall);
         self.timeline.merge(&other.timeline);
         self.schedule.merge(&other.schedule);
+        match (&mut self.goodput, &other.goodput) {
+            (Some(mine), Some(theirs)) => mine.merge(theirs),
+            (None, Some(theirs)) => self.goodput = Some(theirs.clone()),
+            _ => {}
+        }
         self.wall_time_s = self.wall_time_s.max(other.wall_time_s);
         self.interrupted |= other.interrupted;
         let room = MAX_EXAMPLES.saturating_sub(self.failure_examples.len());

@@ -58,6 +58,7 @@
 //! ```
 
 mod aggregate;
+mod capacity;
 mod content;
 mod error;
 mod expect;
@@ -69,6 +70,7 @@ mod resource;
 mod rng;
 mod sample;
 mod scenario;
+mod slo;
 mod suggest;
 mod target;
 mod timeline;
@@ -80,6 +82,10 @@ pub use async_trait::async_trait;
 pub use aggregate::{
     FoldedNames, GroupStats, GroupSummary, PhaseStatus, PhaseTiming, RoutingStats, RunResult,
     RunSummary, ScheduleStats, RUN_RESULT_FORMAT_VERSION,
+};
+pub use capacity::{
+    usl, AgentProbe, CapacityAnswer, CapacityReport, Estimate, Forecast, Holdout, Knee, Limit,
+    ProbeReport, ProbeVerdict, UslFit, UslPoint, CAPACITY_FORMAT_VERSION,
 };
 pub use content::{ChannelStat, ContentProfile, TermStat, UserStat};
 pub use error::{ConfigError, ErrorKind, TargetError};
@@ -95,6 +101,9 @@ pub use resource::{ResourcePeaks, ResourceSample};
 pub use rng::SplitMix64;
 pub use sample::{Outcome, Sample};
 pub use scenario::{Scenario, ScenarioInfo, StressLevel};
+pub use slo::{
+    GoodCounts, GoodputFigures, GoodputSummary, GoodputTally, Judged, SloCheck, SloKind, Slos,
+};
 pub use suggest::{closest_match, edit_distance, line_col};
 pub use target::{BotResponse, BotTarget, TargetInfo, TokenSource, Transport};
 pub use timeline::{TimeBucket, Timeline, MAX_TIMELINE_BUCKETS};

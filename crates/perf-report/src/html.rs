@@ -24,7 +24,7 @@ const OPEN_EXAMPLES: usize = 20;
 /// Characters of untrusted text per table cell at most.
 const CELL: usize = 300;
 
-const CSS: &str = r#"
+pub(crate) const CSS: &str = r#"
 :root{--fg:#1d2329;--muted:#5b6670;--line:#d8dee4;--bg:#fff;--pass:#2e8b57;--warn:#c77c02;--fail:#c0392b}
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:#f5f7f9}
@@ -204,6 +204,7 @@ pub fn render_html(result: &RunResult) -> String {
         (fmt::count(o.failures), "failures"),
     ]
     .into_iter()
+    .chain(goodput_kpi(result))
     .chain(streaming_kpis(&o))
     {
         let _ = write!(
@@ -437,6 +438,19 @@ fn latency_section(out: &mut String, r: &RunResult) {
 }
 
 /// The streaming headline figures, none when nothing streamed or had a token count.
+/// The goodput tile, when the run counted goodput (its rule is in the title text of the
+/// summary line in summary.md and docs/capacity.md).
+fn goodput_kpi(result: &RunResult) -> Option<(String, &'static str)> {
+    let g = result.goodput.as_ref()?.summary(result.wall_time_s);
+    Some((
+        format!(
+            "{} q/s",
+            g.overall.goodput_per_s.map_or("–".to_owned(), fmt::num)
+        ),
+        "goodput",
+    ))
+}
+
 fn streaming_kpis(o: &perf_core::GroupSummary) -> Vec<(String, &'static str)> {
     let mut v = Vec::new();
     if let Some(t) = &o.ttft {

@@ -18,6 +18,7 @@
 //! or direction-changing characters are shown as `\u{XXXX}`. The HTML report runs no
 //! script and loads nothing. The crate never prints.
 
+mod capacity;
 mod error;
 mod escape;
 mod fmt;
@@ -31,6 +32,10 @@ mod status;
 mod svg;
 mod terminal;
 
+pub use capacity::{
+    render_capacity_html, render_capacity_json, render_capacity_markdown, render_capacity_terminal,
+    write_capacity_reports,
+};
 pub use error::ReportError;
 pub use escape::{
     html as escape_html, markdown as escape_markdown, terminal as escape_terminal,

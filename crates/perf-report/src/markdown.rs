@@ -102,6 +102,9 @@ pub fn render_markdown(result: &RunResult) -> String {
         cell(&result.target.name),
         cell(result.target.transport.as_str()),
     );
+    if let Some(line) = crate::capacity::goodput_line(result) {
+        let _ = writeln!(out, "{}\n", md(&line));
+    }
     for note in &status.notes {
         let _ = writeln!(out, "> **Note:** {}", cell(note));
     }

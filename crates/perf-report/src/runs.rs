@@ -79,7 +79,7 @@ pub fn run_dir(reports_root: &Path, run_id: &str) -> Result<PathBuf, ReportError
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

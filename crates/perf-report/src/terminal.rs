@@ -90,6 +90,9 @@ pub fn render_terminal(result: &RunResult, color: bool) -> String {
             )
         )
     );
+    if let Some(line) = crate::capacity::goodput_line(result) {
+        let _ = writeln!(out, "{}", term(&line));
+    }
     for note in &status.notes {
         let _ = writeln!(
             out,

@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use perf_core::{
-    bounded, GroupStats, LatencyHistogram, Outcome, Query, Redactor, RunResult, Sample, TargetInfo,
-    MAX_AGENT_CHARS, MAX_ERROR_CHARS, MAX_EXCERPT_CHARS,
+    bounded, GoodputTally, GroupStats, LatencyHistogram, Outcome, Query, Redactor, RunResult,
+    Sample, TargetInfo, MAX_AGENT_CHARS, MAX_ERROR_CHARS, MAX_EXCERPT_CHARS,
 };
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -113,13 +113,16 @@ pub(crate) struct Aggregator {
 }
 
 impl Aggregator {
-    pub(crate) fn new(index: Arc<PlanIndex>) -> Self {
+    /// `goodput`: the caller's goodput tally, whose thresholds this plan judges by.
+    pub(crate) fn new(index: Arc<PlanIndex>, goodput: Option<&GoodputTally>) -> Self {
         let cells = (0..index.classes.len()).map(|_| Vec::new()).collect();
+        let mut result = RunResult::new("plan", "", TargetInfo::default());
+        result.goodput = goodput.map(GoodputTally::empty_like);
         Self {
             index,
             agents: Vec::new(),
             cells,
-            result: RunResult::new("plan", "", TargetInfo::default()),
+            result,
             scratch: blank_sample(),
         }
     }
@@ -159,6 +162,24 @@ impl Aggregator {
             self.scratch.latency_us = r.timing.latency_us;
             self.result.timeline.record(&self.scratch);
             self.result.schedule.record(&self.scratch);
+            if let Some(g) = &mut self.result.goodput {
+                // The keys and the routing rule of `RunResult::record`, for an answered
+                // first-try sample (no streamed figures: those take the full path).
+                let Some(class) = self.index.classes.get(r.class as usize) else {
+                    continue;
+                };
+                let name = self.agents.get(agent as usize).map(String::as_str);
+                let routed = match (&class.expected_agent, name) {
+                    (Some(e), Some(a)) => Some(e == a),
+                    (Some(_), None) => Some(false),
+                    _ => None,
+                };
+                let judged = g.judge(Outcome::Ok, routed, r.timing.latency_us, None);
+                let key = name
+                    .or(class.expected_agent.as_deref())
+                    .unwrap_or("unrouted");
+                g.record_parts(key, judged);
+            }
         }
     }
 
@@ -625,9 +646,13 @@ mod tests {
             })
             .collect();
         let index = Arc::new(PlanIndex::new(&queries));
+        let tally = perf_core::GoodputTally::new(&perf_core::Slos {
+            latency_p95_ms: Some(50.0),
+            ..perf_core::Slos::default()
+        });
         let shared = Arc::new(Shared {
             index: index.clone(),
-            agg: Mutex::new(Aggregator::new(index)),
+            agg: Mutex::new(Aggregator::new(index, Some(&tally))),
             writer: None,
             events: None,
             sample_events: false,
@@ -635,6 +660,7 @@ mod tests {
             redactor: Redactor::default(),
         });
         let mut expected = RunResult::new("plan", "", TargetInfo::default());
+        expected.goodput = Some(tally.empty_like());
         let mut rec = Recorder::batching(shared.clone());
         for k in 0..1000usize {
             let qi = k % queries.len();
@@ -678,6 +704,9 @@ mod tests {
         assert_eq!(got.timeline, expected.timeline);
         assert_eq!(got.schedule, expected.schedule);
         assert_eq!(got.failure_examples, expected.failure_examples);
+        assert_eq!(got.goodput, expected.goodput);
+        let good = got.goodput.as_ref().map_or(0, |g| g.overall.good);
+        assert!(good > 100 && good < 900, "some good, some not: {good}");
     }
 
     /// D1/D5: a secret in the answer, the agent name or the error is gone from the sample,

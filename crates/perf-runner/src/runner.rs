@@ -175,7 +175,7 @@ impl Runner {
         let index = Arc::new(PlanIndex::new(&plan.queries));
         let shared = Arc::new(Shared {
             index: index.clone(),
-            agg: Mutex::new(Aggregator::new(index)),
+            agg: Mutex::new(Aggregator::new(index, result.goodput.as_ref())),
             writer,
             events: self.events.clone(),
             sample_events: self.config.sample_events,
@@ -304,7 +304,7 @@ impl Runner {
         };
         let agg = std::mem::replace(
             &mut *lock(&shared.agg),
-            Aggregator::new(shared.index.clone()),
+            Aggregator::new(shared.index.clone(), None),
         );
         let mut plan_result = agg.finish();
         plan_result.interrupted = interrupted;

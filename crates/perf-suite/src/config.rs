@@ -62,6 +62,11 @@ pub struct Config {
     pub grace_period: f64,
     /// Peak resource use the deployment gate accepts.
     pub resource_limits: ResourceLimits,
+    /// Service-level objectives: goodput in every run is judged by them, and
+    /// `orchestrator capacity` searches for the highest rate that meets them. See
+    /// `docs/capacity.md`.
+    #[serde(default, skip_serializing_if = "perf_core::Slos::is_empty")]
+    pub slos: perf_core::Slos,
 }
 
 /// Peak resource use of the target that `ci-gate`'s resource check accepts.
@@ -244,6 +249,7 @@ impl Default for Config {
             record_history: true,
             grace_period: 5.0,
             resource_limits: ResourceLimits::default(),
+            slos: perf_core::Slos::default(),
         }
     }
 }
@@ -362,6 +368,13 @@ fn every_key() -> Config {
     c.refbot.llm = Some(perf_refbot::LlmConfig::default());
     c.history_url = Some(String::new());
     c.history_url_env = Some(String::new());
+    c.slos = perf_core::Slos {
+        latency_p95_ms: Some(1.0),
+        latency_p99_ms: Some(1.0),
+        ttft_p95_ms: Some(1.0),
+        success_rate: Some(1.0),
+        quality_floor: Some(1.0),
+    };
     c
 }
 
@@ -472,6 +485,7 @@ impl Config {
             }
         };
         perf_baseline_validate(self)?;
+        self.slos.validate("slos.")?;
         for (key, v, max) in [
             ("query_count", self.query_count, MAX_QUERY_COUNT),
             (
@@ -1129,5 +1143,34 @@ mod tests {
         assert!(e.contains("refbot.llm.slots"), "{e}");
         let e = parse(r#"{"refbot": {"llm": {"time_scale": -1}}}"#).unwrap_err();
         assert!(e.contains("refbot.llm.time_scale"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod slo_tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, Path::new("suite.json")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_slos_section_parses_and_bad_or_contradictory_values_are_named() {
+        let c = parse(r#"{"slos": {"latency_p95_ms": 2000, "quality_floor": 0.9}}"#).unwrap();
+        assert_eq!(c.slos.latency_p95_ms, Some(2000.0));
+        assert_eq!(c.slos.quality_floor, Some(0.9));
+        assert_eq!(c.slos.ttft_p95_ms, None);
+        let e = parse(r#"{"slos": {"latency_p59_ms": 2000}}"#).unwrap_err();
+        assert!(
+            e.contains("slos.latency_p59_ms") && e.contains("did you mean"),
+            "{e}"
+        );
+        let e = parse(r#"{"slos": {"latency_p95_ms": 2000, "latency_p99_ms": 500}}"#).unwrap_err();
+        assert!(e.contains("slos.latency_p99_ms"), "{e}");
+        let e = parse(r#"{"slos": {"success_rate": 0}}"#).unwrap_err();
+        assert!(e.contains("slos.success_rate"), "{e}");
+        // Unset SLOs stay out of the effective configuration.
+        let defaults = serde_json::to_string(&Config::default()).unwrap();
+        assert!(!defaults.contains("slos"), "{defaults}");
     }
 }

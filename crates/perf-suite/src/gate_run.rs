@@ -36,6 +36,10 @@ pub struct GateRequest {
     pub scale: Option<f64>,
     /// Results directory.
     pub out: PathBuf,
+    /// Also search the capacity with what is left of the budget, and block when it is
+    /// below this many queries per second (`--min-capacity`); see
+    /// [`crate::capacity_check`].
+    pub min_capacity: Option<f64>,
 }
 
 impl Default for GateRequest {
@@ -51,6 +55,7 @@ impl Default for GateRequest {
             with_load: false,
             scale: None,
             out: PathBuf::from("cicd_results"),
+            min_capacity: None,
         }
     }
 }
@@ -227,6 +232,7 @@ pub async fn run_gate(
     };
     let note_budget = budget.clone();
     let check_events = events.clone();
+    let events_for_capacity = events.clone();
     // The gate's checks and the budget note go into the result before the reports are
     // written, so the reports are written once and hold everything.
     let add_gate_checks = move |result: &mut RunResult| {
@@ -297,11 +303,42 @@ pub async fn run_gate(
             }
         }
     }
-    let (decision, reason) = decide(&suite.result, config, budget_ran_out, request.budget);
+    let (mut decision, mut reason) = decide(&suite.result, config, budget_ran_out, request.budget);
+    let mut checks = gate_checks_of(&suite.result);
+    if let (Some(min), GateDecision::Deploy | GateDecision::Blocked) =
+        (request.min_capacity, decision)
+    {
+        // What is left of the budget, minus the margin the budget keeps for reports.
+        let left = request
+            .budget
+            .saturating_sub(started.elapsed())
+            .saturating_sub(Duration::from_millis(500));
+        let capacity = crate::CapacityRequest {
+            budget: left,
+            ..crate::CapacityRequest::default()
+        };
+        let check = match crate::run_capacity(config, &capacity, None, cancel.clone()).await {
+            Ok(o) => crate::capacity_check(&o.report, min),
+            Err(e) => CheckResult {
+                group: GATE_GROUP,
+                name: "capacity".to_owned(),
+                passed: false,
+                reason: format!("the capacity search could not run: {e}"),
+            },
+        };
+        if let Some(tx) = &events_for_capacity {
+            let _ = tx.send(SuiteEvent::Check(check.clone()));
+        }
+        if !check.passed && decision == GateDecision::Deploy {
+            decision = GateDecision::Blocked;
+            reason = check.reason.clone();
+        }
+        checks.push(check);
+    }
     GateOutcome {
         decision,
         reason,
-        checks: gate_checks_of(&suite.result),
+        checks,
         suite: Some(suite),
         baseline_saved,
     }

@@ -6,6 +6,7 @@
 //! arguments, draw progress from [`SuiteEvent`]s and map [`SuiteError`]s to exit codes.
 //! Harness authors can call [`run_suite`] directly.
 
+mod capacity;
 mod config;
 mod edge;
 mod error;
@@ -14,6 +15,11 @@ mod gate_run;
 mod pipeline;
 mod tester;
 
+pub use capacity::{
+    capacity_check, capacity_search, knee, probe_rate, run_capacity, search as search_capacity,
+    CapacityEvent, CapacityOutcome, CapacityRequest, ProbeAttempt, ProbeConfig, ProbeSpec,
+    SearchOutcome, SearchSettings, DEFAULT_SUCCESS_RATE,
+};
 pub use config::{
     Config, ParallelExecution, PerformanceBaselines, RefBotSettings, RegressionTesting,
     ResourceLimits, ResourceMonitoring, SyntheticTesting, MAX_CONCURRENT, MAX_CONFIG_FILE_BYTES,

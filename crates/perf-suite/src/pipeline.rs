@@ -302,6 +302,7 @@ async fn run_suite_inner(
     let mut result = RunResult::new(&run_id, started_at.to_rfc3339(), target.describe());
     result.content = Some(content);
     result.config = shown_config(config);
+    result.goodput = Some(perf_core::GoodputTally::new(&config.slos));
     let t = phases.start(4);
     let outcome = Execution {
         config,
@@ -526,7 +527,7 @@ fn check_writable_dir(dir: &Path, key: &str) -> Result<(), SuiteError> {
 
 /// Opens the configured target and checks that it answers: a target that cannot be
 /// reached at the start is a setup problem ("could not run"), not a failed run.
-async fn open_target(
+pub(crate) async fn open_target(
     config: &Config,
     run_dir: &Path,
 ) -> Result<(Arc<dyn BotTarget>, Option<perf_targets::Target>), SuiteError> {

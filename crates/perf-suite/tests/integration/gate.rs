@@ -183,3 +183,30 @@ async fn a_budget_that_runs_out_blocks_and_an_interruption_is_not_the_budget() {
         "partial report written"
     );
 }
+
+/// `--min-capacity` through the library: the capacity check runs after the gate's checks
+/// with what is left of the budget; a budget too short for one probe shows no capacity
+/// and blocks, with the reason in the check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minimum_capacity_that_cannot_be_shown_blocks_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = GateRequest {
+        budget: std::time::Duration::from_secs(6),
+        min_capacity: Some(1.0),
+        max_queries: 20,
+        ..request(dir.path())
+    };
+    let out = gate(config(dir.path(), |_| {}), &r).await;
+    assert_eq!(out.decision, GateDecision::Blocked, "{}", out.reason);
+    let check = out
+        .checks
+        .iter()
+        .find(|c| c.name == "capacity")
+        .expect("a capacity check");
+    assert!(!check.passed);
+    assert!(
+        check.reason.contains("no capacity of at least 1.000/s"),
+        "{}",
+        check.reason
+    );
+}

@@ -1,0 +1,693 @@
+//! Capacity search: the highest arrival rate at which the bot meets every SLO.
+//!
+//! [`run_capacity`] opens the configured target and the standard query mix (phases 1–2 of
+//! a run), then [`capacity_search`] calibrates a start rate with a short closed loop,
+//! probes open-loop rates ([`search::search`]: climb, then bisection), optionally sweeps
+//! closed-loop user counts for the USL fit, and writes the reports. See
+//! `docs/capacity.md`.
+
+mod probe;
+mod search;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use perf_core::{
+    BotTarget, CapacityAnswer, CapacityReport, Knee, Limit, ProbeReport, ProbeVerdict, Query, Slos,
+    UslPoint, CAPACITY_FORMAT_VERSION,
+};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+pub use probe::{probe_rate, ProbeConfig};
+pub use search::{search, ProbeAttempt, ProbeSpec, SearchOutcome, SearchSettings};
+
+use crate::{Config, SuiteError};
+
+/// What a capacity search is asked: `orchestrator capacity`'s flags as data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapacityRequest {
+    /// Budget for the whole search (`--max-time`), calibration and sweep included.
+    pub budget: Duration,
+    /// Objectives overriding the configuration's, key by key.
+    pub slo_overrides: Slos,
+    /// Closed-loop user counts to sweep for the USL fit (`--sweep 1,2,4,8`).
+    pub sweep: Vec<usize>,
+    /// The first rate probed; calibrated by a short closed loop when `None`.
+    pub start_rate: Option<f64>,
+    /// How probes run.
+    pub probe: ProbeConfig,
+    /// How the search moves (its `start_rate` is replaced by the calibrated one).
+    pub search: SearchSettings,
+    /// Users of the calibrating closed loop.
+    pub calibration_users: usize,
+}
+
+impl Default for CapacityRequest {
+    fn default() -> Self {
+        Self {
+            budget: Duration::from_secs(180),
+            slo_overrides: Slos::default(),
+            sweep: Vec::new(),
+            start_rate: None,
+            probe: ProbeConfig::default(),
+            search: SearchSettings::default(),
+            calibration_users: 16,
+        }
+    }
+}
+
+impl CapacityRequest {
+    /// The objectives of the search: the configuration's, overridden key by key. Without a
+    /// success-rate objective the search uses [`DEFAULT_SUCCESS_RATE`], so a bot that
+    /// fails fast never looks fast.
+    pub fn effective_slos(&self, config: &Slos) -> Slos {
+        let o = &self.slo_overrides;
+        Slos {
+            latency_p95_ms: o.latency_p95_ms.or(config.latency_p95_ms),
+            latency_p99_ms: o.latency_p99_ms.or(config.latency_p99_ms),
+            ttft_p95_ms: o.ttft_p95_ms.or(config.ttft_p95_ms),
+            success_rate: o
+                .success_rate
+                .or(config.success_rate)
+                .or(Some(DEFAULT_SUCCESS_RATE)),
+            quality_floor: o.quality_floor.or(config.quality_floor),
+        }
+    }
+}
+
+/// The success-rate objective a capacity search uses when none is set: a bot that fails
+/// most of its queries has no capacity, however fast it fails. Low on purpose, so that it
+/// never stands in for a quality floor the user did not ask for.
+pub const DEFAULT_SUCCESS_RATE: f64 = 0.5;
+
+/// Progress of a capacity search, for a terminal or a live view.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum CapacityEvent {
+    /// The calibrating closed loop measured this throughput.
+    Calibrated {
+        /// Queries per second.
+        throughput_per_s: f64,
+        /// The start rate chosen from it.
+        start_rate: f64,
+    },
+    /// A probe is starting.
+    ProbeStarted {
+        /// Its rate.
+        rate: f64,
+    },
+    /// A probe finished.
+    ProbeFinished(Box<ProbeReport>),
+    /// A sweep level finished.
+    SweepPoint(UslPoint),
+}
+
+/// What [`run_capacity`] produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapacityOutcome {
+    /// The report (also written to `report.json`).
+    pub report: CapacityReport,
+    /// Where the reports were written.
+    pub run_dir: PathBuf,
+}
+
+/// Runs a capacity search against the configured target with the standard query mix and
+/// writes `report.json`, `summary.md` and `report.html` to `<output_dir>/<run-id>/`.
+pub async fn run_capacity(
+    config: &Config,
+    request: &CapacityRequest,
+    events: Option<UnboundedSender<CapacityEvent>>,
+    cancel: CancellationToken,
+) -> Result<CapacityOutcome, SuiteError> {
+    config.validate()?;
+    let slos = request.effective_slos(&config.slos);
+    slos.validate("slos.")?;
+    let started_at = chrono::Utc::now();
+    let run_id = format!(
+        "capacity-{}-{:04x}",
+        started_at.format("%Y%m%dT%H%M%SZ"),
+        std::process::id() & 0xffff
+    );
+    let run_dir = config.output_dir.join(&run_id);
+    let (pool, _) = perf_synth::open_or_generate(&config.database_path, &config.fixture).await?;
+    let content = perf_synth::analyze_content(&pool, &config.database_path).await?;
+    pool.close().await;
+    let queries = perf_synth::generate_standard_queries(&content, config.query_count, config.seed);
+    std::fs::create_dir_all(&run_dir).map_err(|source| SuiteError::Io {
+        path: run_dir.clone(),
+        source,
+    })?;
+    let (target, _external) = crate::pipeline::open_target(config, &run_dir).await?;
+    let probe = ProbeConfig {
+        query_timeout: Duration::from_secs_f64(config.query_timeout),
+        seed: config.seed,
+        ..request.probe
+    };
+    let request = CapacityRequest {
+        probe,
+        ..request.clone()
+    };
+    let mut report =
+        capacity_search(target.clone(), &queries, &slos, &request, events, cancel).await;
+    let _ = target.shutdown().await;
+    report.run_id = run_id;
+    report.started_at = started_at.to_rfc3339();
+    perf_report::write_capacity_reports(&run_dir, &report).map_err(|e| SuiteError::Io {
+        path: run_dir.clone(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    Ok(CapacityOutcome { report, run_dir })
+}
+
+/// The search against an open `target` with `queries` (cycled): calibration, probes,
+/// sweep, knee, per-agent capacity and the USL fit. Never fails: what could not be
+/// measured is said in the answer and the notes.
+pub async fn capacity_search(
+    target: Arc<dyn BotTarget>,
+    queries: &[Query],
+    slos: &Slos,
+    request: &CapacityRequest,
+    events: Option<UnboundedSender<CapacityEvent>>,
+    cancel: CancellationToken,
+) -> CapacityReport {
+    let t0 = tokio::time::Instant::now();
+    let deadline = t0 + request.budget;
+    let budget_cancel = cancel.child_token();
+    let backstop = {
+        let token = budget_cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(deadline).await;
+            token.cancel();
+        })
+    };
+    let emit = |e: CapacityEvent| {
+        if let Some(tx) = &events {
+            let _ = tx.send(e);
+        }
+    };
+    let mut notes = Vec::new();
+    let mut report = CapacityReport {
+        format_version: CAPACITY_FORMAT_VERSION,
+        run_id: String::new(),
+        started_at: String::new(),
+        target: target.describe(),
+        slos: *slos,
+        answer: CapacityAnswer::NotMeasured,
+        stop_reason: String::new(),
+        summary: String::new(),
+        limited_by: Vec::new(),
+        knee: None,
+        per_agent_capacity: BTreeMap::new(),
+        probes: Vec::new(),
+        sweep: Vec::new(),
+        usl: None,
+        usl_refused: None,
+        wall_time_s: 0.0,
+        notes: Vec::new(),
+    };
+    if queries.is_empty() {
+        report.stop_reason = "there are no queries to send".to_owned();
+        report.summary = report.stop_reason.clone();
+        return report;
+    }
+
+    // Calibration: a short closed loop gives the scale of the start rate.
+    let start_rate = match request.start_rate {
+        Some(r) => r,
+        None => {
+            let users = request.calibration_users.max(1);
+            let x = probe::closed_throughput(
+                &target,
+                queries,
+                users,
+                (users * 2) as u64,
+                &request.probe,
+                &budget_cancel,
+            )
+            .await;
+            match x {
+                Some(x) if x > 0.0 => {
+                    // Many users keep every slot busy, so `x` is near the capacity of a
+                    // bot with fewer slots than users: start a little below it and climb
+                    // (a bot with more slots is found by the climb).
+                    let start = x * 0.75;
+                    emit(CapacityEvent::Calibrated {
+                        throughput_per_s: x,
+                        start_rate: start,
+                    });
+                    notes.push(format!(
+                        "calibration: {users} users in a closed loop answered {x:.3} queries/s; the search starts at 3/4 of that"
+                    ));
+                    start
+                }
+                _ => {
+                    notes.push(
+                        "calibration answered nothing; the search starts at 1 query/s".to_owned(),
+                    );
+                    1.0
+                }
+            }
+        }
+    };
+
+    let settings = SearchSettings {
+        start_rate,
+        ..request.search
+    };
+    let outcome = search(settings, |spec| {
+        let target = target.clone();
+        let cancel = budget_cancel.clone();
+        let events = events.clone();
+        async move {
+            if cancel.is_cancelled() {
+                return if tokio::time::Instant::now() >= deadline {
+                    ProbeAttempt::OutOfBudget
+                } else {
+                    ProbeAttempt::Cancelled
+                };
+            }
+            let planned = request
+                .probe
+                .planned_duration(spec.rate, spec.length_factor);
+            if tokio::time::Instant::now() + planned > deadline {
+                return ProbeAttempt::OutOfBudget;
+            }
+            if let Some(tx) = &events {
+                let _ = tx.send(CapacityEvent::ProbeStarted { rate: spec.rate });
+            }
+            let r = probe_rate(&target, queries, slos, spec, &request.probe, &cancel).await;
+            match r {
+                Ok(r) if cancel.is_cancelled() && r.verdict != ProbeVerdict::Fail => {
+                    // Cut short by the budget or a cancellation: not a decision.
+                    if tokio::time::Instant::now() >= deadline {
+                        ProbeAttempt::OutOfBudget
+                    } else {
+                        ProbeAttempt::Cancelled
+                    }
+                }
+                Ok(r) => {
+                    if let Some(tx) = &events {
+                        let _ = tx.send(CapacityEvent::ProbeFinished(Box::new(r.clone())));
+                    }
+                    ProbeAttempt::Done(Box::new(r))
+                }
+                Err(e) => ProbeAttempt::Failed(e),
+            }
+        }
+    })
+    .await;
+
+    // Sweep for the USL, with what is left of the budget.
+    for &users in &request.sweep {
+        if budget_cancel.is_cancelled() {
+            notes.push(format!(
+                "the sweep stopped before {users} users: the budget ran out"
+            ));
+            break;
+        }
+        let n = (users * 8).max(16) as u64;
+        if let Some(x) =
+            probe::closed_throughput(&target, queries, users, n, &request.probe, &budget_cancel)
+                .await
+        {
+            if !budget_cancel.is_cancelled() {
+                let p = UslPoint {
+                    concurrency: users as f64,
+                    throughput: x,
+                };
+                emit(CapacityEvent::SweepPoint(p));
+                report.sweep.push(p);
+            }
+        }
+    }
+    backstop.abort();
+
+    report.probes = outcome.probes;
+    report.answer = outcome.answer;
+    report.stop_reason = outcome.stop_reason;
+    report.limited_by = limited_by(&report.probes);
+    report.knee = knee(&report.probes);
+    if let CapacityAnswer::Found { rate, .. } = report.answer {
+        report.per_agent_capacity = mix_shares(queries)
+            .into_iter()
+            .map(|(agent, share)| (agent, rate * share))
+            .collect();
+    }
+    let (points, source) = if report.sweep.len() >= perf_baseline::MIN_USL_POINTS {
+        (report.sweep.clone(), "the sweep")
+    } else {
+        let pts: Vec<UslPoint> = report
+            .probes
+            .iter()
+            .filter(|p| p.mean_concurrency > 0.0 && p.throughput_per_s > 0.0)
+            .map(|p| UslPoint {
+                concurrency: p.mean_concurrency,
+                throughput: p.throughput_per_s,
+            })
+            .collect();
+        (pts, "the probes (concurrency by Little's law)")
+    };
+    match perf_baseline::fit_usl(&points) {
+        Ok(fit) => {
+            notes.push(format!("the USL was fitted to {source}"));
+            report.usl = Some(fit);
+        }
+        Err(e) => report.usl_refused = Some(format!("no USL fit from {source}: {e}")),
+    }
+    report.summary = summary_sentence(&report);
+    report.wall_time_s = t0.elapsed().as_secs_f64();
+    report.notes = notes;
+    report
+}
+
+/// The gate's capacity check (group `gate`, name `capacity`): passes when a rate of at
+/// least `min_per_s` met every SLO. The reason carries the interval the search found; no
+/// capacity (no rate meets the SLOs, indeterminate, not measured) blocks with its reason.
+pub fn capacity_check(report: &CapacityReport, min_per_s: f64) -> perf_core::CheckResult {
+    let (passed, reason) = match &report.answer {
+        CapacityAnswer::Found { rate, high, .. } => {
+            let interval = match high {
+                Some(h) => format!("between {rate:.3} and {h:.3}/s"),
+                None => format!("at least {rate:.3}/s: no rate tried failed"),
+            };
+            if *rate >= min_per_s {
+                (
+                    true,
+                    format!("capacity {rate:.3}/s ({interval}) meets the minimum {min_per_s:.3}/s"),
+                )
+            } else {
+                let limits = report
+                    .limited_by
+                    .iter()
+                    .map(|l| l.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (
+                    false,
+                    format!(
+                        "capacity {rate:.3}/s ({interval}) is below the minimum {min_per_s:.3}/s; what failed first: {}",
+                        if limits.is_empty() { "unknown" } else { &limits }
+                    ),
+                )
+            }
+        }
+        _ => (
+            false,
+            format!(
+                "no capacity of at least {min_per_s:.3}/s was shown: {}",
+                report.summary
+            ),
+        ),
+    };
+    perf_core::CheckResult {
+        group: crate::GATE_GROUP,
+        name: "capacity".to_owned(),
+        passed,
+        reason,
+    }
+}
+
+/// The failures at the lowest failing rate, worst first.
+fn limited_by(probes: &[ProbeReport]) -> Vec<Limit> {
+    probes
+        .iter()
+        .filter(|p| p.verdict == ProbeVerdict::Fail)
+        .min_by(|a, b| a.rate.total_cmp(&b.rate))
+        .map(|p| p.failed.clone())
+        .unwrap_or_default()
+}
+
+/// Each expected agent's share of the query mix.
+fn mix_shares(queries: &[Query]) -> BTreeMap<String, f64> {
+    let mut counts: BTreeMap<String, f64> = BTreeMap::new();
+    for q in queries {
+        let agent = q.expected_agent.as_deref().unwrap_or("unrouted");
+        *counts.entry(agent.to_owned()).or_default() += 1.0;
+    }
+    let n = queries.len() as f64;
+    counts.values_mut().for_each(|c| *c /= n);
+    counts
+}
+
+/// The knee of throughput against offered rate: a continuous two-segment least-squares
+/// fit `y = a + b·x + c·max(0, x − k)` over a grid of breaks `k`; reported when the slope
+/// after the break is less than half the slope before it.
+pub fn knee(probes: &[ProbeReport]) -> Option<Knee> {
+    let mut pts: Vec<(f64, f64)> = probes
+        .iter()
+        .map(|p| (p.rate, p.throughput_per_s))
+        .collect();
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if pts.len() < 4 {
+        return None;
+    }
+    let (lo, hi) = (pts[0].0, pts[pts.len() - 1].0);
+    let mut best: Option<(f64, [f64; 3], f64)> = None;
+    for i in 1..100 {
+        let k = lo + (hi - lo) * i as f64 / 100.0;
+        let below = pts.iter().filter(|p| p.0 <= k).count();
+        if below < 2 || pts.len() - below < 1 {
+            continue;
+        }
+        let Some(coef) = least_squares_3(&pts, k) else {
+            continue;
+        };
+        let sse: f64 = pts
+            .iter()
+            .map(|&(x, y)| (y - coef[0] - coef[1] * x - coef[2] * (x - k).max(0.0)).powi(2))
+            .sum();
+        if best.as_ref().is_none_or(|b| sse < b.2) {
+            best = Some((k, coef, sse));
+        }
+    }
+    let (k, c, _) = best?;
+    let slope_below = c[1];
+    let slope_above = c[1] + c[2];
+    (slope_below > 0.0 && slope_above < 0.5 * slope_below).then(|| Knee {
+        offered_per_s: k,
+        throughput_per_s: c[0] + c[1] * k,
+        slope_below,
+        slope_above,
+    })
+}
+
+fn least_squares_3(pts: &[(f64, f64)], k: f64) -> Option<[f64; 3]> {
+    let mut ata = [[0.0; 3]; 3];
+    let mut aty = [0.0; 3];
+    for &(x, y) in pts {
+        let row = [1.0, x, (x - k).max(0.0)];
+        for i in 0..3 {
+            aty[i] += row[i] * y;
+            for j in 0..3 {
+                ata[i][j] += row[i] * row[j];
+            }
+        }
+    }
+    // Gaussian elimination with partial pivoting.
+    let mut m = [[0.0; 4]; 3];
+    for i in 0..3 {
+        m[i][..3].copy_from_slice(&ata[i]);
+        m[i][3] = aty[i];
+    }
+    for col in 0..3 {
+        let pivot = (col..3).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
+        if m[pivot][col].abs() < 1e-12 {
+            return None;
+        }
+        m.swap(col, pivot);
+        for r in 0..3 {
+            if r != col {
+                let f = m[r][col] / m[col][col];
+                let pivot_row = m[col];
+                for (cell, p) in m[r].iter_mut().zip(pivot_row).skip(col) {
+                    *cell -= f * p;
+                }
+            }
+        }
+    }
+    Some([m[0][3] / m[0][0], m[1][3] / m[1][1], m[2][3] / m[2][2]])
+}
+
+/// One sentence: the capacity with its interval and what limits it, or why there is none.
+fn summary_sentence(r: &CapacityReport) -> String {
+    let limits = if r.limited_by.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; what failed first: {}",
+            r.limited_by
+                .iter()
+                .map(|l| l.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    match &r.answer {
+        CapacityAnswer::Found {
+            rate,
+            high: Some(h),
+            ..
+        } => format!("capacity {rate:.3} queries/s (between {rate:.3} and {h:.3}){limits}"),
+        CapacityAnswer::Found {
+            rate, high: None, ..
+        } => {
+            format!("capacity at least {rate:.3} queries/s (no rate tried failed)")
+        }
+        CapacityAnswer::Indeterminate { low, high } => format!(
+            "capacity indeterminate (passed up to {}, failed from {}): {}",
+            low.map_or("none".to_owned(), |l| format!("{l:.3}/s")),
+            high.map_or("none".to_owned(), |h| format!("{h:.3}/s")),
+            r.stop_reason
+        ),
+        CapacityAnswer::NoRateMeets { lowest_rate } => {
+            let at = r.probes.iter().rfind(|p| p.rate == *lowest_rate);
+            let detail = at.map(probe_detail).unwrap_or_default();
+            format!(
+                "no rate meets the SLOs; at the lowest rate tried ({lowest_rate:.3}/s), {detail}{limits}"
+            )
+        }
+        CapacityAnswer::NotMeasured => format!("capacity not measured: {}", r.stop_reason),
+    }
+}
+
+/// "p95 was 2300 ms (objective 2000 ms), success rate 0.00 (objective 0.95)".
+fn probe_detail(p: &ProbeReport) -> String {
+    let parts: Vec<String> = p
+        .checks
+        .iter()
+        .map(|c| {
+            let measured = match c.measured {
+                Some(m) if c.slo.is_latency() => format!("{m:.0} ms"),
+                Some(m) => format!("{m:.2}"),
+                None => "unmeasured".to_owned(),
+            };
+            let target = if c.slo.is_latency() {
+                format!("{:.0} ms", c.target)
+            } else {
+                format!("{:.2}", c.target)
+            };
+            format!("{} was {measured} (objective {target})", c.slo.key())
+        })
+        .collect();
+    let mut s = parts.join(", ");
+    if p.failed.contains(&Limit::Saturated) {
+        if !s.is_empty() {
+            s.push_str(", ");
+        }
+        s.push_str("and latency kept growing (saturated)");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use perf_core::TargetInfo;
+
+    fn report(answer: CapacityAnswer) -> CapacityReport {
+        CapacityReport {
+            format_version: CAPACITY_FORMAT_VERSION,
+            run_id: String::new(),
+            started_at: String::new(),
+            target: TargetInfo::default(),
+            slos: Slos::default(),
+            answer,
+            stop_reason: "why".into(),
+            summary: "no rate meets the SLOs; at the lowest rate tried ...".into(),
+            limited_by: vec![Limit::LatencyP95],
+            knee: None,
+            per_agent_capacity: BTreeMap::new(),
+            probes: Vec::new(),
+            sweep: Vec::new(),
+            usl: None,
+            usl_refused: None,
+            wall_time_s: 0.0,
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_capacity_check_passes_at_or_above_the_minimum_and_names_the_interval() {
+        let found = report(CapacityAnswer::Found {
+            rate: 2.0,
+            low: 2.0,
+            high: Some(2.15),
+        });
+        let ok = capacity_check(&found, 1.5);
+        assert!(ok.passed, "{}", ok.reason);
+        assert!(
+            ok.reason.contains("between 2.000 and 2.150/s"),
+            "{}",
+            ok.reason
+        );
+        let low = capacity_check(&found, 2.1);
+        assert!(!low.passed);
+        assert!(
+            low.reason.contains("below the minimum 2.100/s") && low.reason.contains("latency_p95"),
+            "{}",
+            low.reason
+        );
+        let none = capacity_check(
+            &report(CapacityAnswer::NoRateMeets { lowest_rate: 0.5 }),
+            0.1,
+        );
+        assert!(
+            !none.passed && none.reason.contains("no rate meets"),
+            "{}",
+            none.reason
+        );
+        let undecided = capacity_check(
+            &report(CapacityAnswer::Indeterminate {
+                low: Some(1.0),
+                high: None,
+            }),
+            0.5,
+        );
+        assert!(!undecided.passed, "an undecided search shows no capacity");
+    }
+
+    fn probe(rate: f64, tput: f64) -> ProbeReport {
+        ProbeReport {
+            rate,
+            duration_s: 1.0,
+            count: 1,
+            throughput_per_s: tput,
+            goodput_per_s: tput,
+            latency_p50_ms: None,
+            latency_p95_ms: None,
+            latency_p95_interval_ms: None,
+            latency_p99_ms: None,
+            ttft_p95_ms: None,
+            mean_concurrency: 1.0,
+            latency_slope: None,
+            stopped_early: false,
+            checks: Vec::new(),
+            verdict: ProbeVerdict::Pass,
+            failed: Vec::new(),
+            undecided: Vec::new(),
+            per_agent: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn the_knee_is_where_throughput_stops_following_the_load() {
+        let probes: Vec<ProbeReport> = [1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0]
+            .into_iter()
+            .map(|r: f64| probe(r, r.min(6.0)))
+            .collect();
+        let k = knee(&probes).expect("a clear knee");
+        assert!((k.offered_per_s - 6.0).abs() < 0.3, "{k:?}");
+        assert!(
+            (k.slope_below - 1.0).abs() < 0.05 && k.slope_above.abs() < 0.05,
+            "{k:?}"
+        );
+        let linear: Vec<ProbeReport> = [1.0, 2.0, 4.0, 8.0]
+            .into_iter()
+            .map(|r| probe(r, r))
+            .collect();
+        assert_eq!(knee(&linear), None, "no knee while every arrival is served");
+    }
+}

@@ -1,0 +1,273 @@
+//! The capacity search against queueing targets whose capacity is known, on the paused
+//! clock: slots behind a FIFO queue with a known service time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use perf_core::{
+    async_trait, BotResponse, BotTarget, CapacityAnswer, Expectation, Limit, Query, Slos,
+    TargetError,
+};
+use perf_suite::{capacity_search, CapacityRequest};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+/// `slots` model slots behind a FIFO queue (tokio's semaphore is fair), each query holding
+/// one for exactly `service`; capacity = slots / service. Queries whose id hashes into
+/// `wrong_share` get a wrong answer; `fail` makes every query an error.
+struct SlotBot {
+    slots: Semaphore,
+    service: Duration,
+    wrong_share: f64,
+    fail: bool,
+}
+
+impl SlotBot {
+    fn new(slots: usize, service_ms: u64) -> Self {
+        Self {
+            slots: Semaphore::new(slots),
+            service: Duration::from_millis(service_ms),
+            wrong_share: 0.0,
+            fail: false,
+        }
+    }
+}
+
+#[async_trait]
+impl BotTarget for SlotBot {
+    async fn execute(&self, query: &Query) -> Result<BotResponse, TargetError> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| TargetError::bot("closed"))?;
+        tokio::time::sleep(self.service).await;
+        if self.fail {
+            return Err(TargetError::bot("always fails"));
+        }
+        // Every k-th probe query (ids end in `-<k>`) is answered wrongly: an exact share.
+        let k = query
+            .id
+            .rsplit('-')
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        let every = (1.0 / self.wrong_share.max(1e-9)).round() as u64;
+        let answer = if self.wrong_share > 0.0 && k % every.max(1) == 0 {
+            "wrong"
+        } else {
+            "right"
+        };
+        Ok(BotResponse::new(answer, "a"))
+    }
+}
+
+fn queries() -> Vec<Query> {
+    (0..20)
+        .map(|i| {
+            Query::new(format!("q{i}"), "question", "cat")
+                .with_expected_agent("a")
+                .with_expectation(Expectation::AnswerContains {
+                    text: "right".into(),
+                })
+        })
+        .collect()
+}
+
+async fn search(bot: SlotBot, slos: Slos, request: CapacityRequest) -> perf_core::CapacityReport {
+    capacity_search(
+        Arc::new(bot),
+        &queries(),
+        &request.effective_slos(&slos),
+        &request,
+        None,
+        CancellationToken::new(),
+    )
+    .await
+}
+
+fn latency_slo(ms: f64) -> Slos {
+    Slos {
+        latency_p95_ms: Some(ms),
+        ..Slos::default()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_search_finds_a_known_capacity_within_ten_percent() {
+    // 4 slots × 200 ms: 20 queries/s. A queue at 20/s or more grows without bound.
+    let r = search(
+        SlotBot::new(4, 200),
+        latency_slo(2_000.0),
+        CapacityRequest::default(),
+    )
+    .await;
+    let CapacityAnswer::Found { rate, high, .. } = r.answer else {
+        panic!("{:?}: {}", r.answer, r.stop_reason);
+    };
+    assert!(
+        (18.0..=22.0).contains(&rate),
+        "capacity {rate}/s, truth 20/s; probes {:?}",
+        r.probes
+            .iter()
+            .map(|p| (
+                p.rate,
+                p.verdict,
+                p.failed.clone(),
+                p.latency_slope,
+                p.stopped_early,
+                p.latency_p95_ms,
+                p.count
+            ))
+            .collect::<Vec<_>>()
+    );
+    assert!(high.is_some_and(|h| h > rate), "{high:?}");
+    assert!(!r.limited_by.is_empty(), "says what failed first");
+    // The single agent carries the whole mix.
+    assert!((r.per_agent_capacity["a"] - rate).abs() < 1e-9);
+    // Saturated probes stop before their planned end.
+    assert!(
+        r.probes
+            .iter()
+            .filter(|p| p.rate > 30.0)
+            .all(|p| p.failed.contains(&Limit::Saturated)),
+        "{:?}",
+        r.probes
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_abrupt_edge_is_found_and_the_knee_sits_at_the_capacity() {
+    // One slot of 100 ms: 10/s, and throughput flat beyond it. Without a latency
+    // objective the edge is where the queue visibly keeps growing within a probe; a
+    // single deterministic server builds long queues already below its service rate
+    // (M/D/1 at ρ = 0.9 waits 4.5 service times on average), so the answer lies a little
+    // below 10/s, never above it.
+    let r = search(
+        SlotBot::new(1, 100),
+        Slos::default(),
+        CapacityRequest::default(),
+    )
+    .await;
+    let CapacityAnswer::Found { rate, .. } = r.answer else {
+        panic!("{:?}: {}", r.answer, r.stop_reason);
+    };
+    assert!(
+        (7.5..=10.5).contains(&rate),
+        "capacity {rate}/s, truth 10/s"
+    );
+    if let Some(k) = r.knee {
+        assert!(
+            k.throughput_per_s < 12.0 && k.throughput_per_s > 7.0,
+            "{k:?}"
+        );
+    }
+    for p in &r.probes {
+        assert!(p.throughput_per_s <= 10.5, "{p:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_latency_objective_no_rate_meets_gets_a_clear_answer() {
+    // Every answer takes 200 ms; p95 under 100 ms is impossible at any rate.
+    let r = search(
+        SlotBot::new(4, 200),
+        latency_slo(100.0),
+        CapacityRequest::default(),
+    )
+    .await;
+    assert!(
+        matches!(r.answer, CapacityAnswer::NoRateMeets { .. }),
+        "{:?}",
+        r.answer
+    );
+    assert!(
+        r.summary
+            .starts_with("no rate meets the SLOs; at the lowest rate tried")
+            && r.summary.contains("latency_p95_ms was 2")
+            && r.summary.contains("(objective 100 ms)"),
+        "{}",
+        r.summary
+    );
+    assert_eq!(r.limited_by.first(), Some(&Limit::LatencyP95));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bot_failing_every_query_has_no_capacity() {
+    let bot = SlotBot {
+        fail: true,
+        ..SlotBot::new(4, 50)
+    };
+    let r = search(bot, latency_slo(2_000.0), CapacityRequest::default()).await;
+    assert!(
+        matches!(r.answer, CapacityAnswer::NoRateMeets { .. }),
+        "{:?}",
+        r.answer
+    );
+    assert!(r.summary.contains("success_rate was 0.00"), "{}", r.summary);
+    assert_eq!(r.limited_by.first(), Some(&Limit::SuccessRate));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_budget_too_short_for_one_probe_says_so() {
+    let request = CapacityRequest {
+        budget: Duration::from_secs(2),
+        ..CapacityRequest::default()
+    };
+    let r = search(SlotBot::new(4, 200), latency_slo(2_000.0), request).await;
+    assert_eq!(r.answer, CapacityAnswer::NotMeasured);
+    assert!(
+        r.stop_reason.contains("too short for one probe"),
+        "{}",
+        r.stop_reason
+    );
+    assert!(r.probes.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn wrong_answers_cut_goodput_and_a_quality_floor_names_quality() {
+    let bot = || SlotBot {
+        wrong_share: 0.2,
+        ..SlotBot::new(4, 200)
+    };
+    let from_4 = CapacityRequest {
+        start_rate: Some(4.0),
+        ..CapacityRequest::default()
+    };
+    let r = search(bot(), latency_slo(2_000.0), from_4).await;
+    assert!(
+        matches!(
+            r.answer,
+            CapacityAnswer::Found { rate: l, .. }
+                | CapacityAnswer::Indeterminate { low: Some(l), .. } if l > 17.0
+        ),
+        "wrong answers alone do not lower the capacity without a quality floor: {}",
+        r.summary
+    );
+    // Goodput ≈ 0.8 × throughput at every rate below saturation.
+    assert!(r.probes.iter().filter(|p| p.rate < 18.0).count() >= 3);
+    for p in r.probes.iter().filter(|p| p.rate < 18.0) {
+        let ratio = p.goodput_per_s / p.throughput_per_s;
+        assert!(
+            (0.68..0.92).contains(&ratio),
+            "{ratio} at {}/s: {p:?}",
+            p.rate
+        );
+    }
+    let slos = Slos {
+        quality_floor: Some(0.9),
+        ..latency_slo(2_000.0)
+    };
+    let r = search(bot(), slos, CapacityRequest::default()).await;
+    assert!(
+        matches!(r.answer, CapacityAnswer::NoRateMeets { .. }),
+        "{:?}",
+        r.answer
+    );
+    assert_eq!(r.limited_by.first(), Some(&Limit::Quality), "{}", r.summary);
+    assert!(
+        r.summary.contains("quality_floor was 0.7") || r.summary.contains("quality_floor was 0.8"),
+        "{}",
+        r.summary
+    );
+}
