@@ -3,8 +3,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    CheckResult, Comparison, ContentProfile, LatencyHistogram, LatencySummary, Outcome,
-    ResourcePeaks, ResourceSample, Sample, TargetInfo, Timeline, TrendSeries,
+    CheckResult, Comparison, ContentProfile, LatencyHistogram, LatencySummary, MergeInfo,
+    Outcome, ResourcePeaks, ResourceSample, Sample, ShardInfo, TargetInfo, Timeline,
+    TrendSeries,
 };
 
 /// Version of the [`RunResult`] JSON format. Bumped on any incompatible change.
@@ -365,6 +366,12 @@ pub struct RunResult {
     /// Remarks a reader must know to trust the figures (reduced scale, saturated harness).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The shard of a distributed test this result covers, when it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// How the shards of a distributed test were merged into this result, when they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<MergeInfo>,
 }
 
 impl RunResult {
@@ -397,6 +404,8 @@ impl RunResult {
             trends: Vec::new(),
             config: serde_json::Value::Null,
             notes: Vec::new(),
+            shard: None,
+            merge: None,
         }
     }
 
