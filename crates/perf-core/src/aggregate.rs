@@ -3,9 +3,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    CheckResult, Comparison, ContentProfile, LatencyHistogram, LatencySummary, MergeInfo,
-    Outcome, ResourcePeaks, ResourceSample, Sample, ShardInfo, TargetInfo, Timeline,
-    TrendSeries,
+    CheckResult, Comparison, ContentProfile, LatencyHistogram, LatencySummary, MergeInfo, Outcome,
+    ResourcePeaks, ResourceSample, Sample, ShardInfo, TargetInfo, Timeline, TrendSeries,
 };
 
 /// Version of the [`RunResult`] JSON format. Bumped on any incompatible change.

@@ -91,9 +91,7 @@ pub use resource::{ResourcePeaks, ResourceSample};
 pub use rng::SplitMix64;
 pub use sample::{Outcome, Sample};
 pub use scenario::{Scenario, ScenarioInfo, StressLevel};
-pub use shard::{
-    MergeInfo, Shard, ShardInfo, ShardSummary, MAX_SHARDS, SHARD_FORMAT_VERSION,
-};
+pub use shard::{MergeInfo, Shard, ShardInfo, ShardSummary, MAX_SHARDS, SHARD_FORMAT_VERSION};
 pub use suggest::{closest_match, edit_distance, line_col};
 pub use target::{BotResponse, BotTarget, TargetInfo, TokenSource, Transport};
 pub use timeline::{TimeBucket, Timeline, MAX_TIMELINE_BUCKETS};

@@ -6,8 +6,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use perf_core::{
-    BotTarget, ClosedLoop, LoadProfile, OpenLoop, Query, ResourceSample, RunResult, ScheduleStats,
-    TargetError,
+    BotTarget, LoadProfile, OpenLoop, Query, ResourceSample, RunResult, ScheduleStats, TargetError,
 };
 use tokio::runtime::RuntimeFlavor;
 use tokio::sync::mpsc::UnboundedSender;
@@ -18,7 +17,7 @@ use tokio_util::task::TaskTracker;
 use crate::exec::run_query;
 use crate::monitor::monitor_thread;
 use crate::record::{lock, Aggregator, PlanIndex, Recorder, SamplesWriter, Shared, Timing};
-use crate::{ArrivalSchedule, Plan, RunEvent, RunnerConfig, RunnerError};
+use crate::{Plan, RunEvent, RunnerConfig, RunnerError};
 
 /// What one plan did, beside the samples folded into the [`RunResult`].
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -210,11 +209,15 @@ impl Runner {
         let tracker = TaskTracker::new();
         match &plan.load {
             LoadProfile::Closed(c) => {
-                self.closed_loop(&ctx, &tracker, c, plan.max_queries, plan.chain)
+                // A shard with no user (fewer users than shards) sends none of this plan.
+                if let Some(share) = crate::shard_closed(c, self.config.shard) {
+                    self.closed_loop(&ctx, &tracker, &share, plan.max_queries, plan.chain)
+                }
             }
             LoadProfile::Open(o) => {
                 let cap = plan.max_queries.unwrap_or(u64::MAX);
                 let seed = self.config.seed;
+                let shard = self.config.shard;
                 let handle = tokio::runtime::Handle::current();
                 if handle.runtime_flavor() == RuntimeFlavor::CurrentThread {
                     open_schedule(
@@ -222,7 +225,7 @@ impl Runner {
                         tracker.clone(),
                         o.clone(),
                         cap,
-                        seed,
+                        (seed, shard),
                         Waits::Tokio,
                     )
                     .await;
@@ -235,7 +238,7 @@ impl Runner {
                         tracker.clone(),
                         o.clone(),
                         cap,
-                        seed,
+                        (seed, shard),
                         Waits::Thread,
                     );
                     if tokio::task::spawn_blocking(move || handle.block_on(schedule))
@@ -338,10 +341,11 @@ impl Runner {
         &self,
         ctx: &Arc<Ctx>,
         tracker: &TaskTracker,
-        c: &ClosedLoop,
+        share: &crate::ClosedShare,
         max_queries: Option<u64>,
         chain: usize,
     ) {
+        let c = &share.load;
         let len = ctx.queries.len() as u64;
         let total = match (c.duration, max_queries) {
             (None, Some(m)) => m.min(len),
@@ -372,14 +376,23 @@ impl Runner {
                 .unwrap_or_default()
         )));
         let next = Arc::new(AtomicU64::new(0));
-        let chains = total.div_ceil(params.chain);
+        // This shard's chains: every `active`-th from its slot.
+        let chains = total
+            .div_ceil(params.chain)
+            .saturating_sub(share.slot)
+            .div_ceil(share.active);
         let users = usize::try_from(chains).map_or(c.users, |t| c.users.min(t));
+        let deal = Deal {
+            active: share.active,
+            slot: share.slot,
+        };
         for _ in 0..users {
             tracker.spawn(closed_worker(
                 ctx.clone(),
                 params,
                 ceiling.clone(),
                 next.clone(),
+                deal,
             ));
         }
     }
@@ -441,7 +454,7 @@ async fn open_schedule(
     tracker: TaskTracker,
     o: OpenLoop,
     cap: u64,
-    seed: u64,
+    (seed, shard): (u64, perf_core::Shard),
     waits: Waits,
 ) {
     let in_flight = Arc::new(AtomicUsize::new(0));
@@ -450,16 +463,19 @@ async fn open_schedule(
     let mut inline = true;
     let mut slow_polls = 0u32;
     let len = ctx.queries.len();
-    let mut schedule = ArrivalSchedule::new(&o, seed).peekable();
+    let max_in_flight = crate::shard_max_in_flight(o.max_in_flight, shard);
+    // Arrival k of the one-machine schedule, when it is this shard's; `k` also picks the
+    // query, so the shards together send what one machine would.
+    let mut schedule = crate::shard_arrivals(&o, seed, shard)
+        .take_while(|(k, _)| *k < cap)
+        .peekable();
     let mut next_timer: Option<(Instant, Pin<Box<Sleep>>)> = None;
     let mut last_wake = ctx.t0;
     let _unpark = (waits == Waits::Thread).then(|| unpark_on_cancel(&ctx.cancel));
-    let mut k = 0u64;
-    while let Some(arrival) = schedule.next() {
-        if k >= cap || ctx.cancel.is_cancelled() {
+    while let Some((k, arrival)) = schedule.next() {
+        if ctx.cancel.is_cancelled() {
             break;
         }
-        k += 1;
         if arrival.stage != stage {
             stage = arrival.stage;
             if let Some(s) = o.stages.get(stage) {
@@ -491,7 +507,7 @@ async fn open_schedule(
                 // Registers the next arrival's timer while this one is still pending: a
                 // timer added behind the earliest one does not make tokio's time driver
                 // wake its thread, which otherwise costs two system calls per arrival.
-                if let Some(next) = schedule.peek() {
+                if let Some((_, next)) = schedule.peek() {
                     let at = later(ctx.t0, next.offset);
                     if at > intended {
                         let mut t = Box::pin(tokio::time::sleep_until(at));
@@ -510,8 +526,8 @@ async fn open_schedule(
                 }
             }
         }
-        let qi = ((k - 1) % len as u64) as usize;
-        if in_flight.load(Ordering::Acquire) >= o.max_in_flight {
+        let qi = (k % len as u64) as usize;
+        if in_flight.load(Ordering::Acquire) >= max_in_flight {
             let at = ctx.timing(intended, intended, intended).scheduled_at_us;
             dropped.record_dropped(&ctx.queries[qi], at);
             continue;
@@ -644,6 +660,14 @@ const SLOW_POLLS_TO_STOP_INLINE: u32 = 8;
 
 const SATURATED_NOTE: &str = "The harness saturated a CPU core during the run";
 
+/// Which claims of the one-machine order a shard's closed loop takes: claim `c` of the
+/// shard is chain `c × active + slot` (see [`crate::ClosedShare`]).
+#[derive(Debug, Clone, Copy)]
+struct Deal {
+    active: u64,
+    slot: u64,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct ClosedParams {
     total: u64,
@@ -680,6 +704,7 @@ async fn closed_worker(
     p: ClosedParams,
     ceiling: Option<Arc<Ceiling>>,
     next: Arc<AtomicU64>,
+    deal: Deal,
 ) {
     let mut rec = Recorder::batching(ctx.shared.clone());
     let len = ctx.queries.len() as u64;
@@ -690,6 +715,7 @@ async fn closed_worker(
         }
         // Claim first, so a user does not think after its last query.
         let c = next.fetch_add(1, Ordering::Relaxed);
+        let c = c.saturating_mul(deal.active).saturating_add(deal.slot);
         let first = c.saturating_mul(p.chain);
         if first >= p.total {
             break;
