@@ -51,6 +51,15 @@ pub struct Config {
     pub grace_period: f64,
     /// Peak resource use the deployment gate accepts.
     pub resource_limits: ResourceLimits,
+    /// Shards the test is split into, for an engine's index variable that carries no total
+    /// (`JOB_COMPLETION_INDEX`); `--shard-total` overrides it (docs/distributed.md).
+    pub shards: u32,
+    /// Which shard this process runs (from `--shard` or the engine's index; not a file key).
+    #[serde(skip)]
+    pub shard: perf_core::Shard,
+    /// The wall-clock instant every shard starts executing at (`--start-at`; not a file key).
+    #[serde(skip)]
+    pub start_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Peak resource use of the target that `ci-gate`'s resource check accepts.
@@ -226,6 +235,9 @@ impl Default for Config {
             record_history: true,
             grace_period: 5.0,
             resource_limits: ResourceLimits::default(),
+            shards: 1,
+            shard: perf_core::Shard::WHOLE,
+            start_at: None,
         }
     }
 }
@@ -514,6 +526,16 @@ fn perf_baseline_validate(c: &Config) -> Result<(), perf_core::ConfigError> {
                 ));
             }
         }
+    }
+    if c.shards == 0 || c.shards > perf_core::MAX_SHARDS {
+        return Err(perf_core::ConfigError::new(
+            "shards",
+            format!(
+                "{} is not a number of shards: give 1 to {}",
+                c.shards,
+                perf_core::MAX_SHARDS
+            ),
+        ));
     }
     if c.trend_runs < 2 {
         return Err(perf_core::ConfigError::new(

@@ -7,6 +7,7 @@
 //! Harness authors can call [`run_suite`] directly.
 
 mod config;
+mod distributed;
 mod edge;
 mod error;
 mod gate;
@@ -19,6 +20,7 @@ pub use config::{
     ResourceLimits, ResourceMonitoring, SyntheticTesting, MAX_GRACE_PERIOD_S,
     MAX_MONITORING_INTERVAL_S, MAX_QUERY_TIMEOUT_S,
 };
+pub use distributed::{config_digest, host_name, parse_start_at, ShardRequest, MAX_START_AHEAD};
 pub use edge::EdgeCaseRun;
 pub use error::SuiteError;
 pub use gate::{gate_checks, GateOptions, OnInconclusive, GATE_GROUP};

@@ -160,11 +160,19 @@ pub async fn run_suite_amending(
         timings: Vec::new(),
     };
     let started_at = chrono::Utc::now();
-    let run_id = format!(
+    let mut run_id = format!(
         "{}-{:04x}",
         started_at.format("%Y%m%dT%H%M%SZ"),
         std::process::id() & 0xffff
     );
+    if !config.shard.is_whole() {
+        // Shards' reports often end up in one directory (artifacts, a volume).
+        run_id.push_str(&format!(
+            "-shard{}of{}",
+            config.shard.number(),
+            config.shard.total()
+        ));
+    }
     let run_dir = config.output_dir.join(&run_id);
     phases.emit(SuiteEvent::RunStarted {
         run_id: run_id.clone(),
@@ -240,6 +248,8 @@ pub async fn run_suite_amending(
     let mut result = RunResult::new(&run_id, started_at.to_rfc3339(), target.describe());
     result.content = Some(content);
     result.config = serde_json::to_value(config).unwrap_or_default();
+    // A distributed test's shards wait for their shared start instant here.
+    result.shard = crate::distributed::wait_for_start(config).await;
     let t = phases.start(4);
     let outcome = Execution {
         config,
@@ -461,6 +471,7 @@ impl Execution<'_> {
                 interval: secs(config.resource_monitoring.monitoring_interval),
             }),
             seed: config.seed,
+            shard: config.shard,
             grace_period: secs(config.grace_period),
             ..RunnerConfig::default()
         };
