@@ -152,7 +152,7 @@ pub struct GateOutcome {
 }
 
 impl GateOutcome {
-    fn without_run(decision: GateDecision, reason: String) -> Self {
+    pub(crate) fn without_run(decision: GateDecision, reason: String) -> Self {
         Self {
             decision,
             reason,
@@ -281,7 +281,7 @@ pub async fn run_gate(
     }
 }
 
-fn gate_checks_of(result: &RunResult) -> Vec<CheckResult> {
+pub(crate) fn gate_checks_of(result: &RunResult) -> Vec<CheckResult> {
     result
         .checks
         .iter()

@@ -12,6 +12,7 @@ mod edge;
 mod error;
 mod gate;
 mod gate_run;
+mod merge;
 mod pipeline;
 mod tester;
 
@@ -27,6 +28,9 @@ pub use gate::{gate_checks, GateOptions, OnInconclusive, GATE_GROUP};
 pub use gate_run::{
     append_github_step_summary, cancel_on_signals, decide as gate_decision, run_gate, Budget,
     GateDecision, GateOutcome, GateRequest, MAX_GATE_BUDGET,
+};
+pub use merge::{
+    find_shard_reports, merge_and_report, merge_gate, merge_run_id, merge_shards, SHARDS_CHECK,
 };
 pub use pipeline::{
     run_suite, run_suite_amending, save_baseline, PhaseEvent, SuiteEvent, SuiteOutcome,

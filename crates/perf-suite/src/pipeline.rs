@@ -541,7 +541,7 @@ async fn run_plans(
 }
 
 /// Records the run in the history database and loads the trends of the last runs.
-async fn record_history(
+pub(crate) async fn record_history(
     config: &Config,
     result: &mut RunResult,
 ) -> Result<(), perf_baseline::BaselineError> {

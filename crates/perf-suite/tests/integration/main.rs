@@ -1,5 +1,6 @@
 //! End-to-end tests of the suite pipeline on small generated databases.
 
+mod distributed;
 mod edge;
 mod gate;
 mod ground_truth;
