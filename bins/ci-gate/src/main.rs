@@ -71,6 +71,21 @@ struct Cli {
     /// Keep the live view up this many seconds after the gate, to read the final state.
     #[arg(long, value_name = "SECS", requires = "live")]
     live_linger: Option<f64>,
+    /// Run shard I of N of a distributed test, 1-based (`--shard 2/4`); also read from
+    /// JOB_COMPLETION_INDEX (0-based) and CI_NODE_INDEX/CI_NODE_TOTAL. Gate the whole test
+    /// with `--merge` on the shards' results.
+    #[arg(long, value_name = "I/N", conflicts_with = "merge")]
+    shard: Option<String>,
+    /// Shards in the test, for JOB_COMPLETION_INDEX (overrides the config key `shards`).
+    #[arg(long, value_name = "N", conflicts_with = "merge")]
+    shard_total: Option<u32>,
+    /// Start executing at this instant (RFC 3339 or Unix seconds), so shards start together.
+    #[arg(long, value_name = "TIME", conflicts_with = "merge")]
+    start_at: Option<String>,
+    /// Gate the merge of these shard results (report directories, or directories holding
+    /// them) instead of running the test: same checks and exit codes.
+    #[arg(long, value_name = "DIR", num_args = 1..)]
+    merge: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -115,7 +130,16 @@ fn main() -> ExitCode {
             .config
             .as_deref()
             .map_or_else(|| Ok(Config::default()), Config::load)?;
-        Ok((r.shape(base)?, r))
+        let mut config = r.shape(base)?;
+        if cli.merge.is_empty() {
+            perf_suite::ShardRequest {
+                shard: cli.shard.clone(),
+                total: cli.shard_total,
+                start_at: cli.start_at.clone(),
+            }
+            .apply(&mut config)?;
+        }
+        Ok((config, r))
     });
     let (config, request) = match setup {
         Ok(s) => s,
@@ -142,7 +166,11 @@ fn main() -> ExitCode {
             };
             let cancel = tokio_util::sync::CancellationToken::new();
             perf_suite::cancel_on_signals(cancel.clone());
-            let outcome = perf_suite::run_gate(&config, &request, events, cancel).await;
+            let outcome = if cli.merge.is_empty() {
+                perf_suite::run_gate(&config, &request, events, cancel).await
+            } else {
+                perf_suite::merge_gate(&config, &request, &cli.merge).await
+            };
             if let Some(live) = live {
                 live.finish(perf_live::LiveFinal {
                     verdict: match outcome.decision {

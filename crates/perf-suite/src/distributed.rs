@@ -19,9 +19,21 @@ pub struct ShardRequest {
     /// `--shard-total N`: the total for an engine's index variable that carries none
     /// (`JOB_COMPLETION_INDEX`); the configuration's `shards` otherwise.
     pub total: Option<u32>,
+    /// `--start-at TIME` (see [`parse_start_at`]).
+    pub start_at: Option<String>,
 }
 
 impl ShardRequest {
+    /// Sets `config.shard` (see [`ShardRequest::resolve`], with the process's environment)
+    /// and `config.start_at` (checked against the clock now).
+    pub fn apply(&self, config: &mut Config) -> Result<(), ConfigError> {
+        config.shard = self.resolve(config.shards, |k| std::env::var(k).ok())?;
+        if let Some(t) = &self.start_at {
+            config.start_at = Some(parse_start_at(t, Utc::now())?);
+        }
+        Ok(())
+    }
+
     /// The shard: `--shard` first, then `JOB_COMPLETION_INDEX` (0-based, total from
     /// `--shard-total` or `shards`), then `CI_NODE_INDEX`/`CI_NODE_TOTAL` (1-based), else
     /// the whole test. `env` reads a variable (`std::env::var` in the binaries). The error
@@ -252,12 +264,12 @@ mod tests {
     fn the_flag_then_the_engines_variables_pick_the_shard() {
         let flag = ShardRequest {
             shard: Some("2/4".into()),
-            total: None,
+            ..ShardRequest::default()
         };
         assert_eq!(flag.resolve(1, env(&[])).unwrap().to_string(), "2/4");
         let k8s = ShardRequest {
-            shard: None,
             total: Some(4),
+            ..ShardRequest::default()
         };
         let s = k8s
             .resolve(1, env(&[("JOB_COMPLETION_INDEX", "0")]))
@@ -286,7 +298,7 @@ mod tests {
         };
         let flag = |s: &str| ShardRequest {
             shard: Some(s.into()),
-            total: None,
+            ..ShardRequest::default()
         };
         check(flag("5/4"), 1, &[], "--shard");
         check(flag("1/0"), 1, &[], "--shard");
@@ -294,6 +306,7 @@ mod tests {
             ShardRequest {
                 shard: Some("1/4".into()),
                 total: Some(3),
+                start_at: None,
             },
             1,
             &[],
