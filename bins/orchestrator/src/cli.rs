@@ -169,7 +169,10 @@ impl Cli {
         // Only a run is a shard: `merge`, `history` and the others read results.
         let runs = matches!(
             self.command,
-            None | Some(Command::Baseline(BaselineCommand::Create { from_run: None, .. }))
+            None | Some(Command::Baseline(BaselineCommand::Create {
+                from_run: None,
+                ..
+            }))
         );
         if runs {
             perf_suite::ShardRequest {
