@@ -51,9 +51,10 @@ pub fn find_shard_reports(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, SuiteError> 
 }
 
 fn search(dir: &Path, depth: u32, found: &mut Vec<PathBuf>) -> Result<(), SuiteError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| SuiteError::Io {
-        path: dir.to_owned(),
-        source,
+    let entries = std::fs::read_dir(dir).map_err(|e| SuiteError::Shard {
+        file: dir.to_owned(),
+        field: String::new(),
+        message: format!("cannot read the directory ({e}): give the shards' report directories"),
     })?;
     for entry in entries.flatten() {
         let path = entry.path();

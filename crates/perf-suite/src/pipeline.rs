@@ -295,8 +295,14 @@ pub async fn run_suite_amending(
     }
 
     // Phase 5: baseline analysis.
+    // A shard's figures are a slice of the test: phases 5 and 6 and the history judge the
+    // merge of all shards (`orchestrator merge`), not each one.
+    let shard_note = (!config.shard.is_whole())
+        .then(|| format!("shard {}: judged on the merge of the shards", config.shard));
     let pb = &config.performance_baselines;
-    if pb.enabled {
+    if let Some(why) = &shard_note {
+        phases.skip(5, why);
+    } else if pb.enabled {
         let t = phases.start(5);
         let store = perf_baseline::BaselineStore::new(&pb.baselines_dir);
         let env = perf_baseline::EnvironmentFingerprint::detect(&result.target, HARNESS_VERSION);
@@ -322,7 +328,9 @@ pub async fn run_suite_amending(
 
     // Phase 6: regression testing of the critical paths.
     let rt = &config.regression_testing;
-    if rt.enabled {
+    if let Some(why) = &shard_note {
+        phases.skip(6, why);
+    } else if rt.enabled {
         let t = phases.start(6);
         let checks = perf_baseline::critical_path_checks(&result, &rt.critical_paths, &rt.limits);
         let failed = checks.iter().filter(|c| !c.passed).count();
@@ -351,7 +359,7 @@ pub async fn run_suite_amending(
     result.phases = phases.timings;
 
     // History and trends: a broken history must not lose the run, so problems are notes.
-    if config.record_history {
+    if config.record_history && shard_note.is_none() {
         if let Err(e) = record_history(config, &mut result).await {
             result.notes.push(format!("run history not updated: {e}"));
         }
