@@ -95,6 +95,10 @@ enum Runtime {
     MultiThread,
 }
 
+fn perf_core_config_error(key: &str, message: &str) -> perf_suite::SuiteError {
+    perf_suite::SuiteError::Invalid(perf_suite::ConfigError::new(key, message))
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Inconclusive {
     Pass,
@@ -138,6 +142,12 @@ fn main() -> ExitCode {
                 start_at: cli.start_at.clone(),
             }
             .apply(&mut config)?;
+            if !config.shard.is_whole() && r.update_baseline {
+                return Err(perf_core_config_error(
+                    "--update-baseline",
+                    "a shard is a slice of the test: save the baseline from the merge (ci-gate --merge DIR... --update-baseline)",
+                ));
+            }
         }
         Ok((config, r))
     });

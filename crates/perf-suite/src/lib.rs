@@ -32,6 +32,8 @@ pub use gate_run::{
 pub use merge::{
     find_shard_reports, merge_and_report, merge_gate, merge_run_id, merge_shards, SHARDS_CHECK,
 };
+/// Re-exported for the binaries' own argument checks.
+pub use perf_core::ConfigError;
 pub use pipeline::{
     run_suite, run_suite_amending, save_baseline, PhaseEvent, SuiteEvent, SuiteOutcome,
     HARNESS_VERSION, PHASES,
