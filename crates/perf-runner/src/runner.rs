@@ -299,7 +299,9 @@ impl Runner {
 
         let sent = plan_result.overall.count - plan_result.schedule.dropped;
         let achieved_per_s = if wall > 0.0 { sent as f64 / wall } else { 0.0 };
-        let ceiling_per_s = match &plan.load {
+        // A shard's notes and ceiling are about its own slice of the plan.
+        let load = shard_load(&plan.load, self.config.shard);
+        let ceiling_per_s = match &load {
             LoadProfile::Closed(c) => c.rate_limit_per_second,
             LoadProfile::Open(_) => None,
         };
@@ -319,10 +321,10 @@ impl Runner {
         result.merge(&plan_result);
         result.wall_time_s = before + wall;
         fold_readings(result, readings);
-        if let Some(note) = ceiling_note(&plan.load, sent, achieved_per_s) {
+        if let Some(note) = ceiling_note(&load, sent, achieved_per_s) {
             result.notes.push(note);
         }
-        if let Some(note) = open_note(&plan.load, &stats, wall) {
+        if let Some(note) = open_note(&load, &stats, wall) {
             result.notes.push(note);
         }
         if abandoned > 0 {
@@ -578,6 +580,18 @@ fn ceiling_note(load: &LoadProfile, sent: u64, achieved: f64) -> Option<String> 
             c.users
         )
     })
+}
+
+/// The part of `load` a shard applies: its users and ceiling, or its in-flight cap.
+fn shard_load(load: &LoadProfile, shard: perf_core::Shard) -> LoadProfile {
+    match load {
+        LoadProfile::Closed(c) => crate::shard_closed(c, shard)
+            .map_or_else(|| load.clone(), |s| LoadProfile::Closed(s.load)),
+        LoadProfile::Open(o) => LoadProfile::Open(OpenLoop {
+            max_in_flight: crate::shard_max_in_flight(o.max_in_flight, shard),
+            ..o.clone()
+        }),
+    }
 }
 
 /// Says when an open loop's arrivals outran the bot: arrivals dropped at the in-flight cap,
