@@ -81,6 +81,21 @@ struct Cli {
     /// Keep the live view up this many seconds after the gate, to read the final state.
     #[arg(long, value_name = "SECS", requires = "live")]
     live_linger: Option<f64>,
+    /// Run shard I of N of a distributed test, 1-based (`--shard 2/4`); also read from
+    /// JOB_COMPLETION_INDEX (0-based) and CI_NODE_INDEX/CI_NODE_TOTAL. Gate the whole test
+    /// with `--merge` on the shards' results.
+    #[arg(long, value_name = "I/N", conflicts_with = "merge")]
+    shard: Option<String>,
+    /// Shards in the test, for JOB_COMPLETION_INDEX (overrides the config key `shards`).
+    #[arg(long, value_name = "N", conflicts_with = "merge")]
+    shard_total: Option<u32>,
+    /// Start executing at this instant (RFC 3339 or Unix seconds), so shards start together.
+    #[arg(long, value_name = "TIME", conflicts_with = "merge")]
+    start_at: Option<String>,
+    /// Gate the merge of these shard results (report directories, or directories holding
+    /// them) instead of running the test: same checks and exit codes.
+    #[arg(long, value_name = "DIR", num_args = 1..)]
+    merge: Vec<PathBuf>,
 }
 
 /// The gate's request and shaped configuration from the flags (and the config file).
@@ -109,7 +124,22 @@ fn setup(cli: &Cli) -> Result<(Config, GateRequest), perf_suite::SuiteError> {
         if let Some(url) = &cli.history_url {
             base.set_history_url_flag(url)?;
         }
-        Ok((r.shape(base)?, r))
+        let mut config = r.shape(base)?;
+        if cli.merge.is_empty() {
+            perf_suite::ShardRequest {
+                shard: cli.shard.clone(),
+                total: cli.shard_total,
+                start_at: cli.start_at.clone(),
+            }
+            .apply(&mut config)?;
+            if !config.shard.is_whole() && r.update_baseline {
+                return Err(perf_core_config_error(
+                    "--update-baseline",
+                    "a shard is a slice of the test: save the baseline from the merge (ci-gate --merge DIR... --update-baseline)",
+                ));
+            }
+        }
+        Ok((config, r))
     })
 }
 
@@ -118,6 +148,10 @@ enum Runtime {
     Auto,
     CurrentThread,
     MultiThread,
+}
+
+fn perf_core_config_error(key: &str, message: &str) -> perf_suite::SuiteError {
+    perf_suite::SuiteError::Invalid(perf_suite::ConfigError::new(key, message))
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -161,7 +195,11 @@ fn main() -> ExitCode {
             };
             let cancel = tokio_util::sync::CancellationToken::new();
             perf_suite::cancel_on_signals(cancel.clone());
-            let outcome = perf_suite::run_gate(&config, &request, events, cancel).await;
+            let outcome = if cli.merge.is_empty() {
+                perf_suite::run_gate(&config, &request, events, cancel).await
+            } else {
+                perf_suite::merge_gate(&config, &request, &cli.merge).await
+            };
             if let Some(live) = live {
                 live.finish(perf_live::LiveFinal {
                     verdict: match outcome.decision {

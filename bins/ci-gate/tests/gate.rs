@@ -224,3 +224,71 @@ fn a_password_in_history_url_is_refused_before_running() {
     assert!(!e.contains("hunter2"), "{e}");
     assert!(!dir.path().join("cicd_results").exists(), "nothing ran");
 }
+
+#[test]
+fn two_shards_gate_as_one_merge_and_a_missing_shard_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("suite.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({
+            "database_path": dir.path().join("messages.db"),
+            "fixture": {"messages": 1500},
+            "refbot": {"latency_scale": 0.0},
+            "synthetic_testing": {"scale": 0.005},
+            "performance_baselines": {"baselines_dir": dir.path().join("baselines")}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    for shard in ["1/2", "2/2"] {
+        let out = gate(
+            dir.path(),
+            &["--config", config, "--max-queries", "24", "--shard", shard],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "shard {shard}: {}",
+            stderr(&out)
+        );
+    }
+    let results = dir.path().join("cicd_results");
+    let runs: Vec<std::path::PathBuf> = std::fs::read_dir(&results)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(runs.len(), 2);
+
+    let out = gate(
+        dir.path(),
+        &["--config", config, "--merge", results.to_str().unwrap()],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("PASS critical_paths"), "{err}");
+    assert!(err.contains("PASS edge_case_handling"), "{err}");
+    let merged = std::fs::read_dir(&results)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().contains("-merged-2"))
+        .expect("the merge's report directory");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(merged.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["per_scenario"]["standard"]["count"], 24);
+    assert_eq!(report["merge"]["shards"].as_array().unwrap().len(), 2);
+
+    // Only one shard: the merge is incomplete, and the gate blocks.
+    let out = gate(
+        dir.path(),
+        &["--config", config, "--merge", runs[0].to_str().unwrap()],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("missing"), "{err}");
+}

@@ -91,6 +91,16 @@ pub(crate) struct Cli {
     /// Keep the live view up this many seconds after the run, to read the final state.
     #[arg(long, global = true, value_name = "SECS", requires = "live")]
     live_linger: Option<f64>,
+    /// Run shard I of N of a distributed test, 1-based (`--shard 2/4`); also read from
+    /// JOB_COMPLETION_INDEX (0-based, Kubernetes) and CI_NODE_INDEX/CI_NODE_TOTAL (GitLab).
+    #[arg(long, global = true, value_name = "I/N")]
+    shard: Option<String>,
+    /// Shards in the test, for JOB_COMPLETION_INDEX (overrides the config key `shards`).
+    #[arg(long, global = true, value_name = "N")]
+    shard_total: Option<u32>,
+    /// Start executing at this instant (RFC 3339 or Unix seconds), so shards start together.
+    #[arg(long, global = true, value_name = "TIME")]
+    start_at: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -178,6 +188,22 @@ impl Cli {
             c.performance_baselines.missing_baseline = perf_baseline::MissingBaseline::Lenient;
         }
         c.validate()?;
+        // Only a run is a shard: `merge`, `history` and the others read results.
+        let runs = matches!(
+            self.command,
+            None | Some(Command::Baseline(BaselineCommand::Create {
+                from_run: None,
+                ..
+            }))
+        );
+        if runs {
+            perf_suite::ShardRequest {
+                shard: self.shard.clone(),
+                total: self.shard_total,
+                start_at: self.start_at.clone(),
+            }
+            .apply(&mut c)?;
+        }
         Ok(c)
     }
 }

@@ -31,6 +31,14 @@ pub(crate) enum Command {
     /// a climb, then bisection), with the knee, what limits it and a USL prediction;
     /// reports under `<output_dir>/capacity-<id>/` (docs/capacity.md).
     Capacity(crate::capacity::CapacityArgs),
+    /// Merge the results of a distributed test's shards (their report directories, or
+    /// directories holding them) into one result, run phases 5 and 6 on it and write its
+    /// reports; exits as a run would (docs/distributed.md).
+    Merge {
+        /// Shard report directories, or directories holding them.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
 }
 
 /// `orchestrator baseline ...`
@@ -129,6 +137,21 @@ pub(crate) async fn run(command: &Command, config: &Config) -> anyhow::Result<Op
             Ok(Some(exit_codes::OK))
         }
         Command::Baseline(BaselineCommand::Create { from_run: None, .. }) => Ok(None),
+        Command::Merge { dirs } => {
+            let outcome = perf_suite::merge_and_report(config, dirs, None, |_| {})
+                .await
+                .context("merging shard results")?;
+            print!(
+                "{}",
+                perf_report::render_terminal(&outcome.result, perf_report::color_enabled())
+            );
+            println!("\nReports: {}", outcome.run_dir().display());
+            let (code, reasons) = perf_suite::exit_code_of(&outcome.result);
+            for reason in &reasons {
+                eprintln!("failed: {reason}");
+            }
+            Ok(Some(code))
+        }
         Command::History { limit } => {
             let location = config.history_location()?;
             let history = perf_baseline::History::connect(&location).await?;

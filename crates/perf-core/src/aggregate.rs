@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     CheckResult, Comparison, ContentProfile, GoodputTally, LatencyHistogram, LatencySummary,
-    Outcome, ResourcePeaks, ResourceSample, Sample, TargetInfo, Timeline, TrendSeries,
-    MAX_TRACKED_NAMES, OTHER,
+    MergeInfo, Outcome, ResourcePeaks, ResourceSample, Sample, ShardInfo, TargetInfo, Timeline,
+    TrendSeries, MAX_TRACKED_NAMES, OTHER,
 };
 
 /// Version of the [`RunResult`] JSON format. Bumped on any incompatible change.
@@ -379,6 +379,12 @@ pub struct RunResult {
     /// Agent names and categories past [`MAX_TRACKED_NAMES`], counted under [`OTHER`].
     #[serde(default, skip_serializing_if = "FoldedNames::is_empty")]
     pub folded: FoldedNames,
+    /// The shard of a distributed test this result covers, when it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// How the shards of a distributed test were merged into this result, when they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<MergeInfo>,
 }
 
 /// Distinct names counted more than this are not told apart any more: the count stops.
@@ -487,6 +493,8 @@ impl RunResult {
             notes: Vec::new(),
             folded: FoldedNames::default(),
             goodput: None,
+            shard: None,
+            merge: None,
         }
     }
 

@@ -70,6 +70,7 @@ mod resource;
 mod rng;
 mod sample;
 mod scenario;
+mod shard;
 mod slo;
 mod suggest;
 mod target;
@@ -101,6 +102,7 @@ pub use resource::{ResourcePeaks, ResourceSample};
 pub use rng::SplitMix64;
 pub use sample::{Outcome, Sample};
 pub use scenario::{Scenario, ScenarioInfo, StressLevel};
+pub use shard::{MergeInfo, Shard, ShardInfo, ShardSummary, MAX_SHARDS, SHARD_FORMAT_VERSION};
 pub use slo::{
     GoodCounts, GoodputFigures, GoodputSummary, GoodputTally, Judged, SloCheck, SloKind, Slos,
 };

@@ -63,18 +63,39 @@ impl Timeline {
 
     /// Adds another timeline, first bringing both to the same bucket width.
     pub fn merge(&mut self, other: &Timeline) {
+        self.merge_at(other, 0.0);
+    }
+
+    /// Adds another timeline that started `offset_s` seconds after this one (a shard
+    /// that started later), first bringing both to the same bucket width; the offset is
+    /// rounded to whole buckets.
+    pub fn merge_at(&mut self, other: &Timeline, offset_s: f64) {
         let mut other = other.clone();
-        while other.bucket_s < self.bucket_s {
-            other.coarsen();
-        }
-        while self.bucket_s < other.bucket_s {
+        let offset_s = if offset_s.is_finite() {
+            offset_s.max(0.0)
+        } else {
+            0.0
+        };
+        loop {
+            while other.bucket_s < self.bucket_s {
+                other.coarsen();
+            }
+            while self.bucket_s < other.bucket_s {
+                self.coarsen();
+            }
+            let shift = (offset_s / self.bucket_s).round() as usize;
+            if other.buckets.is_empty() || shift + other.buckets.len() <= MAX_TIMELINE_BUCKETS {
+                break;
+            }
             self.coarsen();
         }
-        if self.buckets.len() < other.buckets.len() {
+        let shift = (offset_s / self.bucket_s).round() as usize;
+        let shift = if other.buckets.is_empty() { 0 } else { shift };
+        if self.buckets.len() < shift + other.buckets.len() {
             self.buckets
-                .resize_with(other.buckets.len(), TimeBucket::default);
+                .resize_with(shift + other.buckets.len(), TimeBucket::default);
         }
-        for (mine, theirs) in self.buckets.iter_mut().zip(&other.buckets) {
+        for (mine, theirs) in self.buckets.iter_mut().skip(shift).zip(&other.buckets) {
             mine.count += theirs.count;
             mine.failures += theirs.failures;
             mine.dropped += theirs.dropped;
@@ -102,6 +123,23 @@ impl Timeline {
 mod tests {
     use super::*;
     use crate::Outcome;
+
+    #[test]
+    fn a_later_shard_lands_in_later_buckets() {
+        let mut a = Timeline::default();
+        a.record(&at(0.2));
+        let mut b = Timeline::default();
+        b.record(&at(0.5));
+        a.merge_at(&b, 2.0);
+        let counts: Vec<u64> = a.buckets.iter().map(|b| b.count).collect();
+        assert_eq!(counts, vec![1, 0, 1]);
+        let mut c = Timeline::default();
+        c.record(&at(1.0));
+        a.merge_at(&c, 500.0);
+        assert!(a.buckets.len() <= MAX_TIMELINE_BUCKETS);
+        assert_eq!(a.buckets.iter().map(|b| b.count).sum::<u64>(), 3);
+        assert!(a.bucket_s >= 4.0, "coarsened to fit: {}", a.bucket_s);
+    }
 
     fn at(sec: f64) -> Sample {
         Sample {

@@ -146,6 +146,8 @@ pub enum CheckGroup {
     Robustness,
     /// One of the deployment gate's four checks.
     Gate,
+    /// A distributed test's shards: all of them merged.
+    Distributed,
 }
 
 impl CheckGroup {
@@ -156,6 +158,7 @@ impl CheckGroup {
             CheckGroup::Baseline => "baseline",
             CheckGroup::Robustness => "robustness",
             CheckGroup::Gate => "gate",
+            CheckGroup::Distributed => "distributed",
         }
     }
 }

@@ -218,6 +218,18 @@ pub fn render_html(result: &RunResult) -> String {
     for note in &status.notes {
         let _ = write!(out, r#"<div class="note">{}</div>"#, cell(note));
     }
+    if let Some(line) = crate::shards::shard_line(result) {
+        let _ = write!(out, r#"<div class="note">{}</div>"#, cell(&line));
+    }
+    if let Some((title, rows)) = crate::shards::shard_table(result) {
+        let _ = write!(out, r#"<section id="shards"><h2>{}</h2>"#, h(&title));
+        let rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| r.iter().map(|c| cell(c)).collect())
+            .collect();
+        table(&mut out, &crate::shards::SHARD_HEADER, &rows);
+        out.push_str("</section>");
+    }
     let streamed = model::has_streaming(result);
     out.push_str(r##"<nav><a href="#checks">Checks</a><a href="#latency">Latency</a>"##);
     if streamed {

@@ -28,6 +28,7 @@ mod junit;
 mod markdown;
 mod model;
 mod runs;
+mod shards;
 mod status;
 mod svg;
 mod terminal;

@@ -111,6 +111,26 @@ pub fn render_markdown(result: &RunResult) -> String {
     if !status.notes.is_empty() {
         out.push('\n');
     }
+    if let Some(line) = crate::shards::shard_line(result) {
+        let _ = writeln!(out, "> {}\n", cell(&line));
+    }
+    if let Some((title, rows)) = crate::shards::shard_table(result) {
+        let _ = writeln!(out, "### {}\n", cell(&title));
+        let head: Vec<&str> = crate::shards::SHARD_HEADER
+            .iter()
+            .map(|c| c.trim_start_matches('#'))
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {} |\n|---|---|--:|--:|--:|--:|--:|---|",
+            head.join(" | ")
+        );
+        for row in rows {
+            let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
+        }
+        out.push('\n');
+    }
 
     // Critical paths, or the per-agent figures when the run named none.
     let paths = model::critical_paths(result);

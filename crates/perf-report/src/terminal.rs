@@ -101,6 +101,26 @@ pub fn render_terminal(result: &RunResult, color: bool) -> String {
             term(&truncate(note, 200))
         );
     }
+    if let Some(line) = crate::shards::shard_line(result) {
+        let _ = writeln!(out, "{}", p.wrap(DIM, &term(&truncate(&line, 240))));
+    }
+    if let Some((title, rows)) = crate::shards::shard_table(result) {
+        let _ = writeln!(out, "{}", p.wrap(BOLD, &term(&title)));
+        for r in rows {
+            let _ = writeln!(
+                out,
+                "  {:<7} {:<20} {:>8} q {:>9}/s  offset {:>9}  late {:>9}  cpu {:>6}  {}",
+                term(&r[0]),
+                term(&truncate(&r[1], 20)),
+                term(&r[2]),
+                term(&r[3]),
+                term(&r[4]),
+                term(&r[5]),
+                term(&r[6]),
+                p.wrap(YELLOW, &term(&r[7]))
+            );
+        }
+    }
     out.push('\n');
 
     // Streaming columns only when something streamed (or had a token count), so a run

@@ -173,6 +173,9 @@ pub struct RunnerConfig {
     pub sample_events: bool,
     /// Seed of the Poisson arrival gaps.
     pub seed: u64,
+    /// The slice of every plan this runner sends, for a distributed test (default: the
+    /// whole plan). See [`crate::shard_arrivals`] and [`crate::shard_closed`].
+    pub shard: perf_core::Shard,
 }
 
 impl Default for RunnerConfig {
@@ -185,6 +188,7 @@ impl Default for RunnerConfig {
             monitor: None,
             sample_events: true,
             seed: 0x5eed,
+            shard: perf_core::Shard::WHOLE,
         }
     }
 }

@@ -74,6 +74,7 @@ mod monitor;
 mod record;
 mod runner;
 mod schedule;
+mod shard;
 
 pub use config::{MonitorConfig, Plan, RetryPolicy, RunnerConfig};
 pub use error::RunnerError;
@@ -81,6 +82,7 @@ pub use events::{RunEvent, SampleEvent};
 pub use monitor::ResourceMonitor;
 pub use runner::{PlanStats, Runner};
 pub use schedule::{ArrivalSchedule, ScheduledArrival};
+pub use shard::{shard_arrivals, shard_chains, shard_closed, shard_max_in_flight, ClosedShare};
 
 #[cfg(test)]
 mod send_sync_tests {

@@ -6,8 +6,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use perf_core::{
-    BotTarget, ClosedLoop, LoadProfile, OpenLoop, Query, ResourceSample, RunResult, ScheduleStats,
-    TargetError,
+    BotTarget, LoadProfile, OpenLoop, Query, ResourceSample, RunResult, ScheduleStats, TargetError,
 };
 use tokio::runtime::RuntimeFlavor;
 use tokio::sync::mpsc::UnboundedSender;
@@ -18,7 +17,7 @@ use tokio_util::task::TaskTracker;
 use crate::exec::run_query;
 use crate::monitor::monitor_thread;
 use crate::record::{lock, Aggregator, PlanIndex, Recorder, SamplesWriter, Shared, Timing};
-use crate::{ArrivalSchedule, Plan, RunEvent, RunnerConfig, RunnerError};
+use crate::{Plan, RunEvent, RunnerConfig, RunnerError};
 
 /// What one plan did, beside the samples folded into the [`RunResult`].
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -221,11 +220,15 @@ impl Runner {
         let tracker = TaskTracker::new();
         match &plan.load {
             LoadProfile::Closed(c) => {
-                self.closed_loop(&ctx, &tracker, c, plan.max_queries, plan.chain)
+                // A shard with no user (fewer users than shards) sends none of this plan.
+                if let Some(share) = crate::shard_closed(c, self.config.shard) {
+                    self.closed_loop(&ctx, &tracker, &share, plan.max_queries, plan.chain)
+                }
             }
             LoadProfile::Open(o) => {
                 let cap = plan.max_queries.unwrap_or(u64::MAX);
                 let seed = self.config.seed;
+                let shard = self.config.shard;
                 let handle = tokio::runtime::Handle::current();
                 if handle.runtime_flavor() == RuntimeFlavor::CurrentThread {
                     open_schedule(
@@ -233,7 +236,7 @@ impl Runner {
                         tracker.clone(),
                         o.clone(),
                         cap,
-                        seed,
+                        (seed, shard),
                         Waits::Tokio,
                     )
                     .await;
@@ -246,7 +249,7 @@ impl Runner {
                         tracker.clone(),
                         o.clone(),
                         cap,
-                        seed,
+                        (seed, shard),
                         Waits::Thread,
                     );
                     if tokio::task::spawn_blocking(move || handle.block_on(schedule))
@@ -311,7 +314,9 @@ impl Runner {
 
         let sent = plan_result.overall.count - plan_result.schedule.dropped;
         let achieved_per_s = if wall > 0.0 { sent as f64 / wall } else { 0.0 };
-        let ceiling_per_s = match &plan.load {
+        // A shard's notes and ceiling are about its own slice of the plan.
+        let load = shard_load(&plan.load, self.config.shard);
+        let ceiling_per_s = match &load {
             LoadProfile::Closed(c) => c.rate_limit_per_second,
             LoadProfile::Open(_) => None,
         };
@@ -331,10 +336,10 @@ impl Runner {
         result.merge(&plan_result);
         result.wall_time_s = before + wall;
         fold_readings(result, readings);
-        if let Some(note) = ceiling_note(&plan.load, sent, achieved_per_s) {
+        if let Some(note) = ceiling_note(&load, sent, achieved_per_s) {
             result.notes.push(note);
         }
-        if let Some(note) = open_note(&plan.load, &stats, wall) {
+        if let Some(note) = open_note(&load, &stats, wall) {
             result.notes.push(note);
         }
         if abandoned > 0 {
@@ -353,10 +358,11 @@ impl Runner {
         &self,
         ctx: &Arc<Ctx>,
         tracker: &TaskTracker,
-        c: &ClosedLoop,
+        share: &crate::ClosedShare,
         max_queries: Option<u64>,
         chain: usize,
     ) {
+        let c = &share.load;
         let len = ctx.queries.len() as u64;
         let total = match (c.duration, max_queries) {
             (None, Some(m)) => m.min(len),
@@ -387,14 +393,23 @@ impl Runner {
                 .unwrap_or_default()
         )));
         let next = Arc::new(AtomicU64::new(0));
-        let chains = total.div_ceil(params.chain);
+        // This shard's chains: every `active`-th from its slot.
+        let chains = total
+            .div_ceil(params.chain)
+            .saturating_sub(share.slot)
+            .div_ceil(share.active);
         let users = usize::try_from(chains).map_or(c.users, |t| c.users.min(t));
+        let deal = Deal {
+            active: share.active,
+            slot: share.slot,
+        };
         for _ in 0..users {
             tracker.spawn(closed_worker(
                 ctx.clone(),
                 params,
                 ceiling.clone(),
                 next.clone(),
+                deal,
             ));
         }
     }
@@ -456,7 +471,7 @@ async fn open_schedule(
     tracker: TaskTracker,
     o: OpenLoop,
     cap: u64,
-    seed: u64,
+    (seed, shard): (u64, perf_core::Shard),
     waits: Waits,
 ) {
     let in_flight = Arc::new(AtomicUsize::new(0));
@@ -465,16 +480,19 @@ async fn open_schedule(
     let mut inline = true;
     let mut slow_polls = 0u32;
     let len = ctx.queries.len();
-    let mut schedule = ArrivalSchedule::new(&o, seed).peekable();
+    let max_in_flight = crate::shard_max_in_flight(o.max_in_flight, shard);
+    // Arrival k of the one-machine schedule, when it is this shard's; `k` also picks the
+    // query, so the shards together send what one machine would.
+    let mut schedule = crate::shard_arrivals(&o, seed, shard)
+        .take_while(|(k, _)| *k < cap)
+        .peekable();
     let mut next_timer: Option<(Instant, Pin<Box<Sleep>>)> = None;
     let mut last_wake = ctx.t0;
     let _unpark = (waits == Waits::Thread).then(|| unpark_on_cancel(&ctx.cancel));
-    let mut k = 0u64;
-    while let Some(arrival) = schedule.next() {
-        if k >= cap || ctx.cancel.is_cancelled() {
+    while let Some((k, arrival)) = schedule.next() {
+        if ctx.cancel.is_cancelled() {
             break;
         }
-        k += 1;
         if arrival.stage != stage {
             stage = arrival.stage;
             if let Some(s) = o.stages.get(stage) {
@@ -506,7 +524,7 @@ async fn open_schedule(
                 // Registers the next arrival's timer while this one is still pending: a
                 // timer added behind the earliest one does not make tokio's time driver
                 // wake its thread, which otherwise costs two system calls per arrival.
-                if let Some(next) = schedule.peek() {
+                if let Some((_, next)) = schedule.peek() {
                     let at = later(ctx.t0, next.offset);
                     if at > intended {
                         let mut t = Box::pin(tokio::time::sleep_until(at));
@@ -525,8 +543,8 @@ async fn open_schedule(
                 }
             }
         }
-        let qi = ((k - 1) % len as u64) as usize;
-        if in_flight.load(Ordering::Acquire) >= o.max_in_flight {
+        let qi = (k % len as u64) as usize;
+        if in_flight.load(Ordering::Acquire) >= max_in_flight {
             let at = ctx.timing(intended, intended, intended).scheduled_at_us;
             dropped.record_dropped(&ctx.queries[qi], at);
             continue;
@@ -577,6 +595,18 @@ fn ceiling_note(load: &LoadProfile, sent: u64, achieved: f64) -> Option<String> 
             c.users
         )
     })
+}
+
+/// The part of `load` a shard applies: its users and ceiling, or its in-flight cap.
+fn shard_load(load: &LoadProfile, shard: perf_core::Shard) -> LoadProfile {
+    match load {
+        LoadProfile::Closed(c) => crate::shard_closed(c, shard)
+            .map_or_else(|| load.clone(), |s| LoadProfile::Closed(s.load)),
+        LoadProfile::Open(o) => LoadProfile::Open(OpenLoop {
+            max_in_flight: crate::shard_max_in_flight(o.max_in_flight, shard),
+            ..o.clone()
+        }),
+    }
 }
 
 /// Says when an open loop's arrivals outran the bot: arrivals dropped at the in-flight cap,
@@ -659,6 +689,14 @@ const SLOW_POLLS_TO_STOP_INLINE: u32 = 8;
 
 const SATURATED_NOTE: &str = "The harness saturated a CPU core during the run";
 
+/// Which claims of the one-machine order a shard's closed loop takes: claim `c` of the
+/// shard is chain `c × active + slot` (see [`crate::ClosedShare`]).
+#[derive(Debug, Clone, Copy)]
+struct Deal {
+    active: u64,
+    slot: u64,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct ClosedParams {
     total: u64,
@@ -695,6 +733,7 @@ async fn closed_worker(
     p: ClosedParams,
     ceiling: Option<Arc<Ceiling>>,
     next: Arc<AtomicU64>,
+    deal: Deal,
 ) {
     let mut rec = Recorder::batching(ctx.shared.clone());
     let len = ctx.queries.len() as u64;
@@ -705,6 +744,7 @@ async fn closed_worker(
         }
         // Claim first, so a user does not think after its last query.
         let c = next.fetch_add(1, Ordering::Relaxed);
+        let c = c.saturating_mul(deal.active).saturating_add(deal.slot);
         let first = c.saturating_mul(p.chain);
         if first >= p.total {
             break;

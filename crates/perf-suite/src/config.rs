@@ -67,6 +67,15 @@ pub struct Config {
     /// `docs/capacity.md`.
     #[serde(default, skip_serializing_if = "perf_core::Slos::is_empty")]
     pub slos: perf_core::Slos,
+    /// Shards the test is split into, for an engine's index variable that carries no total
+    /// (`JOB_COMPLETION_INDEX`); `--shard-total` overrides it (docs/distributed.md).
+    pub shards: u32,
+    /// Which shard this process runs (from `--shard` or the engine's index; not a file key).
+    #[serde(skip)]
+    pub shard: perf_core::Shard,
+    /// The wall-clock instant every shard starts executing at (`--start-at`; not a file key).
+    #[serde(skip)]
+    pub start_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Peak resource use of the target that `ci-gate`'s resource check accepts.
@@ -250,6 +259,9 @@ impl Default for Config {
             grace_period: 5.0,
             resource_limits: ResourceLimits::default(),
             slos: perf_core::Slos::default(),
+            shards: 1,
+            shard: perf_core::Shard::WHOLE,
+            start_at: None,
         }
     }
 }
@@ -659,6 +671,16 @@ fn perf_baseline_validate(c: &Config) -> Result<(), perf_core::ConfigError> {
                 format!("`{var}` is not an environment variable name: use letters, digits and `_`, e.g. PERF_HISTORY_URL"),
             ));
         }
+    }
+    if c.shards == 0 || c.shards > perf_core::MAX_SHARDS {
+        return Err(perf_core::ConfigError::new(
+            "shards",
+            format!(
+                "{} is not a number of shards: give 1 to {}",
+                c.shards,
+                perf_core::MAX_SHARDS
+            ),
+        ));
     }
     if c.trend_runs < 2 {
         return Err(perf_core::ConfigError::new(

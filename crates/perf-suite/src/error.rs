@@ -53,6 +53,17 @@ pub enum SuiteError {
     /// A report could not be written.
     #[error(transparent)]
     Report(#[from] perf_report::ReportError),
+    /// A shard result cannot be merged: damaged, from a newer version, from another test,
+    /// or given twice.
+    #[error("shard result {file}{}: {message}", if field.is_empty() { String::new() } else { format!(", field `{field}`") })]
+    Shard {
+        /// The file (or directory) at fault.
+        file: PathBuf,
+        /// The field at fault; empty for the whole file.
+        field: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// A result file could not be written.
     #[error("cannot write {path}: {source}")]
     Io {

@@ -165,7 +165,7 @@ pub struct GateOutcome {
 }
 
 impl GateOutcome {
-    fn without_run(decision: GateDecision, reason: String) -> Self {
+    pub(crate) fn without_run(decision: GateDecision, reason: String) -> Self {
         Self {
             decision,
             reason,
@@ -235,7 +235,13 @@ pub async fn run_gate(
     let events_for_capacity = events.clone();
     // The gate's checks and the budget note go into the result before the reports are
     // written, so the reports are written once and hold everything.
+    // A shard's figures are a slice of the test: the gate decides on their merge
+    // (`ci-gate --merge`), so a shard only runs and reports.
+    let sharded = !config.shard.is_whole();
     let add_gate_checks = move |result: &mut RunResult| {
+        if sharded {
+            return;
+        }
         if result.interrupted && note_budget.ran_out() {
             result.notes.push(format!(
                 "the {:.0} s budget ran out after {:.1} s: the checks below cover the partial run",
@@ -303,10 +309,20 @@ pub async fn run_gate(
             }
         }
     }
-    let (mut decision, mut reason) = decide(&suite.result, config, budget_ran_out, request.budget);
+    let (mut decision, mut reason) = if sharded && !suite.result.interrupted {
+        (
+            GateDecision::Deploy,
+            format!(
+                "shard {} ran; the gate decides on the merge of the shards (ci-gate --merge DIR...)",
+                config.shard
+            ),
+        )
+    } else {
+        decide(&suite.result, config, budget_ran_out, request.budget)
+    };
     let mut checks = gate_checks_of(&suite.result);
-    if let (Some(min), GateDecision::Deploy | GateDecision::Blocked) =
-        (request.min_capacity, decision)
+    if let (Some(min), GateDecision::Deploy | GateDecision::Blocked, false) =
+        (request.min_capacity, decision, sharded)
     {
         // What is left of the budget, minus the margin the budget keeps for reports.
         let left = request
@@ -344,7 +360,7 @@ pub async fn run_gate(
     }
 }
 
-fn gate_checks_of(result: &RunResult) -> Vec<CheckResult> {
+pub(crate) fn gate_checks_of(result: &RunResult) -> Vec<CheckResult> {
     result
         .checks
         .iter()

@@ -8,10 +8,12 @@
 
 mod capacity;
 mod config;
+mod distributed;
 mod edge;
 mod error;
 mod gate;
 mod gate_run;
+mod merge;
 mod pipeline;
 mod tester;
 
@@ -26,6 +28,7 @@ pub use config::{
     MAX_GRACE_PERIOD_S, MAX_MONITORING_INTERVAL_S, MAX_PACED_RUN_S, MAX_QUERY_COUNT,
     MAX_QUERY_TIMEOUT_S, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND,
 };
+pub use distributed::{config_digest, host_name, parse_start_at, ShardRequest, MAX_START_AHEAD};
 pub use edge::EdgeCaseRun;
 pub use error::SuiteError;
 pub use gate::{
@@ -35,6 +38,11 @@ pub use gate_run::{
     append_github_step_summary, cancel_on_signals, decide as gate_decision, run_gate, Budget,
     GateDecision, GateOutcome, GateRequest, MAX_GATE_BUDGET,
 };
+pub use merge::{
+    find_shard_reports, merge_and_report, merge_gate, merge_run_id, merge_shards, SHARDS_CHECK,
+};
+/// Re-exported for the binaries' own argument checks.
+pub use perf_core::ConfigError;
 pub use pipeline::{
     preflight, run_suite, run_suite_amending, run_suite_with_end_grace, save_baseline, PhaseEvent,
     SuiteEvent, SuiteOutcome, HARNESS_VERSION, PHASES,

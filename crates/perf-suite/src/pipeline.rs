@@ -211,11 +211,19 @@ async fn run_suite_inner(
     // often share a small process id, and shards started at one instant share the second,
     // while a shared history keys runs by id (a taken id is refused, never overwritten).
     let nanos = started_at.timestamp_subsec_nanos();
-    let run_id = format!(
+    let mut run_id = format!(
         "{}-{:04x}",
         started_at.format("%Y%m%dT%H%M%SZ"),
         (std::process::id() ^ nanos ^ (nanos >> 16)) & 0xffff
     );
+    if !config.shard.is_whole() {
+        // Shards' reports often end up in one directory (artifacts, a volume).
+        run_id.push_str(&format!(
+            "-shard{}of{}",
+            config.shard.number(),
+            config.shard.total()
+        ));
+    }
     let run_dir = config.output_dir.join(&run_id);
     phases.emit(SuiteEvent::RunStarted {
         run_id: run_id.clone(),
@@ -303,6 +311,8 @@ async fn run_suite_inner(
     result.content = Some(content);
     result.config = shown_config(config);
     result.goodput = Some(perf_core::GoodputTally::new(&config.slos));
+    // A distributed test's shards wait for their shared start instant here.
+    result.shard = crate::distributed::wait_for_start(config).await;
     let t = phases.start(4);
     let outcome = Execution {
         config,
@@ -371,8 +381,14 @@ async fn run_suite_inner(
     }
 
     // Phase 5: baseline analysis.
+    // A shard's figures are a slice of the test: phases 5 and 6 and the history judge the
+    // merge of all shards (`orchestrator merge`), not each one.
+    let shard_note = (!config.shard.is_whole())
+        .then(|| format!("shard {}: judged on the merge of the shards", config.shard));
     let pb = &config.performance_baselines;
-    if pb.enabled {
+    if let Some(why) = &shard_note {
+        phases.skip(5, why);
+    } else if pb.enabled {
         let t = phases.start(5);
         let store = perf_baseline::BaselineStore::new(&pb.baselines_dir);
         let env = perf_baseline::EnvironmentFingerprint::detect(&result.target, HARNESS_VERSION);
@@ -407,7 +423,9 @@ async fn run_suite_inner(
 
     // Phase 6: regression testing of the critical paths.
     let rt = &config.regression_testing;
-    if rt.enabled {
+    if let Some(why) = &shard_note {
+        phases.skip(6, why);
+    } else if rt.enabled {
         let t = phases.start(6);
         let checks = perf_baseline::critical_path_checks(&result, &rt.critical_paths, &rt.limits);
         let failed = checks.iter().filter(|c| !c.passed).count();
@@ -437,7 +455,7 @@ async fn run_suite_inner(
 
     // History and trends: a broken history must not lose the run, so the reports are
     // still written; the problem makes the run exit 2 (`SuiteOutcome::problems`).
-    if config.record_history {
+    if config.record_history && shard_note.is_none() {
         if let Err(e) = record_history(config, &mut result).await {
             let message = format!("run history not updated: {e}");
             result.notes.push(message.clone());
@@ -692,6 +710,7 @@ impl Execution<'_> {
                 interval: secs(config.resource_monitoring.monitoring_interval),
             }),
             seed: config.seed,
+            shard: config.shard,
             grace_period: secs(config.grace_period),
             ..RunnerConfig::default()
         };
@@ -764,7 +783,7 @@ async fn run_plans(
 
 /// Records the run in the history (the SQLite file, or the shared database the
 /// configuration names) and loads the trends of the last runs.
-async fn record_history(
+pub(crate) async fn record_history(
     config: &Config,
     result: &mut RunResult,
 ) -> Result<(), perf_baseline::BaselineError> {

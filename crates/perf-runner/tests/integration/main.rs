@@ -10,3 +10,4 @@ mod errors;
 mod lifecycle;
 mod monitor;
 mod open;
+mod shard;

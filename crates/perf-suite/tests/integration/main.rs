@@ -1,6 +1,7 @@
 //! End-to-end tests of the suite pipeline on small generated databases.
 
 mod capacity;
+mod distributed;
 mod edge;
 mod gate;
 mod ground_truth;
