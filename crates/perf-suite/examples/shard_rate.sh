@@ -9,12 +9,11 @@ n=${1:-4}; rate=${2:-400}; secs=${3:-20}
 bin=target/release
 work=$(mktemp -d)
 trap 'kill $bot 2>/dev/null; rm -rf "$work"' EXIT
-$bin/orchestrator --quiet --out "$work/gen" --database "$work/db.sqlite" --query-count 4 \
-  --no-rate-limit >/dev/null 2>&1 || true
+# refbot generates the database when it is missing, then prints its address.
 $bin/refbot serve --addr 127.0.0.1:0 --latency-scale 0 --database "$work/db.sqlite" > "$work/bot.out" &
 bot=$!
-sleep 1
-url=$(sed -n 's/^refbot: listening on //p' "$work/bot.out")
+url=""
+while [ -z "$url" ]; do sleep 0.2; url=$(sed -n 's/^refbot: listening on //p' "$work/bot.out"); done
 cat > "$work/open.json" <<JSON
 {"format_version": 1, "name": "open_rate", "kind": "custom",
  "load": {"mode": "constant", "rate": $rate, "duration": $secs, "max_in_flight": 256},
@@ -30,18 +29,20 @@ cat > "$work/suite.json" <<JSON
 JSON
 start=$(( $(date +%s) + 5 ))
 i=1
+pids=""
 while [ $i -le "$n" ]; do
   $bin/orchestrator --quiet --config "$work/suite.json" --target "$url/query" \
-    --shard "$i/$n" --start-at "$start" --out "$work/shards" > /dev/null 2>&1 &
+    --shard "$i/$n" --start-at "$start" --out "$work/shards" > "$work/shard$i.log" 2>&1 &
+  pids="$pids $!"
   i=$((i + 1))
 done
-wait $(jobs -p | grep -v "^$bot$") 2>/dev/null || true
+for p in $pids; do wait "$p" || true; done
 python3 - "$work/shards" "$rate" "$secs" "$n" <<'PY'
 import glob, json, sys
 from datetime import datetime
 root, rate, secs, n = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-reports = [json.load(open(f)) for f in glob.glob(f"{root}/*/report.json")]
-assert len(reports) == n, len(reports)
+reports = [json.load(open(f)) for f in glob.glob(f"{root}/*-shard*/report.json")]
+assert len(reports) == n, open(root + "/../shard1.log").read()
 sent = sum(r["per_scenario"]["open_rate"]["count"] - r["per_scenario"]["open_rate"]["outcomes"].get("dropped", 0) for r in reports)
 expected = rate * secs
 starts = sorted(datetime.fromisoformat(r["shard"]["execution_started_at"].replace("Z", "+00:00")).timestamp() for r in reports)
