@@ -323,7 +323,10 @@ fn judge(
     let steep = |f: Option<(f64, f64)>| f.is_some_and(|(b, t)| b > EARLY_STOP_SLOPE && t > 3.0);
     if stopped || steep(late_fit) || steep(fit.filter(|_| slope.n >= 20.0)) {
         failed.push(Limit::Saturated);
-    } else if late_fit.is_some_and(|(b, t)| b > SATURATED_SLOPE && t > 3.0) {
+    } else if [late_fit, fit.filter(|_| slope.n >= 20.0)]
+        .into_iter()
+        .any(|f| f.is_some_and(|(b, t)| b > SATURATED_SLOPE && t > 3.0))
+    {
         undecided.push(Limit::Saturated);
     }
     let verdict = if !failed.is_empty() {
