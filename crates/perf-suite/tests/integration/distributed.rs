@@ -168,9 +168,11 @@ async fn a_merge_missing_shards_never_becomes_the_baseline() {
         .iter()
         .map(|&i| write_shard(&dir.path().join("shards"), i as u32 + 1, 3, &parts[i]))
         .collect();
-    let mut config = perf_suite::Config::default();
-    config.output_dir = dir.path().join("reports");
-    config.record_history = false;
+    let mut config = perf_suite::Config {
+        output_dir: dir.path().join("reports"),
+        record_history: false,
+        ..perf_suite::Config::default()
+    };
     config.performance_baselines.baselines_dir = dir.path().join("baselines");
     config.performance_baselines.auto_update_baselines = true;
     let out = perf_suite::merge_and_report(&config, &dirs, None, |_| {})
