@@ -8,17 +8,16 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use perf_core::{
-    CheckGroup, CheckResult, MergeInfo, PhaseStatus, PhaseTiming, RunResult, ShardInfo,
-    ShardSummary, RUN_RESULT_FORMAT_VERSION, SHARD_FORMAT_VERSION,
+    CheckGroup, CheckResult, MergeInfo, PhaseTiming, RunResult, ShardInfo, ShardSummary,
+    RUN_RESULT_FORMAT_VERSION, SHARD_FORMAT_VERSION,
 };
 use serde::Deserialize;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::{Config, SuiteError, SuiteEvent, SuiteOutcome, HARNESS_VERSION, PHASES};
+use crate::{Config, SuiteError, SuiteEvent, SuiteOutcome};
 
 /// The name of the check a merge adds: failed when a shard is missing.
 pub const SHARDS_CHECK: &str = "all shards merged";
@@ -447,89 +446,26 @@ pub async fn merge_and_report(
     config.validate()?;
     let files = find_shard_reports(dirs)?;
     let mut result = merge_shards(&files, &merge_run_id(files.len()))?;
-    let emit = |e: SuiteEvent| {
-        if let Some(tx) = &events {
-            let _ = tx.send(e);
-        }
-    };
-    emit(SuiteEvent::RunStarted {
-        run_id: result.run_id.clone(),
-    });
-    let phase = |number: u8, t: Instant, status: PhaseStatus, detail: String| PhaseTiming {
-        number,
-        name: PHASES[usize::from(number) - 1].1.to_owned(),
-        seconds: t.elapsed().as_secs_f64(),
-        status,
-        detail,
-    };
-
-    let pb = &config.performance_baselines;
-    if pb.enabled {
-        let t = Instant::now();
-        let store = perf_baseline::BaselineStore::new(&pb.baselines_dir);
-        let env = perf_baseline::EnvironmentFingerprint::detect(&result.target, HARNESS_VERSION);
-        let mut policy = pb.policy();
-        if result.merge.as_ref().is_some_and(|m| !m.is_complete()) {
-            // Like an interrupted run, a merge missing shards never becomes the baseline.
-            policy.update = perf_baseline::UpdatePolicy::Never;
-        }
-        let outcome = perf_baseline::check_against_baseline(&store, &result, &env, &policy)?;
-        let check = CheckResult {
-            group: CheckGroup::Baseline,
-            name: pb.baseline_name.clone(),
-            passed: outcome.passed,
-            reason: outcome.message.clone(),
-        };
-        emit(SuiteEvent::Check(check.clone()));
-        result.checks.push(check);
-        result.comparison = outcome.comparison;
-        let status = if outcome.passed {
-            PhaseStatus::Completed
-        } else {
-            PhaseStatus::Failed
-        };
-        result.phases.push(phase(5, t, status, outcome.message));
-    } else {
-        result.phases.push(phase(
-            5,
-            Instant::now(),
-            PhaseStatus::Skipped,
-            "performance_baselines.enabled is false".to_owned(),
-        ));
+    if let Some(tx) = &events {
+        let _ = tx.send(SuiteEvent::RunStarted {
+            run_id: result.run_id.clone(),
+        });
     }
-
-    let rt = &config.regression_testing;
-    if rt.enabled {
-        let t = Instant::now();
-        let checks = perf_baseline::critical_path_checks(&result, &rt.critical_paths, &rt.limits);
-        let failed = checks.iter().filter(|c| !c.passed).count();
-        let detail = format!(
-            "{} of {} critical paths passed",
-            checks.len() - failed,
-            checks.len()
-        );
-        for c in &checks {
-            emit(SuiteEvent::Check(c.clone()));
-        }
-        result.checks.extend(checks);
-        let status = if failed == 0 {
-            PhaseStatus::Completed
-        } else {
-            PhaseStatus::Failed
-        };
-        result.phases.push(phase(6, t, status, detail));
-    } else {
-        result.phases.push(phase(
-            6,
-            Instant::now(),
-            PhaseStatus::Skipped,
-            "regression_testing.enabled is false".to_owned(),
-        ));
+    let mut policy = config.performance_baselines.policy();
+    if result.merge.as_ref().is_some_and(|m| !m.is_complete()) {
+        // Like an interrupted run, a merge missing shards never becomes the baseline.
+        policy.update = perf_baseline::UpdatePolicy::Never;
     }
-
-    // As for a run: a broken history loses nothing (the reports are written) and makes the
-    // merge exit 2 (`SuiteOutcome::problems`).
     let mut problems = Vec::new();
+    let mut phases = crate::pipeline::Phases {
+        events: events.as_ref(),
+        timings: std::mem::take(&mut result.phases),
+    };
+    crate::pipeline::judge(config, &policy, &mut result, &mut phases, &mut problems);
+    result.phases = phases.timings;
+
+    // As for a run: a broken baseline or history loses nothing (the reports are written)
+    // and makes the merge exit 2 (`SuiteOutcome::problems`).
     if config.record_history {
         if let Err(e) = crate::pipeline::record_history(config, &mut result).await {
             let message = format!("run history not updated: {e}");

@@ -116,9 +116,9 @@ fn shown_config(config: &Config) -> serde_json::Value {
 /// The harness version recorded in baselines and fingerprints.
 pub const HARNESS_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-struct Phases<'a> {
-    events: Option<&'a UnboundedSender<SuiteEvent>>,
-    timings: Vec<PhaseTiming>,
+pub(crate) struct Phases<'a> {
+    pub(crate) events: Option<&'a UnboundedSender<SuiteEvent>>,
+    pub(crate) timings: Vec<PhaseTiming>,
 }
 
 impl Phases<'_> {
@@ -385,71 +385,12 @@ async fn run_suite_inner(
     // merge of all shards (`orchestrator merge`), not each one.
     let shard_note = (!config.shard.is_whole())
         .then(|| format!("shard {}: judged on the merge of the shards", config.shard));
-    let pb = &config.performance_baselines;
     if let Some(why) = &shard_note {
         phases.skip(5, why);
-    } else if pb.enabled {
-        let t = phases.start(5);
-        let store = perf_baseline::BaselineStore::new(&pb.baselines_dir);
-        let env = perf_baseline::EnvironmentFingerprint::detect(&result.target, HARNESS_VERSION);
-        let outcome = perf_baseline::check_against_baseline(&store, &result, &env, &pb.policy())
-            .unwrap_or_else(|e| {
-                problems.push(e.to_string());
-                perf_baseline::BaselineOutcome {
-                    comparison: None,
-                    action: perf_baseline::BaselineAction::Missing,
-                    passed: false,
-                    message: e.to_string(),
-                }
-            });
-        let check = perf_core::CheckResult {
-            group: perf_core::CheckGroup::Baseline,
-            name: pb.baseline_name.clone(),
-            passed: outcome.passed,
-            reason: outcome.message.clone(),
-        };
-        phases.emit(SuiteEvent::Check(check.clone()));
-        result.checks.push(check);
-        result.comparison = outcome.comparison;
-        let status = if outcome.passed {
-            PhaseStatus::Completed
-        } else {
-            PhaseStatus::Failed
-        };
-        phases.finish(5, t, status, outcome.message);
-    } else {
-        phases.skip(5, "performance_baselines.enabled is false");
-    }
-
-    // Phase 6: regression testing of the critical paths.
-    let rt = &config.regression_testing;
-    if let Some(why) = &shard_note {
         phases.skip(6, why);
-    } else if rt.enabled {
-        let t = phases.start(6);
-        let checks = perf_baseline::critical_path_checks(&result, &rt.critical_paths, &rt.limits);
-        let failed = checks.iter().filter(|c| !c.passed).count();
-        let detail = format!(
-            "{} of {} critical paths passed",
-            checks.len() - failed,
-            checks.len()
-        );
-        for c in &checks {
-            phases.emit(SuiteEvent::Check(c.clone()));
-        }
-        result.checks.extend(checks);
-        phases.finish(
-            6,
-            t,
-            if failed == 0 {
-                PhaseStatus::Completed
-            } else {
-                PhaseStatus::Failed
-            },
-            detail,
-        );
     } else {
-        phases.skip(6, "regression_testing.enabled is false");
+        let policy = config.performance_baselines.policy();
+        judge(config, &policy, &mut result, &mut phases, &mut problems);
     }
     result.phases = phases.timings;
 
@@ -470,6 +411,73 @@ async fn run_suite_inner(
         reports,
         problems,
     })
+}
+
+/// Phases 5 and 6 on a finished result, a run's or a merge's: the baseline analysis under
+/// `policy`, then the critical paths. A baseline that cannot be read or written fails
+/// phase 5 and is added to `problems`; the result is kept either way.
+pub(crate) fn judge(
+    config: &Config,
+    policy: &perf_baseline::BaselinePolicy,
+    result: &mut RunResult,
+    phases: &mut Phases<'_>,
+    problems: &mut Vec<String>,
+) {
+    let pb = &config.performance_baselines;
+    if pb.enabled {
+        let t = phases.start(5);
+        let store = perf_baseline::BaselineStore::new(&pb.baselines_dir);
+        let env = perf_baseline::EnvironmentFingerprint::detect(&result.target, HARNESS_VERSION);
+        let outcome = perf_baseline::check_against_baseline(&store, result, &env, policy)
+            .unwrap_or_else(|e| {
+                problems.push(e.to_string());
+                perf_baseline::BaselineOutcome {
+                    comparison: None,
+                    action: perf_baseline::BaselineAction::Missing,
+                    passed: false,
+                    message: e.to_string(),
+                }
+            });
+        let check = perf_core::CheckResult {
+            group: perf_core::CheckGroup::Baseline,
+            name: pb.baseline_name.clone(),
+            passed: outcome.passed,
+            reason: outcome.message.clone(),
+        };
+        phases.emit(SuiteEvent::Check(check.clone()));
+        result.checks.push(check);
+        result.comparison = outcome.comparison;
+        phases.finish(5, t, pass_or_fail(outcome.passed), outcome.message);
+    } else {
+        phases.skip(5, "performance_baselines.enabled is false");
+    }
+
+    let rt = &config.regression_testing;
+    if rt.enabled {
+        let t = phases.start(6);
+        let checks = perf_baseline::critical_path_checks(result, &rt.critical_paths, &rt.limits);
+        let failed = checks.iter().filter(|c| !c.passed).count();
+        let detail = format!(
+            "{} of {} critical paths passed",
+            checks.len() - failed,
+            checks.len()
+        );
+        for c in &checks {
+            phases.emit(SuiteEvent::Check(c.clone()));
+        }
+        result.checks.extend(checks);
+        phases.finish(6, t, pass_or_fail(failed == 0), detail);
+    } else {
+        phases.skip(6, "regression_testing.enabled is false");
+    }
+}
+
+fn pass_or_fail(passed: bool) -> PhaseStatus {
+    if passed {
+        PhaseStatus::Completed
+    } else {
+        PhaseStatus::Failed
+    }
 }
 
 /// Checks everything that can be checked before the first query, so a run never works for
