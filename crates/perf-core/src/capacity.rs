@@ -82,6 +82,43 @@ pub struct AgentProbe {
     pub goodput_per_s: f64,
 }
 
+/// The bot's service rate, measured while it was overloaded: answers completed per second
+/// while arrivals kept its queue from emptying. With every model slot busy, that is the
+/// most the bot can serve (slots / mean service time), whatever the arrival rate above it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ServiceRate {
+    /// Answers completed per second in the window.
+    pub per_s: f64,
+    /// Lower end of its 95% interval (the count taken as Poisson: conservative for
+    /// service times less variable than exponential).
+    pub low_per_s: f64,
+    /// Upper end of its 95% interval.
+    pub high_per_s: f64,
+    /// Answers completed in the window.
+    pub completions: u64,
+    /// Seconds of the window.
+    pub window_s: f64,
+}
+
+impl ServiceRate {
+    /// The rate of `completions` over `window_s` seconds with its 95% interval; `None`
+    /// for an empty window.
+    pub fn from_count(completions: u64, window_s: f64) -> Option<Self> {
+        if window_s.is_nan() || window_s <= 0.0 || completions == 0 {
+            return None;
+        }
+        let n = completions as f64;
+        let half = 1.96 * n.sqrt();
+        Some(Self {
+            per_s: n / window_s,
+            low_per_s: (n - half).max(0.0) / window_s,
+            high_per_s: (n + half) / window_s,
+            completions,
+            window_s,
+        })
+    }
+}
+
 /// One open-loop probe at a fixed arrival rate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbeReport {
@@ -131,20 +168,26 @@ pub struct ProbeReport {
     /// Per agent.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub per_agent: BTreeMap<String, AgentProbe>,
+    /// The service rate, for an overload probe whose completions fell clearly behind its
+    /// arrivals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_rate: Option<ServiceRate>,
 }
 
 /// The answer of a capacity search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CapacityAnswer {
-    /// The highest rate that passed, and the interval the true capacity lies in: from
-    /// that rate to the lowest rate that failed.
+    /// A capacity and the interval the true capacity lies in. When an objective limits
+    /// it: the highest rate that passed, from that rate to the lowest rate that failed.
+    /// When saturation limits it: the service rate measured under overload, with its 95%
+    /// interval (an objective held just below it).
     Found {
-        /// The highest passing rate, queries per second.
+        /// The capacity, queries per second.
         rate: f64,
-        /// Lower end of the interval (= `rate`).
+        /// Lower end of the interval.
         low: f64,
-        /// Upper end: the lowest failing rate (`None` when no rate failed).
+        /// Upper end (`None` when no rate failed).
         high: Option<f64>,
     },
     /// Noise prevented a decision; the bracket is what is known.
@@ -308,6 +351,10 @@ pub struct CapacityReport {
     /// What failed first: the failures at the lowest failing rate, worst first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub limited_by: Vec<Limit>,
+    /// The bot's service rate from the overload probe, when it was measured: above it the
+    /// queue grows without bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_rate: Option<ServiceRate>,
     /// The knee of throughput against offered rate, when the probes show one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knee: Option<Knee>,

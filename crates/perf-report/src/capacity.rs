@@ -59,6 +59,9 @@ fn verdict(p: &ProbeReport) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        ProbeVerdict::Fail if p.service_rate.is_some() => {
+            "overload (service rate measured)".to_owned()
+        }
         ProbeVerdict::Fail => format!(
             "fail ({})",
             p.failed
@@ -68,6 +71,16 @@ fn verdict(p: &ProbeReport) -> String {
                 .join(", ")
         ),
     }
+}
+
+/// "Service rate under overload: 1.765/s (95% interval 1.6–1.9/s), 160 answers in 90.6 s."
+fn service_rate_line(r: &CapacityReport) -> Option<String> {
+    r.service_rate.map(|s| {
+        format!(
+            "Service rate under overload: {:.3}/s (95% interval {:.3}–{:.3}/s), {} answers in {:.1} s while the queue could not empty.",
+            s.per_s, s.low_per_s, s.high_per_s, s.completions, s.window_s
+        )
+    })
 }
 
 fn probe_rows(r: &CapacityReport) -> Vec<[String; 9]> {
@@ -116,6 +129,9 @@ pub fn render_capacity_markdown(r: &CapacityReport) -> String {
     for row in probe_rows(r) {
         let row: Vec<String> = row.iter().map(|c| escape::markdown(c)).collect();
         let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
+    if let Some(line) = service_rate_line(r) {
+        let _ = writeln!(out, "\n{line}");
     }
     if let Some(k) = &r.knee {
         let _ = writeln!(
@@ -194,6 +210,9 @@ pub fn render_capacity_terminal(r: &CapacityReport) -> String {
     }
     let _ = writeln!(out, "\n{}", escape::terminal(&r.summary));
     let _ = writeln!(out, "stopped: {}", escape::terminal(&r.stop_reason));
+    if let Some(line) = service_rate_line(r) {
+        let _ = writeln!(out, "{line}");
+    }
     if let Some(u) = &r.usl {
         let _ = writeln!(
             out,
@@ -265,6 +284,9 @@ pub fn render_capacity_html(r: &CapacityReport) -> String {
     out.push_str("<section><h2>Probes</h2>");
     out.push_str(&latency.render());
     out.push_str(&goodput.render());
+    if let Some(line) = service_rate_line(r) {
+        let _ = write!(out, "<p>{}</p>", escape::html(&line));
+    }
     if let Some(k) = &r.knee {
         let _ = write!(
             out,
@@ -403,6 +425,7 @@ mod tests {
             },
             undecided: Vec::new(),
             per_agent: Default::default(),
+            service_rate: None,
         };
         CapacityReport {
             format_version: perf_core::CAPACITY_FORMAT_VERSION,
@@ -428,6 +451,7 @@ mod tests {
                 probe(2.0, 2.0, ProbeVerdict::Pass),
                 probe(4.0, 2.1, ProbeVerdict::Fail),
             ],
+            service_rate: None,
             sweep: Vec::new(),
             usl: perf_baseline_free_fit(),
             usl_refused: None,
@@ -470,8 +494,24 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("USL: λ = 1.000"), "{md}");
+        assert!(
+            !md.contains("Service rate"),
+            "not measured, not shown: {md}"
+        );
         let term = render_capacity_terminal(&r);
         assert!(term.contains("capacity 2.000 queries/s"), "{term}");
+        let mut measured = report();
+        measured.service_rate = perf_core::ServiceRate::from_count(100, 50.0);
+        measured.probes[2].service_rate = measured.service_rate;
+        let line = "Service rate under overload: 2.000/s (95% interval 1.608–2.392/s), 100 answers in 50.0 s";
+        for text in [
+            render_capacity_markdown(&measured),
+            render_capacity_terminal(&measured),
+            render_capacity_html(&measured),
+        ] {
+            assert!(text.contains(line), "{text}");
+            assert!(text.contains("overload (service rate measured)"), "{text}");
+        }
         let html = render_capacity_html(&r);
         assert!(html.contains(crate::CONTENT_SECURITY_POLICY));
         assert!(!html.contains("<bot>") && html.contains("&lt;bot&gt;"));

@@ -19,8 +19,8 @@ mod tester;
 
 pub use capacity::{
     capacity_check, capacity_search, knee, probe_rate, run_capacity, search as search_capacity,
-    CapacityEvent, CapacityOutcome, CapacityRequest, ProbeAttempt, ProbeConfig, ProbeSpec,
-    SearchOutcome, SearchSettings, DEFAULT_SUCCESS_RATE,
+    CapacityEvent, CapacityOutcome, CapacityRequest, ProbeAttempt, ProbeConfig, ProbeMode,
+    ProbeSpec, SearchOutcome, SearchSettings, DEFAULT_SUCCESS_RATE,
 };
 pub use config::{
     Config, ParallelExecution, PerformanceBaselines, RefBotSettings, RegressionTesting,

@@ -22,7 +22,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 pub use probe::{probe_rate, ProbeConfig};
-pub use search::{search, ProbeAttempt, ProbeSpec, SearchOutcome, SearchSettings};
+pub use search::{search, ProbeAttempt, ProbeMode, ProbeSpec, SearchOutcome, SearchSettings};
 
 use crate::{Config, SuiteError};
 
@@ -202,6 +202,7 @@ pub async fn capacity_search(
         knee: None,
         per_agent_capacity: BTreeMap::new(),
         probes: Vec::new(),
+        service_rate: None,
         sweep: Vec::new(),
         usl: None,
         usl_refused: None,
@@ -215,6 +216,7 @@ pub async fn capacity_search(
     }
 
     // Calibration: a short closed loop gives the scale of the start rate.
+    let mut calibrated = None;
     let start_rate = match request.start_rate {
         Some(r) => r,
         None => {
@@ -241,6 +243,7 @@ pub async fn capacity_search(
                     notes.push(format!(
                         "calibration: {users} users in a closed loop answered {x:.3} queries/s; the search starts at 3/4 of that"
                     ));
+                    calibrated = Some(x);
                     start
                 }
                 _ => {
@@ -253,8 +256,82 @@ pub async fn capacity_search(
         }
     };
 
+    // Overload: arrivals above what the calibration got, to measure the service rate the
+    // bot reaches when its queue never empties. It bounds the search from above. A second
+    // overload probe adds answers when the first saw fewer than asked and the budget
+    // leaves room for it and for a probe below the service rate.
+    let mut overloads: Vec<ProbeReport> = Vec::new();
+    let mut pooled: Option<perf_core::ServiceRate> = None;
+    if let Some(x) = calibrated {
+        let wanted = request.probe.overload_answers;
+        let factor0 = request.probe.overload_factor;
+        for round in 0..2 {
+            let (guess, factor) = match (pooled, overloads.last()) {
+                (None, None) => (x, factor0),
+                // Not overloaded after all (the arrivals drawn were few, or the bot is
+                // faster than the calibration showed): again, above what it answered.
+                (None, Some(last)) => (last.throughput_per_s, factor0),
+                (Some(s), _) if s.completions < wanted => (s.per_s, 1.5),
+                _ => break,
+            };
+            let answers = wanted - pooled.map_or(0, |s| s.completions);
+            let duration = request.probe.overload_duration(guess, factor, answers);
+            // Arrivals, the drain of the queue they leave, then room for a probe below.
+            let needs = duration.mul_f64(factor) + request.probe.planned_duration(guess, 1.0);
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if needs > left || budget_cancel.is_cancelled() {
+                notes.push(format!(
+                    "overload probe {} skipped: it needs about {:.0} s and {:.0} s are left",
+                    round + 1,
+                    needs.as_secs_f64(),
+                    left.as_secs_f64()
+                ));
+                break;
+            }
+            let spec = ProbeSpec {
+                rate: guess * factor,
+                length_factor: 1.0,
+                mode: ProbeMode::Overload { duration },
+            };
+            emit(CapacityEvent::ProbeStarted { rate: spec.rate });
+            let r = match probe_rate(&target, queries, slos, spec, &request.probe, &budget_cancel)
+                .await
+            {
+                Ok(r) if !budget_cancel.is_cancelled() => r,
+                Ok(_) => break,
+                Err(e) => {
+                    notes.push(format!("the overload probe could not run: {e}"));
+                    break;
+                }
+            };
+            emit(CapacityEvent::ProbeFinished(Box::new(r.clone())));
+            let measured = r.service_rate;
+            overloads.push(r);
+            match measured {
+                Some(s) => {
+                    let (n, w) = pooled.map_or((0, 0.0), |p| (p.completions, p.window_s));
+                    pooled = perf_core::ServiceRate::from_count(n + s.completions, w + s.window_s);
+                    notes.push(format!(
+                        "overload at {:.3}/s for {:.0} s: the bot completed {} answers in {:.0} s while its queue could not empty ({:.3}/s)",
+                        spec.rate,
+                        duration.as_secs_f64(),
+                        s.completions,
+                        s.window_s,
+                        s.per_s
+                    ));
+                }
+                None => notes.push(format!(
+                    "overload at {:.3}/s: the queue did not clearly grow, so no service rate was measured",
+                    spec.rate
+                )),
+            }
+        }
+    }
+    report.service_rate = pooled;
+
     let settings = SearchSettings {
         start_rate,
+        ceiling: report.service_rate,
         ..request.search
     };
     let outcome = search(settings, |spec| {
@@ -325,7 +402,7 @@ pub async fn capacity_search(
     }
     backstop.abort();
 
-    report.probes = outcome.probes;
+    report.probes = overloads.into_iter().chain(outcome.probes).collect();
     report.answer = outcome.answer;
     report.stop_reason = outcome.stop_reason;
     report.limited_by = limited_by(&report.probes);
@@ -368,9 +445,9 @@ pub async fn capacity_search(
 /// capacity (no rate meets the SLOs, indeterminate, not measured) blocks with its reason.
 pub fn capacity_check(report: &CapacityReport, min_per_s: f64) -> perf_core::CheckResult {
     let (passed, reason) = match &report.answer {
-        CapacityAnswer::Found { rate, high, .. } => {
+        CapacityAnswer::Found { rate, low, high } => {
             let interval = match high {
-                Some(h) => format!("between {rate:.3} and {h:.3}/s"),
+                Some(h) => format!("between {low:.3} and {h:.3}/s"),
                 None => format!("at least {rate:.3}/s: no rate tried failed"),
             };
             if *rate >= min_per_s {
@@ -528,9 +605,9 @@ fn summary_sentence(r: &CapacityReport) -> String {
     match &r.answer {
         CapacityAnswer::Found {
             rate,
+            low,
             high: Some(h),
-            ..
-        } => format!("capacity {rate:.3} queries/s (between {rate:.3} and {h:.3}){limits}"),
+        } => format!("capacity {rate:.3} queries/s (between {low:.3} and {h:.3}){limits}"),
         CapacityAnswer::Found {
             rate, high: None, ..
         } => {
@@ -601,6 +678,7 @@ mod tests {
             knee: None,
             per_agent_capacity: BTreeMap::new(),
             probes: Vec::new(),
+            service_rate: None,
             sweep: Vec::new(),
             usl: None,
             usl_refused: None,
@@ -669,6 +747,7 @@ mod tests {
             failed: Vec::new(),
             undecided: Vec::new(),
             per_agent: BTreeMap::new(),
+            service_rate: None,
         }
     }
 

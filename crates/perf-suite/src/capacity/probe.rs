@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use perf_core::{
     AgentProbe, Arrival, BotTarget, GoodputTally, LatencyHistogram, Limit, LoadProfile, OpenLoop,
-    Outcome, ProbeReport, ProbeVerdict, Query, RunResult, SloKind, Slos, Stage, TargetInfo,
+    Outcome, ProbeReport, ProbeVerdict, Query, RunResult, ServiceRate, SloKind, Slos, Stage,
+    TargetInfo,
 };
 use perf_runner::{Plan, RunEvent, Runner, RunnerConfig};
 use tokio_util::sync::CancellationToken;
 
-use super::ProbeSpec;
+use super::{ProbeMode, ProbeSpec};
 
 /// How probes run.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,6 +32,15 @@ pub struct ProbeConfig {
     pub seed: u64,
     /// Queries in flight at most; beyond it arrivals are shed and count as misses.
     pub max_in_flight: usize,
+    /// The first overload probe's rate, as a multiple of the calibrated throughput (a
+    /// second one, when needed, runs at 1.5 × the measured service rate).
+    pub overload_factor: f64,
+    /// Answers the overload probes aim to see completed in their windows, together: the
+    /// service rate's standard error is about `sqrt(cv² / answers)` of it (cv: the service
+    /// time's coefficient of variation); 160 gives about 4% for a log-normal with σ = 0.5.
+    pub overload_answers: u64,
+    /// Longest overload probe.
+    pub max_overload: Duration,
 }
 
 impl Default for ProbeConfig {
@@ -42,11 +52,35 @@ impl Default for ProbeConfig {
             query_timeout: Duration::from_secs(30),
             seed: 42,
             max_in_flight: 10_000,
+            overload_factor: 1.75,
+            overload_answers: 160,
+            max_overload: Duration::from_secs(60),
         }
     }
 }
 
 impl ProbeConfig {
+    /// How long an overload probe at `factor` × `service` (the service rate, or a guess
+    /// of it) sends arrivals to see `answers` completed in its window (which runs from a
+    /// sixth of the arrivals into the drain: about `5/6 · factor` of the arrival time),
+    /// within `[min_duration, max_overload]` and short enough that the last arrivals wait
+    /// at most 80% of the query timeout.
+    pub fn overload_duration(&self, service: f64, factor: f64, answers: u64) -> Duration {
+        let secs = if service > 0.0 {
+            answers as f64 / (service * factor * 5.0 / 6.0)
+        } else {
+            f64::INFINITY
+        };
+        let by_timeout = 0.8 * self.query_timeout.as_secs_f64() / (factor - 1.0).max(0.1);
+        let secs = secs.min(by_timeout).clamp(
+            self.min_duration.as_secs_f64(),
+            self.max_overload
+                .as_secs_f64()
+                .max(self.min_duration.as_secs_f64()),
+        );
+        Duration::try_from_secs_f64(secs).unwrap_or(self.max_overload)
+    }
+
     /// How long a probe at `rate` sends arrivals: `min_queries / rate` within
     /// `[min_duration, max_duration]`, times `length_factor`.
     pub fn planned_duration(&self, rate: f64, length_factor: f64) -> Duration {
@@ -156,7 +190,11 @@ pub async fn probe_rate(
     if queries.is_empty() {
         return Err("no queries to send".to_owned());
     }
-    let duration = cfg.planned_duration(spec.rate, spec.length_factor);
+    let overload = matches!(spec.mode, ProbeMode::Overload { .. });
+    let duration = match spec.mode {
+        ProbeMode::Overload { duration } => duration,
+        _ => cfg.planned_duration(spec.rate, spec.length_factor),
+    };
     let arrivals = (spec.rate * duration.as_secs_f64()).ceil() as u64 + 1;
     let tag = format!("r{:.4}x{}", spec.rate, spec.length_factor);
     let plan = Plan::new(
@@ -185,17 +223,27 @@ pub async fn probe_rate(
             let mut late = Slope::default();
             let half = duration.as_secs_f64() / 2.0;
             let mut stopped = false;
+            // Completion times of the answers, for the service rate of an overload probe.
+            let mut completions = Vec::new();
             while let Some(ev) = rx.recv().await {
                 let RunEvent::Sample(s) = ev else { continue };
                 if s.outcome == Outcome::Dropped {
                     continue;
                 }
                 let (x, y) = (s.scheduled_at_us as f64 / 1e6, s.latency_us as f64 / 1e6);
+                if overload {
+                    let answered = matches!(s.outcome, Outcome::Ok | Outcome::FailedExpectation);
+                    completions.push((x, x + y, answered));
+                }
                 slope.add(x, y);
                 if x >= half {
                     late.add(x, y);
                 }
-                if !stopped && slope.n >= 30.0 && slope.span() >= quarter {
+                if spec.mode == ProbeMode::Judge
+                    && !stopped
+                    && slope.n >= 30.0
+                    && slope.span() >= quarter
+                {
                     if let Some((b, t)) = slope.fit() {
                         if b > EARLY_STOP_SLOPE && t > 5.0 {
                             stopped = true;
@@ -204,7 +252,7 @@ pub async fn probe_rate(
                     }
                 }
             }
-            (slope, late, stopped)
+            (slope, late, stopped, completions)
         }
     };
     let run = async {
@@ -212,9 +260,51 @@ pub async fn probe_rate(
         drop(runner);
         r
     };
-    let (ran, (slope, late, stopped)) = tokio::join!(run, watch);
+    let (ran, (slope, late, stopped, queries)) = tokio::join!(run, watch);
     ran.map_err(|e| e.to_string())?;
-    Ok(judge(&result, slos, spec.rate, slope, late, stopped))
+    let service = if overload && !cancel.is_cancelled() {
+        service_rate(&queries, duration.as_secs_f64())
+    } else {
+        None
+    };
+    Ok(judge(&result, slos, spec, slope, late, stopped, service))
+}
+
+/// The service rate of an overload probe that sent arrivals for `duration` seconds, from
+/// its queries' `(arrival, completion, answered)` times: the answers completed per second
+/// while the queue could not empty. The window opens at a sixth of the arrivals (the
+/// slots are full and a queue has started) and closes, after the arrivals ended, when
+/// the queries in flight fall back to as many as at its opening: in between, at least as
+/// many queries waited as when the bot was already busy. `None` unless the queries in
+/// flight grew over the arrivals by more than two Poisson standard deviations of the
+/// arrivals: a bot that kept up was not overloaded.
+fn service_rate(queries: &[(f64, f64, bool)], duration: f64) -> Option<ServiceRate> {
+    let from = duration / 6.0;
+    let in_flight = |t: f64| queries.iter().filter(|q| q.0 <= t && t < q.1).count();
+    let at_open = in_flight(from);
+    let arrivals = queries
+        .iter()
+        .filter(|q| q.0 > from && q.0 <= duration)
+        .count() as f64;
+    let grown = in_flight(duration) as f64 - at_open as f64;
+    if grown <= 2.0 * arrivals.sqrt() {
+        return None;
+    }
+    let mut ends: Vec<f64> = queries
+        .iter()
+        .map(|q| q.1)
+        .filter(|&c| c >= duration)
+        .collect();
+    ends.sort_by(f64::total_cmp);
+    let close = ends
+        .into_iter()
+        .find(|&c| in_flight(c) <= at_open)
+        .unwrap_or(duration);
+    let done = queries
+        .iter()
+        .filter(|q| q.2 && q.1 > from && q.1 <= close)
+        .count() as u64;
+    ServiceRate::from_count(done, close - from)
 }
 
 /// The throughput of `users` in a closed loop sending `n` queries; `None` when nothing
@@ -276,11 +366,13 @@ fn wilson(k: u64, n: u64) -> Option<(f64, f64)> {
 fn judge(
     result: &RunResult,
     slos: &Slos,
-    rate: f64,
+    spec: ProbeSpec,
     slope: Slope,
     late: Slope,
     stopped: bool,
+    service: Option<ServiceRate>,
 ) -> ProbeReport {
+    let rate = spec.rate;
     let g = &result.overall;
     let wall = result.wall_time_s;
     let tally = result.goodput.clone().unwrap_or_default();
@@ -321,7 +413,15 @@ fn judge(
     // search retries it with twice the arrivals.
     let late_fit = late.fit().filter(|_| late.n >= 15.0);
     let steep = |f: Option<(f64, f64)>| f.is_some_and(|(b, t)| b > EARLY_STOP_SLOPE && t > 3.0);
-    if stopped || steep(late_fit) || steep(fit.filter(|_| slope.n >= 20.0)) {
+    if service.is_some() {
+        // Overloaded on purpose, and the completions fell behind the arrivals: the misses
+        // of the objectives follow from the overload, which is what is reported.
+        failed = vec![Limit::Saturated];
+        undecided.clear();
+    } else if spec.mode == ProbeMode::BelowServiceRate {
+        // Below the measured service rate the queue is stable: a climb of latency in a
+        // short probe is a burst of arrivals, judged through the objectives alone.
+    } else if stopped || steep(late_fit) || steep(fit.filter(|_| slope.n >= 20.0)) {
         failed.push(Limit::Saturated);
     } else if [late_fit, fit.filter(|_| slope.n >= 20.0)]
         .into_iter()
@@ -374,6 +474,7 @@ fn judge(
         failed,
         undecided,
         per_agent,
+        service_rate: service,
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::future::Future;
 
-use perf_core::{CapacityAnswer, ProbeReport, ProbeVerdict};
+use perf_core::{CapacityAnswer, ProbeReport, ProbeVerdict, ServiceRate};
 
 /// How the search moves.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -22,6 +22,10 @@ pub struct SearchSettings {
     pub max_rate: f64,
     /// Descents below `start_rate` before "no rate meets the SLOs" (by `growth` each).
     pub max_descents: u32,
+    /// The bot's service rate, when an overload probe measured it: the search then probes
+    /// no higher than `(1 − precision)` of it, and when every objective holds there the
+    /// capacity is the service rate (saturation is what limits it).
+    pub ceiling: Option<ServiceRate>,
 }
 
 impl Default for SearchSettings {
@@ -33,18 +37,48 @@ impl Default for SearchSettings {
             max_probes: 16,
             max_rate: 1e6,
             max_descents: 4,
+            ceiling: None,
         }
     }
 }
 
-/// One probe to run: a rate and how much longer than usual (1, or 2 for a retry of a
-/// probe too close to call).
+/// One probe to run: a rate, how much longer than usual (1, or 2 for a retry of a probe
+/// too close to call) and what it is for.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ProbeSpec {
     /// Arrival rate, queries per second.
     pub rate: f64,
     /// Multiplies the probe's planned length.
     pub length_factor: f64,
+    /// What the probe is for.
+    pub mode: ProbeMode,
+}
+
+impl ProbeSpec {
+    /// A probe judged on every objective and on the growth of its latency.
+    pub fn judge(rate: f64) -> Self {
+        Self {
+            rate,
+            length_factor: 1.0,
+            mode: ProbeMode::Judge,
+        }
+    }
+}
+
+/// What a probe is for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ProbeMode {
+    /// Judged on every objective and on whether its latency keeps growing (saturation).
+    Judge,
+    /// Judged on the objectives only: the bot's service rate was measured and this rate
+    /// is below it, so a queue that grows for a while is a Poisson burst, not saturation.
+    BelowServiceRate,
+    /// Arrivals above the service rate for `duration`, then cut: measures the service
+    /// rate from the answers completed while the queue could not empty.
+    Overload {
+        /// How long arrivals are sent.
+        duration: std::time::Duration,
+    },
 }
 
 /// What running a probe gave.
@@ -80,7 +114,12 @@ where
     let mut probes: Vec<ProbeReport> = Vec::new();
     let mut low: Option<f64> = None;
     let mut high: Option<f64> = None;
-    let mut rate = settings.start_rate;
+    // With a measured service rate, the highest rate worth probing: just below it.
+    let confirm = settings
+        .ceiling
+        .map(|c| c.per_s * (1.0 - settings.precision));
+    // Start there: the question left is whether every objective holds just below it.
+    let mut rate = confirm.unwrap_or(settings.start_rate);
     let mut length_factor = 1.0;
     let mut descents = 0u32;
     let bracket = |low: Option<f64>, high: Option<f64>| CapacityAnswer::Indeterminate { low, high };
@@ -103,9 +142,14 @@ where
                 probes,
             };
         }
+        let mode = match confirm {
+            Some(q) if rate <= q * (1.0 + 1e-9) => ProbeMode::BelowServiceRate,
+            _ => ProbeMode::Judge,
+        };
         let attempt = probe(ProbeSpec {
             rate,
             length_factor,
+            mode,
         })
         .await;
         let report = match attempt {
@@ -147,6 +191,22 @@ where
             ProbeVerdict::Pass => {
                 low = Some(low.map_or(rate, |l| l.max(rate)));
                 length_factor = 1.0;
+                if let (Some(c), Some(q)) = (settings.ceiling, confirm) {
+                    if rate >= q * (1.0 - 1e-9) {
+                        return SearchOutcome {
+                            answer: CapacityAnswer::Found {
+                                rate: c.per_s,
+                                low: c.low_per_s,
+                                high: Some(c.high_per_s),
+                            },
+                            stop_reason: format!(
+                                "saturation limits the capacity: overloaded, the bot completed {:.3} answers/s ({} in {:.0} s; 95% interval {:.3}–{:.3}/s), and every objective held at {rate:.3}/s just below that",
+                                c.per_s, c.completions, c.window_s, c.low_per_s, c.high_per_s
+                            ),
+                            probes,
+                        };
+                    }
+                }
             }
             ProbeVerdict::Fail => {
                 high = Some(high.map_or(rate, |h| h.min(rate)));
@@ -170,6 +230,9 @@ where
         match (low, high) {
             (_, None) => {
                 rate *= settings.growth;
+                if let Some(q) = confirm {
+                    rate = rate.min(q);
+                }
                 if rate > settings.max_rate {
                     let l = low.unwrap_or(settings.start_rate);
                     return SearchOutcome {
@@ -258,6 +321,7 @@ mod tests {
             },
             undecided: Vec::new(),
             per_agent: Default::default(),
+            service_rate: None,
         }))
     }
 
@@ -375,5 +439,66 @@ mod tests {
             }
         );
         assert!(out.stop_reason.contains("cancelled"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_measured_service_rate_caps_the_search_and_becomes_the_capacity() {
+        let ceiling = ServiceRate::from_count(100, 50.0).expect("a count");
+        let settings = SearchSettings {
+            start_rate: 0.5,
+            ceiling: Some(ceiling),
+            ..SearchSettings::default()
+        };
+        // Every objective holds below the service rate: the capacity is the service rate,
+        // with its interval, after one probe just below it, judged without the latency
+        // growth test.
+        let modes = std::sync::Mutex::new(Vec::new());
+        let out = run(settings, |s| {
+            modes.lock().unwrap().push((s.rate, s.mode));
+            report(s.rate, ProbeVerdict::Pass)
+        })
+        .await;
+        assert_eq!(
+            out.answer,
+            CapacityAnswer::Found {
+                rate: 2.0,
+                low: ceiling.low_per_s,
+                high: Some(ceiling.high_per_s)
+            }
+        );
+        assert!(
+            out.stop_reason.contains("saturation limits"),
+            "{}",
+            out.stop_reason
+        );
+        let modes = modes.into_inner().unwrap();
+        assert_eq!(modes.len(), 1);
+        assert!((modes[0].0 - 2.0 * 0.92).abs() < 1e-9, "{modes:?}");
+        assert_eq!(modes[0].1, ProbeMode::BelowServiceRate);
+
+        // An objective that fails below the service rate: bisection below it, and the
+        // capacity is the highest passing rate.
+        let out = run(settings, |s| {
+            report(
+                s.rate,
+                if s.rate <= 1.2 {
+                    ProbeVerdict::Pass
+                } else {
+                    ProbeVerdict::Fail
+                },
+            )
+        })
+        .await;
+        match out.answer {
+            CapacityAnswer::Found {
+                rate,
+                high: Some(h),
+                ..
+            } => assert!(
+                rate <= 1.2 && 1.2 < h && h / rate <= 1.08 + 1e-9,
+                "{rate}..{h}"
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 }

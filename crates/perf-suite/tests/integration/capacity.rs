@@ -271,3 +271,118 @@ async fn wrong_answers_cut_goodput_and_a_quality_floor_names_quality() {
         r.summary
     );
 }
+
+/// The LLM-like reference bot's queue, on the paused clock: `slots` model slots behind a
+/// FIFO queue, each query holding one for the service time the reference bot itself
+/// draws for its id (`perf_refbot::plan_llm_query`: log-normal around `ttft_s`, σ).
+/// Capacity = slots / mean service time.
+struct LlmSlots {
+    slots: Semaphore,
+    config: perf_refbot::RefBotConfig,
+}
+
+impl LlmSlots {
+    fn new(slots: u32, ttft_s: f64, sigma: f64, seed: u64) -> Self {
+        let one = perf_refbot::LlmAgentParams {
+            ttft: ttft_s,
+            token_gap: 0.0,
+            tokens: 1,
+        };
+        let llm = perf_refbot::LlmConfig {
+            slots,
+            sigma,
+            agents: perf_refbot::LlmAgents {
+                server_analysis: one,
+                semantic_search: one,
+                user_analysis: one,
+                digest_generation: one,
+            },
+            ..perf_refbot::LlmConfig::default()
+        };
+        Self {
+            slots: Semaphore::new(slots as usize),
+            config: perf_refbot::RefBotConfig {
+                seed,
+                llm: Some(llm),
+                ..perf_refbot::RefBotConfig::default()
+            },
+        }
+    }
+
+    fn service(&self, id: &str) -> Duration {
+        perf_refbot::plan_llm_query(&self.config, "semantic_search", id)
+            .expect("the LLM mode is on")
+            .service_time("right")
+    }
+}
+
+#[async_trait]
+impl BotTarget for LlmSlots {
+    async fn execute(&self, query: &Query) -> Result<BotResponse, TargetError> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| TargetError::bot("closed"))?;
+        tokio::time::sleep(self.service(&query.id)).await;
+        Ok(BotResponse::new("right", "a"))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_llm_like_bots_capacity_is_found_within_ten_percent() {
+    // 4 slots, median 2.0 s, σ 0.5 (the LLM-like reference bot's service time, drawn by
+    // its own function): mean 2.0·e^(σ²/2) = 2.266 s, capacity 4 / 2.266 = 1.765/s. A
+    // loose latency objective, so saturation is what limits. Twenty bots (seeds), each
+    // searched with the default budget (180 s).
+    let truth = 4.0 / (2.0 * (0.125f64).exp());
+    let mut within = 0;
+    let mut covered = 0;
+    let mut seen = Vec::new();
+    for seed in 1..=20u64 {
+        let r = search_llm(LlmSlots::new(4, 2.0, 0.5, seed), latency_slo(15_000.0)).await;
+        let CapacityAnswer::Found { rate, low, high } = r.answer else {
+            panic!("seed {seed}: {:?}: {}", r.answer, r.stop_reason);
+        };
+        let err = rate / truth - 1.0;
+        seen.push(format!(
+            "seed {seed}: {rate:.3} ({low:.3}–{high:?}) {err:+.3}"
+        ));
+        within += usize::from(err.abs() <= 0.10);
+        covered += usize::from(low <= truth && high.is_some_and(|h| truth <= h));
+        assert!(err.abs() <= 0.15, "{}", seen.join("\n"));
+        assert_eq!(
+            r.limited_by,
+            vec![Limit::Saturated],
+            "seed {seed}: {}",
+            r.summary
+        );
+        let service = r.service_rate.expect("the overload probe measured it");
+        assert!(service.completions >= 40, "{service:?}");
+    }
+    // The estimate's standard error is about 4.5% here (≈ 110–160 answers in the overload
+    // window, cv² = e^(σ²) − 1 = 0.28): nearly every search lands within ±10%.
+    assert!(
+        within >= 18,
+        "{within} of 20 within ±10%:\n{}",
+        seen.join("\n")
+    );
+    assert!(
+        covered >= 18,
+        "{covered} of 20 intervals hold the truth:\n{}",
+        seen.join("\n")
+    );
+}
+
+async fn search_llm(bot: LlmSlots, slos: Slos) -> perf_core::CapacityReport {
+    let request = CapacityRequest::default();
+    capacity_search(
+        Arc::new(bot),
+        &queries(),
+        &request.effective_slos(&slos),
+        &request,
+        None,
+        CancellationToken::new(),
+    )
+    .await
+}
