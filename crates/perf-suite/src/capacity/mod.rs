@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use perf_core::{
-    BotTarget, CapacityAnswer, CapacityReport, Knee, Limit, ProbeReport, ProbeVerdict, Query, Slos,
-    UslPoint, CAPACITY_FORMAT_VERSION,
+    BotTarget, CapacityAnswer, CapacityReport, Knee, Limit, ProbeReport, ProbeVerdict, Query,
+    ServiceRate, Slos, UslPoint, CAPACITY_FORMAT_VERSION,
 };
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
@@ -261,69 +261,37 @@ pub async fn capacity_search(
     // overload probe adds answers when the first saw fewer than asked and the budget
     // leaves room for it and for a probe below the service rate.
     let mut overloads: Vec<ProbeReport> = Vec::new();
-    let mut pooled: Option<perf_core::ServiceRate> = None;
+    let mut pooled: Option<ServiceRate> = None;
+    let wanted = request.probe.overload_answers;
+    let factor = request.probe.overload_factor;
+    let overload = Overload {
+        target: &target,
+        queries,
+        slos,
+        request,
+        cancel: &budget_cancel,
+        deadline,
+        events: events.as_ref(),
+    };
     if let Some(x) = calibrated {
-        let wanted = request.probe.overload_answers;
-        let factor0 = request.probe.overload_factor;
-        for round in 0..2 {
-            let (guess, factor) = match (pooled, overloads.last()) {
-                (None, None) => (x, factor0),
-                // Not overloaded after all (the arrivals drawn were few, or the bot is
-                // faster than the calibration showed): again, above what it answered.
-                (None, Some(last)) => (last.throughput_per_s, factor0),
-                (Some(s), _) if s.completions < wanted => (s.per_s, 1.5),
-                _ => break,
-            };
-            let answers = wanted - pooled.map_or(0, |s| s.completions);
-            let duration = request.probe.overload_duration(guess, factor, answers);
-            // Arrivals, the drain of the queue they leave, then room for a probe below.
-            let needs = duration.mul_f64(factor) + request.probe.planned_duration(guess, 1.0);
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if needs > left || budget_cancel.is_cancelled() {
-                notes.push(format!(
-                    "overload probe {} skipped: it needs about {:.0} s and {:.0} s are left",
-                    round + 1,
-                    needs.as_secs_f64(),
-                    left.as_secs_f64()
-                ));
-                break;
-            }
-            let spec = ProbeSpec {
-                rate: guess * factor,
-                length_factor: 1.0,
-                mode: ProbeMode::Overload { duration },
-            };
-            emit(CapacityEvent::ProbeStarted { rate: spec.rate });
-            let r = match probe_rate(&target, queries, slos, spec, &request.probe, &budget_cancel)
+        // A second try when the first did not clearly overload the bot (few arrivals
+        // drawn, or a bot faster than the calibration showed), above what it answered.
+        // Room is kept for a probe of the search after it.
+        let mut guess = x;
+        for _ in 0..2 {
+            let reserve = request.probe.planned_duration(guess, 1.0);
+            let Some(r) = overload
+                .round(guess * factor, wanted, guess, reserve, &mut notes)
                 .await
-            {
-                Ok(r) if !budget_cancel.is_cancelled() => r,
-                Ok(_) => break,
-                Err(e) => {
-                    notes.push(format!("the overload probe could not run: {e}"));
-                    break;
-                }
+            else {
+                break;
             };
-            emit(CapacityEvent::ProbeFinished(Box::new(r.clone())));
+            guess = r.throughput_per_s;
             let measured = r.service_rate;
             overloads.push(r);
-            match measured {
-                Some(s) => {
-                    let (n, w) = pooled.map_or((0, 0.0), |p| (p.completions, p.window_s));
-                    pooled = perf_core::ServiceRate::from_count(n + s.completions, w + s.window_s);
-                    notes.push(format!(
-                        "overload at {:.3}/s for {:.0} s: the bot completed {} answers in {:.0} s while its queue could not empty ({:.3}/s)",
-                        spec.rate,
-                        duration.as_secs_f64(),
-                        s.completions,
-                        s.window_s,
-                        s.per_s
-                    ));
-                }
-                None => notes.push(format!(
-                    "overload at {:.3}/s: the queue did not clearly grow, so no service rate was measured",
-                    spec.rate
-                )),
+            if let Some(s) = measured {
+                pooled = Some(s);
+                break;
             }
         }
     }
@@ -400,12 +368,59 @@ pub async fn capacity_search(
             }
         }
     }
+    let mut outcome = outcome;
+    // Saturation limits: with what is left of the budget, more answers under overload
+    // narrow the service rate (the capacity).
+    if let (Some(s), CapacityAnswer::Found { rate, .. }) = (pooled, &outcome.answer) {
+        if *rate == s.per_s && s.completions < wanted && !budget_cancel.is_cancelled() {
+            let confirmed = outcome
+                .probes
+                .iter()
+                .filter(|p| p.verdict == ProbeVerdict::Pass)
+                .map(|p| p.rate)
+                .fold(0.0, f64::max);
+            let more = overload
+                .round(
+                    s.per_s * factor,
+                    wanted - s.completions,
+                    s.per_s,
+                    Duration::ZERO,
+                    &mut notes,
+                )
+                .await;
+            if let Some(r) = more {
+                if let Some(m) = r.service_rate {
+                    if let Some(p) = ServiceRate::from_count(
+                        s.completions + m.completions,
+                        s.window_s + m.window_s,
+                    ) {
+                        pooled = Some(p);
+                        outcome.answer = CapacityAnswer::Found {
+                            rate: p.per_s,
+                            low: p.low_per_s,
+                            high: Some(p.high_per_s),
+                        };
+                        outcome.stop_reason = search::saturation_reason(&p, confirmed);
+                    }
+                }
+                overloads.push(r);
+            }
+        }
+    }
+    report.service_rate = pooled;
     backstop.abort();
 
     report.probes = overloads.into_iter().chain(outcome.probes).collect();
     report.answer = outcome.answer;
     report.stop_reason = outcome.stop_reason;
-    report.limited_by = limited_by(&report.probes);
+    report.limited_by = match (&report.answer, report.service_rate) {
+        // The capacity is the service rate: saturation is what limits, whatever else the
+        // overloaded probes missed on the way.
+        (CapacityAnswer::Found { rate, .. }, Some(s)) if *rate == s.per_s => {
+            vec![Limit::Saturated]
+        }
+        _ => limited_by(&report.probes),
+    };
     report.knee = knee(&report.probes);
     if let CapacityAnswer::Found { rate, .. } = report.answer {
         report.per_agent_capacity = mix_shares(queries)
@@ -438,6 +453,90 @@ pub async fn capacity_search(
     report.wall_time_s = t0.elapsed().as_secs_f64();
     report.notes = notes;
     report
+}
+
+/// What an overload probe needs: the target and the search's budget.
+struct Overload<'a> {
+    target: &'a Arc<dyn BotTarget>,
+    queries: &'a [Query],
+    slos: &'a Slos,
+    request: &'a CapacityRequest,
+    cancel: &'a CancellationToken,
+    deadline: tokio::time::Instant,
+    events: Option<&'a UnboundedSender<CapacityEvent>>,
+}
+
+impl Overload<'_> {
+    /// One overload probe at `rate`, long enough to see `answers` completed from a bot
+    /// serving about `service`/s, when it fits in the budget with `reserve` left after it;
+    /// `None` (with a note) when it does not fit or could not run.
+    async fn round(
+        &self,
+        rate: f64,
+        answers: u64,
+        service: f64,
+        reserve: Duration,
+        notes: &mut Vec<String>,
+    ) -> Option<ProbeReport> {
+        let probe = &self.request.probe;
+        let factor = rate / service.max(1e-9);
+        let duration = probe.overload_duration(service, factor, answers);
+        // Arrivals, then the drain of the queue they leave (a quarter more for the tail of
+        // the service times).
+        let needs = duration.mul_f64(factor * 1.25) + reserve;
+        let left = self
+            .deadline
+            .saturating_duration_since(tokio::time::Instant::now());
+        if needs > left || self.cancel.is_cancelled() {
+            notes.push(format!(
+                "an overload probe was not run: it needs about {:.0} s and {:.0} s are left",
+                needs.as_secs_f64(),
+                left.as_secs_f64()
+            ));
+            return None;
+        }
+        let spec = ProbeSpec {
+            rate,
+            length_factor: 1.0,
+            mode: ProbeMode::Overload { duration },
+        };
+        if let Some(tx) = self.events {
+            let _ = tx.send(CapacityEvent::ProbeStarted { rate });
+        }
+        let r = match probe_rate(
+            self.target,
+            self.queries,
+            self.slos,
+            spec,
+            probe,
+            self.cancel,
+        )
+        .await
+        {
+            Ok(r) if !self.cancel.is_cancelled() => r,
+            Ok(_) => return None,
+            Err(e) => {
+                notes.push(format!("an overload probe could not run: {e}"));
+                return None;
+            }
+        };
+        if let Some(tx) = self.events {
+            let _ = tx.send(CapacityEvent::ProbeFinished(Box::new(r.clone())));
+        }
+        notes.push(match r.service_rate {
+            Some(s) => format!(
+                "overload at {rate:.3}/s for {:.0} s: the bot completed {} answers in {:.0} s while its queue could not empty ({:.3}/s)",
+                duration.as_secs_f64(),
+                s.completions,
+                s.window_s,
+                s.per_s
+            ),
+            None => format!(
+                "overload at {rate:.3}/s: the queue did not clearly grow, so no service rate was measured"
+            ),
+        });
+        Some(r)
+    }
 }
 
 /// The gate's capacity check (group `gate`, name `capacity`): passes when a rate of at

@@ -32,8 +32,8 @@ pub struct ProbeConfig {
     pub seed: u64,
     /// Queries in flight at most; beyond it arrivals are shed and count as misses.
     pub max_in_flight: usize,
-    /// The first overload probe's rate, as a multiple of the calibrated throughput (a
-    /// second one, when needed, runs at 1.5 × the measured service rate).
+    /// The overload probe's rate, as a multiple of the calibrated throughput (a second
+    /// one, when needed, of the service rate the first measured).
     pub overload_factor: f64,
     /// Answers the overload probes aim to see completed in their windows, together: the
     /// service rate's standard error is about `sqrt(cv² / answers)` of it (cv: the service

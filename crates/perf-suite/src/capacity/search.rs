@@ -105,6 +105,15 @@ pub struct SearchOutcome {
     pub probes: Vec<ProbeReport>,
 }
 
+/// Why a search stopped with the service rate `c` as the capacity, every objective having
+/// held at `confirmed`/s.
+pub(super) fn saturation_reason(c: &ServiceRate, confirmed: f64) -> String {
+    format!(
+        "saturation limits the capacity: overloaded, the bot completed {:.3} answers/s ({} in {:.0} s; 95% interval {:.3}–{:.3}/s), and every objective held at {confirmed:.3}/s just below that",
+        c.per_s, c.completions, c.window_s, c.low_per_s, c.high_per_s
+    )
+}
+
 /// Runs the search with `probe`.
 pub async fn search<F, Fut>(settings: SearchSettings, mut probe: F) -> SearchOutcome
 where
@@ -199,10 +208,7 @@ where
                                 low: c.low_per_s,
                                 high: Some(c.high_per_s),
                             },
-                            stop_reason: format!(
-                                "saturation limits the capacity: overloaded, the bot completed {:.3} answers/s ({} in {:.0} s; 95% interval {:.3}–{:.3}/s), and every objective held at {rate:.3}/s just below that",
-                                c.per_s, c.completions, c.window_s, c.low_per_s, c.high_per_s
-                            ),
+                            stop_reason: saturation_reason(&c, rate),
                             probes,
                         };
                     }

@@ -333,45 +333,91 @@ impl BotTarget for LlmSlots {
 async fn the_llm_like_bots_capacity_is_found_within_ten_percent() {
     // 4 slots, median 2.0 s, σ 0.5 (the LLM-like reference bot's service time, drawn by
     // its own function): mean 2.0·e^(σ²/2) = 2.266 s, capacity 4 / 2.266 = 1.765/s. A
-    // loose latency objective, so saturation is what limits. Twenty bots (seeds), each
+    // loose latency objective, so saturation is what limits. Sixty bots (seeds), each
     // searched with the default budget (180 s).
+    const SEEDS: u64 = 60;
     let truth = 4.0 / (2.0 * (0.125f64).exp());
-    let mut within = 0;
-    let mut covered = 0;
+    let (mut found, mut within, mut covered) = (0u64, 0u64, 0u64);
     let mut seen = Vec::new();
-    for seed in 1..=20u64 {
+    for seed in 1..=SEEDS {
         let r = search_llm(LlmSlots::new(4, 2.0, 0.5, seed), latency_slo(15_000.0)).await;
         let CapacityAnswer::Found { rate, low, high } = r.answer else {
-            panic!("seed {seed}: {:?}: {}", r.answer, r.stop_reason);
+            // Noise may leave a search undecided; it must say so, never make a number up.
+            assert!(
+                matches!(r.answer, CapacityAnswer::Indeterminate { .. }),
+                "seed {seed}: {:?}: {}",
+                r.answer,
+                r.stop_reason
+            );
+            seen.push(format!("seed {seed}: {}", r.summary));
+            continue;
         };
+        found += 1;
         let err = rate / truth - 1.0;
         seen.push(format!(
             "seed {seed}: {rate:.3} ({low:.3}–{high:?}) {err:+.3}"
         ));
-        within += usize::from(err.abs() <= 0.10);
-        covered += usize::from(low <= truth && high.is_some_and(|h| truth <= h));
+        within += u64::from(err.abs() <= 0.10);
+        covered += u64::from(low <= truth && high.is_some_and(|h| truth <= h));
         assert!(err.abs() <= 0.15, "{}", seen.join("\n"));
-        assert_eq!(
-            r.limited_by,
-            vec![Limit::Saturated],
-            "seed {seed}: {}",
-            r.summary
-        );
-        let service = r.service_rate.expect("the overload probe measured it");
-        assert!(service.completions >= 40, "{service:?}");
+        if r.service_rate.is_some_and(|s| s.per_s == rate) {
+            assert_eq!(
+                r.limited_by,
+                vec![Limit::Saturated],
+                "seed {seed}: {}",
+                r.summary
+            );
+        }
     }
-    // The estimate's standard error is about 4.5% here (≈ 110–160 answers in the overload
-    // window, cv² = e^(σ²) − 1 = 0.28): nearly every search lands within ±10%.
+    let all = seen.join("\n");
+    // The estimate's standard error is about 4.5% here (≈ 80–160 answers in the overload
+    // windows, cv² = e^(σ²) − 1 = 0.28): nearly every search lands within ±10%.
+    assert!(found >= SEEDS - 2, "{found} of {SEEDS} found:\n{all}");
     assert!(
-        within >= 18,
-        "{within} of 20 within ±10%:\n{}",
-        seen.join("\n")
+        within * 100 >= SEEDS * 90,
+        "{within} of {SEEDS} within ±10%:\n{all}"
     );
     assert!(
-        covered >= 18,
-        "{covered} of 20 intervals hold the truth:\n{}",
-        seen.join("\n")
+        covered * 100 >= SEEDS * 90,
+        "{covered} of {SEEDS} intervals hold the truth:\n{all}"
     );
+    eprintln!("{found} found, {within} within ±10%, {covered} intervals hold the truth of {SEEDS}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn other_slot_counts_and_service_times_are_found_too() {
+    // Not only the bot the defaults were tuned on: 8 slots × 3 s, 1 slot × 1 s with a
+    // narrow spread, and 2 slots × 1 s with a heavy tail (σ 0.8, cv² = 0.90). With one
+    // slot the overload probe sees fewer answers (its length is bounded by the query
+    // timeout), so the estimate is looser: the interval says so.
+    for (slots, median, sigma) in [(8u32, 3.0f64, 0.5f64), (1, 1.0, 0.3), (2, 1.0, 0.8)] {
+        let truth = f64::from(slots) / (median * (sigma * sigma / 2.0).exp());
+        let (mut found, mut covered) = (0, 0);
+        let mut seen = Vec::new();
+        for seed in 1..=10u64 {
+            let bot = LlmSlots::new(slots, median, sigma, seed);
+            let r = search_llm(bot, latency_slo(60_000.0)).await;
+            seen.push(format!("seed {seed}: {}", r.summary));
+            if let CapacityAnswer::Found { rate, low, high } = r.answer {
+                found += 1;
+                covered += usize::from(low <= truth && high.is_some_and(|h| truth <= h));
+                assert!(
+                    (rate / truth - 1.0).abs() <= 0.3,
+                    "{slots} × {median} s, σ {sigma}: truth {truth:.3}\n{}",
+                    seen.join("\n")
+                );
+            }
+        }
+        let all = seen.join("\n");
+        assert!(
+            found >= 8,
+            "{slots} × {median} s: {found} of 10 found\n{all}"
+        );
+        assert!(
+            covered >= 8,
+            "{slots} × {median} s: {covered} intervals hold {truth:.3}\n{all}"
+        );
+    }
 }
 
 async fn search_llm(bot: LlmSlots, slos: Slos) -> perf_core::CapacityReport {
