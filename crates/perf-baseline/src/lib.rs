@@ -72,7 +72,7 @@ pub use policy::{
     check_against_baseline, create_command, BaselineAction, BaselineOutcome, BaselinePolicy,
     MissingBaseline, UpdatePolicy,
 };
-pub use predict::{fit_usl, forecast_crossing, MIN_FORECAST_RUNS, MIN_USL_POINTS};
+pub use predict::{fit_slots, fit_usl, forecast_crossing, MIN_FORECAST_RUNS, MIN_USL_POINTS};
 pub use thresholds::{
     AgentThresholds, CompareOptions, Thresholds, LATENCY_METRICS, STREAMING_METRICS,
 };

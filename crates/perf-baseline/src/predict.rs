@@ -6,7 +6,7 @@
 //! κN(N−1))/λ. Standard errors come from the covariance s²(JᵀJ)⁻¹ at the optimum, with
 //! Student-t 95% intervals on n − 3 degrees of freedom.
 
-use perf_core::{Estimate, Forecast, Holdout, TrendSeries, UslFit, UslPoint};
+use perf_core::{Estimate, Forecast, Holdout, SlotsFit, TrendSeries, UslFit, UslPoint};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 /// Fewest points a USL fit accepts (three coefficients and one degree of freedom).
@@ -35,6 +35,86 @@ pub fn fit_usl(points: &[UslPoint]) -> Result<UslFit, String> {
         }
     }
     Ok(fit)
+}
+
+/// Fits the slots model X(N) = min(λN, C) to `points` (at least three distinct levels,
+/// one of them on the ceiling); `Err` says why not. Least squares over every split of the
+/// levels into a rising part (λ through the origin) and a flat part (C, their mean); the
+/// intervals use the residual spread of the whole fit on n − 2 degrees of freedom. With
+/// more than [`MIN_USL_POINTS`] points, the highest concurrency is held out as for the USL.
+pub fn fit_slots(points: &[UslPoint]) -> Result<SlotsFit, String> {
+    let mut pts: Vec<UslPoint> = points.to_vec();
+    pts.sort_by(|a, b| a.concurrency.total_cmp(&b.concurrency));
+    let mut fit = slots_core(&pts)?;
+    if pts.len() > MIN_USL_POINTS {
+        if let Some((last, rest)) = pts.split_last() {
+            if let Ok(partial) = slots_core(rest) {
+                let predicted = partial.predict(last.concurrency);
+                fit.holdout = Some(Holdout {
+                    concurrency: last.concurrency,
+                    measured: last.throughput,
+                    predicted,
+                    relative_error: (predicted - last.throughput).abs() / last.throughput,
+                });
+            }
+        }
+    }
+    Ok(fit)
+}
+
+fn slots_core(pts: &[UslPoint]) -> Result<SlotsFit, String> {
+    if pts.len() < 3
+        || pts.iter().any(|p| {
+            !(p.concurrency.is_finite()
+                && p.concurrency > 0.0
+                && p.throughput.is_finite()
+                && p.throughput > 0.0)
+        })
+    {
+        return Err("the slots model needs three points or more with positive values".to_owned());
+    }
+    let predict = |l: f64, c: f64, n: f64| (l * n).min(c);
+    let mut best: Option<(f64, f64, f64, usize)> = None;
+    for k in 1..pts.len() {
+        let (rise, flat) = pts.split_at(k);
+        let nx: f64 = rise.iter().map(|p| p.concurrency * p.throughput).sum();
+        let nn: f64 = rise.iter().map(|p| p.concurrency * p.concurrency).sum();
+        let l = nx / nn;
+        let c = flat.iter().map(|p| p.throughput).sum::<f64>() / flat.len() as f64;
+        let sse: f64 = pts
+            .iter()
+            .map(|p| (p.throughput - predict(l, c, p.concurrency)).powi(2))
+            .sum();
+        if best.is_none_or(|b| sse < b.2) {
+            best = Some((l, c, sse, k));
+        }
+    }
+    let (l, c, sse, k) = best.ok_or("no split of the points")?;
+    if c / l <= pts[0].concurrency {
+        return Err("no rise is seen: every level is on the ceiling".to_owned());
+    }
+    let n = pts.len();
+    let dof = (n - 2) as f64;
+    let s = (sse / dof).sqrt();
+    let t = StudentsT::new(0.0, 1.0, dof)
+        .map(|d| d.inverse_cdf(0.975))
+        .unwrap_or(1.96);
+    let nn: f64 = pts[..k].iter().map(|p| p.concurrency * p.concurrency).sum();
+    let est = |value: f64, se: f64| Estimate {
+        value,
+        std_error: se,
+        low: value - t * se,
+        high: value + t * se,
+    };
+    let mean = pts.iter().map(|p| p.throughput).sum::<f64>() / n as f64;
+    let sst: f64 = pts.iter().map(|p| (p.throughput - mean).powi(2)).sum();
+    Ok(SlotsFit {
+        lambda: est(l, s / nn.sqrt()),
+        ceiling: est(c, s / ((n - k) as f64).sqrt()),
+        slots: c / l,
+        r_squared: if sst > 0.0 { 1.0 - sse / sst } else { 1.0 },
+        holdout: None,
+    })
 }
 
 fn fit_core(pts: &[UslPoint]) -> Result<UslFit, String> {
@@ -466,5 +546,35 @@ mod tests {
             forecast_crossing(&series(&[2100.0, 2200.0, 2300.0, 2400.0, 2500.0]), 2000.0, true),
             Forecast::Crossing { runs, .. } if runs == 0.0
         ));
+    }
+
+    #[test]
+    fn the_slots_model_recovers_a_ceiling_and_predicts_past_it() {
+        let pts: Vec<UslPoint> = [1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 16.0]
+            .into_iter()
+            .map(|n: f64| UslPoint {
+                concurrency: n,
+                throughput: (0.5 * n).min(2.0),
+            })
+            .collect();
+        let fit = fit_slots(&pts).expect("a fit");
+        assert!((fit.lambda.value - 0.5).abs() < 1e-12, "{fit:?}");
+        assert!((fit.ceiling.value - 2.0).abs() < 1e-12, "{fit:?}");
+        assert!((fit.slots - 4.0).abs() < 1e-9, "{fit:?}");
+        let h = fit.holdout.expect("seven points give a held-out check");
+        assert!(h.relative_error < 1e-12, "{h:?}");
+        // The USL on the same points rounds the corner off: it cannot hold out as well.
+        let usl = fit_usl(&pts).expect("a USL fit");
+        assert!(usl.holdout.expect("held out").relative_error > 1e-3);
+        // Every level on the ceiling: no rise, no slots to name.
+        let flat: Vec<UslPoint> = [4.0, 8.0, 16.0]
+            .into_iter()
+            .map(|n| UslPoint {
+                concurrency: n,
+                throughput: 2.0,
+            })
+            .collect();
+        assert!(fit_slots(&flat).unwrap_err().contains("no rise"));
+        assert!(fit_slots(&pts[..2]).is_err());
     }
 }

@@ -288,6 +288,33 @@ pub struct UslFit {
     pub holdout: Option<Holdout>,
 }
 
+/// The slots model fitted to throughput against concurrency: X(N) = min(λN, C). A bot
+/// with `C/λ` model slots and no other contention serves a closed loop of N users exactly
+/// so: every user in service while N is at most the slots, the slots' rate after. The USL
+/// rounds that corner off and, fitted below it, predicts a decline after it; this model
+/// does not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlotsFit {
+    /// λ: throughput of one user, queries per second.
+    pub lambda: Estimate,
+    /// C: the ceiling, queries per second.
+    pub ceiling: Estimate,
+    /// C/λ: the concurrency where the ceiling starts (the bot's slots).
+    pub slots: f64,
+    /// Coefficient of determination of the fit.
+    pub r_squared: f64,
+    /// The held-out check, when there were enough points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<Holdout>,
+}
+
+impl SlotsFit {
+    /// X(N) with the fitted coefficients.
+    pub fn predict(&self, n: f64) -> f64 {
+        (self.lambda.value * n).min(self.ceiling.value)
+    }
+}
+
 impl UslFit {
     /// X(N) with the fitted coefficients.
     pub fn predict(&self, n: f64) -> f64 {
@@ -372,6 +399,13 @@ pub struct CapacityReport {
     /// Why no USL fit was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usl_refused: Option<String>,
+    /// The slots model fitted to the same points, when it could be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slots_fit: Option<SlotsFit>,
+    /// The model to predict with, `usl` or `slots`: the one whose held-out prediction
+    /// was closer (the smaller residual without a held-out point), with why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_model: Option<String>,
     /// Seconds the whole search took.
     pub wall_time_s: f64,
     /// Remarks a reader must know.

@@ -83,6 +83,34 @@ fn service_rate_line(r: &CapacityReport) -> Option<String> {
     })
 }
 
+/// The slots model and the preferred model, one sentence each.
+fn slots_lines(r: &CapacityReport) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(f) = &r.slots_fit {
+        lines.push(format!(
+            "Slots model X(N) = min(λN, C): λ = {:.3} ({:.3}–{:.3}), C = {:.3}/s ({:.3}–{:.3}), reached at N ≈ {:.1} (the bot's slots), R² = {:.3}.",
+            f.lambda.value,
+            f.lambda.low,
+            f.lambda.high,
+            f.ceiling.value,
+            f.ceiling.low,
+            f.ceiling.high,
+            f.slots,
+            f.r_squared
+        ));
+        if let Some(h) = &f.holdout {
+            lines.push(format!(
+                "Held-out check (slots model): at concurrency {:.1} the fit without that point predicted {:.3}/s, measured {:.3}/s ({:.1}% off).",
+                h.concurrency, h.predicted, h.measured, h.relative_error * 100.0
+            ));
+        }
+    }
+    if let Some(m) = &r.preferred_model {
+        lines.push(format!("Model to predict with: {m}."));
+    }
+    lines
+}
+
 fn probe_rows(r: &CapacityReport) -> Vec<[String; 9]> {
     r.probes
         .iter()
@@ -172,6 +200,9 @@ pub fn render_capacity_markdown(r: &CapacityReport) -> String {
         }
         (None, None) => {}
     }
+    for line in slots_lines(r) {
+        let _ = writeln!(out, "\n{}", escape::markdown(&line));
+    }
     for n in &r.notes {
         let _ = writeln!(out, "\n> {}", escape::markdown(n));
     }
@@ -227,6 +258,9 @@ pub fn render_capacity_terminal(r: &CapacityReport) -> String {
                 _ => String::new(),
             }
         );
+    }
+    for line in slots_lines(r) {
+        let _ = writeln!(out, "{}", escape::terminal(&line));
     }
     out
 }
@@ -330,6 +364,15 @@ pub fn render_capacity_html(r: &CapacityReport) -> String {
             Series::new("USL fit", BLUE, curve),
             Series::new("measured", ORANGE, measured),
         ];
+        if let Some(f) = &r.slots_fit {
+            let slots: Vec<(f64, f64)> = (0..=80)
+                .map(|i| {
+                    let n = 1.0 + (max_n - 1.0).max(0.0) * i as f64 / 80.0;
+                    (n, f.predict(n))
+                })
+                .collect();
+            series.push(Series::new("slots model", GREEN, slots));
+        }
         if let (Some(n), Some(x)) = (u.peak_concurrency, u.peak_throughput) {
             let mut knee = Series::new(format!("peak N* = {n:.1}"), RED, vec![(n, 0.0), (n, x)]);
             knee.dashed = true;
@@ -365,6 +408,9 @@ pub fn render_capacity_html(r: &CapacityReport) -> String {
                 h.measured,
                 h.relative_error * 100.0
             );
+        }
+        for line in slots_lines(r) {
+            let _ = write!(out, "<p>{}</p>", escape::html(&line));
         }
         out.push_str("</section>");
     } else if let Some(why) = &r.usl_refused {
@@ -455,6 +501,8 @@ mod tests {
             sweep: Vec::new(),
             usl: perf_baseline_free_fit(),
             usl_refused: None,
+            slots_fit: None,
+            preferred_model: None,
             wall_time_s: 1.0,
             notes: vec!["a <note>".into()],
         }
@@ -512,6 +560,40 @@ mod tests {
             assert!(text.contains(line), "{text}");
             assert!(text.contains("overload (service rate measured)"), "{text}");
         }
+        let mut fitted = report();
+        fitted.slots_fit = Some(perf_core::SlotsFit {
+            lambda: perf_core::Estimate {
+                value: 0.5,
+                std_error: 0.01,
+                low: 0.48,
+                high: 0.52,
+            },
+            ceiling: perf_core::Estimate {
+                value: 2.0,
+                std_error: 0.05,
+                low: 1.9,
+                high: 2.1,
+            },
+            slots: 4.0,
+            r_squared: 0.99,
+            holdout: None,
+        });
+        fitted.preferred_model = Some("slots: its held-out error was 1.0% against 30.0%".into());
+        for text in [
+            render_capacity_markdown(&fitted),
+            render_capacity_terminal(&fitted),
+            render_capacity_html(&fitted),
+        ] {
+            assert!(
+                text.contains("C = 2.000/s (1.900–2.100), reached at N ≈ 4.0"),
+                "{text}"
+            );
+            assert!(
+                text.contains("Model to predict with: slots: its held-out error was 1.0%"),
+                "{text}"
+            );
+        }
+        assert!(render_capacity_html(&fitted).contains("slots model"));
         let html = render_capacity_html(&r);
         assert!(html.contains(crate::CONTENT_SECURITY_POLICY));
         assert!(!html.contains("<bot>") && html.contains("&lt;bot&gt;"));

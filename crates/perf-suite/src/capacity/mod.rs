@@ -206,6 +206,8 @@ pub async fn capacity_search(
         sweep: Vec::new(),
         usl: None,
         usl_refused: None,
+        slots_fit: None,
+        preferred_model: None,
         wall_time_s: 0.0,
         notes: Vec::new(),
     };
@@ -226,6 +228,7 @@ pub async fn capacity_search(
                 queries,
                 users,
                 (users * 2) as u64,
+                false,
                 &request.probe,
                 &budget_cancel,
             )
@@ -353,10 +356,17 @@ pub async fn capacity_search(
             ));
             break;
         }
-        let n = (users * 8).max(16) as u64;
-        if let Some(x) =
-            probe::closed_throughput(&target, queries, users, n, &request.probe, &budget_cancel)
-                .await
+        let n = (users * 16).max(32) as u64;
+        if let Some(x) = probe::closed_throughput(
+            &target,
+            queries,
+            users,
+            n,
+            true,
+            &request.probe,
+            &budget_cancel,
+        )
+        .await
         {
             if !budget_cancel.is_cancelled() {
                 let p = UslPoint {
@@ -449,10 +459,47 @@ pub async fn capacity_search(
         }
         Err(e) => report.usl_refused = Some(format!("no USL fit from {source}: {e}")),
     }
+    report.slots_fit = perf_baseline::fit_slots(&points).ok();
+    report.preferred_model = preferred_model(report.usl.as_ref(), report.slots_fit.as_ref());
     report.summary = summary_sentence(&report);
     report.wall_time_s = t0.elapsed().as_secs_f64();
     report.notes = notes;
     report
+}
+
+/// The model to predict with, and why: the one whose held-out prediction was closer, or,
+/// without held-out points, the one with the larger R².
+fn preferred_model(
+    usl: Option<&perf_core::UslFit>,
+    slots: Option<&perf_core::SlotsFit>,
+) -> Option<String> {
+    match (usl, slots) {
+        (None, None) => None,
+        (Some(_), None) => Some("usl: the only model fitted".to_owned()),
+        (None, Some(_)) => Some("slots: the only model fitted".to_owned()),
+        (Some(u), Some(s)) => Some(match (u.holdout, s.holdout) {
+            (Some(hu), Some(hs)) => {
+                let (name, (a, b)) = if hs.relative_error < hu.relative_error {
+                    ("slots", (hs.relative_error, hu.relative_error))
+                } else {
+                    ("usl", (hu.relative_error, hs.relative_error))
+                };
+                format!(
+                    "{name}: its held-out error was {:.1}% against {:.1}%",
+                    a * 100.0,
+                    b * 100.0
+                )
+            }
+            _ if s.r_squared > u.r_squared => format!(
+                "slots: R² {:.3} against {:.3} (no held-out point)",
+                s.r_squared, u.r_squared
+            ),
+            _ => format!(
+                "usl: R² {:.3} against {:.3} (no held-out point)",
+                u.r_squared, s.r_squared
+            ),
+        }),
+    }
 }
 
 /// What an overload probe needs: the target and the search's budget.
@@ -781,6 +828,8 @@ mod tests {
             sweep: Vec::new(),
             usl: None,
             usl_refused: None,
+            slots_fit: None,
+            preferred_model: None,
             wall_time_s: 0.0,
             notes: Vec::new(),
         }

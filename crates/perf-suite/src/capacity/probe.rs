@@ -232,8 +232,12 @@ pub async fn probe_rate(
                 }
                 let (x, y) = (s.scheduled_at_us as f64 / 1e6, s.latency_us as f64 / 1e6);
                 if overload {
-                    let answered = matches!(s.outcome, Outcome::Ok | Outcome::FailedExpectation);
-                    completions.push((x, x + y, answered));
+                    completions.push(Done {
+                        arrival: x,
+                        end: x + y,
+                        answered: matches!(s.outcome, Outcome::Ok | Outcome::FailedExpectation),
+                        timed_out: s.outcome == Outcome::Timeout,
+                    });
                 }
                 slope.add(x, y);
                 if x >= half {
@@ -270,21 +274,36 @@ pub async fn probe_rate(
     Ok(judge(&result, slos, spec, slope, late, stopped, service))
 }
 
+/// One query of an overload probe, seconds from its start.
+#[derive(Debug, Clone, Copy)]
+struct Done {
+    arrival: f64,
+    end: f64,
+    answered: bool,
+    timed_out: bool,
+}
+
 /// The service rate of an overload probe that sent arrivals for `duration` seconds, from
-/// its queries' `(arrival, completion, answered)` times: the answers completed per second
-/// while the queue could not empty. The window opens at a sixth of the arrivals (the
-/// slots are full and a queue has started) and closes, after the arrivals ended, when
-/// the queries in flight fall back to as many as at its opening: in between, at least as
-/// many queries waited as when the bot was already busy. `None` unless the queries in
-/// flight grew over the arrivals by more than two Poisson standard deviations of the
-/// arrivals: a bot that kept up was not overloaded.
-fn service_rate(queries: &[(f64, f64, bool)], duration: f64) -> Option<ServiceRate> {
+/// its queries' times: the answers completed per second while the queue could not empty.
+/// The window opens at a sixth of the arrivals (the slots are full and a queue has
+/// started) and closes, after the arrivals ended, when the queries in flight fall back to
+/// as many as at its opening: in between, at least as many queries waited as when the
+/// bot was already busy. It closes earlier at the first timeout: a query given up in
+/// service wastes the bot's time, which would pull the rate down. `None` unless the
+/// queries in flight grew over the arrivals by more than two Poisson standard deviations
+/// of the arrivals (a bot that kept up was not overloaded), or when the window is empty.
+fn service_rate(queries: &[Done], duration: f64) -> Option<ServiceRate> {
     let from = duration / 6.0;
-    let in_flight = |t: f64| queries.iter().filter(|q| q.0 <= t && t < q.1).count();
+    let in_flight = |t: f64| {
+        queries
+            .iter()
+            .filter(|q| q.arrival <= t && t < q.end)
+            .count()
+    };
     let at_open = in_flight(from);
     let arrivals = queries
         .iter()
-        .filter(|q| q.0 > from && q.0 <= duration)
+        .filter(|q| q.arrival > from && q.arrival <= duration)
         .count() as f64;
     let grown = in_flight(duration) as f64 - at_open as f64;
     if grown <= 2.0 * arrivals.sqrt() {
@@ -292,28 +311,43 @@ fn service_rate(queries: &[(f64, f64, bool)], duration: f64) -> Option<ServiceRa
     }
     let mut ends: Vec<f64> = queries
         .iter()
-        .map(|q| q.1)
+        .map(|q| q.end)
         .filter(|&c| c >= duration)
         .collect();
     ends.sort_by(f64::total_cmp);
-    let close = ends
+    let drained = ends
         .into_iter()
         .find(|&c| in_flight(c) <= at_open)
         .unwrap_or(duration);
+    let first_timeout = queries
+        .iter()
+        .filter(|q| q.timed_out)
+        .map(|q| q.end)
+        .fold(f64::INFINITY, f64::min);
+    let close = drained.min(first_timeout);
+    if close <= from {
+        return None;
+    }
     let done = queries
         .iter()
-        .filter(|q| q.2 && q.1 > from && q.1 <= close)
+        .filter(|q| q.answered && q.end > from && q.end <= close)
         .count() as u64;
     ServiceRate::from_count(done, close - from)
 }
 
-/// The throughput of `users` in a closed loop sending `n` queries; `None` when nothing
-/// was answered or the run was cancelled before anything was.
+/// The throughput of `users` in a closed loop sending `n` queries. `steady`: while every
+/// user is active, answers per second up to the `n − users`-th completion (after it,
+/// users run out of queries one by one and the bot idles, which would pull the figure
+/// down by an amount that depends on `users`: the sweep's levels must be comparable).
+/// Otherwise, and when `n ≤ users`: answers over the whole run, which the tail pulls a
+/// little low (the calibration wants that: it only sets the scale of the probes). `None` when
+/// nothing was answered or the run was cancelled before anything was.
 pub(super) async fn closed_throughput(
     target: &Arc<dyn BotTarget>,
     queries: &[Query],
     users: usize,
     n: u64,
+    steady: bool,
     cfg: &ProbeConfig,
     cancel: &CancellationToken,
 ) -> Option<f64> {
@@ -324,11 +358,38 @@ pub(super) async fn closed_throughput(
         unique_queries(queries, n, &format!("u{users}")),
         LoadProfile::closed(users.max(1), None),
     );
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let runner = cfg
         .runner(target, users as u64)
+        .with_events(tx)
         .with_cancel(cancel.child_token());
     let mut result = RunResult::new("closed", "", TargetInfo::default());
-    runner.run(&plan, &mut result).await.ok()?;
+    let watch = async move {
+        let mut done = Vec::new();
+        while let Some(ev) = rx.recv().await {
+            if let RunEvent::Sample(s) = ev {
+                let answered = matches!(s.outcome, Outcome::Ok | Outcome::FailedExpectation);
+                done.push(((s.scheduled_at_us + s.latency_us) as f64 / 1e6, answered));
+            }
+        }
+        done
+    };
+    let run = async {
+        let r = runner.run(&plan, &mut result).await;
+        drop(runner);
+        r
+    };
+    let (ran, mut done) = tokio::join!(run, watch);
+    ran.ok()?;
+    done.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let active = done.len().saturating_sub(users);
+    if steady && active >= 1 {
+        let end = done[active - 1].0;
+        let answered = done[..active].iter().filter(|d| d.1).count();
+        if end > 0.0 && answered > 0 {
+            return Some(answered as f64 / end);
+        }
+    }
     let answered =
         result.overall.outcome_count("ok") + result.overall.outcome_count("failed_expectation");
     (answered > 0 && result.wall_time_s > 0.0).then(|| answered as f64 / result.wall_time_s)
