@@ -168,17 +168,30 @@ where
                     ProbeAttempt::OutOfBudget if probes.is_empty() => {
                         "the budget is too short for one probe; give a longer --max-time".to_owned()
                     }
-                    ProbeAttempt::OutOfBudget => {
-                        format!("the budget ran out before the next probe ({rate:.3}/s) could run")
-                    }
+                    ProbeAttempt::OutOfBudget => match (low, high) {
+                        (None, Some(h)) => format!(
+                            "the budget ran out before the next probe ({rate:.3}/s) could run; every rate tried failed, the lowest {h:.3}/s: give a longer --max-time to look lower"
+                        ),
+                        _ => format!(
+                            "the budget ran out before the next probe ({rate:.3}/s) could run"
+                        ),
+                    },
                     ProbeAttempt::Cancelled => "the search was cancelled".to_owned(),
                     ProbeAttempt::Failed(m) => format!("a probe could not run: {m}"),
                     ProbeAttempt::Done(_) => unreachable!("handled above"),
                 };
                 let answer = match (probes.is_empty(), low, high) {
                     (true, _, _) => CapacityAnswer::NotMeasured,
-                    // Every rate tried failed: that is the answer, not a guess below them.
-                    (false, None, Some(h)) => CapacityAnswer::NoRateMeets { lowest_rate: h },
+                    // Every rate tried failed, and the search had gone down far enough
+                    // that this is the answer, not a guess below them.
+                    (false, None, Some(h)) if descents >= settings.max_descents.min(2) => {
+                        CapacityAnswer::NoRateMeets { lowest_rate: h }
+                    }
+                    // Every rate tried failed, but too few were tried to say none does.
+                    (false, None, Some(h)) => CapacityAnswer::Indeterminate {
+                        low: None,
+                        high: Some(h),
+                    },
                     // A bracket: the capacity lies in it, with a wider interval than asked.
                     (false, Some(l), Some(h)) if h > l => CapacityAnswer::Found {
                         rate: l,
@@ -445,6 +458,27 @@ mod tests {
             }
         );
         assert!(out.stop_reason.contains("cancelled"));
+        // One failing rate and no budget for a lower one: not "no rate meets".
+        let out = run(SearchSettings::default(), |s| {
+            if s.rate == 1.0 {
+                report(s.rate, ProbeVerdict::Fail)
+            } else {
+                ProbeAttempt::OutOfBudget
+            }
+        })
+        .await;
+        assert_eq!(
+            out.answer,
+            CapacityAnswer::Indeterminate {
+                low: None,
+                high: Some(1.0)
+            }
+        );
+        assert!(
+            out.stop_reason.contains("give a longer --max-time"),
+            "{}",
+            out.stop_reason
+        );
     }
 
     #[tokio::test(start_paused = true)]
