@@ -21,20 +21,27 @@ pub fn fit_usl(points: &[UslPoint]) -> Result<UslFit, String> {
     let mut pts: Vec<UslPoint> = points.to_vec();
     pts.sort_by(|a, b| a.concurrency.total_cmp(&b.concurrency));
     let mut fit = fit_core(&pts)?;
-    if pts.len() > MIN_USL_POINTS {
-        if let Some((last, rest)) = pts.split_last() {
-            if let Ok(partial) = fit_core(rest) {
-                let predicted = partial.predict(last.concurrency);
-                fit.holdout = Some(Holdout {
-                    concurrency: last.concurrency,
-                    measured: last.throughput,
-                    predicted,
-                    relative_error: (predicted - last.throughput).abs() / last.throughput,
-                });
-            }
-        }
-    }
+    fit.holdout = holdout(&pts, |rest| fit_core(rest).map(|f| move |n| f.predict(n)));
     Ok(fit)
+}
+
+/// With more than [`MIN_USL_POINTS`] points (sorted by concurrency), how a model fitted
+/// without the highest predicts it; `fit` returns the model's prediction function.
+fn holdout<P: Fn(f64) -> f64>(
+    pts: &[UslPoint],
+    fit: impl Fn(&[UslPoint]) -> Result<P, String>,
+) -> Option<Holdout> {
+    if pts.len() <= MIN_USL_POINTS {
+        return None;
+    }
+    let (last, rest) = pts.split_last()?;
+    let predicted = fit(rest).ok()?(last.concurrency);
+    Some(Holdout {
+        concurrency: last.concurrency,
+        measured: last.throughput,
+        predicted,
+        relative_error: (predicted - last.throughput).abs() / last.throughput,
+    })
 }
 
 /// Fits the slots model X(N) = min(λN, C) to `points` (at least three distinct levels,
@@ -46,19 +53,7 @@ pub fn fit_slots(points: &[UslPoint]) -> Result<SlotsFit, String> {
     let mut pts: Vec<UslPoint> = points.to_vec();
     pts.sort_by(|a, b| a.concurrency.total_cmp(&b.concurrency));
     let mut fit = slots_core(&pts)?;
-    if pts.len() > MIN_USL_POINTS {
-        if let Some((last, rest)) = pts.split_last() {
-            if let Ok(partial) = slots_core(rest) {
-                let predicted = partial.predict(last.concurrency);
-                fit.holdout = Some(Holdout {
-                    concurrency: last.concurrency,
-                    measured: last.throughput,
-                    predicted,
-                    relative_error: (predicted - last.throughput).abs() / last.throughput,
-                });
-            }
-        }
-    }
+    fit.holdout = holdout(&pts, |rest| slots_core(rest).map(|f| move |n| f.predict(n)));
     Ok(fit)
 }
 

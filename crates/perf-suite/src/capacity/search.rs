@@ -344,6 +344,20 @@ mod tests {
         }))
     }
 
+    /// Probes that pass up to `cap` and fail above it.
+    fn edge(cap: f64) -> impl Fn(ProbeSpec) -> ProbeAttempt {
+        move |s| {
+            report(
+                s.rate,
+                if s.rate <= cap {
+                    ProbeVerdict::Pass
+                } else {
+                    ProbeVerdict::Fail
+                },
+            )
+        }
+    }
+
     async fn run(settings: SearchSettings, f: impl Fn(ProbeSpec) -> ProbeAttempt) -> SearchOutcome {
         search(settings, |spec| {
             let a = f(spec);
@@ -355,17 +369,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_abrupt_edge_is_bracketed_within_the_precision() {
         let cap = 13.7;
-        let out = run(SearchSettings::default(), |s| {
-            report(
-                s.rate,
-                if s.rate <= cap {
-                    ProbeVerdict::Pass
-                } else {
-                    ProbeVerdict::Fail
-                },
-            )
-        })
-        .await;
+        let out = run(SearchSettings::default(), edge(cap)).await;
         match out.answer {
             CapacityAnswer::Found {
                 rate,
@@ -518,17 +522,7 @@ mod tests {
 
         // An objective that fails below the service rate: bisection below it, and the
         // capacity is the highest passing rate.
-        let out = run(settings, |s| {
-            report(
-                s.rate,
-                if s.rate <= 1.2 {
-                    ProbeVerdict::Pass
-                } else {
-                    ProbeVerdict::Fail
-                },
-            )
-        })
-        .await;
+        let out = run(settings, edge(1.2)).await;
         match out.answer {
             CapacityAnswer::Found {
                 rate,

@@ -74,7 +74,11 @@ fn queries() -> Vec<Query> {
         .collect()
 }
 
-async fn search(bot: SlotBot, slos: Slos, request: CapacityRequest) -> perf_core::CapacityReport {
+async fn search(
+    bot: impl BotTarget + 'static,
+    slos: Slos,
+    request: CapacityRequest,
+) -> perf_core::CapacityReport {
     capacity_search(
         Arc::new(bot),
         &queries(),
@@ -341,7 +345,12 @@ async fn the_llm_like_bots_capacity_is_found_within_ten_percent() {
     let mut errors = Vec::new();
     let mut seen = Vec::new();
     for seed in 1..=SEEDS {
-        let r = search_llm(LlmSlots::new(4, 2.0, 0.5, seed), latency_slo(15_000.0)).await;
+        let r = search(
+            LlmSlots::new(4, 2.0, 0.5, seed),
+            latency_slo(15_000.0),
+            CapacityRequest::default(),
+        )
+        .await;
         let CapacityAnswer::Found { rate, low, high } = r.answer else {
             // Noise may leave a search undecided; it must say so, never make a number up.
             assert!(
@@ -402,7 +411,7 @@ async fn other_slot_counts_and_service_times_are_found_too() {
         let mut seen = Vec::new();
         for seed in 1..=10u64 {
             let bot = LlmSlots::new(slots, median, sigma, seed);
-            let r = search_llm(bot, latency_slo(60_000.0)).await;
+            let r = search(bot, latency_slo(60_000.0), CapacityRequest::default()).await;
             seen.push(format!("seed {seed}: {}", r.summary));
             if let CapacityAnswer::Found { rate, low, high } = r.answer {
                 found += 1;
@@ -440,14 +449,10 @@ async fn a_sweep_of_the_llm_like_bot_predicts_its_ceiling_and_a_held_out_point()
             sweep: vec![1, 2, 3, 4, 6, 8, 16],
             ..CapacityRequest::default()
         };
-        let slos = request.effective_slos(&latency_slo(15_000.0));
-        let r = capacity_search(
-            Arc::new(LlmSlots::new(4, 2.0, 0.5, seed)),
-            &queries(),
-            &slos,
-            &request,
-            None,
-            CancellationToken::new(),
+        let r = search(
+            LlmSlots::new(4, 2.0, 0.5, seed),
+            latency_slo(15_000.0),
+            request,
         )
         .await;
         assert_eq!(r.sweep.len(), 7, "{:?}", r.notes);
@@ -479,17 +484,4 @@ async fn a_sweep_of_the_llm_like_bot_predicts_its_ceiling_and_a_held_out_point()
         let one = r.sweep[0].throughput;
         assert!((one * 2.0 * (0.125f64).exp() - 1.0).abs() <= 0.25, "{one}");
     }
-}
-
-async fn search_llm(bot: LlmSlots, slos: Slos) -> perf_core::CapacityReport {
-    let request = CapacityRequest::default();
-    capacity_search(
-        Arc::new(bot),
-        &queries(),
-        &request.effective_slos(&slos),
-        &request,
-        None,
-        CancellationToken::new(),
-    )
-    .await
 }
