@@ -226,6 +226,9 @@ pub struct RefBotSettings {
     pub error_rate: f64,
     /// Share of queries that hang.
     pub hang_rate: f64,
+    /// Share of queries answered wrongly (grounded expectations fail), drawn per query
+    /// id; see `docs/refbot.md`.
+    pub wrong_rate: f64,
     /// Echo queries and leak SQL errors, to see the robustness checks fail.
     pub naive: bool,
     /// The reference bot's LLM-like mode (model slots, a FIFO queue, streamed tokens);
@@ -334,6 +337,7 @@ impl Default for RefBotSettings {
             latency_factor: 1.0,
             error_rate: 0.0,
             hang_rate: 0.0,
+            wrong_rate: 0.0,
             naive: false,
             llm: None,
         }
@@ -597,9 +601,13 @@ impl Config {
         for (key, v) in [
             ("refbot.error_rate", self.refbot.error_rate),
             ("refbot.hang_rate", self.refbot.hang_rate),
+            ("refbot.wrong_rate", self.refbot.wrong_rate),
         ] {
             if !(0.0..=1.0).contains(&v) {
-                return Err(E::new(key, format!("{v} must be between 0 and 1")));
+                return Err(E::new(
+                    key,
+                    format!("{v} must be a share between 0 and 1 (0.2 = one query in five)"),
+                ));
             }
         }
         for (key, v) in [
@@ -1165,6 +1173,22 @@ mod tests {
         assert!(e.contains("refbot.llm.slots"), "{e}");
         let e = parse(r#"{"refbot": {"llm": {"time_scale": -1}}}"#).unwrap_err();
         assert!(e.contains("refbot.llm.time_scale"), "{e}");
+    }
+
+    #[test]
+    fn the_wrong_rate_is_a_share_and_bad_values_name_the_key() {
+        assert_eq!(Config::default().refbot.wrong_rate, 0.0);
+        let c = parse(r#"{"refbot": {"wrong_rate": 0.2, "llm": {}}}"#).unwrap();
+        assert_eq!(c.refbot.wrong_rate, 0.2);
+        for bad in ["1.5", "-0.2"] {
+            let e = parse(&format!(r#"{{"refbot": {{"wrong_rate": {bad}}}}}"#)).unwrap_err();
+            assert!(
+                e.contains("refbot.wrong_rate") && e.contains("between 0 and 1"),
+                "{e}"
+            );
+        }
+        let e = parse(r#"{"refbot": {"wrong_rat": 0.2}}"#).unwrap_err();
+        assert!(e.contains("did you mean `wrong_rate`"), "{e}");
     }
 }
 

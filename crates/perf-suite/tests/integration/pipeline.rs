@@ -187,3 +187,44 @@ async fn the_refbot_llm_section_streams_through_the_whole_pipeline() {
     }
     assert_eq!(outcome.result.per_scenario["standard"].ttft.count(), 8);
 }
+
+/// A plain run against the reference bot with `refbot.wrong_rate` 0.2: report.json's
+/// goodput counts exactly the queries the bot's plan answers rightly, about 0.8 of the
+/// throughput.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_run_against_a_bot_answering_a_fifth_wrongly_has_four_fifths_goodput() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = small_config(dir.path());
+    config.query_count = 200;
+    config.synthetic_testing.enabled = false;
+    config.refbot.wrong_rate = 0.2;
+    let outcome = run_suite(&config, None, CancellationToken::new())
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(outcome.result_file()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let bot = perf_refbot::RefBotConfig {
+        seed: config.seed,
+        wrong_rate: 0.2,
+        ..perf_refbot::RefBotConfig::default()
+    };
+    let standard = &json["per_scenario"]["standard"];
+    assert_eq!(standard["count"], 200);
+    // The truth: which of the run's ids the bot's plan answers wrongly (the draw does not
+    // depend on the agent).
+    let wrong = (0..200)
+        .filter(|i| perf_refbot::plan_query(&bot, "any", &format!("std-{i:04}")).wrong)
+        .count() as u64;
+    assert!((25..=55).contains(&wrong), "{wrong}");
+    let g = &json["goodput"]["overall"];
+    assert_eq!(g["counted"], 200);
+    assert_eq!(g["good"].as_u64(), Some(200 - wrong), "{g}");
+    let wall = json["wall_time_s"].as_f64().unwrap();
+    let goodput = g["good"].as_f64().unwrap() / wall;
+    let throughput = json["overall"]["count"].as_f64().unwrap() / wall;
+    let ratio = goodput / throughput;
+    assert!((0.72..0.88).contains(&ratio), "{ratio}");
+    assert_eq!(standard["successes"].as_u64(), Some(200 - wrong));
+    let md = std::fs::read_to_string(outcome.run_dir().join("summary.md")).unwrap();
+    assert!(md.contains("goodput"), "{md}");
+}
