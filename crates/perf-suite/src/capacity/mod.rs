@@ -6,6 +6,7 @@
 //! closed-loop user counts for the USL fit, and writes the reports. See
 //! `docs/capacity.md`.
 
+mod baseline;
 mod probe;
 mod search;
 
@@ -21,6 +22,7 @@ use perf_core::{
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
+pub use baseline::{capacity_baseline_check, CAPACITY_BASELINE_CHECK};
 pub use probe::{probe_rate, ProbeConfig};
 pub use search::{search, ProbeAttempt, ProbeSpec, SearchOutcome, SearchSettings};
 

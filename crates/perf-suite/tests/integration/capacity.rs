@@ -436,3 +436,71 @@ async fn a_quality_floor_above_the_true_share_never_gets_a_capacity_whatever_the
     }
     assert!(decided >= 10, "only {decided} of 20 seeds decided");
 }
+
+/// The gate's capacity comparison through the library on the paused clock: a capacity
+/// found against 4 slots × 200 ms (20/s) is stored in a real baseline file; the same bot
+/// passes against it, the bot with half the slots (10/s) is blocked with both intervals
+/// in the reason, and other objectives are refused.
+#[tokio::test(start_paused = true)]
+async fn a_stored_capacity_blocks_the_same_bot_with_half_its_slots() {
+    let slos = latency_slo(2_000.0);
+    let request = CapacityRequest::default();
+    let effective = request.effective_slos(&slos);
+    let mut first = search(SlotBot::new(4, 200), slos, request.clone()).await;
+    first.run_id = "capacity-first".into();
+    let dir = tempfile::tempdir().unwrap();
+    let store = perf_baseline::BaselineStore::new(dir.path());
+    let mut baseline = perf_baseline::Baseline::from_run(
+        "b",
+        &perf_core::RunResult::new("r", "t", perf_core::TargetInfo::default()),
+        perf_baseline::EnvironmentFingerprint::default(),
+    );
+    baseline.capacity = perf_baseline::BaselineCapacity::of(&first);
+    store
+        .save(&baseline, perf_baseline::WriteMode::CreateNew)
+        .unwrap();
+    let stored = store.load("b").unwrap().capacity.expect("stored");
+    assert_eq!(stored.slos, effective);
+    assert!((18.0..=22.0).contains(&stored.rate), "{stored:?}");
+    let drop = perf_baseline::Thresholds::default().capacity_drop;
+
+    // Other arrival draws: another search of the same bot.
+    let mut reseeded = request.clone();
+    reseeded.probe.seed = 7;
+    let same = search(SlotBot::new(4, 200), slos, reseeded).await;
+    let c = perf_suite::capacity_baseline_check(&same, Some(&stored), "b", drop, false);
+    assert!(c.passed, "{}", c.reason);
+
+    let halved = search(SlotBot::new(2, 200), slos, request.clone()).await;
+    let c = perf_suite::capacity_baseline_check(&halved, Some(&stored), "b", drop, false);
+    assert!(!c.passed, "{}", c.reason);
+    let CapacityAnswer::Found {
+        rate,
+        high: Some(high),
+        ..
+    } = halved.answer
+    else {
+        panic!("{}", halved.summary);
+    };
+    assert!(
+        (8.0..=11.0).contains(&rate),
+        "truth 10/s: {}",
+        halved.summary
+    );
+    let (then_low, then_high) = (stored.rate, stored.high.expect("a failing rate"));
+    for figure in [rate, high, then_low, then_high] {
+        assert!(
+            c.reason.contains(&format!("{figure:.3}")),
+            "{figure}: {}",
+            c.reason
+        );
+    }
+
+    let other = search(SlotBot::new(4, 200), latency_slo(1_500.0), request).await;
+    let c = perf_suite::capacity_baseline_check(&other, Some(&stored), "b", drop, false);
+    assert!(
+        !c.passed && c.reason.contains("comparison refused"),
+        "{}",
+        c.reason
+    );
+}
