@@ -388,6 +388,8 @@ fn every_key() -> Config {
     l.max_itl_p95_ms = Some(0.0);
     // The LLM mode is off by default, so the defaults do not show its keys.
     c.refbot.llm = Some(perf_refbot::LlmConfig::default());
+    // Left out of the shown configuration at 0 (so it moved no configuration digest).
+    c.refbot.wrong_rate = 1.0;
     c.history_url = Some(String::new());
     c.history_url_env = Some(String::new());
     c.slos = perf_core::Slos {
