@@ -73,7 +73,9 @@ pub use policy::{
     check_against_baseline, create_command, BaselineAction, BaselineOutcome, BaselinePolicy,
     MissingBaseline, UpdatePolicy,
 };
-pub use predict::{fit_usl, forecast_crossing, MIN_FORECAST_RUNS, MIN_USL_POINTS};
+pub use predict::{
+    fit_usl, forecast_crossing, forecast_trends, TrendObjective, MIN_FORECAST_RUNS, MIN_USL_POINTS,
+};
 pub use thresholds::{
     AgentThresholds, CompareOptions, Thresholds, DEFAULT_CAPACITY_DROP, LATENCY_METRICS,
     STREAMING_METRICS,

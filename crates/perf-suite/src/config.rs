@@ -472,6 +472,74 @@ impl Config {
         self.history_url.is_some() || self.history_url_env.is_some()
     }
 
+    /// The objectives the trend series of a run report are forecast against: the SLOs
+    /// first, else the critical-path limits (`regression_testing.limits`) for the same
+    /// figure. `latency_p95` ← `slos.latency_p95_ms` or `limits.max_p95_ms`;
+    /// `latency_p99` ← `slos.latency_p99_ms`; `ttft_p95` ← `slos.ttft_p95_ms` or
+    /// `limits.max_ttft_p95_ms`; `success_rate` ← `slos.success_rate` or
+    /// `limits.min_success_rate`; `quality` ← `slos.quality_floor`. Goodput has no
+    /// objective (its trend is shown, not forecast).
+    pub fn trend_objectives(&self) -> Vec<perf_baseline::TrendObjective> {
+        let s = &self.slos;
+        let l = &self.regression_testing.limits;
+        let pick = |slo: Option<f64>, slo_key: &str, limit: Option<f64>, limit_key: &str| {
+            slo.map(|v| (v, format!("slos.{slo_key}")))
+                .or_else(|| limit.map(|v| (v, format!("regression_testing.limits.{limit_key}"))))
+        };
+        [
+            (
+                "latency_p95",
+                pick(
+                    s.latency_p95_ms,
+                    "latency_p95_ms",
+                    l.max_p95_ms,
+                    "max_p95_ms",
+                ),
+                true,
+            ),
+            (
+                "latency_p99",
+                pick(s.latency_p99_ms, "latency_p99_ms", None, ""),
+                true,
+            ),
+            (
+                "ttft_p95",
+                pick(
+                    s.ttft_p95_ms,
+                    "ttft_p95_ms",
+                    l.max_ttft_p95_ms,
+                    "max_ttft_p95_ms",
+                ),
+                true,
+            ),
+            (
+                "success_rate",
+                pick(
+                    s.success_rate,
+                    "success_rate",
+                    Some(l.min_success_rate),
+                    "min_success_rate",
+                ),
+                false,
+            ),
+            (
+                "quality",
+                pick(s.quality_floor, "quality_floor", None, ""),
+                false,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(metric, objective, higher_is_worse)| {
+            objective.map(|(value, key)| perf_baseline::TrendObjective {
+                metric: metric.to_owned(),
+                key,
+                value,
+                higher_is_worse,
+            })
+        })
+        .collect()
+    }
+
     /// Where the run history is: the variable `history_url_env` names (read now), else
     /// `history_url`, else the SQLite file `history_path`.
     pub fn history_location(

@@ -802,6 +802,7 @@ pub(crate) async fn record_history(
     result.trends = history
         .trends(config.trend_runs, &perf_baseline::TrendOptions::default())
         .await?;
+    result.forecasts = perf_baseline::forecast_trends(&result.trends, &config.trend_objectives());
     history.close().await;
     result.history = Some(location.redacted());
     Ok(())
