@@ -319,11 +319,14 @@ pub async fn run_gate(
     let search = request.min_capacity.is_some() || request.capacity;
     if let (true, GateDecision::Deploy | GateDecision::Blocked, false) = (search, decision, sharded)
     {
-        // What is left of the budget, minus the margin the budget keeps for reports.
+        // What is left of the budget, minus the margin the budget keeps for reports and
+        // a second more: the search's own deadline then comes before the gate's budget
+        // cancels it, so a search cut short answers with what it knows ("the budget ran
+        // out before the next probe") instead of "cancelled".
         let left = request
             .budget
             .saturating_sub(started.elapsed())
-            .saturating_sub(Duration::from_millis(500));
+            .saturating_sub(Duration::from_millis(1_500));
         let (capacity_checks, found) = gate_capacity(config, request, left, cancel.clone()).await;
         capacity_found = found;
         for check in capacity_checks {

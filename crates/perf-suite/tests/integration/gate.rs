@@ -223,13 +223,13 @@ async fn a_capacity_stored_with_the_baseline_is_compared_by_the_next_gate() {
     let llm = |c: &mut Config| {
         c.refbot.llm = Some(perf_refbot::LlmConfig {
             slots: 8,
-            time_scale: 0.05,
+            time_scale: 0.02,
             ..perf_refbot::LlmConfig::default()
         });
         c.slos.latency_p95_ms = Some(5_000.0);
     };
     let r = GateRequest {
-        budget: std::time::Duration::from_secs(35),
+        budget: std::time::Duration::from_secs(40),
         capacity: true,
         update_baseline: true,
         max_queries: 20,
