@@ -122,6 +122,7 @@ fn setup(cli: &Cli) -> Result<(Config, GateRequest), perf_suite::SuiteError> {
         out: cli.out.clone(),
         min_capacity: cli.min_capacity,
         capacity: cli.capacity,
+        capacity_search: perf_suite::CapacityRequest::default(),
     });
     request.and_then(|r| {
         let mut base = cli

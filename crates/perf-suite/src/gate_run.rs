@@ -45,6 +45,9 @@ pub struct GateRequest {
     /// [`crate::capacity_baseline_check`]). With `update_baseline`, a capacity found by
     /// any search of the gate (this or `min_capacity`) is stored in the new baseline.
     pub capacity: bool,
+    /// How the gate's capacity search runs (probes, search steps); its budget is replaced
+    /// by what is left of the gate's. The binary uses the defaults.
+    pub capacity_search: crate::CapacityRequest,
 }
 
 impl Default for GateRequest {
@@ -62,6 +65,7 @@ impl Default for GateRequest {
             out: PathBuf::from("cicd_results"),
             min_capacity: None,
             capacity: false,
+            capacity_search: crate::CapacityRequest::default(),
         }
     }
 }
@@ -381,7 +385,7 @@ async fn gate_capacity(
     };
     let capacity = crate::CapacityRequest {
         budget,
-        ..crate::CapacityRequest::default()
+        ..request.capacity_search.clone()
     };
     let report = match crate::run_capacity(config, &capacity, None, cancel).await {
         Ok(o) => o.report,
