@@ -61,6 +61,12 @@ struct Cli {
     /// is below this many queries per second (docs/capacity.md).
     #[arg(long, value_name = "PER_SECOND")]
     min_capacity: Option<f64>,
+    /// Also search the bot's capacity with what is left of the budget and compare it with
+    /// the capacity stored in the baseline: a drop beyond
+    /// `performance_baselines.thresholds.capacity_drop` (default 0.2) that the intervals
+    /// confirm blocks. With --update-baseline the capacity found is stored (docs/capacity.md).
+    #[arg(long, conflicts_with = "merge")]
+    capacity: bool,
     /// Results directory: each gate run writes `<DIR>/<run-id>/`, `<DIR>/latest` points at it.
     #[arg(long, value_name = "DIR", default_value = "cicd_results")]
     out: PathBuf,
@@ -115,6 +121,8 @@ fn setup(cli: &Cli) -> Result<(Config, GateRequest), perf_suite::SuiteError> {
         scale: cli.scale,
         out: cli.out.clone(),
         min_capacity: cli.min_capacity,
+        capacity: cli.capacity,
+        capacity_search: perf_suite::CapacityRequest::default(),
     });
     request.and_then(|r| {
         let mut base = cli

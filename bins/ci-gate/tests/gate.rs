@@ -292,3 +292,35 @@ fn two_shards_gate_as_one_merge_and_a_missing_shard_blocks() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("missing"), "{err}");
 }
+
+/// `--capacity` reaches the gate's arguments (a shard merge has no search of its own, so
+/// the two are refused together), and a bad `capacity_drop` threshold is refused before
+/// any work, naming the key.
+#[test]
+fn capacity_flags_and_the_capacity_drop_threshold_are_checked_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gate(dir.path(), &["--capacity", "--merge", "x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--capacity"), "{}", stderr(&out));
+
+    let bad = dir.path().join("drop.json");
+    let config = format!(
+        r#"{{"database_path": {:?}, "performance_baselines": {{"thresholds": {{"capacity_drop": 1.5}}}}}}"#,
+        dir.path().join("m.db")
+    );
+    std::fs::write(&bad, config).unwrap();
+    let out = gate(
+        dir.path(),
+        &["--config", bad.to_str().unwrap(), "--capacity"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("thresholds.capacity_drop"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !dir.path().join("m.db").exists(),
+        "refused before generating the database"
+    );
+}

@@ -299,6 +299,58 @@ pub struct Baseline {
     /// (left out of files, where it is always false).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// The capacity a gate's search found for this baseline (`ci-gate --capacity
+    /// --update-baseline`); absent in baselines made without one, and in files written
+    /// before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<BaselineCapacity>,
+}
+
+/// A capacity stored with a baseline: the search's answer and the objectives it was
+/// searched against, so a later search is compared only under the same objectives.
+/// Compared by `perf_suite::capacity_baseline_check` (`docs/capacity.md`, "Gate").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineCapacity {
+    /// The highest rate that met every objective, queries per second.
+    pub rate: f64,
+    /// The lowest rate that failed (`None` when no rate tried failed): the capacity lies
+    /// between `rate` and `high`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high: Option<f64>,
+    /// The objectives the search used (the configuration's, with the search's defaults).
+    pub slos: perf_core::Slos,
+    /// The capacity run that found it.
+    pub run_id: String,
+}
+
+impl BaselineCapacity {
+    /// What to store from a capacity search: its capacity when it found one (`None` for
+    /// "no rate meets the SLOs", "indeterminate" and "not measured": nothing to compare
+    /// with later).
+    pub fn of(report: &perf_core::CapacityReport) -> Option<Self> {
+        match report.answer {
+            perf_core::CapacityAnswer::Found { rate, high, .. } => Some(Self {
+                rate,
+                high,
+                slos: report.slos,
+                run_id: report.run_id.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// "1.860/s (between 1.860 and 1.960/s)", or "at least 1.860/s" when no rate failed.
+    pub fn describe(&self) -> String {
+        describe_capacity(self.rate, self.high)
+    }
+}
+
+/// "1.860/s (between 1.860 and 1.960/s)", or "at least 1.860/s (no rate tried failed)".
+pub fn describe_capacity(rate: f64, high: Option<f64>) -> String {
+    match high {
+        Some(h) => format!("{rate:.3}/s (between {rate:.3} and {h:.3}/s)"),
+        None => format!("at least {rate:.3}/s (no rate tried failed)"),
+    }
 }
 
 impl Baseline {
@@ -326,6 +378,7 @@ impl Baseline {
             resources: ResourceStats::from_run(run),
             agent_distribution: agent_distribution(&run.overall.agent_usage),
             interrupted: run.interrupted,
+            capacity: None,
         }
     }
 }

@@ -372,6 +372,15 @@ impl History {
                 group(format!("{prefix}:{k}"), g);
             }
         }
+        // Goodput and quality only where the run counted them (never a 0 for "unknown").
+        if let Some(g) = run.goodput.as_ref().map(|g| g.summary(run.wall_time_s)) {
+            if let Some(v) = g.overall.goodput_per_s {
+                rows.push(("overall".into(), "goodput", v));
+            }
+            if let Some(v) = g.overall.quality {
+                rows.push(("overall".into(), "quality", v));
+            }
+        }
         if let Some(v) = max_mem {
             rows.push(("overall".into(), "max_memory", v));
         }
@@ -565,9 +574,9 @@ impl History {
         Ok(analyze_trend(&name, points, options))
     }
 
-    /// Trends of the `overall` key's [`TREND_METRICS`] (and peak memory and CPU, and the
-    /// [`STREAMING_TREND_METRICS`], when recorded) over the newest `last_n` runs; metrics
-    /// without data are left out.
+    /// Trends of the `overall` key's [`TREND_METRICS`] (and peak memory and CPU, goodput
+    /// and quality, and the [`STREAMING_TREND_METRICS`], when recorded) over the newest
+    /// `last_n` runs; metrics without data are left out.
     pub async fn trends(
         &self,
         last_n: u32,
@@ -576,7 +585,7 @@ impl History {
         let mut out = Vec::new();
         for metric in TREND_METRICS
             .iter()
-            .chain(&["max_memory", "max_cpu"])
+            .chain(&["max_memory", "max_cpu", "goodput", "quality"])
             .chain(&STREAMING_TREND_METRICS)
         {
             let t = self.trend("overall", metric, last_n, options).await?;

@@ -60,8 +60,9 @@ mod time;
 mod trend;
 
 pub use baseline::{
-    config_digest, Baseline, BaselineEntry, BaselineGroup, BaselineStore, EnvironmentFingerprint,
-    ReadingStats, ResourceStats, WriteMode, BASELINE_FORMAT_VERSION,
+    config_digest, describe_capacity, Baseline, BaselineCapacity, BaselineEntry, BaselineGroup,
+    BaselineStore, EnvironmentFingerprint, ReadingStats, ResourceStats, WriteMode,
+    BASELINE_FORMAT_VERSION,
 };
 pub use compare::{compare, compare_baselines};
 pub use critical::{critical_path_checks, CriticalPathLimits};
@@ -72,9 +73,13 @@ pub use policy::{
     check_against_baseline, create_command, BaselineAction, BaselineOutcome, BaselinePolicy,
     MissingBaseline, UpdatePolicy,
 };
-pub use predict::{fit_slots, fit_usl, forecast_crossing, MIN_FORECAST_RUNS, MIN_USL_POINTS};
+pub use predict::{
+    fit_slots, fit_usl, forecast_crossing, forecast_trends, TrendObjective, MIN_FORECAST_RUNS,
+    MIN_USL_POINTS,
+};
 pub use thresholds::{
-    AgentThresholds, CompareOptions, Thresholds, LATENCY_METRICS, STREAMING_METRICS,
+    AgentThresholds, CompareOptions, Thresholds, DEFAULT_CAPACITY_DROP, LATENCY_METRICS,
+    STREAMING_METRICS,
 };
 pub use trend::{analyze_trend, change_point, estimate_run_noise, TrendOptions};
 

@@ -6,7 +6,9 @@
 //! κN(N−1))/λ. Standard errors come from the covariance s²(JᵀJ)⁻¹ at the optimum, with
 //! Student-t 95% intervals on n − 3 degrees of freedom.
 
-use perf_core::{Estimate, Forecast, Holdout, SlotsFit, TrendSeries, UslFit, UslPoint};
+use perf_core::{
+    Estimate, Forecast, Holdout, SlotsFit, TrendForecast, TrendSeries, UslFit, UslPoint,
+};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 /// Fewest points a USL fit accepts (three coefficients and one degree of freedom).
@@ -296,6 +298,45 @@ fn solve3(a: [[f64; 3]; 3], b: [f64; 3]) -> Option<[f64; 3]> {
     x.iter().all(|v| v.is_finite()).then_some(x)
 }
 
+/// An objective a trend series is forecast against (`docs/capacity.md`, "Forecasts").
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrendObjective {
+    /// The trend series' metric (`latency_p95`, `success_rate`, ...).
+    pub metric: String,
+    /// Where the objective comes from (`slos.latency_p95_ms`, ...).
+    pub key: String,
+    /// Its value, in the series' unit.
+    pub value: f64,
+    /// `true` for upper bounds (latencies), `false` for floors (shares).
+    pub higher_is_worse: bool,
+}
+
+/// Forecasts each objective's series with [`forecast_crossing`]; an objective whose
+/// series has no recorded values (a TTFT objective on a bot that never streamed) gets a
+/// refusal saying so. Series without an objective get no forecast.
+pub fn forecast_trends(
+    trends: &[TrendSeries],
+    objectives: &[TrendObjective],
+) -> Vec<TrendForecast> {
+    objectives
+        .iter()
+        .map(|o| {
+            let forecast = match trends.iter().find(|t| t.metric == o.metric) {
+                Some(series) => forecast_crossing(series, o.value, o.higher_is_worse),
+                None => Forecast::Refused {
+                    metric: o.metric.clone(),
+                    reason: "the run history holds no values of it".to_owned(),
+                },
+            };
+            TrendForecast {
+                objective_key: o.key.clone(),
+                objective_value: o.value,
+                forecast,
+            }
+        })
+        .collect()
+}
+
 /// Forecasts when `series` crosses `objective`, an upper bound when `higher_is_worse`
 /// (latency) and a lower bound otherwise (throughput, success rate), from a least-squares
 /// line over its runs (oldest first). Refuses with a reason when the history is shorter
@@ -355,6 +396,9 @@ pub fn forecast_crossing(series: &TrendSeries, objective: f64, higher_is_worse: 
     }
     let t_stat = if se > 0.0 {
         slope / se
+    } else if slope == 0.0 {
+        // A constant series: flat, not "moving away".
+        0.0
     } else {
         f64::INFINITY * slope.signum()
     };
@@ -571,5 +615,53 @@ mod tests {
             .collect();
         assert!(fit_slots(&flat).unwrap_err().contains("no rise"));
         assert!(fit_slots(&pts[..2]).is_err());
+    }
+
+    #[test]
+    fn a_constant_series_is_flat_and_every_objective_gets_an_answer() {
+        let constant = forecast_crossing(&series(&[1.0; 6]), 0.9, false);
+        assert!(
+            matches!(&constant, Forecast::Refused { reason, .. } if reason.contains("flat")),
+            "{constant:?}"
+        );
+        let climbing: Vec<f64> = (0..8).map(|i| 700.0 + 100.0 * i as f64).collect();
+        let objectives = [
+            TrendObjective {
+                metric: "p95_ms".into(),
+                key: "slos.latency_p95_ms".into(),
+                value: 2000.0,
+                higher_is_worse: true,
+            },
+            TrendObjective {
+                metric: "ttft_p95".into(),
+                key: "slos.ttft_p95_ms".into(),
+                value: 800.0,
+                higher_is_worse: true,
+            },
+        ];
+        let f = forecast_trends(&[series(&climbing)], &objectives);
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].objective_key, "slos.latency_p95_ms");
+        assert!(
+            matches!(&f[0].forecast, Forecast::Crossing { runs, .. } if (runs - 6.0).abs() < 1e-9),
+            "{f:?}"
+        );
+        assert!(
+            f[0].sentence().contains("passes 2000 in about 6 runs"),
+            "{}",
+            f[0].sentence()
+        );
+        assert!(
+            f[1].sentence()
+                .contains("ttft_p95: no forecast against slos.ttft_p95_ms 800")
+                && f[1].sentence().contains("holds no values"),
+            "{}",
+            f[1].sentence()
+        );
+        let json = serde_json::to_value(&f[0]).unwrap();
+        assert_eq!(json["kind"], "crossing");
+        assert_eq!(json["objective_key"], "slos.latency_p95_ms");
+        let back: TrendForecast = serde_json::from_value(json).unwrap();
+        assert_eq!(back, f[0]);
     }
 }

@@ -47,6 +47,12 @@ pub struct Thresholds {
     pub memory: f64,
     /// Relative increase of peak CPU.
     pub cpu: f64,
+    /// Relative drop of the capacity stored in the baseline that blocks the gate
+    /// (`0.2` = a capacity 20% lower), when the two capacities' intervals do not overlap
+    /// either (`ci-gate --capacity`). Left out of files at its default, so adding it
+    /// changed no configuration digest.
+    #[serde(skip_serializing_if = "is_default_capacity_drop")]
+    pub capacity_drop: f64,
     /// Overrides for the keys of one agent (`agent:<name>`, and `category:<name>` when the
     /// category is named after the agent, as the standard queries are).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -73,9 +79,19 @@ impl Default for Thresholds {
             success_rate_drop: 0.05,
             memory: 0.20,
             cpu: 0.20,
+            capacity_drop: DEFAULT_CAPACITY_DROP,
             per_agent: BTreeMap::new(),
         }
     }
+}
+
+/// Default of [`Thresholds::capacity_drop`]: a capacity 20% below the baseline's blocks
+/// (like the memory and CPU thresholds; a capacity search's bracket is about ±8% wide, so
+/// a smaller threshold would be inside the noise of two searches).
+pub const DEFAULT_CAPACITY_DROP: f64 = 0.20;
+
+fn is_default_capacity_drop(v: &f64) -> bool {
+    *v == DEFAULT_CAPACITY_DROP
 }
 
 impl Thresholds {
@@ -108,6 +124,7 @@ impl Thresholds {
         )?;
         positive("thresholds.memory".into(), self.memory, 100.0)?;
         positive("thresholds.cpu".into(), self.cpu, 100.0)?;
+        positive("thresholds.capacity_drop".into(), self.capacity_drop, 1.0)?;
         for (metric, v) in &self.latency_metrics {
             let mut known = LATENCY_METRICS.iter().chain(&STREAMING_METRICS);
             if !known.any(|m| m == metric) {

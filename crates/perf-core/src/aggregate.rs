@@ -362,6 +362,10 @@ pub struct RunResult {
     /// Trends over the run history.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trends: Vec<TrendSeries>,
+    /// Where each trend series with an objective is heading: when, at its current slope,
+    /// it crosses the objective, or why that cannot be said (`docs/capacity.md`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forecasts: Vec<crate::TrendForecast>,
     /// Where the run was recorded and the trends read from: a file path, or a database URL
     /// without user name or password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -488,6 +492,7 @@ impl RunResult {
             comparison: None,
             checks: Vec::new(),
             trends: Vec::new(),
+            forecasts: Vec::new(),
             history: None,
             config: serde_json::Value::Null,
             notes: Vec::new(),

@@ -355,6 +355,36 @@ pub enum Forecast {
     },
 }
 
+/// A trend series' forecast against the objective the configuration sets for it, as a
+/// run report carries it (`forecasts` in `report.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrendForecast {
+    /// Where the objective comes from: `slos.latency_p95_ms`,
+    /// `regression_testing.limits.max_p95_ms`, ...
+    pub objective_key: String,
+    /// The objective's value, in the series' unit (ms for latencies, a share for rates).
+    /// (Not `objective`: a crossing's own field has that name.)
+    pub objective_value: f64,
+    /// The forecast, or why there is none.
+    #[serde(flatten)]
+    pub forecast: Forecast,
+}
+
+impl TrendForecast {
+    /// The sentence for a reader: the forecast's message or the refusal's reason.
+    pub fn sentence(&self) -> String {
+        match &self.forecast {
+            Forecast::Crossing { message, .. } => message.clone(),
+            Forecast::Refused { metric, reason } => {
+                format!(
+                    "{metric}: no forecast against {} {}: {reason}",
+                    self.objective_key, self.objective_value
+                )
+            }
+        }
+    }
+}
+
 /// Everything a capacity run found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CapacityReport {
@@ -411,4 +441,33 @@ pub struct CapacityReport {
     /// Remarks a reader must know.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+}
+
+impl CapacityReport {
+    /// A report of a search of `target` against `slos` that has measured nothing yet
+    /// (answer "not measured"); the search fills it in.
+    pub fn new(target: TargetInfo, slos: Slos) -> Self {
+        Self {
+            format_version: CAPACITY_FORMAT_VERSION,
+            run_id: String::new(),
+            started_at: String::new(),
+            target,
+            slos,
+            answer: CapacityAnswer::NotMeasured,
+            stop_reason: String::new(),
+            summary: String::new(),
+            limited_by: Vec::new(),
+            service_rate: None,
+            knee: None,
+            per_agent_capacity: BTreeMap::new(),
+            probes: Vec::new(),
+            sweep: Vec::new(),
+            usl: None,
+            usl_refused: None,
+            slots_fit: None,
+            preferred_model: None,
+            wall_time_s: 0.0,
+            notes: Vec::new(),
+        }
+    }
 }

@@ -86,7 +86,8 @@ pub use aggregate::{
 };
 pub use capacity::{
     usl, AgentProbe, CapacityAnswer, CapacityReport, Estimate, Forecast, Holdout, Knee, Limit,
-    ProbeReport, ProbeVerdict, ServiceRate, SlotsFit, UslFit, UslPoint, CAPACITY_FORMAT_VERSION,
+    ProbeReport, ProbeVerdict, ServiceRate, SlotsFit, TrendForecast, UslFit, UslPoint,
+    CAPACITY_FORMAT_VERSION,
 };
 pub use content::{ChannelStat, ContentProfile, TermStat, UserStat};
 pub use error::{ConfigError, ErrorKind, TargetError};

@@ -11,7 +11,7 @@ use crate::agents::{
     digest_generation, semantic_search, server_analysis, user_analysis, SearchRequest,
 };
 use crate::llm::token_pieces;
-use crate::model::{plan_query, work_slowdown};
+use crate::model::{plan_query, work_slowdown, wrong_answer};
 use crate::route::{route, Directory, Named, Route};
 use crate::text::{alnum_tokens, is_stop_word};
 use crate::{plan_llm_query, RefBotConfig, RefBotError};
@@ -221,6 +221,11 @@ impl RefBot {
         let (answer, agent) = worked.map_err(|e| {
             TargetError::new(ErrorKind::Other, format!("the agent task failed: {e}"))
         })??;
+        let answer = if faults.wrong {
+            wrong_answer(answer.chars().count())
+        } else {
+            answer
+        };
         let pieces = token_pieces(&answer, plan.tokens);
         let mut first = None;
         let mut last = start;
@@ -245,6 +250,7 @@ impl RefBot {
                 "tokens": tokens,
             },
             "hung": faults.hang,
+            "wrong": faults.wrong,
         });
         Ok(response)
     }
@@ -267,12 +273,18 @@ impl RefBot {
             .answer_in(&query.text, query.channel.as_deref())
             .await?;
         let work = started.elapsed();
+        let answer = if plan.wrong {
+            wrong_answer(answer.chars().count())
+        } else {
+            answer
+        };
         sleep_if_any(plan.model_latency + work_slowdown(config, work)).await;
         let mut response = BotResponse::new(answer, agent);
         response.metadata = serde_json::json!({
             "modelled_latency_ms": plan.model_latency.as_secs_f64() * 1e3,
             "work_ms": work.as_secs_f64() * 1e3,
             "hung": plan.hang,
+            "wrong": plan.wrong,
         });
         Ok(response)
     }

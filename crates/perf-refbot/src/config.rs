@@ -24,6 +24,11 @@ pub struct RefBotConfig {
     /// Fraction of queries that hang for [`hang_duration`](Self::hang_duration) before
     /// they are answered. Default 0.
     pub hang_rate: f64,
+    /// Fraction of queries answered wrongly: a non-answer of the right answer's length
+    /// that names none of the facts a grounded expectation looks for
+    /// ([`WRONG_ANSWER`](crate::WRONG_ANSWER)). Drawn per query id, like the faults.
+    /// Default 0.
+    pub wrong_rate: f64,
     /// How long a hanging query hangs; seconds (a float) in serialized form. Default 60 s.
     #[serde(with = "secs_f64")]
     pub hang_duration: Duration,
@@ -46,6 +51,7 @@ impl Default for RefBotConfig {
             latency_factor: 1.0,
             error_rate: 0.0,
             hang_rate: 0.0,
+            wrong_rate: 0.0,
             hang_duration: Duration::from_secs(60),
             naive: false,
             llm: None,
@@ -72,6 +78,7 @@ impl RefBotConfig {
         for (key, rate) in [
             ("error_rate", self.error_rate),
             ("hang_rate", self.hang_rate),
+            ("wrong_rate", self.wrong_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return bad(key, format!("must be between 0 and 1, got {rate}"));
@@ -141,6 +148,13 @@ mod tests {
                 ..RefBotConfig::default()
             },
             "hang_rate",
+        );
+        check(
+            RefBotConfig {
+                wrong_rate: -0.1,
+                ..RefBotConfig::default()
+            },
+            "wrong_rate",
         );
         check(
             RefBotConfig {

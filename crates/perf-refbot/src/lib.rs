@@ -6,7 +6,7 @@
 //! ranking), `user_analysis` and `digest_generation` (an extractive digest of a channel
 //! over a time window) — and every agent does real work on the data. A seeded latency
 //! model per agent ([`plan_query`]) imitates the LLM calls of a real bot, and knobs in
-//! [`RefBotConfig`] inject errors, hangs and slowdowns. An opt-in LLM-like mode
+//! [`RefBotConfig`] inject errors, hangs, wrong answers and slowdowns. An opt-in LLM-like mode
 //! ([`LlmConfig`], planned by [`plan_llm_query`]) puts model slots with a FIFO queue in
 //! front of the agents and streams each answer as tokens. Every SQL statement is
 //! parameterized; user text reaches FTS5 only as double-quoted alphanumeric terms (except
@@ -28,7 +28,9 @@ pub use error::RefBotError;
 pub use llm::{
     plan_llm_query, LlmAgentParams, LlmAgents, LlmConfig, LlmPlan, LLM_SIGMA, MAX_LLM_TOKENS,
 };
-pub use model::{agent_median_latency, plan_query, QueryPlan, LATENCY_SIGMA};
+pub use model::{
+    agent_median_latency, plan_query, wrong_answer, QueryPlan, LATENCY_SIGMA, WRONG_ANSWER,
+};
 
 #[cfg(test)]
 mod send_sync_tests {

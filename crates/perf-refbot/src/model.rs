@@ -38,13 +38,18 @@ pub struct QueryPlan {
     pub error: bool,
     /// The query hangs for `hang_duration` first.
     pub hang: bool,
+    /// The query is answered wrongly ([`wrong_answer`]), with the timing of the right
+    /// answer.
+    pub wrong: bool,
 }
 
 /// Draws the latency and the faults of query `query_id` routed to `agent`.
 ///
 /// latency = median(agent) × exp(σ·z) × latency_scale × latency_factor, with z standard
 /// normal from `SplitMix64::derive(seed, query_id)`; error and hang are Bernoulli draws
-/// with `error_rate` and `hang_rate` from a second stream of the same id.
+/// with `error_rate` and `hang_rate` from a second stream of the same id, and the wrong
+/// answer a third draw with `wrong_rate` from that stream (so adding it moved no error or
+/// hang of an existing configuration).
 pub fn plan_query(config: &RefBotConfig, agent: &str, query_id: &str) -> QueryPlan {
     let z = SplitMix64::derive(config.seed, query_id).normal();
     let secs = agent_median_latency(agent).as_secs_f64()
@@ -59,11 +64,25 @@ pub fn plan_query(config: &RefBotConfig, agent: &str, query_id: &str) -> QueryPl
     let mut faults = SplitMix64::derive(config.seed ^ FAULT_STREAM_SALT, query_id);
     let error = faults.chance(config.error_rate);
     let hang = faults.chance(config.hang_rate);
+    let wrong = faults.chance(config.wrong_rate);
     QueryPlan {
         model_latency: Duration::from_secs_f64(secs),
         error,
         hang,
+        wrong,
     }
+}
+
+/// What a wrongly answered query gets: a confident non-answer that names no channel,
+/// user, count or topic (so every grounded fact of the standard queries fails, while
+/// `answer_not_empty` and `no_internal_error_leak` hold), repeated and cut to
+/// `chars` characters (at least one), so that it streams as many tokens as the right
+/// answer and takes as long: a wrong answer changes correctness, never timing.
+pub const WRONG_ANSWER: &str = "I am not sure, sorry; I could not tell. ";
+
+/// [`WRONG_ANSWER`] repeated and cut to `chars` characters (at least one).
+pub fn wrong_answer(chars: usize) -> String {
+    WRONG_ANSWER.chars().cycle().take(chars.max(1)).collect()
 }
 
 /// Extra time that stretches the real work by `latency_factor` (the factor applies to
@@ -168,11 +187,44 @@ mod tests {
         let hangs = plans.iter().filter(|p| p.hang).count();
         assert!((250..=350).contains(&errors), "{errors}");
         assert!((60..=140).contains(&hangs), "{hangs}");
+        assert!(plans.iter().all(|p| !p.wrong), "wrong_rate 0 answers right");
         let all = RefBotConfig {
             error_rate: 1.0,
             ..cfg()
         };
         assert!((0..100).all(|i| plan_query(&all, "x", &i.to_string()).error));
         assert!((0..100).all(|i| !plan_query(&cfg(), "x", &i.to_string()).error));
+    }
+
+    #[test]
+    fn wrong_answers_hold_their_share_and_leave_the_other_draws_alone() {
+        let c = RefBotConfig {
+            error_rate: 0.3,
+            hang_rate: 0.1,
+            ..cfg()
+        };
+        let wrong = RefBotConfig {
+            wrong_rate: 0.2,
+            ..c.clone()
+        };
+        let mut n = 0;
+        for i in 0..2000 {
+            let id = format!("w-{i}");
+            let (a, b) = (
+                plan_query(&c, agents::USER_ANALYSIS, &id),
+                plan_query(&wrong, agents::USER_ANALYSIS, &id),
+            );
+            assert_eq!(
+                (a.error, a.hang, a.model_latency),
+                (b.error, b.hang, b.model_latency)
+            );
+            n += usize::from(b.wrong);
+        }
+        // Binomial(2000, 0.2): sd 17.9; ±4 sd.
+        assert!((328..=472).contains(&n), "{n}");
+        assert_eq!(wrong_answer(0), "I");
+        assert_eq!(wrong_answer(5), "I am ");
+        assert_eq!(wrong_answer(100).chars().count(), 100);
+        assert!(wrong_answer(100).starts_with(WRONG_ANSWER));
     }
 }

@@ -1098,6 +1098,14 @@ fn trends_section(out: &mut String, r: &RunResult) {
     if r.trends.iter().all(|t| t.points.is_empty()) {
         empty(out, "No run history to show trends for.");
     }
+    let forecasts = crate::capacity::forecast_lines(r);
+    if !forecasts.is_empty() {
+        out.push_str(r#"<h3>Forecasts</h3><ul class="forecasts">"#);
+        for line in &forecasts {
+            let _ = write!(out, "<li>{}</li>", h(line));
+        }
+        out.push_str("</ul>");
+    }
     for t in r.trends.iter().filter(|t| !t.points.is_empty()) {
         let points: Vec<(f64, f64)> = t
             .points

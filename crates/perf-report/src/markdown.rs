@@ -328,6 +328,15 @@ pub fn render_markdown(result: &RunResult) -> String {
         }
     }
 
+    let forecasts = crate::capacity::forecast_lines(result);
+    if !forecasts.is_empty() {
+        out.push_str("### Forecasts\n\n");
+        for line in &forecasts {
+            let _ = writeln!(out, "- {}", md(&truncate(line, 300)));
+        }
+        out.push('\n');
+    }
+
     if result.overall.failures() > 0 {
         let _ = writeln!(
             out,

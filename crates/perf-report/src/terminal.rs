@@ -284,6 +284,13 @@ pub fn render_terminal(result: &RunResult, color: bool) -> String {
             );
         }
     }
+    let forecasts = crate::capacity::forecast_lines(result);
+    if !forecasts.is_empty() {
+        let _ = writeln!(out, "\n{}", p.wrap(BOLD, "forecasts"));
+        for line in &forecasts {
+            let _ = writeln!(out, "  {}", term(&truncate(line, 240)));
+        }
+    }
     let s = &result.schedule;
     if s.late_starts > 0 || s.dropped > 0 {
         let _ = writeln!(

@@ -226,6 +226,11 @@ pub struct RefBotSettings {
     pub error_rate: f64,
     /// Share of queries that hang.
     pub hang_rate: f64,
+    /// Share of queries answered wrongly (grounded expectations fail), drawn per query
+    /// id; see `docs/refbot.md`. Left out of the shown configuration at 0, so adding it
+    /// changed no configuration digest.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub wrong_rate: f64,
     /// Echo queries and leak SQL errors, to see the robustness checks fail.
     pub naive: bool,
     /// The reference bot's LLM-like mode (model slots, a FIFO queue, streamed tokens);
@@ -327,6 +332,10 @@ impl Default for ResourceMonitoring {
     }
 }
 
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
 impl Default for RefBotSettings {
     fn default() -> Self {
         Self {
@@ -334,6 +343,7 @@ impl Default for RefBotSettings {
             latency_factor: 1.0,
             error_rate: 0.0,
             hang_rate: 0.0,
+            wrong_rate: 0.0,
             naive: false,
             llm: None,
         }
@@ -378,6 +388,8 @@ fn every_key() -> Config {
     l.max_itl_p95_ms = Some(0.0);
     // The LLM mode is off by default, so the defaults do not show its keys.
     c.refbot.llm = Some(perf_refbot::LlmConfig::default());
+    // Left out of the shown configuration at 0 (so it moved no configuration digest).
+    c.refbot.wrong_rate = 1.0;
     c.history_url = Some(String::new());
     c.history_url_env = Some(String::new());
     c.slos = perf_core::Slos {
@@ -458,6 +470,74 @@ impl Config {
     /// `--history-url`) rather than only the default `history_path`.
     pub fn shared_history(&self) -> bool {
         self.history_url.is_some() || self.history_url_env.is_some()
+    }
+
+    /// The objectives the trend series of a run report are forecast against: the SLOs
+    /// first, else the critical-path limits (`regression_testing.limits`) for the same
+    /// figure. `latency_p95` ← `slos.latency_p95_ms` or `limits.max_p95_ms`;
+    /// `latency_p99` ← `slos.latency_p99_ms`; `ttft_p95` ← `slos.ttft_p95_ms` or
+    /// `limits.max_ttft_p95_ms`; `success_rate` ← `slos.success_rate` or
+    /// `limits.min_success_rate`; `quality` ← `slos.quality_floor`. Goodput has no
+    /// objective (its trend is shown, not forecast).
+    pub fn trend_objectives(&self) -> Vec<perf_baseline::TrendObjective> {
+        let s = &self.slos;
+        let l = &self.regression_testing.limits;
+        let pick = |slo: Option<f64>, slo_key: &str, limit: Option<f64>, limit_key: &str| {
+            slo.map(|v| (v, format!("slos.{slo_key}")))
+                .or_else(|| limit.map(|v| (v, format!("regression_testing.limits.{limit_key}"))))
+        };
+        [
+            (
+                "latency_p95",
+                pick(
+                    s.latency_p95_ms,
+                    "latency_p95_ms",
+                    l.max_p95_ms,
+                    "max_p95_ms",
+                ),
+                true,
+            ),
+            (
+                "latency_p99",
+                pick(s.latency_p99_ms, "latency_p99_ms", None, ""),
+                true,
+            ),
+            (
+                "ttft_p95",
+                pick(
+                    s.ttft_p95_ms,
+                    "ttft_p95_ms",
+                    l.max_ttft_p95_ms,
+                    "max_ttft_p95_ms",
+                ),
+                true,
+            ),
+            (
+                "success_rate",
+                pick(
+                    s.success_rate,
+                    "success_rate",
+                    Some(l.min_success_rate),
+                    "min_success_rate",
+                ),
+                false,
+            ),
+            (
+                "quality",
+                pick(s.quality_floor, "quality_floor", None, ""),
+                false,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(metric, objective, higher_is_worse)| {
+            objective.map(|(value, key)| perf_baseline::TrendObjective {
+                metric: metric.to_owned(),
+                key,
+                value,
+                higher_is_worse,
+            })
+        })
+        .collect()
     }
 
     /// Where the run history is: the variable `history_url_env` names (read now), else
@@ -597,9 +677,13 @@ impl Config {
         for (key, v) in [
             ("refbot.error_rate", self.refbot.error_rate),
             ("refbot.hang_rate", self.refbot.hang_rate),
+            ("refbot.wrong_rate", self.refbot.wrong_rate),
         ] {
             if !(0.0..=1.0).contains(&v) {
-                return Err(E::new(key, format!("{v} must be between 0 and 1")));
+                return Err(E::new(
+                    key,
+                    format!("{v} must be a share between 0 and 1 (0.2 = one query in five)"),
+                ));
             }
         }
         for (key, v) in [
@@ -1165,6 +1249,22 @@ mod tests {
         assert!(e.contains("refbot.llm.slots"), "{e}");
         let e = parse(r#"{"refbot": {"llm": {"time_scale": -1}}}"#).unwrap_err();
         assert!(e.contains("refbot.llm.time_scale"), "{e}");
+    }
+
+    #[test]
+    fn the_wrong_rate_is_a_share_and_bad_values_name_the_key() {
+        assert_eq!(Config::default().refbot.wrong_rate, 0.0);
+        let c = parse(r#"{"refbot": {"wrong_rate": 0.2, "llm": {}}}"#).unwrap();
+        assert_eq!(c.refbot.wrong_rate, 0.2);
+        for bad in ["1.5", "-0.2"] {
+            let e = parse(&format!(r#"{{"refbot": {{"wrong_rate": {bad}}}}}"#)).unwrap_err();
+            assert!(
+                e.contains("refbot.wrong_rate") && e.contains("between 0 and 1"),
+                "{e}"
+            );
+        }
+        let e = parse(r#"{"refbot": {"wrong_rat": 0.2}}"#).unwrap_err();
+        assert!(e.contains("did you mean `wrong_rate`"), "{e}");
     }
 }
 

@@ -40,6 +40,14 @@ pub struct GateRequest {
     /// below this many queries per second (`--min-capacity`); see
     /// [`crate::capacity_check`].
     pub min_capacity: Option<f64>,
+    /// Also search the capacity with what is left of the budget and compare it with the
+    /// capacity stored in the baseline (`--capacity`; check `capacity_baseline`, see
+    /// [`crate::capacity_baseline_check`]). With `update_baseline`, a capacity found by
+    /// any search of the gate (this or `min_capacity`) is stored in the new baseline.
+    pub capacity: bool,
+    /// How the gate's capacity search runs (probes, search steps); its budget is replaced
+    /// by what is left of the gate's. The binary uses the defaults.
+    pub capacity_search: crate::CapacityRequest,
 }
 
 impl Default for GateRequest {
@@ -56,6 +64,8 @@ impl Default for GateRequest {
             scale: None,
             out: PathBuf::from("cicd_results"),
             min_capacity: None,
+            capacity: false,
+            capacity_search: crate::CapacityRequest::default(),
         }
     }
 }
@@ -297,18 +307,6 @@ pub async fn run_gate(
         return out;
     }
     let budget_ran_out = suite.result.interrupted && budget.ran_out();
-    let mut baseline_saved = None;
-    if request.update_baseline && !suite.result.interrupted {
-        let name = &config.performance_baselines.baseline_name;
-        match crate::save_baseline(config, name, &suite.result, true) {
-            Ok(path) => baseline_saved = Some(path),
-            Err(e) => {
-                let mut out = GateOutcome::without_run(GateDecision::CouldNotRun, e.to_string());
-                out.suite = Some(suite);
-                return out;
-            }
-        }
-    }
     let (mut decision, mut reason) = if sharded && !suite.result.interrupted {
         (
             GateDecision::Deploy,
@@ -321,35 +319,45 @@ pub async fn run_gate(
         decide(&suite.result, config, budget_ran_out, request.budget)
     };
     let mut checks = gate_checks_of(&suite.result);
-    if let (Some(min), GateDecision::Deploy | GateDecision::Blocked, false) =
-        (request.min_capacity, decision, sharded)
+    let mut capacity_found = None;
+    let search = request.min_capacity.is_some() || request.capacity;
+    if let (true, GateDecision::Deploy | GateDecision::Blocked, false) = (search, decision, sharded)
     {
-        // What is left of the budget, minus the margin the budget keeps for reports.
+        // What is left of the budget, minus the margin the budget keeps for reports and
+        // a second more: the search's own deadline then comes before the gate's budget
+        // cancels it, so a search cut short answers with what it knows ("the budget ran
+        // out before the next probe") instead of "cancelled".
         let left = request
             .budget
             .saturating_sub(started.elapsed())
-            .saturating_sub(Duration::from_millis(500));
-        let capacity = crate::CapacityRequest {
-            budget: left,
-            ..crate::CapacityRequest::default()
-        };
-        let check = match crate::run_capacity(config, &capacity, None, cancel.clone()).await {
-            Ok(o) => crate::capacity_check(&o.report, min),
-            Err(e) => CheckResult {
-                group: GATE_GROUP,
-                name: "capacity".to_owned(),
-                passed: false,
-                reason: format!("the capacity search could not run: {e}"),
-            },
-        };
-        if let Some(tx) = &events_for_capacity {
-            let _ = tx.send(SuiteEvent::Check(check.clone()));
+            .saturating_sub(Duration::from_millis(1_500));
+        let (capacity_checks, found) = gate_capacity(config, request, left, cancel.clone()).await;
+        capacity_found = found;
+        for check in capacity_checks {
+            if let Some(tx) = &events_for_capacity {
+                let _ = tx.send(SuiteEvent::Check(check.clone()));
+            }
+            if !check.passed && decision == GateDecision::Deploy {
+                decision = GateDecision::Blocked;
+                reason = check.reason.clone();
+            }
+            checks.push(check);
         }
-        if !check.passed && decision == GateDecision::Deploy {
-            decision = GateDecision::Blocked;
-            reason = check.reason.clone();
+    }
+    // Saved after the capacity search, so that the capacity it found goes with it (and
+    // the comparison above was with the old baseline's).
+    let mut baseline_saved = None;
+    if request.update_baseline && !suite.result.interrupted {
+        let name = &config.performance_baselines.baseline_name;
+        match save_gate_baseline(config, name, &suite.result, capacity_found) {
+            Ok(path) => baseline_saved = Some(path),
+            Err(e) => {
+                let mut out = GateOutcome::without_run(GateDecision::CouldNotRun, e.to_string());
+                out.checks = checks;
+                out.suite = Some(suite);
+                return out;
+            }
         }
-        checks.push(check);
     }
     GateOutcome {
         decision,
@@ -358,6 +366,84 @@ pub async fn run_gate(
         suite: Some(suite),
         baseline_saved,
     }
+}
+
+/// The gate's capacity search and its checks: `capacity` (with `min_capacity`) and
+/// `capacity_baseline` (with `capacity`); also the capacity to store with the baseline,
+/// when one was found.
+async fn gate_capacity(
+    config: &Config,
+    request: &GateRequest,
+    budget: Duration,
+    cancel: CancellationToken,
+) -> (Vec<CheckResult>, Option<perf_baseline::BaselineCapacity>) {
+    let failing = |name: &str, reason: String| CheckResult {
+        group: GATE_GROUP,
+        name: name.to_owned(),
+        passed: false,
+        reason,
+    };
+    let capacity = crate::CapacityRequest {
+        budget,
+        ..request.capacity_search.clone()
+    };
+    let report = match crate::run_capacity(config, &capacity, None, cancel).await {
+        Ok(o) => o.report,
+        Err(e) => {
+            let reason = format!("the capacity search could not run: {e}");
+            let mut checks = Vec::new();
+            if request.min_capacity.is_some() {
+                checks.push(failing("capacity", reason.clone()));
+            }
+            if request.capacity {
+                checks.push(failing(crate::CAPACITY_BASELINE_CHECK, reason));
+            }
+            return (checks, None);
+        }
+    };
+    let mut checks = Vec::new();
+    if let Some(min) = request.min_capacity {
+        checks.push(crate::capacity_check(&report, min));
+    }
+    if request.capacity {
+        let pb = &config.performance_baselines;
+        let store = perf_baseline::BaselineStore::new(&pb.baselines_dir);
+        let stored = match store.load(&pb.baseline_name) {
+            Ok(b) => Ok(b.capacity),
+            Err(perf_baseline::BaselineError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        };
+        checks.push(match stored {
+            Ok(stored) => crate::capacity_baseline_check(
+                &report,
+                stored.as_ref(),
+                &pb.baseline_name,
+                pb.thresholds.capacity_drop,
+                request.strict_baseline && !request.update_baseline,
+            ),
+            Err(e) => failing(
+                crate::CAPACITY_BASELINE_CHECK,
+                format!("the baseline's capacity could not be read: {e}"),
+            ),
+        });
+    }
+    (checks, perf_baseline::BaselineCapacity::of(&report))
+}
+
+/// Saves the gate's run as the baseline, with the capacity its search found (none when
+/// no search ran or it found none: a new reference's capacity is not the old one's).
+fn save_gate_baseline(
+    config: &Config,
+    name: &str,
+    run: &RunResult,
+    capacity: Option<perf_baseline::BaselineCapacity>,
+) -> Result<PathBuf, SuiteError> {
+    let store = perf_baseline::BaselineStore::new(&config.performance_baselines.baselines_dir);
+    let env = perf_baseline::EnvironmentFingerprint::detect(&run.target, crate::HARNESS_VERSION);
+    let mut baseline = perf_baseline::Baseline::from_run(name, run, env);
+    baseline.capacity = capacity;
+    store.save(&baseline, perf_baseline::WriteMode::Replace)?;
+    Ok(store.path_of(name)?)
 }
 
 pub(crate) fn gate_checks_of(result: &RunResult) -> Vec<CheckResult> {

@@ -18,9 +18,10 @@ mod pipeline;
 mod tester;
 
 pub use capacity::{
-    capacity_check, capacity_search, knee, probe_rate, run_capacity, search as search_capacity,
-    CapacityEvent, CapacityOutcome, CapacityRequest, ProbeAttempt, ProbeConfig, ProbeMode,
-    ProbeSpec, SearchOutcome, SearchSettings, DEFAULT_SUCCESS_RATE,
+    capacity_baseline_check, capacity_check, capacity_search, knee, probe_rate, run_capacity,
+    search as search_capacity, CapacityEvent, CapacityOutcome, CapacityRequest, ProbeAttempt,
+    ProbeConfig, ProbeMode, ProbeSpec, SearchOutcome, SearchSettings, CAPACITY_BASELINE_CHECK,
+    DEFAULT_SUCCESS_RATE,
 };
 pub use config::{
     Config, ParallelExecution, PerformanceBaselines, RefBotSettings, RegressionTesting,

@@ -566,6 +566,7 @@ pub(crate) async fn open_target(
                 latency_factor: config.refbot.latency_factor,
                 error_rate: config.refbot.error_rate,
                 hang_rate: config.refbot.hang_rate,
+                wrong_rate: config.refbot.wrong_rate,
                 naive: config.refbot.naive,
                 llm: config.refbot.llm.clone(),
                 ..perf_refbot::RefBotConfig::default()
@@ -801,6 +802,7 @@ pub(crate) async fn record_history(
     result.trends = history
         .trends(config.trend_runs, &perf_baseline::TrendOptions::default())
         .await?;
+    result.forecasts = perf_baseline::forecast_trends(&result.trends, &config.trend_objectives());
     history.close().await;
     result.history = Some(location.redacted());
     Ok(())

@@ -128,3 +128,59 @@ async fn modelled_latency_is_slept_in_addition_to_the_work() {
     let reported = r.metadata["modelled_latency_ms"].as_f64().unwrap();
     assert!((reported - expected.as_secs_f64() * 1e3).abs() < 1e-6);
 }
+
+/// `wrong_rate`: exactly the ids the plan marks answer wrongly, every one of them fails a
+/// grounded fact of its standard query while keeping the agent and the length of the
+/// right answer; the others meet every expectation. In the default and the LLM mode.
+#[tokio::test]
+async fn wrong_rate_fails_the_grounded_facts_of_exactly_the_planned_ids() {
+    let fx = fixture(1_000).await;
+    let pool = perf_synth::open_database(&fx.path).await.unwrap();
+    let profile = perf_synth::analyze_content(&pool, &fx.path).await.unwrap();
+    pool.close().await;
+    let queries = perf_synth::generate_standard_queries(&profile, 200, 9);
+    for llm in [
+        None,
+        Some(perf_refbot::LlmConfig {
+            time_scale: 0.0,
+            ..perf_refbot::LlmConfig::default()
+        }),
+    ] {
+        let config = RefBotConfig {
+            wrong_rate: 0.2,
+            llm,
+            ..test_config(&fx.path)
+        };
+        let bot = open(config.clone()).await;
+        let right = open(RefBotConfig {
+            wrong_rate: 0.0,
+            ..config.clone()
+        })
+        .await;
+        let mut wrong = 0;
+        for q in &queries {
+            let agent = q.expected_agent.as_deref().unwrap();
+            let planned = plan_query(&config, agent, &q.id).wrong;
+            let r = bot.execute(q).await.unwrap();
+            let truth = right.execute(q).await.unwrap();
+            assert_eq!(r.primary_agent(), Some(agent), "routing is untouched");
+            assert_eq!(r.metadata["wrong"], planned, "{}", q.id);
+            let failures = perf_core::check_expectations(&q.expectations, &r);
+            if planned {
+                wrong += 1;
+                assert!(
+                    failures.iter().all(|f| f.expectation == "answer_contains"),
+                    "{failures:?}"
+                );
+                assert!(!failures.is_empty(), "{}: {}", q.text, r.answer);
+                assert_eq!(r.answer.chars().count(), truth.answer.chars().count());
+                assert_eq!(r.stream_chunks, truth.stream_chunks, "same tokens");
+            } else {
+                assert!(failures.is_empty(), "{}: {failures:?}", q.text);
+                assert_eq!(r.answer, truth.answer);
+            }
+        }
+        // Binomial(200, 0.2): 40 ± 5.7; the draw is fixed, so this is exact per seed.
+        assert!((25..=55).contains(&wrong), "{wrong}");
+    }
+}

@@ -6,6 +6,7 @@
 //! closed-loop user counts for the USL fit, and writes the reports. See
 //! `docs/capacity.md`.
 
+mod baseline;
 mod probe;
 mod search;
 
@@ -16,11 +17,12 @@ use std::time::Duration;
 
 use perf_core::{
     BotTarget, CapacityAnswer, CapacityReport, Knee, Limit, ProbeReport, ProbeVerdict, Query,
-    ServiceRate, Slos, UslPoint, CAPACITY_FORMAT_VERSION,
+    ServiceRate, Slos, UslPoint,
 };
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
+pub use baseline::{capacity_baseline_check, CAPACITY_BASELINE_CHECK};
 pub use probe::{probe_rate, ProbeConfig};
 pub use search::{search, ProbeAttempt, ProbeMode, ProbeSpec, SearchOutcome, SearchSettings};
 
@@ -189,28 +191,8 @@ pub async fn capacity_search(
         }
     };
     let mut notes = Vec::new();
-    let mut report = CapacityReport {
-        format_version: CAPACITY_FORMAT_VERSION,
-        run_id: String::new(),
-        started_at: String::new(),
-        target: target.describe(),
-        slos: *slos,
-        answer: CapacityAnswer::NotMeasured,
-        stop_reason: String::new(),
-        summary: String::new(),
-        limited_by: Vec::new(),
-        knee: None,
-        per_agent_capacity: BTreeMap::new(),
-        probes: Vec::new(),
-        service_rate: None,
-        sweep: Vec::new(),
-        usl: None,
-        usl_refused: None,
-        slots_fit: None,
-        preferred_model: None,
-        wall_time_s: 0.0,
-        notes: Vec::new(),
-    };
+    let mut report = CapacityReport::new(target.describe(), *slos);
+
     if queries.is_empty() {
         report.stop_reason = "there are no queries to send".to_owned();
         report.summary = report.stop_reason.clone();
@@ -812,26 +794,11 @@ mod tests {
 
     fn report(answer: CapacityAnswer) -> CapacityReport {
         CapacityReport {
-            format_version: CAPACITY_FORMAT_VERSION,
-            run_id: String::new(),
-            started_at: String::new(),
-            target: TargetInfo::default(),
-            slos: Slos::default(),
             answer,
             stop_reason: "why".into(),
             summary: "no rate meets the SLOs; at the lowest rate tried ...".into(),
             limited_by: vec![Limit::LatencyP95],
-            knee: None,
-            per_agent_capacity: BTreeMap::new(),
-            probes: Vec::new(),
-            service_rate: None,
-            sweep: Vec::new(),
-            usl: None,
-            usl_refused: None,
-            slots_fit: None,
-            preferred_model: None,
-            wall_time_s: 0.0,
-            notes: Vec::new(),
+            ..CapacityReport::new(TargetInfo::default(), Slos::default())
         }
     }
 

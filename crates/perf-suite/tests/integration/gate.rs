@@ -210,3 +210,101 @@ async fn a_minimum_capacity_that_cannot_be_shown_blocks_with_its_reason() {
         check.reason
     );
 }
+
+/// `--capacity` through the library against the LLM-mode reference bot: with
+/// `--update-baseline` the capacity found is stored in the baseline file; a later gate
+/// compares with it (here a stored capacity four times what the bot can do: blocked, both
+/// intervals in the reason), and a changed objective is refused, never a silent pass.
+/// The ground truth of the comparison (half the slots → blocked) is the paused-clock test
+/// `capacity::a_stored_capacity_blocks_the_same_bot_with_half_its_slots`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capacity_stored_with_the_baseline_is_compared_by_the_next_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let llm = |c: &mut Config| {
+        c.refbot.llm = Some(perf_refbot::LlmConfig {
+            slots: 8,
+            time_scale: 0.02,
+            ..perf_refbot::LlmConfig::default()
+        });
+        c.slos.latency_p95_ms = Some(5_000.0);
+    };
+    let r = GateRequest {
+        budget: std::time::Duration::from_secs(40),
+        capacity: true,
+        update_baseline: true,
+        max_queries: 20,
+        // A coarse search (done at the first failing rate above a passing one) keeps the
+        // real-clock searches short and away from the edge, where a probe can be too close
+        // to call; the precision of the comparison is the paused-clock test's business.
+        capacity_search: perf_suite::CapacityRequest {
+            search: perf_suite::SearchSettings {
+                precision: 0.6,
+                ..perf_suite::SearchSettings::default()
+            },
+            ..perf_suite::CapacityRequest::default()
+        },
+        ..request(dir.path())
+    };
+    let made = gate(config(dir.path(), llm), &r).await;
+    let check = made
+        .checks
+        .iter()
+        .find(|c| c.name == "capacity_baseline")
+        .expect("a capacity_baseline check");
+    assert!(
+        check.reason.contains("holds no capacity to compare with"),
+        "{check:?}"
+    );
+    let path = made.baseline_saved.expect("saved");
+    let mut file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let stored = file["capacity"].clone();
+    assert!(stored["rate"].as_f64().unwrap() > 0.0, "{stored}");
+    assert_eq!(stored["slos"]["latency_p95_ms"], 5000.0, "{stored}");
+
+    // A stored capacity far above what the bot does: any search brackets below it.
+    let rate = stored["rate"].as_f64().unwrap();
+    file["capacity"]["rate"] = (rate * 4.0).into();
+    file["capacity"]["high"] = (rate * 4.4).into();
+    std::fs::write(&path, file.to_string()).unwrap();
+    let compare = GateRequest {
+        update_baseline: false,
+        ..r.clone()
+    };
+    let out = gate(config(dir.path(), llm), &compare).await;
+    let check = out
+        .checks
+        .iter()
+        .find(|c| c.name == "capacity_baseline")
+        .unwrap();
+    assert!(!check.passed, "{check:?}");
+    assert!(
+        check.reason.contains("capacity dropped")
+            && check.reason.contains(&format!("{:.3}", rate * 4.0)),
+        "{check:?}"
+    );
+    assert_eq!(out.decision, GateDecision::Blocked, "{}", out.reason);
+
+    // The objectives are compared before the answer: a short search does.
+    let short = GateRequest {
+        budget: std::time::Duration::from_secs(12),
+        ..compare
+    };
+    let out = gate(
+        config(dir.path(), |c| {
+            llm(c);
+            c.slos.latency_p95_ms = Some(4_000.0);
+        }),
+        &short,
+    )
+    .await;
+    let check = out
+        .checks
+        .iter()
+        .find(|c| c.name == "capacity_baseline")
+        .unwrap();
+    assert!(
+        !check.passed && check.reason.contains("comparison refused"),
+        "{check:?}"
+    );
+}
