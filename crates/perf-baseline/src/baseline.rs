@@ -311,10 +311,14 @@ pub struct Baseline {
 /// Compared by `perf_suite::capacity_baseline_check` (`docs/capacity.md`, "Gate").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BaselineCapacity {
-    /// The highest rate that met every objective, queries per second.
+    /// The capacity, queries per second: the highest rate that met every objective, or
+    /// the service rate when saturation limited it.
     pub rate: f64,
-    /// The lowest rate that failed (`None` when no rate tried failed): the capacity lies
-    /// between `rate` and `high`.
+    /// Lower end of the interval the capacity lies in (absent in baselines written before
+    /// it was stored: then `rate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low: Option<f64>,
+    /// Upper end (`None` when no rate tried failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub high: Option<f64>,
     /// The objectives the search used (the configuration's, with the search's defaults).
@@ -329,8 +333,9 @@ impl BaselineCapacity {
     /// with later).
     pub fn of(report: &perf_core::CapacityReport) -> Option<Self> {
         match report.answer {
-            perf_core::CapacityAnswer::Found { rate, high, .. } => Some(Self {
+            perf_core::CapacityAnswer::Found { rate, low, high } => Some(Self {
                 rate,
+                low: Some(low),
                 high,
                 slos: report.slos,
                 run_id: report.run_id.clone(),
@@ -339,16 +344,21 @@ impl BaselineCapacity {
         }
     }
 
+    /// Lower end of the interval.
+    pub fn low(&self) -> f64 {
+        self.low.unwrap_or(self.rate)
+    }
+
     /// "1.860/s (between 1.860 and 1.960/s)", or "at least 1.860/s" when no rate failed.
     pub fn describe(&self) -> String {
-        describe_capacity(self.rate, self.high)
+        describe_capacity(self.rate, self.low(), self.high)
     }
 }
 
-/// "1.860/s (between 1.860 and 1.960/s)", or "at least 1.860/s (no rate tried failed)".
-pub fn describe_capacity(rate: f64, high: Option<f64>) -> String {
+/// "1.860/s (between 1.800 and 1.960/s)", or "at least 1.860/s (no rate tried failed)".
+pub fn describe_capacity(rate: f64, low: f64, high: Option<f64>) -> String {
     match high {
-        Some(h) => format!("{rate:.3}/s (between {rate:.3} and {h:.3}/s)"),
+        Some(h) => format!("{rate:.3}/s (between {low:.3} and {h:.3}/s)"),
         None => format!("at least {rate:.3}/s (no rate tried failed)"),
     }
 }

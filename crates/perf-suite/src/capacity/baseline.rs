@@ -48,12 +48,12 @@ fn judge(
         format!("store one with `ci-gate --baseline {name} --capacity --update-baseline`");
     let Some(stored) = stored else {
         return match &report.answer {
-            CapacityAnswer::Found { rate, high, .. } => (
+            CapacityAnswer::Found { rate, low, high } => (
                 !strict,
                 format!(
                     "baseline `{name}` holds no capacity to compare with ({}); this run: capacity {}; {store_hint}",
                     if strict { "failing: --strict-baseline" } else { "passing" },
-                    describe_capacity(*rate, *high)
+                    describe_capacity(*rate, *low, *high)
                 ),
             ),
             _ => (false, format!("no capacity was shown: {}", report.summary)),
@@ -69,8 +69,8 @@ fn judge(
             ),
         );
     }
-    let (rate, high) = match &report.answer {
-        CapacityAnswer::Found { rate, high, .. } => (*rate, *high),
+    let (rate, low, high) = match &report.answer {
+        CapacityAnswer::Found { rate, low, high } => (*rate, *low, *high),
         _ => {
             return (
                 false,
@@ -83,11 +83,12 @@ fn judge(
         }
     };
     let change = rate / stored.rate - 1.0;
-    let now = describe_capacity(rate, high);
+    let now = describe_capacity(rate, low, high);
     let then = stored.describe();
     let beyond = rate < stored.rate * (1.0 - max_drop);
-    // This run failed at a rate the baseline's search passed: the intervals are apart.
-    let clear = high.is_some_and(|h| h <= stored.rate);
+    // This run's interval ends where the baseline's begins: the intervals are apart (for
+    // a bracket, this run failed at a rate the baseline's search passed).
+    let clear = high.is_some_and(|h| h <= stored.low());
     match (beyond, clear) {
         (true, true) => (
             false,
@@ -265,6 +266,31 @@ mod tests {
         assert_eq!(
             BaselineCapacity::of(&report(CapacityAnswer::NotMeasured, slos())),
             None
+        );
+    }
+
+    #[test]
+    fn service_rate_intervals_are_compared_end_to_end() {
+        // Saturation-limited capacities carry a confidence interval around the rate.
+        let interval = |rate: f64, low: f64, high: f64| CapacityAnswer::Found {
+            rate,
+            low,
+            high: Some(high),
+        };
+        let base = BaselineCapacity::of(&report(interval(1.8, 1.5, 2.1), slos())).unwrap();
+        assert_eq!(base.low(), 1.5);
+        assert!(base.describe().contains("between 1.500 and 2.100/s"));
+        let apart = check(interval(1.3, 1.1, 1.49), Some(&base));
+        assert!(
+            !apart.passed && apart.reason.contains("dropped"),
+            "{}",
+            apart.reason
+        );
+        let overlap = check(interval(1.4, 1.2, 1.7), Some(&base));
+        assert!(
+            overlap.passed && overlap.reason.contains("not a clear drop"),
+            "{}",
+            overlap.reason
         );
     }
 }
