@@ -10,8 +10,10 @@ use crate::{
     TrendSeries, MAX_TRACKED_NAMES, OTHER,
 };
 
-/// Version of the [`RunResult`] JSON format. Bumped on any incompatible change.
-pub const RUN_RESULT_FORMAT_VERSION: u32 = 1;
+/// Version of the [`RunResult`] JSON format. Bumped on any incompatible change: 2 stores
+/// histograms as base64 of their HdrHistogram V2 encoding (1 wrote bucket lists, which
+/// are still read).
+pub const RUN_RESULT_FORMAT_VERSION: u32 = 2;
 
 /// Failing samples kept as examples per (outcome, category) pair.
 const EXAMPLES_PER_KEY: usize = 3;
