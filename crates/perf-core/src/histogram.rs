@@ -12,10 +12,10 @@ const SIGFIGS: u8 = 3;
 /// to one hour. Histograms merge exactly, so shards, scenarios and runs combine without
 /// keeping raw samples, and memory stays constant however many queries are recorded.
 ///
-/// Serialized as base64 of its HdrHistogram V2 encoding, which round-trips exactly and
-/// reads fast (a merge of 100 shards of a million samples reads thousands of them); the
-/// list of non-empty buckets `[[value_us, count], ...]` that earlier versions wrote is
-/// still read. [`LatencyHistogram::buckets`] gives the buckets.
+/// Serialized as the list of non-empty buckets, `[[value_us, count], ...]`, readable and
+/// exact; run results store the compact base64 of the HdrHistogram V2 encoding instead
+/// ([`LatencyHistogram::serialize_v2`]: a merge of 100 shards of a million samples reads
+/// thousands of them). Both forms are read wherever a histogram is.
 #[derive(Clone)]
 pub struct LatencyHistogram {
     inner: Histogram<u64>,
@@ -241,18 +241,28 @@ impl LatencyHistogram {
     }
 }
 
-impl Serialize for LatencyHistogram {
-    /// Base64 (standard alphabet, padded) of [`LatencyHistogram::to_v2_bytes`].
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+impl LatencyHistogram {
+    /// Serializes as base64 (standard alphabet, padded) of
+    /// [`LatencyHistogram::to_v2_bytes`]: the form of run results (report format 2), for
+    /// `#[serde(serialize_with = "LatencyHistogram::serialize_v2")]`.
+    pub fn serialize_v2<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use base64::Engine as _;
         serializer
             .serialize_str(&base64::engine::general_purpose::STANDARD.encode(self.to_v2_bytes()))
     }
 }
 
+impl Serialize for LatencyHistogram {
+    /// The non-empty buckets, `[[value_us, count], ...]` (baseline files keep this form;
+    /// run results use [`LatencyHistogram::serialize_v2`]).
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.buckets().serialize(serializer)
+    }
+}
+
 impl<'de> Deserialize<'de> for LatencyHistogram {
-    /// Either form: the base64 V2 string written now, or the `[[value_us, count], ...]`
-    /// bucket list that report format 1 wrote.
+    /// Either form: the base64 V2 string of run results, or the `[[value_us, count], ...]`
+    /// bucket list of baselines and of report format 1.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(HistogramVisitor)
     }
@@ -390,19 +400,23 @@ mod tests {
         for _ in 0..20_000 {
             h.record_micros((1000.0 * (rng.normal() + 4.0).exp()) as u64 + 1);
         }
-        let json = serde_json::to_string(&h).unwrap();
-        assert!(json.starts_with('"'), "{}", &json[..20]);
-        let back: LatencyHistogram = serde_json::from_str(&json).unwrap();
+        let json = h.serialize_v2(serde_json::value::Serializer).unwrap();
+        assert!(json.is_string(), "{json}");
+        let back: LatencyHistogram = serde_json::from_value(json).unwrap();
         assert_eq!(back, h);
         assert_eq!(back.summary(), h.summary());
-        // Report format 1 wrote the bucket list: it reads to the same histogram.
-        let old = serde_json::to_string(&h.buckets()).unwrap();
+        // Baselines and report format 1 write the bucket list: it reads the same.
+        let old = serde_json::to_string(&h).unwrap();
+        assert!(old.starts_with("[["), "{}", &old[..20]);
         let from_old: LatencyHistogram = serde_json::from_str(&old).unwrap();
         assert_eq!(from_old, h);
         // The empty histogram too.
-        let empty: LatencyHistogram =
-            serde_json::from_str(&serde_json::to_string(&LatencyHistogram::new()).unwrap())
-                .unwrap();
+        let empty: LatencyHistogram = serde_json::from_value(
+            LatencyHistogram::new()
+                .serialize_v2(serde_json::value::Serializer)
+                .unwrap(),
+        )
+        .unwrap();
         assert!(empty.is_empty());
     }
 
@@ -411,7 +425,8 @@ mod tests {
         let mut small = LatencyHistogram::new();
         small.record_micros(100);
         let mut read: LatencyHistogram =
-            serde_json::from_str(&serde_json::to_string(&small).unwrap()).unwrap();
+            serde_json::from_value(small.serialize_v2(serde_json::value::Serializer).unwrap())
+                .unwrap();
         let mut big = LatencyHistogram::new();
         big.record_micros(90_000_000);
         read.merge(&big);

@@ -25,6 +25,7 @@ pub struct TimeBucket {
     /// Of those, dropped.
     pub dropped: u64,
     /// Latency of the queries sent in the slice.
+    #[serde(serialize_with = "LatencyHistogram::serialize_v2")]
     pub latency: LatencyHistogram,
 }
 
