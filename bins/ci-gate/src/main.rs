@@ -58,7 +58,8 @@ struct Cli {
     #[arg(long, value_name = "URL")]
     history_url: Option<String>,
     /// Also search the bot's capacity with what is left of the budget, and block when it
-    /// is below this many queries per second (docs/capacity.md).
+    /// is below this many queries per second (docs/capacity.md). Not with `--merge` or on
+    /// a shard: the search needs the live bot from one machine.
     #[arg(long, value_name = "PER_SECOND")]
     min_capacity: Option<f64>,
     /// Also search the bot's capacity with what is left of the budget and compare it with
@@ -133,6 +134,15 @@ fn setup(cli: &Cli) -> Result<(Config, GateRequest), perf_suite::SuiteError> {
             base.set_history_url_flag(url)?;
         }
         let mut config = r.shape(base)?;
+        // The capacity search needs a live bot and one machine's view of it: a merge has
+        // no bot to search (its job often runs where the bot is not even reachable), and a
+        // shard's search would measure a slice. Refused rather than silently left out.
+        if r.min_capacity.is_some() && !cli.merge.is_empty() {
+            return Err(perf_core_config_error(
+                "--min-capacity",
+                "cannot be used with --merge: a merge of shard results has no live bot to search; run the capacity gate on one machine (ci-gate --min-capacity N, without --merge or --shard) as its own step",
+            ));
+        }
         if cli.merge.is_empty() {
             perf_suite::ShardRequest {
                 shard: cli.shard.clone(),
@@ -140,6 +150,12 @@ fn setup(cli: &Cli) -> Result<(Config, GateRequest), perf_suite::SuiteError> {
                 start_at: cli.start_at.clone(),
             }
             .apply(&mut config)?;
+            if !config.shard.is_whole() && r.min_capacity.is_some() {
+                return Err(perf_core_config_error(
+                    "--min-capacity",
+                    &format!("cannot be used on shard {} of a distributed test: its search would measure one slice of the load; run the capacity gate on one machine (ci-gate --min-capacity N, without --merge or --shard) as its own step", config.shard),
+                ));
+            }
             if !config.shard.is_whole() && r.update_baseline {
                 return Err(perf_core_config_error(
                     "--update-baseline",

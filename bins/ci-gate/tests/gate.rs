@@ -283,6 +283,35 @@ fn two_shards_gate_as_one_merge_and_a_missing_shard_blocks() {
     assert_eq!(report["per_scenario"]["standard"]["count"], 24);
     assert_eq!(report["merge"]["shards"].as_array().unwrap().len(), 2);
 
+    // The capacity gate needs a live bot: with a merge (or on a shard) it is a usage
+    // error naming both flags, not a check silently left out.
+    for (what, args) in [
+        (
+            "--merge",
+            vec![
+                "--config",
+                config,
+                "--min-capacity",
+                "5",
+                "--merge",
+                results.to_str().unwrap(),
+            ],
+        ),
+        (
+            "shard",
+            vec!["--config", config, "--min-capacity", "5", "--shard", "1/2"],
+        ),
+    ] {
+        let out = gate(dir.path(), &args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("--min-capacity") && err.contains(what),
+            "{err}"
+        );
+        assert!(err.contains("one machine"), "{err}");
+    }
+
     // Only one shard: the merge is incomplete, and the gate blocks.
     let out = gate(
         dir.path(),

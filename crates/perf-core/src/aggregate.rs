@@ -10,8 +10,10 @@ use crate::{
     TrendSeries, MAX_TRACKED_NAMES, OTHER,
 };
 
-/// Version of the [`RunResult`] JSON format. Bumped on any incompatible change.
-pub const RUN_RESULT_FORMAT_VERSION: u32 = 1;
+/// Version of the [`RunResult`] JSON format. Bumped on any incompatible change: 2 stores
+/// histograms as base64 of their HdrHistogram V2 encoding (1 wrote bucket lists, which
+/// are still read).
+pub const RUN_RESULT_FORMAT_VERSION: u32 = 2;
 
 /// Failing samples kept as examples per (outcome, category) pair.
 const EXAMPLES_PER_KEY: usize = 3;
@@ -29,8 +31,10 @@ pub struct GroupStats {
     /// Samples per outcome label (`ok`, `timeout`, `error:status`, ...).
     pub outcomes: BTreeMap<String, u64>,
     /// Latency from the intended start (every sent query, failed ones included).
+    #[serde(serialize_with = "LatencyHistogram::serialize_v2")]
     pub latency: LatencyHistogram,
     /// Service time from the actual start.
+    #[serde(serialize_with = "LatencyHistogram::serialize_v2")]
     pub service: LatencyHistogram,
     /// Queries answered per agent.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -41,13 +45,25 @@ pub struct GroupStats {
     #[serde(default)]
     pub first_attempt_failures: u64,
     /// Time to first token of streamed answers (from the actual start).
-    #[serde(default, skip_serializing_if = "LatencyHistogram::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "LatencyHistogram::is_empty",
+        serialize_with = "LatencyHistogram::serialize_v2"
+    )]
     pub ttft: LatencyHistogram,
     /// Inter-token latency: each streamed answer's mean gap between pieces.
-    #[serde(default, skip_serializing_if = "LatencyHistogram::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "LatencyHistogram::is_empty",
+        serialize_with = "LatencyHistogram::serialize_v2"
+    )]
     pub itl: LatencyHistogram,
     /// Time per output token after the first, per answer.
-    #[serde(default, skip_serializing_if = "LatencyHistogram::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "LatencyHistogram::is_empty",
+        serialize_with = "LatencyHistogram::serialize_v2"
+    )]
     pub tpot: LatencyHistogram,
     /// Output tokens of every answered query that had a token count.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -232,6 +248,7 @@ pub struct ScheduleStats {
     /// Arrivals dropped at the in-flight cap or cancelled before starting.
     pub dropped: u64,
     /// Start lag of the sent queries (actual minus intended start).
+    #[serde(serialize_with = "LatencyHistogram::serialize_v2")]
     pub start_lag: LatencyHistogram,
 }
 
@@ -740,6 +757,40 @@ mod tests {
             agent: (!agent.is_empty()).then(|| agent.to_owned()),
             ..Sample::new(format!("q{id}"), "standard", expected, outcome, latency_us)
         }
+    }
+
+    #[test]
+    fn a_run_result_stores_every_histogram_in_the_v2_form_and_reads_format_1() {
+        let mut r = RunResult::new("r1", "2026-01-01T00:00:00Z", TargetInfo::default());
+        for i in 0..50u32 {
+            let mut s = sample(i, "a", "a", Outcome::Ok, 1000 + u64::from(i) * 37);
+            s.ttft_us = Some(300 + u64::from(i));
+            s.start_lag_us = u64::from(i);
+            r.record(&s);
+        }
+        let v = serde_json::to_value(&r).unwrap();
+        for path in [
+            "/overall/latency",
+            "/overall/service",
+            "/overall/ttft",
+            "/per_agent/a/latency",
+            "/schedule/start_lag",
+            "/timeline/buckets/0/latency",
+        ] {
+            let h = v.pointer(path).unwrap_or_else(|| panic!("{path} missing"));
+            assert!(h.is_string(), "{path}: {h}");
+        }
+        let back: RunResult = serde_json::from_value(v).unwrap();
+        assert_eq!(back.overall, r.overall);
+        assert_eq!(back.schedule, r.schedule);
+        // A format-1 file (bucket lists) reads to the same figures.
+        let mut old = serde_json::to_value(&r).unwrap();
+        let lists = serde_json::to_value(&r.overall.latency).unwrap();
+        assert!(lists.is_array());
+        old["overall"]["latency"] = lists;
+        old["format_version"] = 1.into();
+        let back: RunResult = serde_json::from_value(old).unwrap();
+        assert_eq!(back.overall.latency, r.overall.latency);
     }
 
     #[test]

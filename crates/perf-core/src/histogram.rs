@@ -12,8 +12,10 @@ const SIGFIGS: u8 = 3;
 /// to one hour. Histograms merge exactly, so shards, scenarios and runs combine without
 /// keeping raw samples, and memory stays constant however many queries are recorded.
 ///
-/// Serialized as the list of non-empty buckets, `[[value_us, count], ...]`, which is
-/// readable, diff-friendly and round-trips exactly.
+/// Serialized as the list of non-empty buckets, `[[value_us, count], ...]`, readable and
+/// exact; run results store the compact base64 of the HdrHistogram V2 encoding instead
+/// ([`LatencyHistogram::serialize_v2`]: a merge of 100 shards of a million samples reads
+/// thousands of them). Both forms are read wherever a histogram is.
 #[derive(Clone)]
 pub struct LatencyHistogram {
     inner: Histogram<u64>,
@@ -164,17 +166,130 @@ impl LatencyHistogram {
     }
 }
 
+/// The HdrHistogram V2 cookie (uncompressed, with the word-size bits the Java and Rust
+/// implementations write), the first four bytes of the encoding.
+const V2_COOKIE: u32 = 0x1c84_9313;
+/// The V2 header: cookie, payload length, normalizing offset, significant digits (u32
+/// each), lowest and highest trackable value (u64 each), integer-to-double ratio (f64).
+const V2_HEADER_LEN: usize = 40;
+
+impl LatencyHistogram {
+    /// The histogram in HdrHistogram's V2 encoding (uncompressed), as stored in report
+    /// files: a 40-byte header, then the counts as zig-zag LEB128 varints, runs of empty
+    /// buckets as one negative number. Other HdrHistogram libraries read it.
+    pub fn to_v2_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Counts are u64 and far below i64::MAX in any real run; a count past it (the only
+        // error of the serializer) would have to be recorded 2^63 times.
+        use hdrhistogram::serialization::Serializer as _;
+        let _ = hdrhistogram::serialization::V2Serializer::new().serialize(&self.inner, &mut out);
+        out
+    }
+
+    /// Reads [`LatencyHistogram::to_v2_bytes`]. Only what this type writes is accepted:
+    /// 3 significant digits, lowest value 1 µs, highest at most about an hour (so a
+    /// damaged or hostile file cannot make us allocate much), values up to
+    /// [`MAX_TRACKABLE_MICROS`].
+    pub fn from_v2_bytes(bytes: &[u8]) -> Result<Self, String> {
+        let be32 = |at: usize| -> u32 {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(&bytes[at..at + 4]);
+            u32::from_be_bytes(b)
+        };
+        let be64 = |at: usize| -> u64 {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_be_bytes(b)
+        };
+        if bytes.len() < V2_HEADER_LEN {
+            return Err(format!(
+                "histogram encoding of {} bytes is shorter than its 40-byte header",
+                bytes.len()
+            ));
+        }
+        if be32(0) != V2_COOKIE {
+            return Err(format!(
+                "histogram encoding starts with {:#010x}, not the uncompressed HdrHistogram V2 cookie {V2_COOKIE:#010x}",
+                be32(0)
+            ));
+        }
+        let payload = be32(4) as usize;
+        if payload != bytes.len() - V2_HEADER_LEN {
+            return Err(format!(
+                "histogram encoding announces {payload} bytes of counts but holds {}",
+                bytes.len() - V2_HEADER_LEN
+            ));
+        }
+        let (digits, low, high) = (be32(12), be64(16), be64(24));
+        if digits != u32::from(SIGFIGS) || low != 1 || high > 2 * MAX_TRACKABLE_MICROS {
+            return Err(format!(
+                "histogram with {digits} significant digits from {low} to {high} µs: this tool writes and reads 3 digits from 1 µs to one hour"
+            ));
+        }
+        let mut inner: Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
+            .deserialize(&mut &bytes[..])
+            .map_err(|e| format!("damaged histogram encoding ({e:?})"))?;
+        // `max` is the top of the highest bucket, past the value itself.
+        let top = inner.lowest_equivalent(inner.max());
+        if !inner.is_empty() && top > MAX_TRACKABLE_MICROS {
+            return Err(format!(
+                "histogram value {top} µs is beyond the one-hour maximum"
+            ));
+        }
+        inner.auto(true);
+        Ok(Self { inner })
+    }
+}
+
+impl LatencyHistogram {
+    /// Serializes as base64 (standard alphabet, padded) of
+    /// [`LatencyHistogram::to_v2_bytes`]: the form of run results (report format 2), for
+    /// `#[serde(serialize_with = "LatencyHistogram::serialize_v2")]`.
+    pub fn serialize_v2<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine as _;
+        serializer
+            .serialize_str(&base64::engine::general_purpose::STANDARD.encode(self.to_v2_bytes()))
+    }
+}
+
 impl Serialize for LatencyHistogram {
+    /// The non-empty buckets, `[[value_us, count], ...]` (baseline files keep this form;
+    /// run results use [`LatencyHistogram::serialize_v2`]).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.buckets().serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for LatencyHistogram {
+    /// Either form: the base64 V2 string of run results, or the `[[value_us, count], ...]`
+    /// bucket list of baselines and of report format 1.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let buckets = Vec::<(u64, u64)>::deserialize(deserializer)?;
+        deserializer.deserialize_any(HistogramVisitor)
+    }
+}
+
+struct HistogramVisitor;
+
+impl<'de> serde::de::Visitor<'de> for HistogramVisitor {
+    type Value = LatencyHistogram;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "a histogram: base64 of its HdrHistogram V2 encoding, or [[value_us, count], ...]",
+        )
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|e| E::custom(format!("histogram is not base64 ({e})")))?;
+        LatencyHistogram::from_v2_bytes(&bytes).map_err(E::custom)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut h = LatencyHistogram::new();
-        for (value, count) in buckets {
+        while let Some((value, count)) = seq.next_element::<(u64, u64)>()? {
             if value > MAX_TRACKABLE_MICROS {
                 return Err(serde::de::Error::custom(format!(
                     "histogram bucket {value} µs is beyond the one-hour maximum"
@@ -276,6 +391,76 @@ mod tests {
         assert_eq!(back.count(), 3);
         assert!(back.max_micros() >= MAX_TRACKABLE_MICROS);
         assert!(serde_json::from_str::<LatencyHistogram>("[[99999999999999,1]]").is_err());
+    }
+
+    #[test]
+    fn the_v2_form_round_trips_and_the_bucket_list_still_reads() {
+        let mut rng = SplitMix64::new(7);
+        let mut h = LatencyHistogram::new();
+        for _ in 0..20_000 {
+            h.record_micros((1000.0 * (rng.normal() + 4.0).exp()) as u64 + 1);
+        }
+        let json = h.serialize_v2(serde_json::value::Serializer).unwrap();
+        assert!(json.is_string(), "{json}");
+        let back: LatencyHistogram = serde_json::from_value(json).unwrap();
+        assert_eq!(back, h);
+        assert_eq!(back.summary(), h.summary());
+        // Baselines and report format 1 write the bucket list: it reads the same.
+        let old = serde_json::to_string(&h).unwrap();
+        assert!(old.starts_with("[["), "{}", &old[..20]);
+        let from_old: LatencyHistogram = serde_json::from_str(&old).unwrap();
+        assert_eq!(from_old, h);
+        // The empty histogram too.
+        let empty: LatencyHistogram = serde_json::from_value(
+            LatencyHistogram::new()
+                .serialize_v2(serde_json::value::Serializer)
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn a_read_histogram_still_grows_when_merged_into() {
+        let mut small = LatencyHistogram::new();
+        small.record_micros(100);
+        let mut read: LatencyHistogram =
+            serde_json::from_value(small.serialize_v2(serde_json::value::Serializer).unwrap())
+                .unwrap();
+        let mut big = LatencyHistogram::new();
+        big.record_micros(90_000_000);
+        read.merge(&big);
+        read.record_micros(3_000_000_000);
+        assert_eq!(read.count(), 3);
+        assert!(read.max_micros() >= 2_990_000_000);
+    }
+
+    #[test]
+    fn damaged_or_foreign_encodings_are_refused_with_a_reason() {
+        let mut h = LatencyHistogram::new();
+        h.record_micros(1234);
+        let good = h.to_v2_bytes();
+        let check = |bytes: &[u8], needle: &str| {
+            let e = LatencyHistogram::from_v2_bytes(bytes).unwrap_err();
+            assert!(e.contains(needle), "{e}");
+        };
+        check(&good[..20], "shorter than");
+        check(&good[..good.len() - 1], "announces");
+        let mut cookie = good.clone();
+        cookie[3] ^= 0xff;
+        check(&cookie, "cookie");
+        let mut digits = good.clone();
+        digits[15] = 5;
+        check(&digits, "significant digits");
+        let mut high = good.clone();
+        high[24] = 0x7f;
+        check(&high, "one hour");
+        for text in ["\"not base64!\"", "\"AAAA\"", "42"] {
+            assert!(
+                serde_json::from_str::<LatencyHistogram>(text).is_err(),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! (one result recorded once and written SHARDS times with its shard number changed), then
 //! the merge timed and the process's peak resident memory read before and after it.
 //!
-//! `cargo run --release -p perf-suite --example merge_bench -- 100 1000000`
+//! `cargo run --release -p perf-suite --example merge_bench -- 100 1000000 [REPEAT]`
 
 use std::time::Instant;
 
@@ -20,6 +20,19 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// CPU time of this process so far (user and system, all threads), seconds; 10 ms steps.
+fn cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // The fields after the command name, which is in parentheses.
+            let rest = s.rsplit_once(')')?.1.split_whitespace().collect::<Vec<_>>();
+            let ticks = |i: usize| rest.get(i).and_then(|v| v.parse::<f64>().ok());
+            Some((ticks(11)? + ticks(12)?) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let shards: u32 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100);
@@ -27,6 +40,7 @@ fn main() {
         .get(2)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
+    let repeat: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(5);
     let dir = tempfile::tempdir().expect("temporary directory");
 
     let t = Instant::now();
@@ -78,14 +92,46 @@ fn main() {
         .sum();
     drop(r);
     let before = peak_rss_mib();
-    let t = Instant::now();
+    let (cpu0, t) = (cpu_s(), Instant::now());
     let merged = perf_suite::merge_shards(&files, "bench-merged").expect("merge");
-    let took = t.elapsed().as_secs_f64();
+    let (took, cpu) = (t.elapsed().as_secs_f64(), cpu_s() - cpu0);
     println!(
-        "merged {shards} shards ({} samples, {:.1} MiB of report.json) in {took:.3} s; peak RSS {before:.1} MiB before the merge, {:.1} MiB after",
+        "merged {shards} shards ({} samples, {:.1} MiB of report.json) in {took:.3} s ({cpu:.2} s of CPU); peak RSS {before:.1} MiB before the merge, {:.1} MiB after",
         merged.overall.count,
         bytes as f64 / 1_048_576.0,
         peak_rss_mib()
     );
     assert_eq!(merged.overall.count, u64::from(shards) * samples);
+    drop(merged);
+    // The machine is shared: the same merge again, the best and the median of the runs.
+    let mut times: Vec<f64> = (0..repeat)
+        .map(|_| {
+            let t = Instant::now();
+            let m = perf_suite::merge_shards(&files, "bench-merged").expect("merge");
+            assert_eq!(m.overall.count, u64::from(shards) * samples);
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    if let (Some(best), Some(median)) = (times.first(), times.get(times.len() / 2)) {
+        println!("{repeat} more merges: best {best:.3} s, median {median:.3} s");
+    }
+    // Where the time goes: reading the files, then parsing them (histograms decoded) on
+    // one thread, each on its own.
+    let t = Instant::now();
+    let read: usize = files
+        .iter()
+        .map(|f| std::fs::read(f).map_or(0, |b| b.len()))
+        .sum();
+    let read_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    for f in &files {
+        let bytes = std::fs::read(f).expect("read a shard result");
+        let shard: RunResult = serde_json::from_slice(&bytes).expect("parse a shard result");
+        assert_eq!(shard.overall.count, samples);
+    }
+    let parse_s = t.elapsed().as_secs_f64();
+    println!(
+        "reading the {read} bytes alone: {read_s:.3} s; reading and parsing every file on one thread: {parse_s:.3} s"
+    );
 }

@@ -215,15 +215,22 @@ pub(crate) async fn wait_for_start(config: &Config) -> Option<ShardInfo> {
     if let Some(at) = config.start_at {
         let ahead = (at - Utc::now()).to_std().unwrap_or_default();
         if !ahead.is_zero() {
-            // tokio's timer has 1 ms resolution; the last stretch is slept on the clock
-            // itself so shards start within a fraction of a millisecond of `at`.
-            let coarse = ahead.saturating_sub(std::time::Duration::from_millis(2));
+            // tokio's timer has 1 ms steps and wakes after them: it sleeps to 3 ms before
+            // the instant. The rest is one blocking sleep on the kernel's high-resolution
+            // timer (tens of µs late; it blocks this thread for at most 3 ms, before any
+            // query is sent), then a spin over what is left of it. Spinning the whole last
+            // stretch, as before, made shard processes sharing a machine's cores take the
+            // cores from each other right at the start (8.2 ms spread with 4 shards on 2
+            // cores, docs/performance.md).
+            let coarse = ahead.saturating_sub(std::time::Duration::from_millis(3));
             tokio::time::sleep(coarse).await;
+            let rest = (at - Utc::now()).to_std().unwrap_or_default();
+            let slack = std::time::Duration::from_micros(100);
+            if rest > slack {
+                std::thread::sleep(rest - slack);
+            }
             while Utc::now() < at {
                 std::hint::spin_loop();
-                if (at - Utc::now()).num_microseconds().unwrap_or(0) > 200 {
-                    std::thread::yield_now();
-                }
             }
         }
     }

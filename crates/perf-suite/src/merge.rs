@@ -4,7 +4,8 @@
 //!
 //! The merge reads the histograms in the report files, never the samples, so its memory
 //! does not grow with the number of queries. It reads every file twice: once for the
-//! metadata (so a mismatch is refused before any work), once to add the figures.
+//! metadata (so a mismatch is refused before any work), once to add the figures, parsed
+//! on up to four threads and added in file order.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -88,8 +89,8 @@ fn refuse(file: &Path, field: &str, message: impl Into<String>) -> SuiteError {
     }
 }
 
-fn read(file: &Path) -> Result<String, SuiteError> {
-    std::fs::read_to_string(file).map_err(|source| SuiteError::Io {
+fn read(file: &Path) -> Result<Vec<u8>, SuiteError> {
+    std::fs::read(file).map_err(|source| SuiteError::Io {
         path: file.to_owned(),
         source,
     })
@@ -103,10 +104,19 @@ fn corrupt(file: &Path, e: &serde_json::Error) -> SuiteError {
     )
 }
 
+/// The most threads that parse shard files at once.
+const MAX_READERS: usize = 4;
+
+/// One shard's whole result (its histograms decoded).
+fn read_shard(file: &Path) -> Result<RunResult, SuiteError> {
+    let bytes = read(file)?;
+    serde_json::from_slice(&bytes).map_err(|e| corrupt(file, &e))
+}
+
 /// Reads and checks one file's shard metadata.
 fn shard_info(file: &Path) -> Result<ShardInfo, SuiteError> {
-    let text = read(file)?;
-    let h: Header = serde_json::from_str(&text).map_err(|e| corrupt(file, &e))?;
+    let bytes = read(file)?;
+    let h: Header = serde_json::from_slice(&bytes).map_err(|e| corrupt(file, &e))?;
     match h.format_version {
         None => return Err(refuse(file, "format_version", "missing: not a run result")),
         Some(v) if v > RUN_RESULT_FORMAT_VERSION => {
@@ -253,101 +263,132 @@ pub fn merge_shards(files: &[PathBuf], run_id: &str) -> Result<RunResult, SuiteE
         .min()
         .unwrap_or_else(Utc::now);
 
-    // Pass 2: the figures, one file at a time.
+    // Pass 2: the figures. Parsing a file (decoding its histograms) is most of the time
+    // of a merge, so up to `MAX_READERS` threads parse files while this one adds them, in
+    // file order (the same result whatever the number of threads). Each reader holds at
+    // most one parsed file ahead of the adder, so memory stays flat in the number of
+    // shards and of samples.
     let mut merged: Option<RunResult> = None;
     let mut summaries = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     let mut wall_end = 0.0f64;
-    for (file, info, began) in &infos {
-        let text = read(file)?;
-        let mut shard: RunResult = serde_json::from_str(&text).map_err(|e| corrupt(file, &e))?;
-        drop(text);
-        let offset_s = (*began - earliest).num_microseconds().unwrap_or(0) as f64 / 1e6;
-        let sent = shard.overall.count - shard.schedule.dropped;
-        let lagged = match info.start_lateness_ms {
-            Some(l) => l > MergeInfo::LAG_LIMIT_MS,
-            None => offset_s * 1e3 > MergeInfo::LAG_LIMIT_MS,
-        };
-        let saturated = shard.resource_peaks.harness_saturated;
-        let label = format!("shard {}/{}", info.number, info.total);
-        if lagged {
-            notes.push(format!(
-                "{label} on {} started {:.1} ms late: its load came after the others'",
-                info.host,
-                info.start_lateness_ms.unwrap_or(offset_s * 1e3)
-            ));
+    let readers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, MAX_READERS)
+        .min(infos.len());
+    std::thread::scope(|scope| -> Result<(), SuiteError> {
+        let mut parsed = Vec::new();
+        for first in 0..readers {
+            let (tx, rx) = std::sync::mpsc::sync_channel(0);
+            let mine: Vec<&Path> = infos
+                .iter()
+                .skip(first)
+                .step_by(readers)
+                .map(|(f, _, _)| f.as_path())
+                .collect();
+            scope.spawn(move || {
+                for file in mine {
+                    // The adder stopped (an error): nothing more to read.
+                    if tx.send(read_shard(file)).is_err() {
+                        break;
+                    }
+                }
+            });
+            parsed.push(rx);
         }
-        if saturated {
-            notes.push(format!(
-                "{label} on {} saturated a CPU core of its machine (harness peak {:.0} %): its latencies are suspect; use more shards or bigger machines",
-                info.host, shard.resource_peaks.max_harness_cpu_percent
-            ));
-        }
-        for n in &shard.notes {
-            notes.push(format!("{label}: {n}"));
-        }
-        summaries.push(ShardSummary {
-            number: info.number,
-            host: info.host.clone(),
-            source: file.parent().unwrap_or(file).display().to_string(),
-            execution_started_at: info.execution_started_at.clone(),
-            start_offset_ms: offset_s * 1e3,
-            start_lateness_ms: info.start_lateness_ms,
-            count: shard.overall.count,
-            sent_per_s: if shard.wall_time_s > 0.0 {
-                sent as f64 / shard.wall_time_s
-            } else {
-                0.0
-            },
-            wall_time_s: shard.wall_time_s,
-            resource_peaks: shard.resource_peaks.clone(),
-            lagged,
-            saturated,
-        });
-        wall_end = wall_end.max(offset_s + shard.wall_time_s);
-        // Checks judged on one shard's own samples (edge-case robustness) stay, by shard;
-        // the others are decided again on the merged figures.
-        let robustness: Vec<CheckResult> = shard
-            .checks
-            .iter()
-            .filter(|c| c.group == CheckGroup::Robustness)
-            .map(|c| CheckResult {
-                name: format!("{} ({label})", c.name),
-                ..c.clone()
-            })
-            .collect();
-        let timeline = std::mem::take(&mut shard.timeline);
-        match &mut merged {
-            None => {
-                let mut m = RunResult::new(run_id, shard.started_at.clone(), shard.target.clone());
-                m.content = shard.content.take();
-                m.config = std::mem::take(&mut shard.config);
-                m.phases = shard
-                    .phases
-                    .iter()
-                    .filter(|p| p.number <= 4)
-                    .map(|p| PhaseTiming {
-                        detail: format!("{label}: {}", p.detail),
-                        ..p.clone()
-                    })
-                    .collect();
-                m.merge(&shard);
-                m.timeline.merge_at(&timeline, offset_s);
-                m.resource_peaks = shard.resource_peaks.clone();
-                m.checks = robustness;
-                merged = Some(m);
+        for (i, (file, info, began)) in infos.iter().enumerate() {
+            let mut shard = parsed[i % readers]
+                .recv()
+                .map_err(|_| refuse(file, "", "the thread reading this file stopped"))??;
+            let offset_s = (*began - earliest).num_microseconds().unwrap_or(0) as f64 / 1e6;
+            let sent = shard.overall.count - shard.schedule.dropped;
+            let lagged = match info.start_lateness_ms {
+                Some(l) => l > MergeInfo::LAG_LIMIT_MS,
+                None => offset_s * 1e3 > MergeInfo::LAG_LIMIT_MS,
+            };
+            let saturated = shard.resource_peaks.harness_saturated;
+            let label = format!("shard {}/{}", info.number, info.total);
+            if lagged {
+                notes.push(format!(
+                    "{label} on {} started {:.1} ms late: its load came after the others'",
+                    info.host,
+                    info.start_lateness_ms.unwrap_or(offset_s * 1e3)
+                ));
             }
-            Some(m) => {
-                m.merge(&shard);
-                m.timeline.merge_at(&timeline, offset_s);
-                sum_peaks(&mut m.resource_peaks, &shard.resource_peaks);
-                m.checks.extend(robustness);
-                if shard.started_at < m.started_at {
-                    m.started_at = shard.started_at.clone();
+            if saturated {
+                notes.push(format!(
+                    "{label} on {} saturated a CPU core of its machine (harness peak {:.0} %): its latencies are suspect; use more shards or bigger machines",
+                    info.host, shard.resource_peaks.max_harness_cpu_percent
+                ));
+            }
+            for n in &shard.notes {
+                notes.push(format!("{label}: {n}"));
+            }
+            summaries.push(ShardSummary {
+                number: info.number,
+                host: info.host.clone(),
+                source: file.parent().unwrap_or(file).display().to_string(),
+                execution_started_at: info.execution_started_at.clone(),
+                start_offset_ms: offset_s * 1e3,
+                start_lateness_ms: info.start_lateness_ms,
+                count: shard.overall.count,
+                sent_per_s: if shard.wall_time_s > 0.0 {
+                    sent as f64 / shard.wall_time_s
+                } else {
+                    0.0
+                },
+                wall_time_s: shard.wall_time_s,
+                resource_peaks: shard.resource_peaks.clone(),
+                lagged,
+                saturated,
+            });
+            wall_end = wall_end.max(offset_s + shard.wall_time_s);
+            // Checks judged on one shard's own samples (edge-case robustness) stay, by shard;
+            // the others are decided again on the merged figures.
+            let robustness: Vec<CheckResult> = shard
+                .checks
+                .iter()
+                .filter(|c| c.group == CheckGroup::Robustness)
+                .map(|c| CheckResult {
+                    name: format!("{} ({label})", c.name),
+                    ..c.clone()
+                })
+                .collect();
+            let timeline = std::mem::take(&mut shard.timeline);
+            match &mut merged {
+                None => {
+                    let mut m =
+                        RunResult::new(run_id, shard.started_at.clone(), shard.target.clone());
+                    m.content = shard.content.take();
+                    m.config = std::mem::take(&mut shard.config);
+                    m.phases = shard
+                        .phases
+                        .iter()
+                        .filter(|p| p.number <= 4)
+                        .map(|p| PhaseTiming {
+                            detail: format!("{label}: {}", p.detail),
+                            ..p.clone()
+                        })
+                        .collect();
+                    m.merge(&shard);
+                    m.timeline.merge_owned_at(timeline, offset_s);
+                    m.resource_peaks = shard.resource_peaks.clone();
+                    m.checks = robustness;
+                    merged = Some(m);
+                }
+                Some(m) => {
+                    m.merge(&shard);
+                    m.timeline.merge_owned_at(timeline, offset_s);
+                    sum_peaks(&mut m.resource_peaks, &shard.resource_peaks);
+                    m.checks.extend(robustness);
+                    if shard.started_at < m.started_at {
+                        m.started_at = shard.started_at.clone();
+                    }
                 }
             }
         }
-    }
+        Ok(())
+    })?;
     let Some(mut merged) = merged else {
         return Err(refuse(first_file, "", "nothing to merge"));
     };
