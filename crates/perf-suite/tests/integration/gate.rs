@@ -265,6 +265,7 @@ async fn a_capacity_stored_with_the_baseline_is_compared_by_the_next_gate() {
     // A stored capacity far above what the bot does: any search brackets below it.
     let rate = stored["rate"].as_f64().unwrap();
     file["capacity"]["rate"] = (rate * 4.0).into();
+    file["capacity"]["low"] = (rate * 3.6).into();
     file["capacity"]["high"] = (rate * 4.4).into();
     std::fs::write(&path, file.to_string()).unwrap();
     let compare = GateRequest {
