@@ -85,7 +85,7 @@ async fn sse_streaming_figures_reach_every_report_and_a_slower_first_token_fails
     let json = std::fs::read_to_string(first.result_file()).unwrap();
     let report: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert!(
-        report["per_scenario"]["standard"]["ttft"].is_array(),
+        report["per_scenario"]["standard"]["ttft"].is_string(),
         "report.json"
     );
     let md = std::fs::read_to_string(&first.reports.markdown).unwrap();

@@ -34,7 +34,7 @@ async fn the_whole_pipeline_writes_a_consistent_result_file() {
     // The result file is the machine-readable RunResult.
     let text = std::fs::read_to_string(outcome.result_file()).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(json["format_version"], 1);
+    assert_eq!(json["format_version"], perf_core::RUN_RESULT_FORMAT_VERSION);
     assert_eq!(json["overall"]["count"], 24 + synthetic_count(&json));
     let standard = &json["per_scenario"]["standard"];
     assert_eq!(standard["count"], 24);
