@@ -349,7 +349,16 @@ pub async fn run_gate(
     let mut baseline_saved = None;
     if request.update_baseline && !suite.result.interrupted {
         let name = &config.performance_baselines.baseline_name;
-        match save_gate_baseline(config, name, &suite.result, capacity_found) {
+        // With the capacity the search found (none when no search ran or it found none:
+        // a new reference's capacity is not the old one's).
+        let replace = perf_baseline::WriteMode::Replace;
+        match crate::pipeline::save_baseline_with(
+            config,
+            name,
+            &suite.result,
+            replace,
+            capacity_found,
+        ) {
             Ok(path) => baseline_saved = Some(path),
             Err(e) => {
                 let mut out = GateOutcome::without_run(GateDecision::CouldNotRun, e.to_string());
@@ -428,22 +437,6 @@ async fn gate_capacity(
         });
     }
     (checks, perf_baseline::BaselineCapacity::of(&report))
-}
-
-/// Saves the gate's run as the baseline, with the capacity its search found (none when
-/// no search ran or it found none: a new reference's capacity is not the old one's).
-fn save_gate_baseline(
-    config: &Config,
-    name: &str,
-    run: &RunResult,
-    capacity: Option<perf_baseline::BaselineCapacity>,
-) -> Result<PathBuf, SuiteError> {
-    let store = perf_baseline::BaselineStore::new(&config.performance_baselines.baselines_dir);
-    let env = perf_baseline::EnvironmentFingerprint::detect(&run.target, crate::HARNESS_VERSION);
-    let mut baseline = perf_baseline::Baseline::from_run(name, run, env);
-    baseline.capacity = capacity;
-    store.save(&baseline, perf_baseline::WriteMode::Replace)?;
-    Ok(store.path_of(name)?)
 }
 
 pub(crate) fn gate_checks_of(result: &RunResult) -> Vec<CheckResult> {

@@ -89,15 +89,27 @@ pub fn save_baseline(
     run: &RunResult,
     replace: bool,
 ) -> Result<PathBuf, SuiteError> {
-    let store = perf_baseline::BaselineStore::new(&config.performance_baselines.baselines_dir);
-    let env = perf_baseline::EnvironmentFingerprint::detect(&run.target, HARNESS_VERSION);
     let mode = if replace {
         perf_baseline::WriteMode::Replace
     } else {
         perf_baseline::WriteMode::CreateNew
     };
-    store.create_from_run(name, run, env, mode)?;
-    Ok(store.path_of(name)?)
+    save_baseline_with(config, name, run, mode, None)
+}
+
+/// Saves `run` as baseline `name` with `capacity` (what a gate's capacity search found).
+pub(crate) fn save_baseline_with(
+    config: &Config,
+    name: &str,
+    run: &RunResult,
+    mode: perf_baseline::WriteMode,
+    capacity: Option<perf_baseline::BaselineCapacity>,
+) -> Result<PathBuf, SuiteError> {
+    let store = perf_baseline::BaselineStore::new(&config.performance_baselines.baselines_dir);
+    let env = perf_baseline::EnvironmentFingerprint::detect(&run.target, HARNESS_VERSION);
+    let mut baseline = perf_baseline::Baseline::from_run(name, run, env);
+    baseline.capacity = capacity;
+    Ok(store.save(&baseline, mode)?)
 }
 
 /// The configuration as reports show it: the target section from its redacted view (no

@@ -280,11 +280,9 @@ pub async fn capacity_search(
             }
         }
     }
-    report.service_rate = pooled;
-
     let settings = SearchSettings {
         start_rate,
-        ceiling: report.service_rate,
+        ceiling: pooled,
         ..request.search
     };
     let outcome = search(settings, |spec| {

@@ -54,17 +54,6 @@ pub struct ProbeSpec {
     pub mode: ProbeMode,
 }
 
-impl ProbeSpec {
-    /// A probe judged on every objective and on the growth of its latency.
-    pub fn judge(rate: f64) -> Self {
-        Self {
-            rate,
-            length_factor: 1.0,
-            mode: ProbeMode::Judge,
-        }
-    }
-}
-
 /// What a probe is for.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ProbeMode {
