@@ -117,6 +117,24 @@ impl ServiceRate {
             window_s,
         })
     }
+
+    /// This measurement and `other` counted as one: their answers over their windows.
+    pub fn pooled_with(&self, other: &ServiceRate) -> Option<Self> {
+        Self::from_count(
+            self.completions + other.completions,
+            self.window_s + other.window_s,
+        )
+    }
+
+    /// The capacity this service rate is when saturation limits: the rate with its 95%
+    /// interval.
+    pub fn as_capacity(&self) -> CapacityAnswer {
+        CapacityAnswer::Found {
+            rate: self.per_s,
+            low: self.low_per_s,
+            high: Some(self.high_per_s),
+        }
+    }
 }
 
 /// One open-loop probe at a fixed arrival rate.

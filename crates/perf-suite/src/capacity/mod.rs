@@ -361,40 +361,35 @@ pub async fn capacity_search(
     let mut outcome = outcome;
     // Saturation limits: with what is left of the budget, more answers under overload
     // narrow the service rate (the capacity).
-    if let (Some(s), CapacityAnswer::Found { rate, .. }) = (pooled, &outcome.answer) {
-        if *rate == s.per_s && s.completions < wanted && !budget_cancel.is_cancelled() {
-            let confirmed = outcome
-                .probes
-                .iter()
-                .filter(|p| p.verdict == ProbeVerdict::Pass)
-                .map(|p| p.rate)
-                .fold(0.0, f64::max);
-            let more = overload
-                .round(
-                    s.per_s * factor,
-                    wanted - s.completions,
-                    s.per_s,
-                    Duration::ZERO,
-                    &mut notes,
-                )
-                .await;
-            if let Some(r) = more {
-                if let Some(m) = r.service_rate {
-                    if let Some(p) = ServiceRate::from_count(
-                        s.completions + m.completions,
-                        s.window_s + m.window_s,
-                    ) {
-                        pooled = Some(p);
-                        outcome.answer = CapacityAnswer::Found {
-                            rate: p.per_s,
-                            low: p.low_per_s,
-                            high: Some(p.high_per_s),
-                        };
-                        outcome.stop_reason = search::saturation_reason(&p, confirmed);
-                    }
-                }
-                overloads.push(r);
+    let saturation_limits = matches!(
+        (pooled, &outcome.answer),
+        (Some(s), CapacityAnswer::Found { rate, .. }) if *rate == s.per_s
+    );
+    if let Some(s) = pooled
+        .filter(|s| saturation_limits && s.completions < wanted && !budget_cancel.is_cancelled())
+    {
+        let confirmed = outcome
+            .probes
+            .iter()
+            .filter(|p| p.verdict == ProbeVerdict::Pass)
+            .map(|p| p.rate)
+            .fold(0.0, f64::max);
+        let more = overload
+            .round(
+                s.per_s * factor,
+                wanted - s.completions,
+                s.per_s,
+                Duration::ZERO,
+                &mut notes,
+            )
+            .await;
+        if let Some(r) = more {
+            if let Some(p) = r.service_rate.and_then(|m| s.pooled_with(&m)) {
+                pooled = Some(p);
+                outcome.answer = p.as_capacity();
+                outcome.stop_reason = search::saturation_reason(&p, confirmed);
             }
+            overloads.push(r);
         }
     }
     report.service_rate = pooled;

@@ -205,11 +205,7 @@ where
                 if let (Some(c), Some(q)) = (settings.ceiling, confirm) {
                     if rate >= q * (1.0 - 1e-9) {
                         return SearchOutcome {
-                            answer: CapacityAnswer::Found {
-                                rate: c.per_s,
-                                low: c.low_per_s,
-                                high: Some(c.high_per_s),
-                            },
+                            answer: c.as_capacity(),
                             stop_reason: saturation_reason(&c, rate),
                             probes,
                         };
