@@ -32,6 +32,11 @@
 //!         }
 //!         Ok(BotResponse::new(format!("you asked: {}", query.text), "semantic_search"))
 //!     }
+//!
+//!     /// The bot was given no credentials, so there is nothing to remove from its answers.
+//!     fn redactor(&self) -> perf_core::Redactor {
+//!         perf_core::Redactor::default()
+//!     }
 //! }
 //!
 //! # block_on(async {

@@ -164,10 +164,11 @@ pub trait BotTarget: Send + Sync {
     }
 
     /// Every secret the target was configured with (auth token, URL credentials and query
-    /// values, secret header values): the runner removes them from everything the bot sends
-    /// before it is stored or printed. Targets without credentials keep the default, an
-    /// empty redactor.
-    fn redactor(&self) -> Redactor {
-        Redactor::default()
-    }
+    /// values, secret header values, secret environment values of a child process): the
+    /// runner removes them from everything the bot sends before it is stored or printed.
+    ///
+    /// Required, with no default, so a target cannot forget its secrets: one that holds
+    /// none says so with `Redactor::default()`. A target that wraps another returns (at
+    /// least) the inner target's redactor.
+    fn redactor(&self) -> Redactor;
 }

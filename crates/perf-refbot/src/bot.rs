@@ -410,6 +410,9 @@ async fn sleep_if_any(d: Duration) {
 
 #[async_trait]
 impl BotTarget for RefBot {
+    fn redactor(&self) -> perf_core::Redactor {
+        perf_core::Redactor::default()
+    }
     async fn execute(&self, query: &Query) -> Result<BotResponse, TargetError> {
         self.execute_streaming(query, &mut |_| {}).await
     }

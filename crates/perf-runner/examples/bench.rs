@@ -26,6 +26,9 @@ struct Noop;
 
 #[async_trait]
 impl BotTarget for Noop {
+    fn redactor(&self) -> perf_core::Redactor {
+        perf_core::Redactor::default()
+    }
     async fn execute(&self, _q: &Query) -> Result<BotResponse, TargetError> {
         Ok(BotResponse::default())
     }
@@ -36,6 +39,9 @@ struct Echo;
 
 #[async_trait]
 impl BotTarget for Echo {
+    fn redactor(&self) -> perf_core::Redactor {
+        perf_core::Redactor::default()
+    }
     async fn execute(&self, _q: &Query) -> Result<BotResponse, TargetError> {
         Ok(BotResponse::new("ok", "semantic_search"))
     }
@@ -46,6 +52,9 @@ struct Fixed(Duration);
 
 #[async_trait]
 impl BotTarget for Fixed {
+    fn redactor(&self) -> perf_core::Redactor {
+        perf_core::Redactor::default()
+    }
     async fn execute(&self, _q: &Query) -> Result<BotResponse, TargetError> {
         tokio::time::sleep(self.0).await;
         Ok(BotResponse::new("ok", "semantic_search"))

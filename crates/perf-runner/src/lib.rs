@@ -51,6 +51,10 @@
 //!         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
 //!         Ok(BotResponse::new("ok", "semantic_search"))
 //!     }
+//!
+//!     fn redactor(&self) -> perf_core::Redactor {
+//!         perf_core::Redactor::default()
+//!     }
 //! }
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {

@@ -21,6 +21,7 @@ use crate::{SuiteError, HARNESS_VERSION};
 /// #     async fn execute(&self, q: &Query) -> Result<BotResponse, TargetError> {
 /// #         Ok(BotResponse::new(format!("re: {}", q.text), "semantic_search"))
 /// #     }
+/// #     fn redactor(&self) -> perf_core::Redactor { perf_core::Redactor::default() }
 /// # }
 /// # let dir = tempfile::tempdir().unwrap();
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {

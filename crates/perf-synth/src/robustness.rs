@@ -519,6 +519,9 @@ mod tests {
 
     #[async_trait]
     impl BotTarget for NaiveBot {
+        fn redactor(&self) -> perf_core::Redactor {
+            perf_core::Redactor::default()
+        }
         async fn execute(&self, q: &Query) -> Result<BotResponse, TargetError> {
             let text = &q.text;
             if text.chars().count() > 2_000 {
@@ -571,6 +574,9 @@ mod tests {
 
     #[async_trait]
     impl BotTarget for CarefulBot {
+        fn redactor(&self) -> perf_core::Redactor {
+            perf_core::Redactor::default()
+        }
         async fn execute(&self, q: &Query) -> Result<BotResponse, TargetError> {
             let text = q
                 .text
@@ -674,6 +680,9 @@ mod tests {
 
     #[async_trait]
     impl BotTarget for FragileBot {
+        fn redactor(&self) -> perf_core::Redactor {
+            perf_core::Redactor::default()
+        }
         async fn execute(&self, q: &Query) -> Result<BotResponse, TargetError> {
             use std::sync::atomic::Ordering;
             if self.dead.load(Ordering::SeqCst) {

@@ -338,6 +338,25 @@ impl CommandTarget {
                 "must be positive",
             ));
         }
+        if let Some(log) = &config.stderr_log {
+            let inside = !log.as_os_str().is_empty()
+                && log.components().all(|c| {
+                    matches!(
+                        c,
+                        std::path::Component::Normal(_) | std::path::Component::CurDir
+                    )
+                });
+            if !inside {
+                return Err(TargetsError::config(
+                    "target.stderr_log",
+                    format!(
+                        "`{}` must be a relative path inside the run directory, without `..` \
+                         (for example `bot-stderr.log` or `logs/bot.log`)",
+                        log.display()
+                    ),
+                ));
+            }
+        }
         std::fs::create_dir_all(run_dir).map_err(|source| TargetsError::Io {
             path: run_dir.to_owned(),
             source,
@@ -348,6 +367,12 @@ impl CommandTarget {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("bot-stderr.log")),
         );
+        if let Some(parent) = stderr_path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| TargetsError::Io {
+                path: parent.to_owned(),
+                source,
+            })?;
+        }
         Ok(Self {
             redactor: config.redactor(),
             config,
@@ -1204,6 +1229,10 @@ impl BotTarget for CommandTarget {
             version: None,
             transport: perf_core::Transport::Command,
         }
+    }
+
+    fn redactor(&self) -> Redactor {
+        self.redactor.clone()
     }
 }
 

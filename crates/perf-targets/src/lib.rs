@@ -29,7 +29,7 @@ pub use http::HttpTarget;
 pub use secret::{is_secret_name, redacted_url, Secret, REDACTED};
 pub use spec::{
     open_target, split_command_line, target_from_spec, Api, CommandTargetConfig, HttpTargetConfig,
-    HttpVersion, Target, TargetSpec,
+    HttpVersion, Target, TargetSpec, MIN_INHERITED_SECRET_CHARS,
 };
 pub use template::{fill as fill_template, CHANNEL, ID, QUERY, USER_ID};
 

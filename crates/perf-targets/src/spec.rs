@@ -372,6 +372,20 @@ fn default_pool() -> usize {
     1024
 }
 
+/// Inherited environment values shorter than this are not treated as secrets of a command
+/// target (see [`CommandTargetConfig::redactor`]).
+pub const MIN_INHERITED_SECRET_CHARS: usize = 8;
+
+/// Words that make an *inherited* environment variable's value a secret of a command
+/// target: stricter than [`is_secret_name`](crate::is_secret_name), whose `session` and
+/// `cookie` match desktop variables such as `XDG_SESSION_CLASS=user`.
+fn is_inherited_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["KEY", "TOKEN", "SECRET", "PASSW", "CREDENTIAL", "AUTH"]
+        .iter()
+        .any(|w| upper.contains(w))
+}
+
 /// A command target's settings: the `target` section with `"type": "command"`.
 ///
 /// `Debug` hides the values of environment variables whose name looks secret.
@@ -388,6 +402,11 @@ pub struct CommandTargetConfig {
     /// Extra environment variables for the bot.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// More environment variable names whose values are secret, besides those secret by
+    /// name ([`is_secret_name`](crate::is_secret_name)): in `env` or inherited from the
+    /// harness's environment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_env: Vec<String>,
     /// The bot's working directory (default: the harness's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<PathBuf>,
@@ -424,6 +443,7 @@ impl CommandTargetConfig {
             command: argv,
             name: None,
             env: BTreeMap::new(),
+            secret_env: Vec::new(),
             cwd: None,
             timeout_ms: default_timeout_ms(),
             max_restarts: default_max_restarts(),
@@ -437,15 +457,35 @@ impl CommandTargetConfig {
 }
 
 impl CommandTargetConfig {
-    /// Every secret of this target: the values of `env` entries whose name looks secret
-    /// ([`is_secret_name`](crate::is_secret_name)).
+    /// Whether environment variable `name`'s value is secret: by its name, or listed in
+    /// `secret_env` (case-sensitively, as environment names are).
+    pub fn is_secret_env(&self, name: &str) -> bool {
+        is_secret_name(name) || self.secret_env.iter().any(|n| n == name)
+    }
+
+    /// Every secret of this target, which the bot can echo in its answers, agent names,
+    /// errors and stderr:
+    /// - the values of `env` entries that are secret ([`is_secret_env`](Self::is_secret_env));
+    /// - the values the bot inherits from the harness's own environment under a name listed
+    ///   in `secret_env`, or containing `KEY`, `TOKEN`, `SECRET`, `PASSW`, `CREDENTIAL`
+    ///   or `AUTH` (an `OPENAI_API_KEY` exported in the shell), when at least
+    ///   [`MIN_INHERITED_SECRET_CHARS`] long: shorter inherited values are too likely to be
+    ///   ordinary words.
     pub fn redactor(&self) -> Redactor {
-        Redactor::new(
-            self.env
-                .iter()
-                .filter(|(k, _)| is_secret_name(k))
-                .map(|(_, v)| v.clone()),
-        )
+        let configured = self
+            .env
+            .iter()
+            .filter(|(k, _)| self.is_secret_env(k))
+            .map(|(_, v)| v.clone());
+        let inherited = std::env::vars_os().filter_map(|(k, v)| {
+            let (k, v) = (k.into_string().ok()?, v.into_string().ok()?);
+            let secret = self.secret_env.contains(&k) || is_inherited_secret_name(&k);
+            (secret
+                && !self.env.contains_key(&k)
+                && v.chars().count() >= MIN_INHERITED_SECRET_CHARS)
+                .then_some(v)
+        });
+        Redactor::new(configured.chain(inherited))
     }
 
     /// A copy with secret `env` values replaced by [`REDACTED`] and secrets removed from
@@ -454,7 +494,7 @@ impl CommandTargetConfig {
         let r = self.redactor();
         let mut c = self.clone();
         for (k, v) in &mut c.env {
-            if is_secret_name(k) {
+            if self.is_secret_env(k) {
                 *v = REDACTED.to_owned();
             }
         }
@@ -475,6 +515,7 @@ impl fmt::Debug for CommandTargetConfig {
             .field("command", &c.command)
             .field("name", &c.name)
             .field("env", &c.env)
+            .field("secret_env", &c.secret_env)
             .field("cwd", &c.cwd)
             .field("timeout_ms", &c.timeout_ms)
             .field("max_restarts", &c.max_restarts)
@@ -637,6 +678,55 @@ pub fn target_from_spec(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue #28, item 1: the runner takes its redactor from the opened target
+    /// (`BotTarget::redactor`), so every kind of target must hand over every secret its
+    /// spec holds. The match is exhaustive: a new kind of target fails to compile here
+    /// until it is added.
+    #[test]
+    fn every_opened_target_redacts_every_secret_of_its_spec() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut http =
+            HttpTargetConfig::new("http://127.0.0.1:9/q?api_key=qk-0123456789&x=plainval");
+        http.headers
+            .insert("x-api-key".into(), "hk-0123456789".into());
+        http.headers
+            .insert("x-tenant".into(), "tn-0123456789".into());
+        http.secret_headers.push("x-tenant".into());
+        let mut cmd = CommandTargetConfig::new(vec!["sh".into(), "-c".into(), "cat".into()]);
+        cmd.env
+            .insert("OPENAI_API_KEY".into(), "ek-0123456789".into());
+        cmd.env.insert("BOT_TENANT".into(), "oe-0123456789".into());
+        cmd.env.insert("BOT_LOG_LEVEL".into(), "warning".into());
+        cmd.secret_env.push("BOT_TENANT".into());
+        for spec in [
+            TargetSpec::Refbot,
+            TargetSpec::Http(http),
+            TargetSpec::Command(cmd),
+        ] {
+            let (secrets, plain): (&[&str], &[&str]) = match &spec {
+                TargetSpec::Refbot => (&[], &[]),
+                TargetSpec::Http(_) => (&["qk-0123456789", "hk-0123456789", "tn-0123456789"], &[]),
+                TargetSpec::Command(_) => (&["ek-0123456789", "oe-0123456789"], &["warning"]),
+            };
+            let spec_redactor = spec.redactor();
+            let opened = match open_target(&spec, dir.path()) {
+                Ok(t) => t.bot().redactor(),
+                // The in-process reference bot is opened by perf-suite; it holds no secret.
+                Err(TargetsError::InProcess) => Redactor::default(),
+                Err(e) => panic!("{e}"),
+            };
+            for s in secrets {
+                assert!(spec_redactor.finds_secret(s), "{spec:?}: {s}");
+                assert!(opened.finds_secret(s), "the opened {spec:?} forgets {s}");
+                assert_eq!(opened.redact(&format!("echo {s}!")), "echo [redacted]!");
+            }
+            for p in plain {
+                assert!(!opened.finds_secret(p), "{spec:?}: {p} is not secret");
+            }
+            assert!(format!("{:?}", spec.redacted()).contains("[redacted]") || secrets.is_empty());
+        }
+    }
 
     #[test]
     fn parses_flag_values() {

@@ -14,6 +14,9 @@ struct MyBot;
 
 #[async_trait]
 impl BotTarget for MyBot {
+    fn redactor(&self) -> perf_core::Redactor {
+        perf_core::Redactor::default()
+    }
     async fn execute(&self, query: &Query) -> Result<BotResponse, TargetError> {
         tokio::time::sleep(Duration::from_millis(20)).await; // the model call
         Ok(BotResponse::new(

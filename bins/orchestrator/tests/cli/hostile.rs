@@ -327,3 +327,211 @@ fn megabyte_strings_from_a_bot_leave_bounded_files() {
     let notes = report["notes"].to_string();
     assert!(notes.contains("counted under `other`"), "{notes}");
 }
+
+const ENV_KEY: &str = "ek-Pq4Wr8Ty2Ui6Op0A";
+const ENV_SECRET: &str = "es-Lk3Jh7Gf1Ds5Az9X";
+const OPT_IN_ENV: &str = "oe-Mn2Bv6Cx0Za4Sd8F";
+const INHERITED: &str = "ih-Rt5Yu9Io3Pl7Kj1H";
+const INHERITED_VAR: &str = "PERF_HOSTILE_INHERITED_TOKEN";
+
+/// Asserts that none of the command bot's secrets, nor their first 8 characters, is in
+/// `bytes`.
+fn assert_env_clean(what: &str, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    for secret in [ENV_KEY, ENV_SECRET, OPT_IN_ENV, INHERITED] {
+        let prefix = &secret[..8];
+        if let Some(at) = text.find(prefix) {
+            let from = text[..at]
+                .char_indices()
+                .rev()
+                .nth(80)
+                .map_or(0, |(i, _)| i);
+            let to = (at + 80).min(text.len());
+            panic!(
+                "{prefix}… of a secret is in {what}: {:?}",
+                text.get(from..to).unwrap_or("")
+            );
+        }
+    }
+}
+
+/// Reads `path` from the live view on `port` until the server closes the connection (or
+/// `deadline` passes), for the streaming endpoints; retries until the server is up.
+fn read_live(port: u16, path: &str, deadline: std::time::Instant) -> Vec<u8> {
+    use std::io::{Read as _, Write as _};
+    loop {
+        if std::time::Instant::now() > deadline {
+            return Vec::new();
+        }
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            continue;
+        };
+        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+        if s.write_all(
+            format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes(),
+        )
+        .is_err()
+        {
+            continue;
+        }
+        let mut out = Vec::new();
+        let mut buf = [0u8; 16 * 1024];
+        while std::time::Instant::now() < deadline {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
+                Err(_) => break,
+            }
+        }
+        return out;
+    }
+}
+
+/// Issue #28, item 1: a `cmd:` bot echoing the secret values of its `env` (by name, by
+/// `secret_env`) and of a secret-named variable it inherits from the harness, into its
+/// answers, agent names, errors and stderr: no output file, history byte, line of
+/// stdout/stderr, nor any of the live view's `/metrics`, `/events` and `/stream` holds one.
+#[test]
+fn secrets_a_command_bot_echoes_reach_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    // JSON lines: read a query, answer with every secret in the answer and the agent name,
+    // or as a bot error, in turn; and tell stderr too.
+    let script = r#"n=0
+while IFS= read -r line; do
+  id=$(printf '%s' "$line" | sed 's/^{"id":"\([^"]*\)".*/\1/')
+  seen="k=$OPENAI_API_KEY s=$MY_SECRET o=$BOT_TENANT i=$PERF_HOSTILE_INHERITED_TOKEN"
+  echo "handling $id with $seen" >&2
+  n=$((n+1))
+  if [ $((n % 3)) -eq 0 ]; then
+    printf '{"id":"%s","answer":null,"agent":null,"error":"failed: %s"}\n' "$id" "$seen"
+  else
+    printf '{"id":"%s","answer":"I know %s","agent":"%s #%s","error":null}\n' "$id" "$seen" "$MY_SECRET" "$((n % 2))"
+  fi
+done
+"#;
+    std::fs::write(dir.path().join("echo_bot.sh"), script).unwrap();
+    small_config(
+        dir.path(),
+        json!({
+            "type": "command",
+            "command": ["sh", "echo_bot.sh"],
+            "env": {"OPENAI_API_KEY": ENV_KEY, "MY_SECRET": ENV_SECRET, "BOT_TENANT": OPT_IN_ENV},
+            "secret_env": ["BOT_TENANT"],
+        }),
+        24,
+    );
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let live = format!("127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .args([
+            "--config",
+            "suite.json",
+            "--live",
+            &live,
+            "--live-linger",
+            "1",
+        ])
+        .current_dir(dir.path())
+        .env(INHERITED_VAR, INHERITED)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let events = std::thread::spawn(move || read_live(port, "/events", deadline));
+    let stream = std::thread::spawn(move || read_live(port, "/stream", deadline));
+    let mut metrics = Vec::new();
+    let scrapes = std::thread::spawn(move || {
+        // Until the server goes away after the linger.
+        let mut seen_up = false;
+        while std::time::Instant::now() < deadline {
+            let body = read_live(
+                port,
+                "/metrics",
+                deadline.min(std::time::Instant::now() + std::time::Duration::from_secs(2)),
+            );
+            if body.is_empty() {
+                if seen_up {
+                    break;
+                }
+            } else {
+                seen_up = true;
+                metrics.extend_from_slice(&body);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        metrics
+    });
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+    assert_env_clean("stdout", &out.stdout);
+    assert_env_clean("stderr", &out.stderr);
+    let (events, stream, metrics) = (
+        events.join().unwrap(),
+        stream.join().unwrap(),
+        scrapes.join().unwrap(),
+    );
+    for (what, body) in [
+        ("/events", &events),
+        ("/stream", &stream),
+        ("/metrics", &metrics),
+    ] {
+        assert!(!body.is_empty(), "nothing read from {what}");
+        assert_env_clean(what, body);
+    }
+    assert!(
+        String::from_utf8_lossy(&metrics).contains("[redacted] #"),
+        "the redacted agent name is not in /metrics"
+    );
+
+    let written: Vec<PathBuf> = files(dir.path())
+        .into_iter()
+        .filter(|p| !p.ends_with("suite.json") && !p.ends_with("echo_bot.sh"))
+        .collect();
+    let mut redacted_in = Vec::new();
+    for f in &written {
+        let bytes = std::fs::read(f).unwrap();
+        assert_env_clean(&f.display().to_string(), &bytes);
+        if String::from_utf8_lossy(&bytes).contains("[redacted]") {
+            redacted_in.push(f.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    for name in [
+        "samples.jsonl",
+        "report.json",
+        "report.html",
+        "junit.xml",
+        "history.db",
+        "bot-stderr.log",
+    ] {
+        assert!(
+            redacted_in.iter().any(|n| n == name),
+            "no redacted echo in {name}: {redacted_in:?} of {written:?}"
+        );
+    }
+    let report = written
+        .iter()
+        .find(|p| p.file_name().is_some_and(|n| n == "report.json"))
+        .unwrap();
+    let report: Value = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
+    assert!(
+        report["per_agent"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.starts_with("[redacted] #")),
+        "{}",
+        report["per_agent"]
+    );
+    let env = &report["config"]["target"]["env"];
+    for var in ["OPENAI_API_KEY", "MY_SECRET", "BOT_TENANT"] {
+        assert_eq!(env[var], "[redacted]", "{env}");
+    }
+}

@@ -351,6 +351,9 @@ struct Streamed;
 
 #[async_trait::async_trait]
 impl perf_core::BotTarget for Streamed {
+    fn redactor(&self) -> perf_core::Redactor {
+        perf_core::Redactor::default()
+    }
     async fn execute(
         &self,
         _query: &perf_core::Query,

@@ -190,6 +190,9 @@ struct Restarting {
 
 #[async_trait]
 impl BotTarget for Restarting {
+    fn redactor(&self) -> perf_core::Redactor {
+        perf_core::Redactor::default()
+    }
     async fn execute(&self, _query: &Query) -> Result<BotResponse, TargetError> {
         tokio::time::sleep(Duration::from_millis(5)).await;
         Ok(BotResponse::new("the answer", "search"))

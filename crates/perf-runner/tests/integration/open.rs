@@ -180,6 +180,9 @@ impl Serial {
 
 #[async_trait::async_trait]
 impl perf_core::BotTarget for Serial {
+    fn redactor(&self) -> perf_core::Redactor {
+        perf_core::Redactor::default()
+    }
     async fn execute(
         &self,
         _query: &perf_core::Query,

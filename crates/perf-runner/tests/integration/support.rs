@@ -78,6 +78,9 @@ impl Drop for InFlight<'_> {
 
 #[async_trait]
 impl BotTarget for Scripted {
+    fn redactor(&self) -> perf_core::Redactor {
+        perf_core::Redactor::default()
+    }
     async fn execute(&self, query: &Query) -> Result<BotResponse, TargetError> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;

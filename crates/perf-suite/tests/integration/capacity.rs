@@ -35,6 +35,9 @@ impl SlotBot {
 
 #[async_trait]
 impl BotTarget for SlotBot {
+    fn redactor(&self) -> perf_core::Redactor {
+        perf_core::Redactor::default()
+    }
     async fn execute(&self, query: &Query) -> Result<BotResponse, TargetError> {
         let _slot = self
             .slots
@@ -322,6 +325,9 @@ impl LlmSlots {
 
 #[async_trait]
 impl BotTarget for LlmSlots {
+    fn redactor(&self) -> perf_core::Redactor {
+        perf_core::Redactor::default()
+    }
     async fn execute(&self, query: &Query) -> Result<BotResponse, TargetError> {
         let _slot = self
             .slots

@@ -80,6 +80,9 @@ impl Bot {
 
 #[async_trait]
 impl BotTarget for Bot {
+    fn redactor(&self) -> perf_core::Redactor {
+        perf_core::Redactor::default()
+    }
     async fn execute(&self, q: &Query) -> Result<BotResponse, TargetError> {
         let start = Instant::now();
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;

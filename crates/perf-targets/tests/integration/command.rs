@@ -602,3 +602,37 @@ async fn a_lone_surrogate_escape_is_read_as_a_replacement_character() -> anyhow:
     t.shutdown().await?;
     Ok(())
 }
+
+/// Issue #28, item 8: `stderr_log` stays inside the run directory: `..` and absolute paths
+/// are refused naming the key, before anything is created; a nested relative path works.
+#[tokio::test]
+async fn the_stderr_log_stays_inside_the_run_directory() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let outside = dir.path().join("outside.log");
+    for bad in [
+        "../escaped.log".to_owned(),
+        "logs/../../escaped.log".to_owned(),
+        outside.display().to_string(),
+        String::new(),
+    ] {
+        let err = target(dir.path(), "echo.sh", &echo_bot(), |c| {
+            c.stderr_log = Some(bad.clone().into());
+        })
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("target.stderr_log"), "{bad}: {err}");
+        assert!(err.contains("inside the run directory"), "{bad}: {err}");
+    }
+    assert!(!dir.path().join("escaped.log").exists());
+    assert!(!outside.exists());
+    let t = target(dir.path(), "echo.sh", &echo_bot(), |c| {
+        c.stderr_log = Some("logs/bot.log".into());
+    })?;
+    assert_eq!(t.stderr_path(), dir.path().join("run/logs/bot.log"));
+    t.initialize().await?;
+    assert_eq!(t.execute(&query("q1", "hi")).await?.answer, "ok q1");
+    t.shutdown().await?;
+    assert!(t.stderr_path().exists());
+    Ok(())
+}
