@@ -345,3 +345,56 @@ fn a_second_ctrl_c_still_writes_the_report() {
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert!(runs[0].join("report.json").is_file(), "no report: {all}");
 }
+
+/// Issue #28, items 7 and 8: a sweep of a billion users, a scenario path that does not
+/// exist, and durations too small to be one are refused before anything runs, naming the
+/// flag or key and the range; nothing is created.
+#[test]
+fn unusable_sizes_and_paths_are_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, names, says) in [
+        (
+            vec!["capacity", "--sweep", "1,1000000000"],
+            "--sweep",
+            "1000000000 users is out of range",
+        ),
+        (
+            vec!["capacity", "--sweep", "1,100000"],
+            "--sweep",
+            "from 1 to 10000",
+        ),
+        (
+            vec!["capacity", "--max-time", "1e-300"],
+            "--max-time",
+            "1 to 604800",
+        ),
+        (
+            vec!["capacity", "--start-rate", "NaN"],
+            "--start-rate",
+            "out of range",
+        ),
+        (
+            vec!["--scenarios", "/nonexistent/scenarios"],
+            "scenario_paths[0]",
+            "/nonexistent/scenarios does not exist",
+        ),
+        (
+            vec!["--query-timeout", "1e-300"],
+            "query_timeout",
+            "less than the 0.001 allowed",
+        ),
+    ] {
+        let mut all = vec!["--quiet"];
+        all.extend(args.iter().copied());
+        let out = orchestrator(dir.path(), &all);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(names) && err.contains(says), "{args:?}: {err}");
+        assert!(!err.contains("must be positive"), "{args:?}: {err}");
+        assert!(!dir.path().join("data").exists(), "{args:?}: phase 1 ran");
+        assert!(
+            !dir.path().join("reports").exists(),
+            "{args:?}: a run started"
+        );
+    }
+}

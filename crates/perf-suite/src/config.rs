@@ -358,6 +358,10 @@ const SERDE_CHECKED: &[&str] = &["performance_baselines.thresholds", "target"];
 pub const MAX_QUERY_TIMEOUT_S: f64 = 86_400.0;
 /// The longest `grace_period` accepted, seconds (an hour).
 pub const MAX_GRACE_PERIOD_S: f64 = 3_600.0;
+/// The shortest `query_timeout` accepted, seconds (1 ms).
+pub const MIN_QUERY_TIMEOUT_S: f64 = 0.001;
+/// The shortest `resource_monitoring.monitoring_interval` accepted, seconds (10 ms).
+pub const MIN_MONITORING_INTERVAL_S: f64 = 0.01;
 /// The longest `resource_monitoring.monitoring_interval` accepted, seconds (an hour).
 pub const MAX_MONITORING_INTERVAL_S: f64 = 3_600.0;
 
@@ -640,6 +644,34 @@ impl Config {
                 return Err(E::new(
                     key,
                     format!("{value} seconds is more than the {max} allowed"),
+                ));
+            }
+        }
+        // Positive but too small to be a duration (1e-300 s rounds to zero nanoseconds):
+        // said as what it is, not as "must be positive".
+        for (key, value, min) in [
+            ("query_timeout", self.query_timeout, MIN_QUERY_TIMEOUT_S),
+            (
+                "resource_monitoring.monitoring_interval",
+                self.resource_monitoring.monitoring_interval,
+                MIN_MONITORING_INTERVAL_S,
+            ),
+        ] {
+            if value < min {
+                return Err(E::new(
+                    key,
+                    format!("{value} seconds is less than the {min} allowed"),
+                ));
+            }
+        }
+        for (i, p) in self.synthetic_testing.scenario_paths.iter().enumerate() {
+            if !p.exists() {
+                return Err(E::new(
+                    format!("synthetic_testing.scenario_paths[{i}]"),
+                    format!(
+                        "{} does not exist (given by --scenarios or the config): give a scenario file or a directory of them",
+                        p.display()
+                    ),
                 ));
             }
         }

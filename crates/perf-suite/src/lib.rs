@@ -21,13 +21,14 @@ pub use capacity::{
     capacity_baseline_check, capacity_check, capacity_search, knee, probe_rate, run_capacity,
     search as search_capacity, CapacityEvent, CapacityOutcome, CapacityRequest, ProbeAttempt,
     ProbeConfig, ProbeMode, ProbeSpec, SearchOutcome, SearchSettings, CAPACITY_BASELINE_CHECK,
-    DEFAULT_SUCCESS_RATE,
+    DEFAULT_SUCCESS_RATE, MAX_SWEEP_LEVELS,
 };
 pub use config::{
     Config, ParallelExecution, PerformanceBaselines, RefBotSettings, RegressionTesting,
     ResourceLimits, ResourceMonitoring, SyntheticTesting, MAX_CONCURRENT, MAX_CONFIG_FILE_BYTES,
     MAX_GRACE_PERIOD_S, MAX_MONITORING_INTERVAL_S, MAX_PACED_RUN_S, MAX_QUERY_COUNT,
-    MAX_QUERY_TIMEOUT_S, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND,
+    MAX_QUERY_TIMEOUT_S, MAX_RATE_PER_SECOND, MIN_MONITORING_INTERVAL_S, MIN_QUERY_TIMEOUT_S,
+    MIN_RATE_PER_SECOND,
 };
 pub use distributed::{config_digest, host_name, parse_start_at, ShardRequest, MAX_START_AHEAD};
 pub use edge::EdgeCaseRun;

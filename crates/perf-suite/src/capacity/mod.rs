@@ -61,7 +61,52 @@ impl Default for CapacityRequest {
     }
 }
 
+/// The most user counts one `--sweep` may list: each is a closed-loop measurement of its
+/// own, so more would not fit any budget.
+pub const MAX_SWEEP_LEVELS: usize = 64;
+
 impl CapacityRequest {
+    /// Checks the request's own values, naming the flag at fault: every sweep level a
+    /// whole number from 1 to [`MAX_CONCURRENT`](crate::MAX_CONCURRENT) (the
+    /// users of a sweep level are tasks and connections like `max_concurrent`'s, and each
+    /// level plans 16 queries per user), at most [`MAX_SWEEP_LEVELS`] of them, a positive
+    /// finite start rate within the pacing bounds, and a positive budget.
+    pub fn validate(&self) -> Result<(), perf_core::ConfigError> {
+        use crate::config::{MAX_CONCURRENT, MAX_RATE_PER_SECOND, MIN_RATE_PER_SECOND};
+        use perf_core::ConfigError as E;
+        if self.budget.is_zero() {
+            return Err(E::new("--max-time", "must be a positive number of seconds"));
+        }
+        if self.sweep.len() > MAX_SWEEP_LEVELS {
+            return Err(E::new(
+                "--sweep",
+                format!(
+                    "lists {} user counts; give at most {MAX_SWEEP_LEVELS}",
+                    self.sweep.len()
+                ),
+            ));
+        }
+        if let Some(&u) = self.sweep.iter().find(|&&u| u == 0 || u > MAX_CONCURRENT) {
+            return Err(E::new(
+                "--sweep",
+                format!(
+                    "{u} users is out of range: give whole numbers from 1 to {MAX_CONCURRENT}, e.g. --sweep 1,2,4,8"
+                ),
+            ));
+        }
+        if let Some(r) = self.start_rate {
+            if !(r.is_finite() && (MIN_RATE_PER_SECOND..=MAX_RATE_PER_SECOND).contains(&r)) {
+                return Err(E::new(
+                    "--start-rate",
+                    format!(
+                        "{r} is out of range: give queries per second from {MIN_RATE_PER_SECOND} to {MAX_RATE_PER_SECOND}"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The objectives of the search: the configuration's, overridden key by key. Without a
     /// success-rate objective the search uses [`DEFAULT_SUCCESS_RATE`], so a bot that
     /// fails fast never looks fast.
@@ -125,6 +170,7 @@ pub async fn run_capacity(
     cancel: CancellationToken,
 ) -> Result<CapacityOutcome, SuiteError> {
     config.validate()?;
+    request.validate()?;
     let slos = request.effective_slos(&config.slos);
     slos.validate("slos.")?;
     let started_at = chrono::Utc::now();
