@@ -327,7 +327,7 @@ fn report(
         }
         Err(e) => {
             eprintln!("error: {e}");
-            exit_codes::COULD_NOT_RUN
+            e.exit_code()
         }
     }
 }

@@ -398,3 +398,58 @@ fn unusable_sizes_and_paths_are_refused_before_anything_runs() {
         );
     }
 }
+
+/// Issue #28, item 8: Ctrl-C while a bot that never answers is given its first query ends
+/// the run at once with 130 and "interrupted", instead of 2 ("no answer to a first
+/// query") when the check gives up; the bot is stopped and no run directory is left.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_the_first_query_check_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("mute.json"),
+        r#"{"fixture": {"messages": 1500}, "query_timeout": 60,
+            "synthetic_testing": {"enabled": false},
+            "target": {"type": "command", "command": ["sh", "-c", "cat > /dev/null"]}}"#,
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .args(["--config", "mute.json", "--quiet"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let reports = dir.path().join("reports");
+    let mut started = false;
+    for _ in 0..1200 {
+        let log = std::fs::read_dir(&reports)
+            .ok()
+            .and_then(|mut d| d.find_map(|e| e.ok().map(|e| e.path().join("bot-stderr.log"))));
+        if log.is_some_and(|l| l.exists()) {
+            started = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(started, "the bot was never started");
+    // Past the start-up check: the first query is waiting for its answer.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted during the first-query check"),
+        "{err}"
+    );
+    assert!(!err.contains("no answer to a first query"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(&reports)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}

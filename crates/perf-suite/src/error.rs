@@ -1,7 +1,8 @@
 use std::path::PathBuf;
 
-/// Why the suite could not run. Every variant means "could not run" (exit code 2 in the
-/// binaries), as opposed to a run whose checks failed.
+/// Why the suite could not run. Every variant but [`Interrupted`](SuiteError::Interrupted)
+/// means "could not run" (exit code 2 in the binaries), as opposed to a run whose checks
+/// failed; [`exit_code`](SuiteError::exit_code) says which.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SuiteError {
@@ -64,6 +65,13 @@ pub enum SuiteError {
         /// What is wrong and what to do.
         message: String,
     },
+    /// Ctrl-C or SIGTERM came before the first query of the run was sent (while the bot
+    /// started or answered the first-query check): nothing ran, nothing was recorded.
+    #[error("interrupted during {during}: nothing ran")]
+    Interrupted {
+        /// What was being waited for.
+        during: String,
+    },
     /// A result file could not be written.
     #[error("cannot write {path}: {source}")]
     Io {
@@ -73,4 +81,16 @@ pub enum SuiteError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl SuiteError {
+    /// The binaries' exit code for this error: 130 ([`INTERRUPTED`](crate::exit_codes::INTERRUPTED))
+    /// for [`Interrupted`](SuiteError::Interrupted), 2
+    /// ([`COULD_NOT_RUN`](crate::exit_codes::COULD_NOT_RUN)) for every other.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            SuiteError::Interrupted { .. } => crate::exit_codes::INTERRUPTED,
+            _ => crate::exit_codes::COULD_NOT_RUN,
+        }
+    }
 }

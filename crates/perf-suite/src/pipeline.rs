@@ -307,7 +307,7 @@ async fn run_suite_inner(
         path: run_dir.clone(),
         source,
     })?;
-    let (target, external) = match open_target(config, &run_dir).await {
+    let (target, external) = match open_target(config, &run_dir, &cancel).await {
         Ok(t) => t,
         Err(e) => {
             // Nothing ran: leave no empty run directory behind (the message carries what
@@ -568,7 +568,13 @@ fn check_writable_dir(dir: &Path, key: &str) -> Result<(), SuiteError> {
 pub(crate) async fn open_target(
     config: &Config,
     run_dir: &Path,
+    cancel: &CancellationToken,
 ) -> Result<(Arc<dyn BotTarget>, Option<perf_targets::Target>), SuiteError> {
+    if cancel.is_cancelled() {
+        return Err(SuiteError::Interrupted {
+            during: "the preparation, before the bot was started".to_owned(),
+        });
+    }
     let (bot, external): (Arc<dyn BotTarget>, _) = match &config.target {
         perf_targets::TargetSpec::Refbot => {
             let bot_config = perf_refbot::RefBotConfig {
@@ -608,7 +614,20 @@ pub(crate) async fn open_target(
         target: name.clone(),
         message: perf_core::bounded(&redactor, &message, perf_core::MAX_ERROR_CHARS),
     };
-    if let Err(e) = bot.initialize().await {
+    // Ctrl-C while the bot starts or answers its first query ends the wait at once: the
+    // bot is stopped and nothing ran (exit 130, not 2 after the wait).
+    async fn interrupted(bot: &dyn BotTarget, during: &str) -> SuiteError {
+        let _ = bot.shutdown().await;
+        SuiteError::Interrupted {
+            during: during.to_owned(),
+        }
+    }
+    let started = tokio::select! {
+        biased;
+        () = cancel.cancelled() => return Err(interrupted(&*bot, "the bot's start").await),
+        r = bot.initialize() => r,
+    };
+    if let Err(e) = started {
         return Err(unreachable(match &external {
             Some(perf_targets::Target::Command(cmd))
                 if matches!(e.kind, ErrorKind::Connect | ErrorKind::Crashed) =>
@@ -623,7 +642,14 @@ pub(crate) async fn open_target(
         "How many messages have been sent in this server?",
         "preflight",
     );
-    match tokio::time::timeout(Duration::from_secs(10), bot.execute(&probe)).await {
+    let answered = tokio::select! {
+        biased;
+        () = cancel.cancelled() => {
+            return Err(interrupted(&*bot, "the first-query check").await)
+        }
+        r = tokio::time::timeout(Duration::from_secs(10), bot.execute(&probe)) => r,
+    };
+    match answered {
         Err(_) => {
             return Err(unreachable(
                 "no answer to a first query within 10 s; is the bot running?".to_owned(),

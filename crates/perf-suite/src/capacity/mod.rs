@@ -188,7 +188,7 @@ pub async fn run_capacity(
         path: run_dir.clone(),
         source,
     })?;
-    let (target, _external) = crate::pipeline::open_target(config, &run_dir).await?;
+    let (target, _external) = crate::pipeline::open_target(config, &run_dir, &cancel).await?;
     let probe = ProbeConfig {
         query_timeout: Duration::from_secs_f64(config.query_timeout),
         seed: config.seed,
