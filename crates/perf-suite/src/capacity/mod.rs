@@ -262,7 +262,7 @@ pub async fn capacity_search(
             )
             .await;
             match x {
-                Some(x) if x > 0.0 => {
+                Ok(x) if x > 0.0 => {
                     // Many users keep every slot busy, so `x` is near the capacity of a
                     // bot with fewer slots than users: start a little below it and climb
                     // (a bot with more slots is found by the climb).
@@ -277,9 +277,23 @@ pub async fn capacity_search(
                     calibrated = Some(x);
                     start
                 }
+                Err(what) if !budget_cancel.is_cancelled() => {
+                    // A bot that answers nothing (hung, or failing every query) has no
+                    // capacity to search for: say why at once, not "the budget was short"
+                    // after minutes of probes that cannot pass.
+                    backstop.abort();
+                    report.answer = CapacityAnswer::NotMeasured;
+                    report.stop_reason = format!(
+                        "calibration answered nothing: {} queries from {users} users in a closed loop got no answer ({what}); check that the bot answers (a plain `orchestrator` run against it shows its errors)",
+                        users * 2
+                    );
+                    report.summary = summary_sentence(&report);
+                    report.notes = notes;
+                    return report;
+                }
                 _ => {
                     notes.push(
-                        "calibration answered nothing; the search starts at 1 query/s".to_owned(),
+                        "calibration answered nothing before the budget ran out; the search starts at 1 query/s".to_owned(),
                     );
                     1.0
                 }
@@ -383,7 +397,7 @@ pub async fn capacity_search(
             break;
         }
         let n = (users * 16).max(32) as u64;
-        if let Some(x) = probe::closed_throughput(
+        if let Ok(x) = probe::closed_throughput(
             &target,
             queries,
             users,

@@ -350,9 +350,9 @@ pub(super) async fn closed_throughput(
     steady: bool,
     cfg: &ProbeConfig,
     cancel: &CancellationToken,
-) -> Option<f64> {
+) -> Result<f64, String> {
     if queries.is_empty() {
-        return None;
+        return Err("there are no queries to send".to_owned());
     }
     let plan = Plan::new(
         unique_queries(queries, n, &format!("u{users}")),
@@ -380,19 +380,30 @@ pub(super) async fn closed_throughput(
         r
     };
     let (ran, mut done) = tokio::join!(run, watch);
-    ran.ok()?;
+    ran.map_err(|e| e.to_string())?;
     done.sort_by(|a, b| a.0.total_cmp(&b.0));
     let active = done.len().saturating_sub(users);
     if steady && active >= 1 {
         let end = done[active - 1].0;
         let answered = done[..active].iter().filter(|d| d.1).count();
         if end > 0.0 && answered > 0 {
-            return Some(answered as f64 / end);
+            return Ok(answered as f64 / end);
         }
     }
     let answered =
         result.overall.outcome_count("ok") + result.overall.outcome_count("failed_expectation");
-    (answered > 0 && result.wall_time_s > 0.0).then(|| answered as f64 / result.wall_time_s)
+    if answered > 0 && result.wall_time_s > 0.0 {
+        return Ok(answered as f64 / result.wall_time_s);
+    }
+    // What came back instead, most frequent first: "32 timeout" or "30 error:http, 2 …".
+    let mut outcomes: Vec<(&String, &u64)> = result.overall.outcomes.iter().collect();
+    outcomes.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    let said: Vec<String> = outcomes.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    Err(if said.is_empty() {
+        "no query finished".to_owned()
+    } else {
+        said.join(", ")
+    })
 }
 
 /// The p-th quantile's distribution-free 95% interval from `h` (order statistics, with

@@ -199,20 +199,52 @@ async fn a_latency_objective_no_rate_meets_gets_a_clear_answer() {
     assert_eq!(r.limited_by.first(), Some(&Limit::LatencyP95));
 }
 
+/// Issue #28, item 8: a bot failing every query, or answering none (hung), has no capacity
+/// to search for: the search stops after the calibration and its answer names the cause
+/// and what came back, instead of probing until "the budget was too short".
 #[tokio::test(start_paused = true)]
-async fn a_bot_failing_every_query_has_no_capacity() {
+async fn a_bot_failing_or_hanging_on_every_query_is_named_after_calibration() {
     let bot = SlotBot {
         fail: true,
         ..SlotBot::new(4, 50)
     };
     let r = search(bot, latency_slo(2_000.0), CapacityRequest::default()).await;
+    assert_eq!(r.answer, CapacityAnswer::NotMeasured);
     assert!(
-        matches!(r.answer, CapacityAnswer::NoRateMeets { .. }),
-        "{:?}",
-        r.answer
+        r.summary.contains("calibration answered nothing"),
+        "{}",
+        r.summary
     );
-    assert!(r.summary.contains("success_rate was 0.00"), "{}", r.summary);
-    assert_eq!(r.limited_by.first(), Some(&Limit::SuccessRate));
+    assert!(r.summary.contains("32 error:bot"), "{}", r.summary);
+    assert!(r.probes.is_empty());
+
+    /// Never answers.
+    struct Hung;
+    #[async_trait]
+    impl BotTarget for Hung {
+        fn redactor(&self) -> perf_core::Redactor {
+            perf_core::Redactor::default()
+        }
+        async fn execute(&self, _: &Query) -> Result<BotResponse, TargetError> {
+            std::future::pending().await
+        }
+    }
+    let t0 = tokio::time::Instant::now();
+    let r = search(Hung, latency_slo(2_000.0), CapacityRequest::default()).await;
+    assert_eq!(r.answer, CapacityAnswer::NotMeasured);
+    assert!(
+        r.summary.contains("calibration answered nothing"),
+        "{}",
+        r.summary
+    );
+    assert!(r.summary.contains("timeout"), "{}", r.summary);
+    assert!(!r.summary.contains("too short"), "{}", r.summary);
+    // Paused clock: the search ended with the calibration's timeouts, inside its budget.
+    assert!(
+        t0.elapsed() < CapacityRequest::default().budget,
+        "{:?}",
+        t0.elapsed()
+    );
 }
 
 #[tokio::test(start_paused = true)]
