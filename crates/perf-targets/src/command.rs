@@ -771,6 +771,109 @@ fn group_alive(_group: Option<u32>) -> bool {
     false
 }
 
+/// A process as `/proc/<pid>/stat` describes it: its parent, group and start time (clock
+/// ticks after boot; with the pid, it names the process even if the pid is reused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ProcStat {
+    pid: u32,
+    /// `Z` for a zombie: exited, waiting for its parent to reap it.
+    state: char,
+    ppid: u32,
+    pgrp: u32,
+    start: u64,
+}
+
+/// Parses `/proc/<pid>/stat`: the command name is in parentheses and may hold spaces and
+/// parentheses itself, so the fields are counted from the last `)`.
+fn parse_stat(text: &str) -> Option<ProcStat> {
+    let (head, rest) = text.rsplit_once(')')?;
+    let pid = head.split_once('(')?.0.trim().parse().ok()?;
+    // After the name: state(3) ppid(4) pgrp(5) ... starttime(22).
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(ProcStat {
+        pid,
+        state: fields.first()?.chars().next()?,
+        ppid: fields.get(1)?.parse().ok()?,
+        pgrp: fields.get(2)?.parse().ok()?,
+        start: fields.get(19)?.parse().ok()?,
+    })
+}
+
+fn read_stat(pid: u32) -> Option<ProcStat> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Every live process under `root` (children, their children...) that is not in `root`'s
+/// process group, read from `/proc` (empty where there is none, as off Linux).
+fn escaped_descendants(root: u32) -> Vec<ProcStat> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let all: Vec<ProcStat> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(read_stat)
+        .collect();
+    let mut under = vec![root];
+    let mut found = Vec::new();
+    while let Some(parent) = under.pop() {
+        for p in all.iter().filter(|p| p.ppid == parent && p.pid != root) {
+            if found.iter().any(|f: &ProcStat| f.pid == p.pid) {
+                continue;
+            }
+            under.push(p.pid);
+            found.push(*p);
+        }
+    }
+    found.retain(|p| p.pgrp != root);
+    found
+}
+
+/// Whether the process `p` named is still that process (same pid, same start time) and
+/// has not exited (a zombie has).
+fn still_running(p: &ProcStat) -> bool {
+    read_stat(p.pid).is_some_and(|now| now.start == p.start && now.state != 'Z')
+}
+
+/// Sends `sig` to each of `procs` still running.
+#[cfg(unix)]
+fn signal_each(procs: &[ProcStat], sig: GroupSignal) {
+    use rustix::process::{kill_process, Pid, Signal};
+    let sig = match sig {
+        GroupSignal::Term => Signal::TERM,
+        GroupSignal::Kill => Signal::KILL,
+    };
+    for p in procs.iter().filter(|p| still_running(p)) {
+        if let Some(pid) = i32::try_from(p.pid).ok().and_then(Pid::from_raw) {
+            let _ = kill_process(pid, sig);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn signal_each(_procs: &[ProcStat], _sig: GroupSignal) {}
+
+/// Stops the processes `procs` (descendants that left the bot's group): SIGTERM, up to
+/// `grace` for them to go, then SIGKILL.
+async fn stop_processes(procs: &[ProcStat], grace: Duration) {
+    if procs.is_empty() {
+        return;
+    }
+    tracing::warn!(
+        count = procs.len(),
+        "stopping processes the bot started outside its process group"
+    );
+    signal_each(procs, GroupSignal::Term);
+    let deadline = Instant::now() + grace;
+    while procs.iter().any(still_running) {
+        if Instant::now() >= deadline {
+            signal_each(procs, GroupSignal::Kill);
+            return;
+        }
+        tokio::time::sleep(GROUP_POLL).await;
+    }
+}
+
 /// Stops what is left of process group `group`: SIGTERM, up to `grace` for it to go,
 /// then SIGKILL.
 async fn stop_group(group: Option<u32>, grace: Duration) {
@@ -1186,7 +1289,10 @@ impl BotTarget for CommandTarget {
             return Ok(());
         };
         proc.stopping.store(true, Ordering::Relaxed);
-        // Closing stdin (after the lines already queued) is the polite request to exit.
+        // Descendants that left the bot's process group (`setsid`, `setpgid`) are not
+        // reached by the group's signals: found now, while the bot is alive and still
+        // their ancestor, and stopped after it.
+        let escaped = proc.pid.map(escaped_descendants).unwrap_or_default();
         drop(
             proc.stdin
                 .lock()
@@ -1212,6 +1318,7 @@ impl BotTarget for CommandTarget {
                 ));
             }
         }
+        stop_processes(&escaped, grace).await;
         self.pid.store(0, Ordering::Relaxed);
         Ok(())
     }
@@ -1239,6 +1346,23 @@ impl BotTarget for CommandTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proc_stat_lines_are_read_from_the_last_parenthesis() {
+        let line = "4242 (my (odd) bot) S 4000 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+        assert_eq!(
+            parse_stat(line),
+            Some(ProcStat {
+                pid: 4242,
+                state: 'S',
+                ppid: 4000,
+                pgrp: 4242,
+                start: 987654
+            })
+        );
+        assert_eq!(parse_stat("garbage"), None);
+        assert_eq!(parse_stat("1 (x) S"), None);
+    }
 
     fn fixed(s: &str) -> Option<String> {
         replace_lone_surrogates(s.as_bytes()).map(|v| String::from_utf8_lossy(&v).into_owned())

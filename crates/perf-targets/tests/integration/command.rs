@@ -636,3 +636,50 @@ async fn the_stderr_log_stays_inside_the_run_directory() -> anyhow::Result<()> {
     assert!(t.stderr_path().exists());
     Ok(())
 }
+
+/// Whether process `pid` exists and has not exited (a zombie has).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
+}
+
+/// Issue #28, item 8: a process the bot starts in a session of its own (`setsid`), out of
+/// reach of the group's signals, is stopped at shutdown too.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_grandchild_in_its_own_session_is_stopped_at_shutdown() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let pid_file = dir.path().join("escaped.pid");
+    let body = format!(
+        "setsid sleep 300 &\necho $! > '{}'\n{}",
+        pid_file.display(),
+        echo_bot()
+    );
+    let t = target(dir.path(), "escape.sh", &body, |c| {
+        c.shutdown_grace_ms = 500
+    })?;
+    t.initialize().await?;
+    assert_eq!(t.execute(&query("q1", "hi")).await?.answer, "ok q1");
+    let pid: u32 = std::fs::read_to_string(&pid_file)?.trim().parse()?;
+    assert!(alive(pid), "the escaped sleep {pid} never ran");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let bot = t.process_id().unwrap_or(0);
+    assert!(
+        !stat.contains(&format!(" {bot} {bot} ")),
+        "not escaped: {stat}"
+    );
+    t.shutdown().await?;
+    for _ in 0..100 {
+        if !alive(pid) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        !alive(pid),
+        "the grandchild {pid} in its own session outlived the run"
+    );
+    Ok(())
+}
