@@ -545,12 +545,18 @@ impl BaselineStore {
     /// one [`BaselineError::Corrupt`], a newer format [`BaselineError::UnsupportedVersion`].
     pub fn load(&self, name: &str) -> Result<Baseline, BaselineError> {
         let path = self.path_of(name)?;
-        let bytes = match std::fs::read(&path) {
+        let bytes = match read_limited(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(BaselineError::NotFound {
                     name: name.to_owned(),
                     path,
+                })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+                return Err(BaselineError::Corrupt {
+                    path,
+                    message: e.to_string(),
                 })
             }
             Err(e) => return Err(BaselineError::io("reading", &path, e)),
@@ -591,7 +597,7 @@ impl BaselineStore {
                 latency_p95_ms: 0.0,
                 problem: None,
             };
-            match std::fs::read(&path)
+            match read_limited(&path)
                 .map_err(|err| BaselineError::io("reading", &path, err))
                 .and_then(|b| parse_baseline(&path, &b))
             {
@@ -627,7 +633,40 @@ fn validate_name(name: &str) -> Result<(), BaselineError> {
     }
 }
 
-fn parse_baseline(path: &Path, bytes: &[u8]) -> Result<Baseline, BaselineError> {
+/// The largest baseline file read, bytes (64 MiB; the committed one of a full run is
+/// about 100 KB): a larger file is refused as damaged before it is read.
+pub const MAX_BASELINE_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The file's bytes, when it is at most [`MAX_BASELINE_FILE_BYTES`] long: the size is
+/// checked before reading (a 1 GB sparse file is not read) and the read is capped, for a
+/// file that grows meanwhile. A larger file is `FileTooLarge`.
+fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let too_large = || {
+        std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!(
+                "larger than the {MAX_BASELINE_FILE_BYTES} bytes a baseline may have; it is not one of ours"
+            ),
+        )
+    };
+    let file = std::fs::File::open(path)?;
+    if file.metadata()?.len() > MAX_BASELINE_FILE_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_BASELINE_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_BASELINE_FILE_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// Parses baseline file bytes: what [`BaselineStore::load`] does after reading. Public for
+/// harnesses that keep baselines elsewhere and for the property tests; `path` names the
+/// source in errors. Never panics on any input.
+pub fn parse_baseline(path: &Path, bytes: &[u8]) -> Result<Baseline, BaselineError> {
     let corrupt = |message: String| BaselineError::Corrupt {
         path: path.to_owned(),
         message,

@@ -60,9 +60,9 @@ mod time;
 mod trend;
 
 pub use baseline::{
-    config_digest, describe_capacity, Baseline, BaselineCapacity, BaselineEntry, BaselineGroup,
-    BaselineStore, EnvironmentFingerprint, ReadingStats, ResourceStats, WriteMode,
-    BASELINE_FORMAT_VERSION,
+    config_digest, describe_capacity, parse_baseline, Baseline, BaselineCapacity, BaselineEntry,
+    BaselineGroup, BaselineStore, EnvironmentFingerprint, ReadingStats, ResourceStats, WriteMode,
+    BASELINE_FORMAT_VERSION, MAX_BASELINE_FILE_BYTES,
 };
 pub use compare::{compare, compare_baselines};
 pub use critical::{critical_path_checks, CriticalPathLimits};
