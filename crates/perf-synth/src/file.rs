@@ -20,6 +20,10 @@ pub const SCENARIO_FILE_FORMAT_VERSION: u32 = 1;
 const MAX_REPEAT: u32 = 10_000;
 /// Most queries one scenario file may make, repeats counted.
 pub const MAX_FILE_QUERIES: u64 = 1_000_000;
+/// Most bytes the queries of one scenario file may take once made, repeats counted (each
+/// query's entry as written, its id and the file's default expectations): a 10 MB file of
+/// 100 KB texts repeated 10,000 times would otherwise ask for 100 GB.
+pub const MAX_FILE_QUERY_BYTES: u64 = 256 * 1024 * 1024;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -474,6 +478,11 @@ impl ScenarioFile {
         }
         let mut queries = Vec::with_capacity(doc.queries.len());
         let mut total: u64 = 0;
+        // What the queries take once made: each is its entry (text, expectations, tags)
+        // plus the file's default expectations and its id, once per repeat.
+        let per_query_extra =
+            serde_json::to_string(&doc.expectations).map_or(0, |t| t.len() as u64) + 64;
+        let mut total_bytes: u64 = 0;
         for (i, raw) in doc.queries.iter().enumerate() {
             let base = offset_in(text, raw.get());
             let field = format!("queries[{i}]");
@@ -487,6 +496,19 @@ impl ScenarioFile {
                 ));
             }
             total += u64::from(q.repeat);
+            total_bytes = total_bytes.saturating_add(
+                u64::from(q.repeat).saturating_mul(raw.get().len() as u64 + per_query_extra),
+            );
+            if total_bytes > MAX_FILE_QUERY_BYTES {
+                return Err(err(
+                    Some(base),
+                    Some(format!("{field}.repeat")),
+                    format!(
+                        "the file's queries with their repeats pass {} MiB of text here; the queries are made up front, so use shorter texts, fewer entries or smaller repeats",
+                        MAX_FILE_QUERY_BYTES >> 20
+                    ),
+                ));
+            }
             if total > MAX_FILE_QUERIES {
                 return Err(err(
                     Some(base),
@@ -690,6 +712,23 @@ mod tests {
             r#"{{"format_version": 1, "name": "big", "queries": [{entries}]}}"#
         ))
         .unwrap();
+    }
+
+    /// Issue #28: a 10 MB file of 100 KB texts repeated 10,000 times would make 100 GB of
+    /// queries; it is refused at parse time naming the entry where the bound is passed.
+    #[test]
+    fn the_bytes_of_a_files_queries_are_bounded_too() {
+        let text = "x".repeat(100_000);
+        let entry = format!(r#"{{"text": "{text}", "repeat": 10000}}"#);
+        let entries = vec![entry; 100].join(",");
+        let e = parse(&format!(
+            r#"{{"format_version": 1, "name": "big", "queries": [{entries}]}}"#
+        ))
+        .unwrap_err();
+        assert!(
+            e.contains("queries[0].repeat") && e.contains("256 MiB"),
+            "{e}"
+        );
     }
 
     #[test]

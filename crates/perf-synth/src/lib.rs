@@ -31,7 +31,9 @@ pub use edge::{
     HOSTILE_TAG,
 };
 pub use error::SynthError;
-pub use file::{ScenarioFile, MAX_FILE_QUERIES, SCENARIO_FILE_FORMAT_VERSION};
+pub use file::{
+    ScenarioFile, MAX_FILE_QUERIES, MAX_FILE_QUERY_BYTES, SCENARIO_FILE_FORMAT_VERSION,
+};
 pub use generate::{generate_database, FixtureConfig};
 pub use import::{import_discord_exports, ImportStats};
 pub use queries::{generate_standard_queries, STANDARD_SCENARIO};
