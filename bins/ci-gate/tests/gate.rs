@@ -155,8 +155,15 @@ fn sigterm_mid_run_writes_the_partial_report_and_exits_130() {
     );
     std::fs::write(&config, text).unwrap();
     let out_dir = dir.path().join("cicd_results");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let live = format!("127.0.0.1:{port}");
     let child = Command::new(env!("CARGO_BIN_EXE_ci-gate"))
         .args(["--config", config.to_str().unwrap(), "--max-queries", "60"])
+        .args(["--live", &live])
         .arg("--out")
         .arg(&out_dir)
         .env_remove("GITHUB_STEP_SUMMARY")
@@ -164,19 +171,28 @@ fn sigterm_mid_run_writes_the_partial_report_and_exits_130() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Phase 4 has begun once the run directory exists.
+    // The run's queries have begun once the live view counts a finished one (before, the
+    // bot answers the first-query check, and a signal then means "nothing ran").
+    let finished_one = || {
+        use std::io::{Read as _, Write as _};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+        let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+        let mut body = String::new();
+        let _ = s.read_to_string(&mut body);
+        body.contains("chatbot_perf_queries_total{")
+    };
     let mut started = false;
     for _ in 0..1200 {
-        if std::fs::read_dir(&out_dir)
-            .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.path().is_dir())))
-        {
+        if finished_one() {
             started = true;
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    assert!(started, "the gate never reached phase 4");
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(started, "the gate never finished a query");
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -292,6 +292,11 @@ pub async fn run_gate(
                 strict_missing_message(&name, &path),
             )
         }
+        // Ctrl-C or SIGTERM before the first query: nothing ran, and that is an
+        // interruption (130), not a gate that could not run.
+        Ok(Err(e @ SuiteError::Interrupted { .. })) => {
+            return GateOutcome::without_run(GateDecision::Interrupted, e.to_string())
+        }
         Ok(Err(e)) => return GateOutcome::without_run(GateDecision::CouldNotRun, e.to_string()),
     };
     if !suite.problems.is_empty() {
