@@ -167,7 +167,13 @@ pub fn parse_start_at(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, C
 /// sorted and this machine's paths (`output_dir`, `database_path`, `history_path`) and
 /// `record_history` left out, hashed with 64-bit FNV-1a. Shown as `fnv1a64:<16 hex>`.
 pub fn config_digest(config: &Config) -> String {
-    let mut v = serde_json::to_value(config).unwrap_or_default();
+    value_digest(&serde_json::to_value(config).unwrap_or_default())
+}
+
+/// [`config_digest`] of a configuration as JSON (the `config` a result carries), the same
+/// keys left out.
+pub(crate) fn value_digest(v: &serde_json::Value) -> String {
+    let mut v = v.clone();
     if let Some(o) = v.as_object_mut() {
         for k in [
             "output_dir",

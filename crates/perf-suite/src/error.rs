@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
-/// Why the suite could not run. Every variant means "could not run" (exit code 2 in the
-/// binaries), as opposed to a run whose checks failed.
+/// Why the suite could not run. Every variant but [`SuiteError::Interrupted`] means
+/// "could not run" (exit code 2 in the binaries), as opposed to a run whose checks failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SuiteError {
@@ -64,6 +64,10 @@ pub enum SuiteError {
         /// What is wrong and what to do.
         message: String,
     },
+    /// Stopped by a cancellation (Ctrl-C, SIGTERM, the gate's budget) before there was a
+    /// result: a merge stopped between two shard files.
+    #[error("interrupted before the merge finished: nothing was written")]
+    Interrupted,
     /// A result file could not be written.
     #[error("cannot write {path}: {source}")]
     Io {
