@@ -975,8 +975,8 @@ pub async fn merge_and_report(
 /// duplicated shard results are "could not run", with the file and field named.
 ///
 /// The gate's budget and signals hold as for a run: `cancel` (Ctrl-C, SIGTERM) stops the
-/// merge with [`GateDecision::Interrupted`] (exit 130), the budget running out with
-/// [`GateDecision::Blocked`] and the plain gate's reason, a backstop timeout two seconds
+/// merge with [`crate::GateDecision::Interrupted`] (exit 130), the budget running out with
+/// [`crate::GateDecision::Blocked`] and the plain gate's reason, a backstop timeout two seconds
 /// after the budget whatever is in progress; a stopped merge decides nothing and saves no
 /// baseline.
 pub async fn merge_gate(
