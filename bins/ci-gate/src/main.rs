@@ -222,7 +222,7 @@ fn main() -> ExitCode {
             let outcome = if cli.merge.is_empty() {
                 perf_suite::run_gate(&config, &request, events, cancel).await
             } else {
-                perf_suite::merge_gate(&config, &request, &cli.merge).await
+                perf_suite::merge_gate(&config, &request, &cli.merge, cancel).await
             };
             if let Some(live) = live {
                 live.finish(perf_live::LiveFinal {

@@ -138,9 +138,17 @@ pub(crate) async fn run(command: &Command, config: &Config) -> anyhow::Result<Op
         }
         Command::Baseline(BaselineCommand::Create { from_run: None, .. }) => Ok(None),
         Command::Merge { dirs } => {
-            let outcome = perf_suite::merge_and_report(config, dirs, None, |_| {})
-                .await
-                .context("merging shard results")?;
+            let cancel = tokio_util::sync::CancellationToken::new();
+            perf_suite::cancel_on_signals(cancel.clone());
+            let outcome =
+                match perf_suite::merge_and_report(config, dirs, None, cancel, |_| {}).await {
+                    Ok(o) => o,
+                    Err(perf_suite::SuiteError::Interrupted { .. }) => {
+                        eprintln!("interrupted: the merge was stopped; nothing was written");
+                        return Ok(Some(exit_codes::INTERRUPTED));
+                    }
+                    Err(e) => return Err(e).context("merging shard results"),
+                };
             print!(
                 "{}",
                 perf_report::render_terminal(&outcome.result, perf_report::color_enabled())

@@ -130,31 +130,38 @@ impl GroupStats {
         }
     }
 
-    /// Adds `other` to `self`, exactly.
+    /// Adds `other` to `self`, exactly (counts saturate rather than overflow: a damaged
+    /// shard file cannot make a merge panic).
     pub fn merge(&mut self, other: &GroupStats) {
-        self.count += other.count;
-        self.successes += other.successes;
+        fn add(a: &mut u64, b: u64) {
+            *a = a.saturating_add(b);
+        }
+        add(&mut self.count, other.count);
+        add(&mut self.successes, other.successes);
         for (k, v) in &other.outcomes {
-            *self.outcomes.entry(k.clone()).or_default() += v;
+            add(self.outcomes.entry(k.clone()).or_default(), *v);
         }
         self.latency.merge(&other.latency);
         self.service.merge(&other.service);
         for (k, v) in &other.agent_usage {
-            *self.agent_usage.entry(k.clone()).or_default() += v;
+            add(self.agent_usage.entry(k.clone()).or_default(), *v);
         }
-        self.routing.checked += other.routing.checked;
-        self.routing.correct += other.routing.correct;
-        self.first_attempt_failures += other.first_attempt_failures;
+        add(&mut self.routing.checked, other.routing.checked);
+        add(&mut self.routing.correct, other.routing.correct);
+        add(
+            &mut self.first_attempt_failures,
+            other.first_attempt_failures,
+        );
         self.ttft.merge(&other.ttft);
         self.itl.merge(&other.itl);
         self.tpot.merge(&other.tpot);
-        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
-        self.token_counted += other.token_counted;
+        add(&mut self.output_tokens, other.output_tokens);
+        add(&mut self.token_counted, other.token_counted);
     }
 
     /// Samples whose outcome is not `ok`.
     pub fn failures(&self) -> u64 {
-        self.count - self.successes
+        self.count.saturating_sub(self.successes)
     }
 
     /// Samples with the given outcome label.
@@ -173,7 +180,7 @@ impl GroupStats {
 
     /// The figures shown in summaries; `wall_time_s` gives throughput.
     pub fn summary(&self, wall_time_s: f64) -> GroupSummary {
-        let sent = self.count - self.outcome_count("dropped");
+        let sent = self.count.saturating_sub(self.outcome_count("dropped"));
         GroupSummary {
             count: self.count,
             successes: self.successes,
@@ -270,8 +277,8 @@ impl ScheduleStats {
 
     /// Adds another shard's figures.
     pub fn merge(&mut self, other: &ScheduleStats) {
-        self.late_starts += other.late_starts;
-        self.dropped += other.dropped;
+        self.late_starts = self.late_starts.saturating_add(other.late_starts);
+        self.dropped = self.dropped.saturating_add(other.dropped);
         self.start_lag.merge(&other.start_lag);
     }
 }
@@ -757,6 +764,23 @@ mod tests {
             agent: (!agent.is_empty()).then(|| agent.to_owned()),
             ..Sample::new(format!("q{id}"), "standard", expected, outcome, latency_us)
         }
+    }
+
+    /// Issue #28 item 2: counts from a damaged shard file (near `u64::MAX`, successes
+    /// above the count) saturate instead of overflowing, in a merge and in a summary.
+    #[test]
+    fn hostile_counts_saturate_instead_of_panicking() {
+        let mut a = RunResult::new("a", "t", TargetInfo::default());
+        a.overall.count = u64::MAX - 1;
+        a.overall.successes = u64::MAX;
+        a.overall.outcomes.insert("dropped".into(), u64::MAX);
+        a.schedule.dropped = u64::MAX;
+        let b = a.clone();
+        a.merge(&b);
+        assert_eq!(a.overall.count, u64::MAX);
+        assert_eq!(a.schedule.dropped, u64::MAX);
+        assert_eq!(a.overall.failures(), 0);
+        assert_eq!(a.summary().overall.throughput_per_s, 0.0);
     }
 
     #[test]

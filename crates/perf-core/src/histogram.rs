@@ -8,6 +8,53 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub const MAX_TRACKABLE_MICROS: u64 = 3_600_000_000;
 const SIGFIGS: u8 = 3;
 
+/// What the histograms created on one thread under [`with_histogram_budget`] took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HistogramUse {
+    /// The budget, bytes.
+    pub limit: usize,
+    /// Histograms created (read or defaulted).
+    pub histograms: usize,
+    /// Bytes of counts they allocated.
+    pub bytes: usize,
+}
+
+impl HistogramUse {
+    /// Whether the histograms took more than the budget.
+    pub fn exceeded(&self) -> bool {
+        self.bytes > self.limit
+    }
+}
+
+thread_local! {
+    static BUDGET: std::cell::Cell<Option<HistogramUse>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` (typically the parse of one result file) with the histograms it creates on
+/// this thread limited to `limit_bytes` of counts: reading one more histogram past the
+/// limit fails with a reason, so a file of thousands of tiny histogram strings, each of
+/// which asks for the full one-hour range (about 200 KiB), cannot take gigabytes. Returns
+/// what was used. Budgets nest; the inner one counts alone.
+pub fn with_histogram_budget<T>(limit_bytes: usize, f: impl FnOnce() -> T) -> (T, HistogramUse) {
+    struct Restore(Option<HistogramUse>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            BUDGET.with(|b| b.set(self.0));
+        }
+    }
+    let outer = BUDGET.with(|b| {
+        b.replace(Some(HistogramUse {
+            limit: limit_bytes,
+            ..HistogramUse::default()
+        }))
+    });
+    let restore = Restore(outer);
+    let out = f();
+    let used = BUDGET.with(|b| b.get()).unwrap_or_default();
+    drop(restore);
+    (out, used)
+}
+
 /// A latency histogram with microsecond resolution and 3 significant digits, from 1 µs
 /// to one hour. Histograms merge exactly, so shards, scenarios and runs combine without
 /// keeping raw samples, and memory stays constant however many queries are recorded.
@@ -51,7 +98,40 @@ impl LatencyHistogram {
         // one-hour range would, and grows only to the largest value recorded. The range is
         // still capped at one hour by clamping in `record_micros_n`.
         let inner = Histogram::new(SIGFIGS).expect("3 significant digits is a valid precision");
-        Self { inner }
+        let h = Self { inner };
+        // Over the budget is reported by the bounded read, not here (an empty histogram
+        // is the smallest there is, and `new` cannot fail).
+        let _ = h.charge();
+        h
+    }
+
+    /// Counts this histogram's memory against the thread's budget, when one is set
+    /// ([`with_histogram_budget`]); `Err` once the budget is exceeded.
+    fn charge(&self) -> Result<(), String> {
+        self.charge_growth(None)
+    }
+
+    /// [`LatencyHistogram::charge`] for a histogram already counted with `counted` bytes
+    /// (`None`: a new one), which has grown since.
+    fn charge_growth(&self, counted: Option<usize>) -> Result<(), String> {
+        let now = self.inner.distinct_values() * std::mem::size_of::<u64>();
+        let bytes = now.saturating_sub(counted.unwrap_or(0));
+        BUDGET.with(|b| {
+            let Some(mut use_) = b.get() else {
+                return Ok(());
+            };
+            use_.histograms += usize::from(counted.is_none());
+            use_.bytes = use_.bytes.saturating_add(bytes);
+            b.set(Some(use_));
+            if use_.bytes > use_.limit {
+                Err(format!(
+                    "the histograms need more than the {:.1} MiB allowed for one file",
+                    use_.limit as f64 / f64::from(1u32 << 20)
+                ))
+            } else {
+                Ok(())
+            }
+        })
     }
 
     /// Records one latency; values beyond one hour are clamped, zero becomes 1 µs.
@@ -226,9 +306,11 @@ impl LatencyHistogram {
                 "histogram with {digits} significant digits from {low} to {high} µs: this tool writes and reads 3 digits from 1 µs to one hour"
             ));
         }
+        check_v2_payload(&bytes[V2_HEADER_LEN..])?;
         let mut inner: Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
             .deserialize(&mut &bytes[..])
             .map_err(|e| format!("damaged histogram encoding ({e:?})"))?;
+
         // `max` is the top of the highest bucket, past the value itself.
         let top = inner.lowest_equivalent(inner.max());
         if !inner.is_empty() && top > MAX_TRACKABLE_MICROS {
@@ -237,8 +319,46 @@ impl LatencyHistogram {
             ));
         }
         inner.auto(true);
-        Ok(Self { inner })
+        let h = Self { inner };
+        h.charge()?;
+        Ok(h)
     }
+}
+
+/// Refuses a V2 payload whose varints the decoder cannot take: a run of empty buckets
+/// longer than any histogram has (hdrhistogram negates it, which overflows for the
+/// smallest `i64`), or a varint cut off at the end.
+fn check_v2_payload(payload: &[u8]) -> Result<(), String> {
+    let mut at = 0;
+    while at < payload.len() {
+        let mut value: u64 = 0;
+        let mut len = 0;
+        loop {
+            let Some(&b) = payload.get(at + len) else {
+                return Err("damaged histogram encoding (a count is cut off)".to_owned());
+            };
+            if len == 8 {
+                // The ninth byte of LEB128-64b9B is taken whole.
+                value |= u64::from(b) << 56;
+                len += 1;
+                break;
+            }
+            value |= u64::from(b & 0x7f) << (7 * len);
+            len += 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        at += len;
+        let zig = ((value >> 1) as i64) ^ -((value & 1) as i64);
+        if zig < -i64::from(i32::MAX) {
+            return Err(format!(
+                "damaged histogram encoding (a run of {} empty buckets)",
+                zig.unsigned_abs()
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl LatencyHistogram {
@@ -289,6 +409,7 @@ impl<'de> serde::de::Visitor<'de> for HistogramVisitor {
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut h = LatencyHistogram::new();
+        let counted = h.inner.distinct_values() * std::mem::size_of::<u64>();
         while let Some((value, count)) = seq.next_element::<(u64, u64)>()? {
             if value > MAX_TRACKABLE_MICROS {
                 return Err(serde::de::Error::custom(format!(
@@ -297,6 +418,8 @@ impl<'de> serde::de::Visitor<'de> for HistogramVisitor {
             }
             h.record_micros_n(value, count);
         }
+        h.charge_growth(Some(counted))
+            .map_err(serde::de::Error::custom)?;
         Ok(h)
     }
 }
@@ -461,6 +584,56 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    /// Issue #28 item 2: a run of empty buckets of `i64::MIN` (zig-zag `u64::MAX`, nine
+    /// 0xff bytes) overflowed hdrhistogram's negation; it is refused with a reason.
+    #[test]
+    fn a_run_of_empty_buckets_no_histogram_has_is_refused() {
+        let good = LatencyHistogram::new().to_v2_bytes();
+        let mut bad = good[..V2_HEADER_LEN].to_vec();
+        bad.extend([0xff; 9]);
+        let len = (bad.len() - V2_HEADER_LEN) as u32;
+        bad[4..8].copy_from_slice(&len.to_be_bytes());
+        let e = LatencyHistogram::from_v2_bytes(&bad).unwrap_err();
+        assert!(e.contains("empty buckets"), "{e}");
+        // A varint cut off at the end.
+        let mut cut = good[..V2_HEADER_LEN].to_vec();
+        cut.push(0x80);
+        cut[4..8].copy_from_slice(&1u32.to_be_bytes());
+        let e = LatencyHistogram::from_v2_bytes(&cut).unwrap_err();
+        assert!(e.contains("cut off"), "{e}");
+    }
+
+    /// Issue #28 item 2: histograms read under a budget stop at it, however small each
+    /// one's encoding; outside a budget nothing is counted.
+    #[test]
+    fn the_histogram_budget_stops_a_read_of_many_wide_histograms() {
+        let mut wide = LatencyHistogram::new();
+        wide.record_micros(MAX_TRACKABLE_MICROS);
+        let one = wide.serialize_v2(serde_json::value::Serializer).unwrap();
+        let many = serde_json::Value::Array(vec![one; 100]);
+        let text = many.to_string();
+        let per = {
+            let (_, u) = with_histogram_budget(usize::MAX, || {
+                serde_json::from_str::<Vec<LatencyHistogram>>(&text).unwrap()
+            });
+            assert_eq!(u.histograms, 100);
+            assert!(!u.exceeded());
+            u.bytes / 100
+        };
+        assert!(per > 100_000, "a one-hour histogram is wide: {per} bytes");
+        let limit = per * 10;
+        let (read, used) = with_histogram_budget(limit, || {
+            serde_json::from_str::<Vec<LatencyHistogram>>(&text)
+        });
+        let e = read.unwrap_err().to_string();
+        assert!(e.contains("MiB allowed"), "{e}");
+        assert!(used.histograms <= 11, "stopped at the budget: {used:?}");
+        // The budget is gone after the call.
+        let (_, outside) = with_histogram_budget(1 << 30, || ());
+        assert_eq!(outside.histograms, 0);
+        assert!(serde_json::from_str::<Vec<LatencyHistogram>>(&text).is_ok());
     }
 
     #[test]

@@ -97,7 +97,9 @@ pub use capacity::{
 pub use content::{ChannelStat, ContentProfile, TermStat, UserStat};
 pub use error::{ConfigError, ErrorKind, TargetError};
 pub use expect::{check_expectations, Expectation, ExpectationFailure};
-pub use histogram::{LatencyHistogram, LatencySummary, MAX_TRACKABLE_MICROS};
+pub use histogram::{
+    with_histogram_budget, HistogramUse, LatencyHistogram, LatencySummary, MAX_TRACKABLE_MICROS,
+};
 pub use load::{Arrival, ClosedLoop, LoadProfile, OpenLoop, Stage};
 pub use query::{agents, Query};
 pub use redact::{

@@ -241,10 +241,10 @@ impl GoodCounts {
     }
 
     fn merge(&mut self, other: &GoodCounts) {
-        self.good += other.good;
-        self.counted += other.counted;
-        self.answered += other.answered;
-        self.correct += other.correct;
+        self.good = self.good.saturating_add(other.good);
+        self.counted = self.counted.saturating_add(other.counted);
+        self.answered = self.answered.saturating_add(other.answered);
+        self.correct = self.correct.saturating_add(other.correct);
     }
 
     /// `correct / answered`: the quality share; `None` when nothing was answered.

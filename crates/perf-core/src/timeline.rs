@@ -76,7 +76,14 @@ impl Timeline {
 
     /// [`Timeline::merge_at`] without a copy of `other` (a merge of 100 shards would
     /// otherwise copy 100 timelines of 120 histograms each).
+    ///
+    /// A timeline whose bucket width is not a positive number (only a damaged file has
+    /// one; readers refuse it first) is left out rather than coarsened forever.
     pub fn merge_owned_at(&mut self, mut other: Timeline, offset_s: f64) {
+        let usable = |w: f64| w.is_finite() && w > 0.0;
+        if !usable(other.bucket_s) || !usable(self.bucket_s) {
+            return;
+        }
         let offset_s = if offset_s.is_finite() {
             offset_s.max(0.0)
         } else {
@@ -102,9 +109,9 @@ impl Timeline {
                 .resize_with(shift + other.buckets.len(), TimeBucket::default);
         }
         for (mine, theirs) in self.buckets.iter_mut().skip(shift).zip(&other.buckets) {
-            mine.count += theirs.count;
-            mine.failures += theirs.failures;
-            mine.dropped += theirs.dropped;
+            mine.count = mine.count.saturating_add(theirs.count);
+            mine.failures = mine.failures.saturating_add(theirs.failures);
+            mine.dropped = mine.dropped.saturating_add(theirs.dropped);
             mine.latency.merge(&theirs.latency);
         }
     }
@@ -115,9 +122,9 @@ impl Timeline {
         for pair in old.chunks(2) {
             let mut b = pair[0].clone();
             if let Some(second) = pair.get(1) {
-                b.count += second.count;
-                b.failures += second.failures;
-                b.dropped += second.dropped;
+                b.count = b.count.saturating_add(second.count);
+                b.failures = b.failures.saturating_add(second.failures);
+                b.dropped = b.dropped.saturating_add(second.dropped);
                 b.latency.merge(&second.latency);
             }
             self.buckets.push(b);
@@ -164,6 +171,22 @@ mod tests {
         assert_eq!(t.bucket_s, 16.0);
         assert_eq!(t.buckets.iter().map(|b| b.count).sum::<u64>(), 1000);
         assert_eq!(t.buckets[0].count, 16);
+    }
+
+    /// Issue #28 item 2: a width of 0 or below (a damaged shard file) looped forever,
+    /// doubling 0; such a timeline is left out.
+    #[test]
+    fn a_timeline_of_width_zero_or_below_is_not_coarsened_forever() {
+        for width in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let mut a = Timeline::default();
+            a.record(&at(0.5));
+            let mut b = Timeline::default();
+            b.record(&at(0.5));
+            b.bucket_s = width;
+            a.merge(&b);
+            assert_eq!(a.bucket_s, 1.0, "{width}");
+            assert_eq!(a.buckets.iter().map(|b| b.count).sum::<u64>(), 1, "{width}");
+        }
     }
 
     #[test]

@@ -35,8 +35,10 @@ impl ShardRequest {
     }
 
     /// The shard: `--shard` first, then `JOB_COMPLETION_INDEX` (0-based, total from
-    /// `--shard-total` or `shards`), then `CI_NODE_INDEX`/`CI_NODE_TOTAL` (1-based), else
-    /// the whole test. `env` reads a variable (`std::env::var` in the binaries). The error
+    /// `--shard-total` or `shards`, one of which must be given), then
+    /// `CI_NODE_INDEX`/`CI_NODE_TOTAL` (1-based, both set; `CI_NODE_TOTAL=1` alone, as
+    /// GitLab sets it on every job that is not parallel, is the whole test), else the
+    /// whole test. `env` reads a variable (`std::env::var` in the binaries). The error
     /// names the flag, key or variable.
     pub fn resolve(
         &self,
@@ -64,7 +66,10 @@ impl ShardRequest {
         };
         if let Some(text) = env("JOB_COMPLETION_INDEX") {
             let index = number("JOB_COMPLETION_INDEX", text)?;
-            if total <= 1 && index > 0 {
+            // Kubernetes sets the index and nothing else: without a total from the flag or
+            // the config, index 0 would silently run the whole test on every pod (and any
+            // other index would be refused), so every index asks for the total.
+            if self.total.is_none() && config_shards <= 1 {
                 return Err(ConfigError::new(
                     "JOB_COMPLETION_INDEX",
                     format!(
@@ -74,13 +79,34 @@ impl ShardRequest {
             }
             return Shard::from_zero_based(index, total, "JOB_COMPLETION_INDEX");
         }
-        if let Some(text) = env("CI_NODE_INDEX") {
-            let index = number("CI_NODE_INDEX", text)?;
-            let total = match env("CI_NODE_TOTAL") {
-                Some(t) => number("CI_NODE_TOTAL", t)?,
-                None => total,
-            };
-            return Shard::new(index, total, "CI_NODE_INDEX");
+        match (env("CI_NODE_INDEX"), env("CI_NODE_TOTAL")) {
+            (Some(text), Some(t)) => {
+                let index = number("CI_NODE_INDEX", text)?;
+                let total = number("CI_NODE_TOTAL", t)?;
+                return Shard::new(index, total, "CI_NODE_INDEX");
+            }
+            (Some(text), None) => {
+                return Err(ConfigError::new(
+                    "CI_NODE_INDEX",
+                    format!(
+                        "`{text}` is set but CI_NODE_TOTAL is not: set both (GitLab's `parallel:` does), or give --shard I/N"
+                    ),
+                ));
+            }
+            // GitLab sets CI_NODE_TOTAL=1 on every job that is not parallel: that is the
+            // whole test. A larger total without an index cannot say which shard this is.
+            (None, Some(t)) => {
+                let n = number("CI_NODE_TOTAL", t)?;
+                if n > 1 {
+                    return Err(ConfigError::new(
+                        "CI_NODE_TOTAL",
+                        format!(
+                            "{n} shards but CI_NODE_INDEX is not set: set CI_NODE_INDEX to this job's shard (1 to {n}), or give --shard I/{n}"
+                        ),
+                    ));
+                }
+            }
+            (None, None) => {}
         }
         if total > 1 {
             return Err(ConfigError::new(
@@ -141,7 +167,13 @@ pub fn parse_start_at(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, C
 /// sorted and this machine's paths (`output_dir`, `database_path`, `history_path`) and
 /// `record_history` left out, hashed with 64-bit FNV-1a. Shown as `fnv1a64:<16 hex>`.
 pub fn config_digest(config: &Config) -> String {
-    let mut v = serde_json::to_value(config).unwrap_or_default();
+    value_digest(&serde_json::to_value(config).unwrap_or_default())
+}
+
+/// [`config_digest`] of a configuration as JSON (the `config` a result carries), the same
+/// keys left out.
+pub(crate) fn value_digest(v: &serde_json::Value) -> String {
+    let mut v = v.clone();
     if let Some(o) = v.as_object_mut() {
         for k in [
             "output_dir",
@@ -338,6 +370,52 @@ mod tests {
             "CI_NODE_INDEX",
         );
         check(ShardRequest::default(), 3, &[], "shards");
+    }
+
+    /// Issue #28 item 8: an engine's variable that cannot name a shard alone is a usage
+    /// error naming the variable and what to set, never a silent whole-test run.
+    #[test]
+    fn an_index_or_a_total_alone_is_a_usage_error_naming_what_to_set() {
+        let check = |vars: &[(&str, &str)], key: &str, words: &[&str]| {
+            let e = ShardRequest::default().resolve(1, env(vars)).unwrap_err();
+            assert_eq!(e.key, key, "{}", e.message);
+            for w in words {
+                assert!(e.message.contains(w), "{w}: {}", e.message);
+            }
+        };
+        // Index 0 used to run the whole test as a plain run.
+        check(
+            &[("JOB_COMPLETION_INDEX", "0")],
+            "JOB_COMPLETION_INDEX",
+            &["--shard-total", "`shards`"],
+        );
+        check(
+            &[("CI_NODE_INDEX", "1")],
+            "CI_NODE_INDEX",
+            &["CI_NODE_TOTAL", "set both"],
+        );
+        check(
+            &[("CI_NODE_TOTAL", "3")],
+            "CI_NODE_TOTAL",
+            &["CI_NODE_INDEX", "1 to 3"],
+        );
+        // An explicit total of one is a deliberate whole test, and so is GitLab's
+        // CI_NODE_TOTAL=1 on a job that is not parallel.
+        let one = ShardRequest {
+            total: Some(1),
+            ..ShardRequest::default()
+        };
+        assert_eq!(
+            one.resolve(1, env(&[("JOB_COMPLETION_INDEX", "0")]))
+                .unwrap(),
+            Shard::WHOLE
+        );
+        assert_eq!(
+            ShardRequest::default()
+                .resolve(1, env(&[("CI_NODE_TOTAL", "1")]))
+                .unwrap(),
+            Shard::WHOLE
+        );
     }
 
     #[test]

@@ -65,9 +65,10 @@ pub enum SuiteError {
         /// What is wrong and what to do.
         message: String,
     },
-    /// Ctrl-C or SIGTERM came before the first query of the run was sent (while the bot
-    /// started or answered the first-query check): nothing ran, nothing was recorded.
-    #[error("interrupted during {during}: nothing ran")]
+    /// Stopped by a cancellation (Ctrl-C, SIGTERM, the gate's budget) before there was a
+    /// result: while the bot started or answered the first-query check (no query of the
+    /// run was sent), or a merge between two shard files. Nothing was recorded.
+    #[error("interrupted during {during}: nothing was recorded")]
     Interrupted {
         /// What was being waited for.
         during: String,
@@ -84,6 +85,14 @@ pub enum SuiteError {
 }
 
 impl SuiteError {
+    /// [`Interrupted`](SuiteError::Interrupted) for a merge stopped between two shard
+    /// files.
+    pub(crate) fn merge_interrupted() -> Self {
+        SuiteError::Interrupted {
+            during: "the merge, before it finished".to_owned(),
+        }
+    }
+
     /// The binaries' exit code for this error: 130 ([`INTERRUPTED`](crate::exit_codes::INTERRUPTED))
     /// for [`Interrupted`](SuiteError::Interrupted), 2
     /// ([`COULD_NOT_RUN`](crate::exit_codes::COULD_NOT_RUN)) for every other.

@@ -336,7 +336,29 @@ pub async fn run_gate(
             .budget
             .saturating_sub(started.elapsed())
             .saturating_sub(Duration::from_millis(1_500));
-        let (capacity_checks, found) = gate_capacity(config, request, left, cancel.clone()).await;
+        // The search answers by its own deadline; this backstop holds the budget for a
+        // probe that cannot be cancelled.
+        let backstop = request
+            .budget
+            .saturating_sub(started.elapsed())
+            .saturating_add(Duration::from_secs(2));
+        let searched = tokio::time::timeout(
+            backstop,
+            gate_capacity(config, request, left, cancel.clone()),
+        )
+        .await;
+        // Stopped during the search (Ctrl-C, SIGTERM, the budget): the search's answer
+        // is "cancelled", not the bot's capacity, so it decides nothing, the report says
+        // interrupted, and no baseline is saved (one without its capacity would let the
+        // next `--capacity` gate pass with "nothing stored").
+        let searched = match searched {
+            Ok(found) if !cancel.is_cancelled() => found,
+            stopped => {
+                let ran_out = stopped.is_err() || budget.ran_out();
+                return stopped_in_search(config, request, suite, checks, ran_out, started);
+            }
+        };
+        let (capacity_checks, found) = searched;
         capacity_found = found;
         for check in capacity_checks {
             if let Some(tx) = &events_for_capacity {
@@ -379,6 +401,57 @@ pub async fn run_gate(
         checks,
         suite: Some(suite),
         baseline_saved,
+    }
+}
+
+/// The gate stopped during its capacity search: [`GateDecision::Interrupted`] (exit
+/// 130), or [`GateDecision::Blocked`] with the budget's reason when the budget ran out;
+/// the reports are written again with the result marked interrupted; no baseline.
+fn stopped_in_search(
+    config: &Config,
+    request: &GateRequest,
+    mut suite: SuiteOutcome,
+    checks: Vec<CheckResult>,
+    ran_out: bool,
+    started: tokio::time::Instant,
+) -> GateOutcome {
+    let (decision, mut reason) = if ran_out {
+        (
+            GateDecision::Blocked,
+            format!(
+                "the {:.0} s budget ran out during the capacity search, before the checks could decide",
+                request.budget.as_secs_f64()
+            ),
+        )
+    } else {
+        (
+            GateDecision::Interrupted,
+            "interrupted during the capacity search: the partial report covers what ran".to_owned(),
+        )
+    };
+    if request.update_baseline {
+        reason.push_str("; the baseline was not saved");
+    }
+    suite.result.interrupted = true;
+    suite.result.notes.push(format!(
+        "{} after {:.1} s: no capacity was found, and the checks above do not decide the gate",
+        if ran_out {
+            "the budget ran out during the capacity search"
+        } else {
+            "interrupted during the capacity search"
+        },
+        started.elapsed().as_secs_f64()
+    ));
+    match perf_report::write_run_reports(&suite.result, &config.output_dir) {
+        Ok(paths) => suite.reports = paths,
+        Err(e) => reason.push_str(&format!("; the reports could not be updated: {e}")),
+    }
+    GateOutcome {
+        decision,
+        reason,
+        checks,
+        suite: Some(suite),
+        baseline_saved: None,
     }
 }
 

@@ -41,7 +41,9 @@ pub use gate_run::{
     GateDecision, GateOutcome, GateRequest, MAX_GATE_BUDGET,
 };
 pub use merge::{
-    find_shard_reports, merge_and_report, merge_gate, merge_run_id, merge_shards, SHARDS_CHECK,
+    check_figures, find_shard_reports, merge_and_report, merge_gate, merge_run_id, merge_shards,
+    merge_shards_until, read_shard_header, read_shard_report, shard_histogram_budget, ShardHeader,
+    MAX_SHARD_GROUPS, MAX_SHARD_REPORT_BYTES, SHARDS_CHECK,
 };
 /// Re-exported for the binaries' own argument checks.
 pub use perf_core::ConfigError;

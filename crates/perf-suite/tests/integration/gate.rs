@@ -309,3 +309,49 @@ async fn a_capacity_stored_with_the_baseline_is_compared_by_the_next_gate() {
         "{check:?}"
     );
 }
+
+/// Issue #28 item 4: SIGTERM (here the token it cancels) once the gate's checks are
+/// decided, so during `--min-capacity`/`--capacity`, used to exit 1 "blocked" with a
+/// report saying not interrupted and, with `--update-baseline`, to save a baseline
+/// without its capacity (the next `--capacity` gate then passed with "nothing stored").
+/// Now: 130 "interrupted", the report says interrupted, no baseline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_the_capacity_search_is_interrupted_and_saves_no_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = GateRequest {
+        budget: std::time::Duration::from_secs(30),
+        min_capacity: Some(1.0),
+        capacity: true,
+        update_baseline: true,
+        max_queries: 20,
+        ..request(dir.path())
+    };
+    let shaped = r.shape(config(dir.path(), |_| {})).unwrap();
+    let cancel = CancellationToken::new();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let stopper = cancel.clone();
+    // The gate's own checks are sent as each is decided, after the run and before the
+    // search begins.
+    tokio::spawn(async move {
+        while let Some(e) = rx.recv().await {
+            if matches!(&e, perf_suite::SuiteEvent::Check(c) if c.group == perf_suite::GATE_GROUP) {
+                stopper.cancel();
+            }
+        }
+    });
+    let out = run_gate(&shaped, &r, Some(tx), cancel).await;
+    assert_eq!(out.decision, GateDecision::Interrupted, "{}", out.reason);
+    assert_eq!(out.decision.exit_code(), 130);
+    assert!(out.reason.contains("interrupted"), "{}", out.reason);
+    assert!(out.baseline_saved.is_none(), "{}", out.reason);
+    let baselines = &shaped.performance_baselines.baselines_dir;
+    assert!(
+        !baselines.join("b.json").exists(),
+        "no baseline file in {}",
+        baselines.display()
+    );
+    let suite = out.suite.expect("the run's reports");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&suite.reports.json).unwrap()).unwrap();
+    assert_eq!(report["interrupted"], true, "the report says interrupted");
+}
