@@ -665,7 +665,8 @@ fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
 
 /// Parses baseline file bytes: what [`BaselineStore::load`] does after reading. Public for
 /// harnesses that keep baselines elsewhere and for the property tests; `path` names the
-/// source in errors. Never panics on any input.
+/// source in errors. Never panics on any input; the histograms it reads take at most 512
+/// bytes per byte of the file, between 32 and 128 MiB (`perf_core::with_histogram_budget`).
 pub fn parse_baseline(path: &Path, bytes: &[u8]) -> Result<Baseline, BaselineError> {
     let corrupt = |message: String| BaselineError::Corrupt {
         path: path.to_owned(),
@@ -685,7 +686,12 @@ pub fn parse_baseline(path: &Path, bytes: &[u8]) -> Result<Baseline, BaselineErr
             supported: BASELINE_FORMAT_VERSION,
         });
     }
-    serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))
+    // Each histogram may span up to an hour of microseconds (about 200 KiB) for a few
+    // bytes of JSON: their memory is bounded per file, like a shard report's.
+    let budget = bytes.len().saturating_mul(512).clamp(32 << 20, 128 << 20);
+    let (parsed, _) =
+        perf_core::with_histogram_budget(budget, || serde_json::from_value::<Baseline>(value));
+    parsed.map_err(|e| corrupt(e.to_string()))
 }
 
 /// Writes `bytes` to `path` through a temporary file, fsync and rename. `before_commit`

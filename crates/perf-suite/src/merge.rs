@@ -1025,7 +1025,7 @@ pub async fn merge_gate(
     let suite = match merged {
         Ok(Ok(s)) if !cancel.is_cancelled() => s,
         Ok(Ok(s)) => return stopped(Some(s)),
-        Ok(Err(SuiteError::merge_interrupted())) => return stopped(None),
+        Ok(Err(SuiteError::Interrupted { .. })) => return stopped(None),
         Ok(Err(e)) => {
             return crate::GateOutcome::without_run(GateDecision::CouldNotRun, e.to_string())
         }
