@@ -37,6 +37,31 @@ fn setup_problems_exit_2_naming_what_is_wrong() {
         );
         assert!(stderr(&out).contains("--timeout"), "{}", stderr(&out));
     }
+    // Issue #28, item 8: a positive value too small to be a budget is said as such, and a
+    // capacity objective that is not a number is refused before anything runs.
+    let out = gate(dir.path(), &["--timeout", "1e-300"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("give 1 to 604800 seconds"),
+        "{}",
+        stderr(&out)
+    );
+    for min in ["NaN", "inf", "-3", "0"] {
+        let arg = format!("--min-capacity={min}");
+        let out = gate(dir.path(), &[&arg]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "--min-capacity {min}: {}",
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains("--min-capacity") && stderr(&out).contains("out of range"),
+            "--min-capacity {min}: {}",
+            stderr(&out)
+        );
+    }
+    assert!(!dir.path().join("cicd_results").exists());
 
     let ok = dir.path().join("ok.json");
     let config = format!(

@@ -70,6 +70,8 @@ impl Default for GateRequest {
     }
 }
 
+/// The shortest budget accepted: a second (`1e-300` is positive, and no budget).
+pub const MIN_GATE_BUDGET: Duration = Duration::from_secs(1);
 /// The longest budget accepted: a week.
 pub const MAX_GATE_BUDGET: Duration = Duration::from_secs(7 * 86_400);
 
@@ -77,11 +79,12 @@ impl GateRequest {
     /// The budget from seconds, as `--timeout` gives it; the error names the flag.
     pub fn budget_from_secs(secs: f64) -> Result<Duration, SuiteError> {
         match Duration::try_from_secs_f64(secs) {
-            Ok(d) if !d.is_zero() && d <= MAX_GATE_BUDGET => Ok(d),
+            Ok(d) if d >= MIN_GATE_BUDGET && d <= MAX_GATE_BUDGET => Ok(d),
             _ => Err(perf_core::ConfigError::new(
                 "--timeout",
                 format!(
-                    "{secs} is not a usable budget: give a positive number of seconds up to {} (a week)",
+                    "{secs} is not a usable budget: give {} to {} seconds (a week)",
+                    MIN_GATE_BUDGET.as_secs(),
                     MAX_GATE_BUDGET.as_secs()
                 ),
             )
@@ -95,6 +98,21 @@ impl GateRequest {
     /// shared one is configured (`history_url`, `history_url_env`, `--history-url`): a
     /// runner's own `data/history.db` is thrown away with it.
     pub fn shape(&self, mut c: Config) -> Result<Config, SuiteError> {
+        if let Some(min) = self.min_capacity {
+            if !(min.is_finite()
+                && (crate::MIN_RATE_PER_SECOND..=crate::MAX_RATE_PER_SECOND).contains(&min))
+            {
+                return Err(perf_core::ConfigError::new(
+                    "--min-capacity",
+                    format!(
+                        "{min} is out of range: give queries per second from {} to {}",
+                        crate::MIN_RATE_PER_SECOND,
+                        crate::MAX_RATE_PER_SECOND
+                    ),
+                )
+                .into());
+            }
+        }
         c.query_count =
             Config::check_count_flag("--max-queries", self.max_queries, crate::MAX_QUERY_COUNT)?;
         // The gate wants an answer fast: no pacing, and stress and load only when asked for.

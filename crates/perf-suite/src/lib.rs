@@ -38,7 +38,7 @@ pub use gate::{
 };
 pub use gate_run::{
     append_github_step_summary, cancel_on_signals, decide as gate_decision, run_gate, Budget,
-    GateDecision, GateOutcome, GateRequest, MAX_GATE_BUDGET,
+    GateDecision, GateOutcome, GateRequest, MAX_GATE_BUDGET, MIN_GATE_BUDGET,
 };
 pub use merge::{
     check_figures, find_shard_reports, merge_and_report, merge_gate, merge_run_id, merge_shards,
