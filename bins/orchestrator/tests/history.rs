@@ -72,6 +72,83 @@ fn an_unreachable_history_server_exits_2_naming_the_host() {
     assert!(t.contains("check that the server runs"), "{t}");
 }
 
+/// Issue #28, item 5: a libpq key-value string, by flag or in the variable
+/// `history_url_env` names, is refused before anything runs and never shown (it was
+/// taken as an SQLite file name, created in the working directory, and its password
+/// reached report.json); a secret query parameter such as `sslpassword` is refused in a
+/// flag and never shown either.
+#[test]
+fn a_libpq_string_or_a_secret_parameter_is_refused_without_being_shown() {
+    const PW: &str = "pw-Kq7Lm2Xz9Rt4";
+    let dir = tempfile::tempdir().unwrap();
+    let libpq = format!("host=127.0.0.1 port=5432 password={PW} dbname=perf");
+    for args in [
+        vec!["history", "--history-url", libpq.as_str()],
+        vec!["--quiet", "--history-url", libpq.as_str()],
+    ] {
+        let out = orchestrator(dir.path(), &args);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {t}");
+        assert!(t.contains("--history-url") && t.contains("libpq"), "{t}");
+        assert!(!t.contains(PW) && !t.contains("pw-Kq7"), "{t}");
+    }
+    std::fs::write(
+        dir.path().join("env.json"),
+        r#"{"history_url_env": "PERF_TEST_LIBPQ_HISTORY"}"#,
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .args(["--quiet", "--config", "env.json"])
+        .current_dir(dir.path())
+        .env("PERF_TEST_LIBPQ_HISTORY", &libpq)
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("PERF_TEST_LIBPQ_HISTORY") && t.contains("libpq"),
+        "{t}"
+    );
+    assert!(!t.contains(PW), "{t}");
+
+    let url = format!("postgres://perf@127.0.0.1:9/perf?sslmode=require&sslpassword={PW}");
+    let out = orchestrator(dir.path(), &["history", "--history-url", &url]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("sslpassword=***") && t.contains("PGPASSWORD"),
+        "{t}"
+    );
+    assert!(!t.contains(PW), "{t}");
+    // Nothing was created: no SQLite file named after the string, no run.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n != "env.json")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Issue #28, items 5 and 8: an unreachable shared history is found before the first
+/// query (exit 2, no run directory), not after the run.
+#[test]
+fn an_unreachable_history_server_stops_a_run_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://perf@127.0.0.1:{port}/perf");
+    let out = orchestrator(dir.path(), &["--quiet", "--history-url", &url]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("check that the server runs"), "{t}");
+    assert!(!dir.path().join("reports").exists(), "a run started: {t}");
+    assert!(!dir.path().join("data").exists(), "phase 1 ran: {t}");
+}
+
 #[test]
 fn a_sqlite_history_url_is_the_same_file_as_history_path() {
     let dir = tempfile::tempdir().unwrap();

@@ -27,8 +27,46 @@ pub struct PostgresUrl {
     url: url::Url,
 }
 
-/// Query parameters of a PostgreSQL URL whose values are secrets.
-const SECRET_PARAMS: [&str; 1] = ["password"];
+/// Whether a PostgreSQL URL's query parameter `name` holds a secret: `password`,
+/// `sslpassword`, and any name containing `pass`, `secret`, `token` or `key`
+/// (`sslkey` names a file, and is hidden all the same: a path can say whose key it is).
+fn is_secret_param(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ["pass", "secret", "token", "key"]
+        .iter()
+        .any(|w| lower.contains(w))
+}
+
+/// The keywords of a libpq key-value connection string (`host=... dbname=...`).
+const LIBPQ_KEYWORDS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "passfile",
+    "sslmode",
+    "sslpassword",
+    "sslcert",
+    "sslkey",
+    "sslrootcert",
+    "connect_timeout",
+    "application_name",
+    "options",
+    "service",
+    "target_session_attrs",
+];
+
+/// Whether `value` reads as a libpq key-value string: its first word is `KEYWORD=` for a
+/// libpq keyword. (A file name such as `host=x.db` is one too: say `sqlite://host=x.db`.)
+fn looks_like_libpq(value: &str) -> bool {
+    value
+        .split_whitespace()
+        .next()
+        .and_then(|w| w.split_once('='))
+        .is_some_and(|(k, _)| LIBPQ_KEYWORDS.contains(&k.trim().to_ascii_lowercase().as_str()))
+}
 
 impl HistoryLocation {
     /// Reads a location given in a configuration file or on the command line (`key` names
@@ -98,6 +136,16 @@ impl HistoryLocation {
             }
             return Ok(HistoryLocation::Sqlite(PathBuf::from(path)));
         }
+        if looks_like_libpq(value) {
+            // It may hold a password: name the problem, never echo the value.
+            return Err(BaselineError::config(
+                key,
+                "is a libpq key-value string (`host=... dbname=...`), not a URL or a file path: \
+                 write it as postgres://user@host:5432/database (the password in PGPASSWORD, \
+                 ~/.pgpass, or the whole URL in the variable `history_url_env` names); \
+                 for an SQLite file whose name starts so, write sqlite://PATH",
+            ));
+        }
         if let Some((scheme, _)) = value.split_once("://") {
             return Err(BaselineError::config(
                 key,
@@ -131,13 +179,10 @@ impl HistoryLocation {
 }
 
 impl PostgresUrl {
-    /// Whether the URL carries a password (in its user part or as a `password` parameter).
+    /// Whether the URL carries a password (in its user part or as a secret parameter such
+    /// as `password` or `sslpassword`).
     pub fn has_password(&self) -> bool {
-        self.url.password().is_some()
-            || self
-                .url
-                .query_pairs()
-                .any(|(k, _)| SECRET_PARAMS.contains(&k.as_ref()))
+        self.url.password().is_some() || self.url.query_pairs().any(|(k, _)| is_secret_param(&k))
     }
 
     /// The host (or socket directory) the URL names, when it names one.
@@ -168,7 +213,7 @@ impl PostgresUrl {
         out.extend(
             self.url
                 .query_pairs()
-                .filter(|(k, _)| SECRET_PARAMS.contains(&k.as_ref()))
+                .filter(|(k, _)| is_secret_param(k))
                 .map(|(_, v)| v.into_owned()),
         );
         out
@@ -191,7 +236,7 @@ impl fmt::Display for PostgresUrl {
         let pairs: Vec<(String, String)> = shown
             .query_pairs()
             .map(|(k, v)| {
-                let v = if SECRET_PARAMS.contains(&k.as_ref()) {
+                let v = if is_secret_param(&k) {
                     "***".to_owned()
                 } else {
                     v.into_owned()

@@ -122,6 +122,13 @@ fn shown_config(config: &Config) -> serde_json::Value {
     ) {
         obj.insert("target".to_owned(), target);
     }
+    // The history URL as every message shows it: no user name, no password, no secret
+    // parameter (`history_url` itself never holds a password; see HistoryLocation::parse).
+    if let (Some(obj), Some(url)) = (value.as_object_mut(), &config.history_url) {
+        let shown = perf_baseline::HistoryLocation::parse(url, "history_url")
+            .map_or_else(|_| perf_core::REDACTED.to_owned(), |l| l.redacted());
+        obj.insert("history_url".to_owned(), serde_json::Value::String(shown));
+    }
     value
 }
 
@@ -517,6 +524,18 @@ pub async fn preflight(config: &Config) -> Result<(), SuiteError> {
         }
     }
     check_writable_dir(&config.output_dir, "output_dir")?;
+    // A history location that cannot be used is found before the first query, not when
+    // the run is recorded after it: one that does not parse, or a PostgreSQL server that
+    // cannot be reached or logged into.
+    if config.record_history && config.shared_history() {
+        let location = config.history_location()?;
+        if matches!(location, perf_baseline::HistoryLocation::Postgres(_)) {
+            perf_baseline::History::connect(&location)
+                .await?
+                .close()
+                .await;
+        }
+    }
     if config.record_history && config.history_path.exists() {
         let history = perf_baseline::History::open(&config.history_path)
             .await
@@ -844,4 +863,27 @@ pub(crate) async fn record_history(
     history.close().await;
     result.history = Some(location.redacted());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue #28, item 5: the stored configuration shows the history URL as every message
+    /// does, without the user name docs/distributed.md promises is never shown.
+    #[test]
+    fn the_stored_config_shows_the_history_url_without_its_user() {
+        let mut c = Config::default();
+        c.set_history_url_flag(
+            "postgres://perf_admin@db.example:5432/perf_history?sslmode=require",
+        )
+        .unwrap();
+        let shown = shown_config(&c);
+        let url = shown["history_url"].as_str().unwrap_or_default();
+        assert_eq!(
+            url,
+            "postgres://***@db.example:5432/perf_history?sslmode=require"
+        );
+        assert!(!shown.to_string().contains("perf_admin"), "{shown}");
+    }
 }
