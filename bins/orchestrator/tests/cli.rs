@@ -5,6 +5,9 @@ use std::process::{Command, Output};
 
 #[path = "cli/hostile.rs"]
 mod hostile;
+#[cfg(unix)]
+#[path = "cli/live.rs"]
+mod live;
 
 fn orchestrator(dir: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_orchestrator"))

@@ -1,6 +1,7 @@
 //! `/metrics` in the Prometheus text exposition format (version 0.0.4), which OpenMetrics
 //! parsers read too. The names are documented in `docs/live.md`.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use crate::state::{Buckets, LiveSnapshot, LiveState};
@@ -13,7 +14,32 @@ pub const BUCKETS_S: [f64; 14] = [
 /// The content type of `/metrics`.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// Whether `c` is replaced in label values and names: control characters other than line
+/// feed (carriage return, NUL, escape, tab, next line U+0085 …) and the Unicode line and
+/// paragraph separators. The format has no escape for them, and readers that split lines
+/// on more than `\n` (or terminals that show a scrape) would break on them.
+fn unprintable(c: char) -> bool {
+    (c.is_control() && c != '\n') || c == '\u{2028}' || c == '\u{2029}'
+}
+
+/// `value` with every character a reader could take for a line break or a terminal
+/// command replaced by U+FFFD; borrowed when there is none.
+pub(crate) fn printable(value: &str) -> Cow<'_, str> {
+    if value.chars().any(unprintable) {
+        Cow::Owned(
+            value
+                .chars()
+                .map(|c| if unprintable(c) { '\u{FFFD}' } else { c })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
 /// Escapes a label value: backslash, double quote and line feed, as the format requires.
+/// Carriage return, NUL, escape and the other control characters, and U+2028/U+2029, for
+/// which the format has no escape, become U+FFFD.
 pub fn escape_label(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
@@ -21,8 +47,7 @@ pub fn escape_label(value: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
-            // The format defines no other escape (a parser rejects `\r`): a carriage
-            // return and every other character stay as they are, which the format allows.
+            c if unprintable(c) => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
@@ -207,19 +232,23 @@ pub(crate) fn render(state: &LiveState, snapshot: &LiveSnapshot) -> String {
         "gauge",
         "Each check decided so far: 1 passed, 0 failed.",
     );
-    // One sample per label set (a repeated check keeps its last verdict): a scrape with
+    // One sample per label set as written (a repeated check keeps its last verdict, and
+    // names that differ only in replaced characters are one series): a scrape with
     // duplicate series is rejected whole.
-    let checks: std::collections::BTreeMap<(&str, &str), bool> = state
+    let checks: std::collections::BTreeMap<(String, String), bool> = state
         .checks
         .iter()
-        .map(|c| ((c.group.as_str(), c.name.as_str()), c.passed))
+        .map(|c| {
+            (
+                (escape_label(c.group.as_str()), escape_label(&c.name)),
+                c.passed,
+            )
+        })
         .collect();
     for ((group, name), passed) in checks {
         let _ = writeln!(
             out,
-            "chatbot_perf_check_passed{{group=\"{}\",name=\"{}\"}} {}",
-            escape_label(group),
-            escape_label(name),
+            "chatbot_perf_check_passed{{group=\"{group}\",name=\"{name}\"}} {}",
             u8::from(passed)
         );
     }
@@ -235,6 +264,16 @@ mod tests {
         assert_eq!(escape_label(r#"a"b\c"#), r#"a\"b\\c"#);
         assert_eq!(escape_label("x\ny"), r"x\ny");
         assert_eq!(escape_label("plain"), "plain");
+    }
+
+    #[test]
+    fn characters_without_an_escape_are_replaced() {
+        for c in ['\r', '\0', '\u{1b}', '\t', '\u{85}', '\u{2028}', '\u{2029}'] {
+            let v = format!("a{c}b");
+            assert_eq!(escape_label(&v), "a\u{FFFD}b", "{c:?}");
+            assert_eq!(printable(&v), "a\u{FFFD}b", "{c:?}");
+        }
+        assert!(matches!(printable("plain é\n"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! The HTTP server and the aggregator task feeding it.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -12,10 +16,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures_util::stream::{self, Stream};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use perf_suite::SuiteEvent;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -24,6 +32,14 @@ use crate::{metrics, page, LiveError};
 
 /// How long shutting down waits for open connections before closing them.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// The live view holds at most this share (1/N) of the process's soft descriptor limit: the
+/// rest stays for the run (connections to the bot, samples.jsonl, reports, the history).
+const DESCRIPTOR_SHARE: u64 = 4;
+
+/// How long the accept loop waits after a failed accept (a full descriptor table, most
+/// often) before trying again, so that it does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// How the live server runs.
 #[derive(Debug, Clone)]
@@ -34,6 +50,15 @@ pub struct LiveOptions {
     pub allow_public: bool,
     /// How long [`LiveHandle::shutdown`] keeps serving the final state.
     pub linger: Duration,
+    /// Connections served at once; more are answered 503 and closed. Never more than a
+    /// quarter of the process's soft `RLIMIT_NOFILE` ([`LiveHandle::max_connections`]).
+    pub max_connections: usize,
+    /// How long a client has to send a whole request head, counted from the connection's
+    /// start or the end of its previous response: an idle or slow-header client is closed.
+    pub header_timeout: Duration,
+    /// How long a write may wait for a client that reads nothing before it is closed (a
+    /// stalled `/stream` or `/events` reader).
+    pub write_timeout: Duration,
 }
 
 impl Default for LiveOptions {
@@ -42,6 +67,9 @@ impl Default for LiveOptions {
             interval: Duration::from_secs(1),
             allow_public: false,
             linger: Duration::ZERO,
+            max_connections: 64,
+            header_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -88,17 +116,17 @@ impl LiveServer {
             .route("/stream", get(sse))
             .route("/events", get(json_lines))
             .with_state(snap_rx.clone());
-        let serve_stop = stop.clone();
-        let server = tokio::spawn(async move {
-            let serve = axum::serve(listener, router)
-                .with_graceful_shutdown(async move { serve_stop.cancelled().await });
-            if let Err(e) = serve.await {
-                tracing::warn!("live view server stopped: {e}");
-            }
-        });
+        let limits = Limits {
+            max_connections: descriptor_cap(options.max_connections, nofile_soft_limit()),
+            header_timeout: options.header_timeout,
+            write_timeout: options.write_timeout,
+        };
+        let max_connections = limits.max_connections;
+        let server = tokio::spawn(serve(listener, router, limits, stop.clone()));
         Ok((
             LiveHandle {
                 addr: local_addr,
+                max_connections,
                 final_tx,
                 snapshots: snap_rx,
                 stop,
@@ -115,6 +143,7 @@ impl LiveServer {
 #[derive(Debug)]
 pub struct LiveHandle {
     addr: SocketAddr,
+    max_connections: usize,
     final_tx: UnboundedSender<LiveFinal>,
     snapshots: watch::Receiver<Arc<Published>>,
     stop: CancellationToken,
@@ -127,6 +156,12 @@ impl LiveHandle {
     /// The address served (with the port the OS chose for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How many connections are served at once: [`LiveOptions::max_connections`], lowered
+    /// to a quarter of the soft descriptor limit when that is smaller.
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
     }
 
     /// The page's URL.
@@ -170,6 +205,188 @@ impl LiveHandle {
         {
             server.abort();
         }
+    }
+}
+
+/// The connection limits in force.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    max_connections: usize,
+    header_timeout: Duration,
+    write_timeout: Duration,
+}
+
+/// `requested`, lowered to a [`DESCRIPTOR_SHARE`] of the soft descriptor limit; at least 1.
+fn descriptor_cap(requested: usize, soft_limit: Option<u64>) -> usize {
+    let share = soft_limit.map_or(u64::MAX, |n| n / DESCRIPTOR_SHARE);
+    let share = usize::try_from(share).unwrap_or(usize::MAX);
+    requested.min(share).max(1)
+}
+
+#[cfg(unix)]
+fn nofile_soft_limit() -> Option<u64> {
+    // `None` is RLIM_INFINITY.
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+}
+
+#[cfg(not(unix))]
+fn nofile_soft_limit() -> Option<u64> {
+    None
+}
+
+/// Accepts connections until `stop`, each under a slot of `limits.max_connections`; a
+/// connection beyond them gets a 503 (if its socket takes it at once) and is closed, so the
+/// live view never holds more descriptors than its share.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: Limits,
+    stop: CancellationToken,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let refusal = refusal(limits.max_connections);
+    let mut connections = JoinSet::new();
+    loop {
+        let stream = tokio::select! {
+            () = stop.cancelled() => break,
+            // Reaps finished connections so the set stays as small as the slots.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::debug!("live view: accept failed: {e}");
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
+                    }
+                }
+            },
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            // Never waits on a client: what the socket does not take at once is dropped.
+            let _ = stream.try_write(refusal.as_bytes());
+            drop(stream);
+            continue;
+        };
+        let service = TowerToHyperService::new(router.clone());
+        let stop = stop.clone();
+        connections.spawn(async move {
+            let _slot = slot;
+            let io = TokioIo::new(StallLimit::new(stream, limits.write_timeout));
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .keep_alive(true);
+            let conn = builder.serve_connection(io, service);
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                () = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                // Timeouts and clients that went away: nothing the run should hear of.
+                tracing::debug!("live view connection closed: {e}");
+            }
+        });
+    }
+    // Streams end when the aggregator drops its sender; `shutdown` bounds this wait.
+    while connections.join_next().await.is_some() {}
+}
+
+/// The whole response to a connection beyond the limit.
+fn refusal(max: usize) -> String {
+    let body =
+        format!("the live view serves at most {max} connections at once; close one and retry\n");
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nretry-after: 10\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// A socket whose writes fail with `TimedOut` once they have waited `limit` for a client
+/// that reads nothing; reads pass through (hyper's header timeout bounds those).
+#[derive(Debug)]
+struct StallLimit<S> {
+    inner: S,
+    limit: Duration,
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> StallLimit<S> {
+    fn new(inner: S, limit: Duration) -> Self {
+        Self {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// Records the outcome of a write-side poll: progress clears the stall, a pending
+    /// poll starts (or checks) its deadline.
+    fn watch<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let limit = self.limit;
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the client read nothing for {} s", limit.as_secs_f64()),
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for StallLimit<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for StallLimit<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.watch(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.watch(cx, poll)
     }
 }
 
@@ -287,4 +504,30 @@ async fn json_lines(State(rx): State<watch::Receiver<Arc<Published>>>) -> Respon
         axum::body::Body::from_stream(lines).into_response(),
         "application/x-ndjson",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_is_a_quarter_of_the_soft_descriptor_limit_at_most() {
+        assert_eq!(descriptor_cap(64, Some(1024)), 64);
+        assert_eq!(descriptor_cap(64, Some(128)), 32);
+        assert_eq!(descriptor_cap(64, None), 64, "no limit");
+        assert_eq!(descriptor_cap(64, Some(2)), 1, "one connection at least");
+        assert_eq!(descriptor_cap(0, Some(1024)), 1);
+    }
+
+    #[test]
+    fn the_refusal_is_one_whole_response() {
+        let r = refusal(7);
+        let (head, body) = r.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 503 "), "{head}");
+        assert!(
+            head.contains(&format!("content-length: {}", body.len())),
+            "{head}"
+        );
+        assert!(body.contains("at most 7 connections"), "{body}");
+    }
 }

@@ -183,7 +183,10 @@ pub(crate) struct Labels {
 
 impl Labels {
     fn id(&mut self, value: &str) -> u32 {
-        if let Some(&i) = self.index.get(value) {
+        // Values that differ only in characters no reader can show are one series: the
+        // index holds what is shown, so two never print the same.
+        let value = metrics::printable(value);
+        if let Some(&i) = self.index.get(value.as_ref()) {
             return i;
         }
         if self.index.len() >= MAX_LABEL_VALUES {
@@ -195,12 +198,12 @@ impl Labels {
             self.other = Some(o);
             return o;
         }
-        let key: Arc<str> = Arc::from(value);
+        let key: Arc<str> = Arc::from(value.as_ref());
         let next = self.names.len();
-        let name = match truncate(value, MAX_LABEL_CHARS) {
+        let name = match truncate(&key, MAX_LABEL_CHARS) {
             // Two long names may share a prefix: the suffix keeps their series apart (and,
             // longer than any kept whole name, never equals one).
-            cut if cut.len() < value.len() => Arc::from(format!("{cut}…#{next}")),
+            cut if cut.len() < key.len() => Arc::from(format!("{cut}…#{next}")),
             _ => key.clone(),
         };
         let i = self.push(name);
@@ -216,6 +219,19 @@ impl Labels {
     pub(crate) fn name(&self, id: u32) -> &str {
         self.names.get(id as usize).map_or(OTHER, |n| n)
     }
+}
+
+/// `json` with U+0085, U+2028 and U+2029 written as `\u` escapes: JSON allows them raw in
+/// strings, but readers that split lines on them (Python's `str.splitlines`, some log
+/// shippers) would cut an `/events` line or an SSE `data:` line in two. serde_json already
+/// escapes every other control character, and these can only occur inside strings.
+fn line_safe_json(json: String) -> String {
+    if !json.contains(['\u{85}', '\u{2028}', '\u{2029}']) {
+        return json;
+    }
+    json.replace('\u{85}', "\\u0085")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
 }
 
 /// Cuts `s` to at most `max` characters, on a character boundary.
@@ -439,6 +455,7 @@ impl LiveState {
         self.seq += 1;
         // Plain data always serializes; an empty object would only blank the page.
         let json = serde_json::to_string(&snapshot).unwrap_or_else(|_| "{}".to_owned());
+        let json = line_safe_json(json);
         let metrics = metrics::render(self, &snapshot);
         Published {
             snapshot,

@@ -22,7 +22,7 @@ const PASSWORD: &str = "pw-Ju7Ik9Ol3Pa5Sd2F";
 const TOKEN_VAR: &str = "PERF_HOSTILE_BOT_TOKEN";
 
 /// Serves `app` on a loopback port from a thread of its own (the test process outlives it).
-fn spawn_server(app: Router) -> SocketAddr {
+pub(crate) fn spawn_server(app: Router) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -77,7 +77,7 @@ fn orchestrator(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn small_config(dir: &Path, target: Value, query_count: usize) -> PathBuf {
+pub(crate) fn small_config(dir: &Path, target: Value, query_count: usize) -> PathBuf {
     let config = json!({
         "database_path": "data/messages.db",
         "output_dir": "reports",
@@ -98,7 +98,7 @@ fn small_config(dir: &Path, target: Value, query_count: usize) -> PathBuf {
 }
 
 /// Every file under `dir`, recursively.
-fn files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

@@ -232,3 +232,78 @@ async fn events_stream_json_lines_and_the_sse_stream_sends_the_same_snapshots() 
     assert_eq!(v["done"], 1);
     live.shutdown().await;
 }
+
+/// Characters the text format has no escape for, and line separators other readers split
+/// on (issue #28, item 8).
+const BREAKERS: [char; 7] = [
+    '\r', '\0', '\u{1b}', '\u{85}', '\u{2028}', '\u{2029}', '\u{b}',
+];
+
+#[tokio::test]
+async fn control_characters_and_line_separators_reach_no_output_raw() {
+    let (live, tx) = LiveServer::bind("127.0.0.1:0".parse().unwrap(), fast())
+        .await
+        .unwrap();
+    tx.send(perf_suite::SuiteEvent::RunStarted {
+        run_id: "run\r\u{1b}[2J".to_owned(),
+    })
+    .unwrap();
+    let agents: Vec<String> = BREAKERS.iter().map(|c| format!("ag{c}ent")).collect();
+    for agent in &agents {
+        tx.send(sample(Some(agent), Outcome::Ok, 20)).unwrap();
+    }
+    until_done(&live, agents.len() as u64).await;
+
+    let (status, _, text) = get(live.local_addr(), "/metrics").await;
+    assert_eq!(status, 200);
+    for c in BREAKERS {
+        assert!(!text.contains(c), "{c:?} raw in /metrics");
+    }
+    let lines = parse_metrics(&text);
+    // Agents that differ only in a replaced character are one series, never duplicates.
+    let mut series: Vec<_> = lines.iter().map(|l| (&l.name, &l.labels)).collect();
+    let all = series.len();
+    series.sort();
+    series.dedup();
+    assert_eq!(series.len(), all, "duplicate series");
+    let counted: Vec<_> = lines
+        .iter()
+        .filter(|l| l.name == "chatbot_perf_queries_total")
+        .collect();
+    assert_eq!(counted.len(), 1, "{counted:?}");
+    assert_eq!(counted[0].label("agent"), Some("ag\u{FFFD}ent"));
+    assert_eq!(counted[0].value, agents.len() as f64);
+
+    // The JSON lines and the SSE stream: no raw separator either, and whole JSON.
+    for (path, prefix) in [("/events", ""), ("/stream", "data: ")] {
+        let uri: hyper::Uri = format!("http://{}{path}", live.local_addr())
+            .parse()
+            .unwrap();
+        let mut body = client().get(uri).await.unwrap().into_body();
+        let mut bytes = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !bytes.windows(2).any(|w| w == b"}\n") {
+                let frame = body.frame().await.unwrap().unwrap();
+                if let Some(d) = frame.data_ref() {
+                    bytes.extend_from_slice(d);
+                }
+            }
+        })
+        .await
+        .unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        for c in BREAKERS {
+            assert!(!text.contains(c), "{c:?} raw in {path}");
+        }
+        let line = text
+            .split('\n')
+            .find_map(|l| l.strip_prefix(prefix).filter(|l| l.starts_with('{')))
+            .unwrap_or_else(|| panic!("a snapshot line in {path}: {text:?}"));
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            v["run_id"], "run\r\u{1b}[2J",
+            "{path} keeps the value, escaped"
+        );
+    }
+    live.shutdown().await;
+}

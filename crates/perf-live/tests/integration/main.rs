@@ -4,5 +4,6 @@
 mod aggregator;
 mod docs;
 mod http;
+mod limits;
 mod pipeline;
 mod support;
