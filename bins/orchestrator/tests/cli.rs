@@ -293,8 +293,14 @@ fn a_second_ctrl_c_still_writes_the_report() {
             "synthetic_testing": {"enabled": false}}"#,
     )
     .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let live = format!("127.0.0.1:{port}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
-        .args(["--config", "slow.json", "--quiet"])
+        .args(["--config", "slow.json", "--quiet", "--live", &live])
         .current_dir(dir.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -308,18 +314,28 @@ fn a_second_ctrl_c_still_writes_the_report() {
         assert!(status.success());
     };
     let reports = dir.path().join("reports");
+    // The run's queries have begun once the live view counts a finished one (before, the
+    // bot answers the first-query check, and Ctrl-C then means "nothing ran").
+    let finished_one = || {
+        use std::io::{Read as _, Write as _};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+        let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+        let mut body = String::new();
+        let _ = s.read_to_string(&mut body);
+        body.contains("chatbot_perf_queries_total{")
+    };
     let mut started = false;
     for _ in 0..1200 {
-        if std::fs::read_dir(&reports)
-            .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.path().is_dir())))
-        {
+        if finished_one() {
             started = true;
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    assert!(started, "the run never reached phase 4");
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(started, "the run never finished a query");
     let pid = child.id();
     sigint(pid);
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();

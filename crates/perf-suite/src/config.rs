@@ -570,6 +570,24 @@ impl Config {
         }
     }
 
+    /// Checks that every scenario path (`--scenarios`, `synthetic_testing.scenario_paths`)
+    /// exists, relative to the working directory as the run reads them: checked before a
+    /// run or a capacity search starts, so a typo is never ignored in silence.
+    pub fn check_scenario_paths(&self) -> Result<(), perf_core::ConfigError> {
+        for (i, p) in self.synthetic_testing.scenario_paths.iter().enumerate() {
+            if !p.exists() {
+                return Err(perf_core::ConfigError::new(
+                    format!("synthetic_testing.scenario_paths[{i}]"),
+                    format!(
+                        "{} does not exist (given by --scenarios or the config; relative paths are read from the working directory): give a scenario file or a directory of them",
+                        p.display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks values that parse but make no sense; the error names the key.
     pub fn validate(&self) -> Result<(), perf_core::ConfigError> {
         use perf_core::ConfigError as E;
@@ -664,17 +682,7 @@ impl Config {
                 ));
             }
         }
-        for (i, p) in self.synthetic_testing.scenario_paths.iter().enumerate() {
-            if !p.exists() {
-                return Err(E::new(
-                    format!("synthetic_testing.scenario_paths[{i}]"),
-                    format!(
-                        "{} does not exist (given by --scenarios or the config): give a scenario file or a directory of them",
-                        p.display()
-                    ),
-                ));
-            }
-        }
+
         positive(
             "resource_limits.max_memory_mb",
             self.resource_limits.max_memory_mb,

@@ -504,6 +504,7 @@ fn pass_or_fail(passed: bool) -> PhaseStatus {
 /// missing baseline under `missing_baseline: strict`, the reports directory (writable) and
 /// an existing history database (opened). Leaves nothing behind on failure.
 pub async fn preflight(config: &Config) -> Result<(), SuiteError> {
+    config.check_scenario_paths()?;
     let pb = &config.performance_baselines;
     if pb.enabled {
         let store = perf_baseline::BaselineStore::new(&pb.baselines_dir);

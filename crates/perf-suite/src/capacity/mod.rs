@@ -170,6 +170,7 @@ pub async fn run_capacity(
     cancel: CancellationToken,
 ) -> Result<CapacityOutcome, SuiteError> {
     config.validate()?;
+    config.check_scenario_paths()?;
     request.validate()?;
     let slos = request.effective_slos(&config.slos);
     slos.validate("slos.")?;

@@ -181,11 +181,21 @@ async fn an_interrupted_run_never_becomes_the_baseline() {
     config.grace_period = 0.0;
     let cancel = CancellationToken::new();
     let stopper = cancel.clone();
+    // Cancelled once the run's queries have started: before them (during the first-query
+    // check) a cancellation means "nothing ran" and there is no partial result.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        stopper.cancel();
+        while let Some(e) = rx.recv().await {
+            if matches!(
+                e,
+                perf_suite::SuiteEvent::Runner(perf_runner::RunEvent::Started { .. })
+            ) {
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                stopper.cancel();
+            }
+        }
     });
-    let outcome = run_suite(&config, None, cancel).await.unwrap();
+    let outcome = run_suite(&config, Some(tx), cancel).await.unwrap();
     assert!(outcome.result.interrupted);
     assert!(
         outcome.reports.json.is_file(),
