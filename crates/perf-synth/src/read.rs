@@ -31,32 +31,28 @@ pub fn read_text_limited(path: &Path, limit: u64) -> std::io::Result<String> {
             format!("{} is {what}; give a JSON file", path.display()),
         ));
     }
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::new(e.kind(), format!("cannot read {}: {e}", path.display())))?;
-    // Refused by its size before reading a byte (a 1 GB sparse file is not read).
-    if file.metadata().is_ok_and(|m| m.len() > limit) {
-        return Err(Error::new(
+    let too_large = || {
+        Error::new(
             ErrorKind::InvalidData,
             format!(
                 "{} is larger than the {limit} bytes ({} MiB) allowed",
                 path.display(),
                 limit / (1024 * 1024)
             ),
-        ));
+        )
+    };
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::new(e.kind(), format!("cannot read {}: {e}", path.display())))?;
+    // Refused by its size before reading a byte (a 1 GB sparse file is not read).
+    if file.metadata().is_ok_and(|m| m.len() > limit) {
+        return Err(too_large());
     }
     let mut bytes = Vec::new();
     file.take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| Error::new(e.kind(), format!("cannot read {}: {e}", path.display())))?;
     if bytes.len() as u64 > limit {
-        return Err(Error::new(
-            ErrorKind::InvalidData,
-            format!(
-                "{} is larger than the {limit} bytes ({} MiB) allowed",
-                path.display(),
-                limit / (1024 * 1024)
-            ),
-        ));
+        return Err(too_large());
     }
     String::from_utf8(bytes).map_err(|e| {
         Error::new(
