@@ -472,3 +472,74 @@ fn ctrl_c_during_the_first_query_check_exits_130() {
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Issue #28, items 5 and 8: a history location that is not a URL or a path, a shared
+/// history nobody answers for and a foreign database are each exit 2 before any load is
+/// sent (no database generated, no run directory), and no password reaches the terminal
+/// or the working directory.
+#[test]
+fn bad_history_locations_exit_2_before_any_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let kv = "host=127.0.0.1 password=s3cret-kv-pw dbname=perf";
+    let out = orchestrator(dir.path(), &["--quiet", "--history-url", kv]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--history-url") && err.contains("key-value"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret") && !String::from_utf8_lossy(&out.stdout).contains("s3cret"));
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+    assert!(left.is_empty(), "files left: {left:?}");
+
+    // Nothing listens on a port that was free a moment ago.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://perf-user@127.0.0.1:{port}/perf?sslmode=disable");
+    let out = orchestrator(dir.path(), &["--quiet", "--history-url", &url]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("postgres://[redacted]@127.0.0.1:{port}/perf")),
+        "{err}"
+    );
+    assert!(
+        err.contains("cannot connect") && err.contains("record_history"),
+        "{err}"
+    );
+    assert!(!err.contains("perf-user"), "{err}");
+    assert!(!dir.path().join("data").exists(), "phase 1 ran");
+    assert!(
+        !dir.path().join("reports").exists(),
+        "a run directory was made"
+    );
+
+    // Someone else's SQLite database.
+    let app = dir.path().join("app.db");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}?mode=rwc", app.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    });
+    let out = orchestrator(dir.path(), &["--quiet", "--history-url", "app.db"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("app.db") && err.contains("`orders`"), "{err}");
+    assert!(!dir.path().join("data").exists(), "phase 1 ran");
+    assert!(
+        !dir.path().join("reports").exists(),
+        "a run directory was made"
+    );
+}

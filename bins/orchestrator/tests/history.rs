@@ -66,7 +66,7 @@ fn an_unreachable_history_server_exits_2_naming_the_host() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let t = text(&out);
     assert!(
-        t.contains(&format!("postgres://***@127.0.0.1:{port}/perf")),
+        t.contains(&format!("postgres://[redacted]@127.0.0.1:{port}/perf")),
         "{t}"
     );
     assert!(t.contains("check that the server runs"), "{t}");
@@ -116,7 +116,7 @@ fn a_libpq_string_or_a_secret_parameter_is_refused_without_being_shown() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(
-        t.contains("sslpassword=***") && t.contains("PGPASSWORD"),
+        t.contains("sslpassword=[redacted]") && t.contains("PGPASSWORD"),
         "{t}"
     );
     assert!(!t.contains(PW), "{t}");
@@ -230,7 +230,10 @@ mod postgres {
             )
             .unwrap();
             let shown = report["history"].as_str().unwrap().to_owned();
-            assert!(shown.starts_with("postgres://***@127.0.0.1:"), "{shown}");
+            assert!(
+                shown.starts_with("postgres://[redacted]@127.0.0.1:"),
+                "{shown}"
+            );
             assert!(
                 !report.to_string().contains("run history not updated"),
                 "{report}"
@@ -246,7 +249,10 @@ mod postgres {
         for id in &ids {
             assert!(t.contains(id.as_str()), "run {id} listed: {t}");
         }
-        assert!(t.contains("run history: postgres://***@127.0.0.1:"), "{t}");
+        assert!(
+            t.contains("run history: postgres://[redacted]@127.0.0.1:"),
+            "{t}"
+        );
         assert!(t.contains("Trends over the last 20 runs"), "{t}");
         assert!(t.contains("latency_median   2 runs"), "{t}");
         assert!(!t.contains(&password), "{t}");

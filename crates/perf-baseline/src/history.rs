@@ -26,6 +26,13 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
     include_str!("../migrations/postgres/0001_runs.sql"),
 )];
 
+/// The tables the migrations create (with `schema_migrations`): a database holding any
+/// other table is not a history of ours and is refused rather than written into.
+const OWN_TABLES: [&str; 3] = ["schema_migrations", "runs", "run_metrics"];
+
+/// Foreign table names quoted in the refusal, at most.
+const FOREIGN_SHOWN: usize = 10;
+
 /// How long opening a PostgreSQL history waits for the server to answer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -237,6 +244,41 @@ impl History {
                         .execute(&mut *tx)
                         .await
                         .map_err(at("locking the schema"))?;
+                }
+                // Before anything is created: a database with tables of someone else's
+                // gets none of ours (issue #28: a foreign file gained our tables).
+                let tables: Vec<String> = sqlx::query_scalar(if pg {
+                    "SELECT table_name::text FROM information_schema.tables \
+                     WHERE table_schema = current_schema() ORDER BY 1"
+                } else {
+                    "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') \
+                     AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY 1"
+                })
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(at("listing the tables"))?;
+                let foreign: Vec<&String> = tables
+                    .iter()
+                    .filter(|t| !OWN_TABLES.contains(&t.as_str()))
+                    .collect();
+                if !foreign.is_empty() {
+                    let mut names: Vec<String> = foreign
+                        .iter()
+                        .take(FOREIGN_SHOWN)
+                        .map(|t| format!("`{}`", t.escape_debug()))
+                        .collect();
+                    if foreign.len() > FOREIGN_SHOWN {
+                        names.push(format!("{} more", foreign.len() - FOREIGN_SHOWN));
+                    }
+                    let instead = if pg {
+                        "give the history a database of its own, or a schema of its own (?options[search_path]=perf)"
+                    } else {
+                        "give the history a file of its own (history_path, history_url or --history-url)"
+                    };
+                    return Err(Step::Refused(format!(
+                        "not a run history of this harness: it holds tables it did not create ({}), and none are added; {instead}",
+                        names.join(", ")
+                    )));
                 }
                 sqlx::Executor::execute(
                     &mut *tx,
@@ -686,7 +728,9 @@ fn scrub(message: &str, url: &crate::PostgresUrl) -> String {
     url.passwords()
         .iter()
         .filter(|pw| !pw.is_empty())
-        .fold(message.to_owned(), |m, pw| m.replace(pw.as_str(), "***"))
+        .fold(message.to_owned(), |m, pw| {
+            m.replace(pw.as_str(), perf_core::REDACTED)
+        })
 }
 
 fn history_error(location: &HistoryLocation, action: &str, e: sqlx::Error) -> BaselineError {

@@ -8,9 +8,10 @@ use crate::BaselineError;
 
 /// Where a [`crate::History`] is stored.
 ///
-/// `Display` and `Debug` never show a password or a user name: a PostgreSQL URL is shown
-/// as `postgres://***@host:port/database`, so a location can go into any message, log or
-/// report.
+/// `Display` and `Debug` never show a password, a user name or a credential-like query
+/// parameter: a PostgreSQL URL is shown as `postgres://[redacted]@host:port/database`
+/// (`?sslpassword=[redacted]`, `?user=[redacted]`), so a location can go into any message,
+/// log or report.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HistoryLocation {
@@ -27,18 +28,13 @@ pub struct PostgresUrl {
     url: url::Url,
 }
 
-/// Whether a PostgreSQL URL's query parameter `name` holds a secret: `password`,
-/// `sslpassword`, and any name containing `pass`, `secret`, `token` or `key`
-/// (`sslkey` names a file, and is hidden all the same: a path can say whose key it is).
-fn is_secret_param(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    ["pass", "secret", "token", "key"]
-        .iter()
-        .any(|w| lower.contains(w))
-}
+/// Query parameters that name a credential file rather than hold a secret: allowed in a
+/// configuration or on a command line, never shown.
+const CREDENTIAL_FILE_PARAMS: [&str; 3] = ["passfile", "sslkey", "sslcert"];
 
-/// The keywords of a libpq key-value connection string (`host=... dbname=...`).
-const LIBPQ_KEYWORDS: &[&str] = &[
+/// The connection keywords of libpq (`host=db dbname=perf password=...`): a value made of
+/// them is a key-value connection string, not a path.
+const LIBPQ_KEYWORDS: [&str; 30] = [
     "host",
     "hostaddr",
     "port",
@@ -46,26 +42,68 @@ const LIBPQ_KEYWORDS: &[&str] = &[
     "user",
     "password",
     "passfile",
+    "require_auth",
+    "channel_binding",
+    "connect_timeout",
+    "client_encoding",
+    "options",
+    "application_name",
+    "fallback_application_name",
+    "keepalives",
     "sslmode",
-    "sslpassword",
+    "sslnegotiation",
+    "sslcompression",
     "sslcert",
     "sslkey",
+    "sslpassword",
+    "sslcertmode",
     "sslrootcert",
-    "connect_timeout",
-    "application_name",
-    "options",
+    "sslcrl",
+    "requiressl",
+    "gssencmode",
+    "krbsrvname",
     "service",
     "target_session_attrs",
+    "load_balance_hosts",
 ];
 
-/// Whether `value` reads as a libpq key-value string: its first word is `KEYWORD=` for a
-/// libpq keyword. (A file name such as `host=x.db` is one too: say `sqlite://host=x.db`.)
-fn looks_like_libpq(value: &str) -> bool {
-    value
-        .split_whitespace()
-        .next()
-        .and_then(|w| w.split_once('='))
-        .is_some_and(|(k, _)| LIBPQ_KEYWORDS.contains(&k.trim().to_ascii_lowercase().as_str()))
+/// Whether the query parameter `key` holds a secret by its value (`password`,
+/// `sslpassword`, a token...): refused outside the environment, redacted everywhere.
+fn is_secret_param(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    perf_core::is_secret_name(&k) && !CREDENTIAL_FILE_PARAMS.contains(&k.as_str())
+}
+
+/// Whether the query parameter `key` is shown as [`perf_core::REDACTED`]: the secrets, the
+/// user name and the credential files.
+fn is_hidden_param(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    is_secret_param(&k) || k == "user" || CREDENTIAL_FILE_PARAMS.contains(&k.as_str())
+}
+
+/// Whether `value` reads as a libpq key-value connection string: a word that is a libpq
+/// keyword followed by `=` (spaces around it allowed, as libpq allows them).
+fn is_keyword_value(value: &str) -> bool {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    words.iter().enumerate().any(|(i, w)| {
+        let (name, has_eq) = match w.split_once('=') {
+            Some((name, _)) => (name, true),
+            None => (*w, words.get(i + 1).is_some_and(|n| n.starts_with('='))),
+        };
+        has_eq && LIBPQ_KEYWORDS.contains(&name)
+    })
+}
+
+/// The URL scheme `value` starts with (`postgres` of `postgres:/db`), if any: two or more
+/// characters, so a Windows drive (`C:\h.db`) is a path.
+fn scheme_of(value: &str) -> Option<&str> {
+    let (scheme, _) = value.split_once(':')?;
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    (scheme.len() >= 2
+        && first.is_ascii_alphabetic()
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+    .then_some(scheme)
 }
 
 impl HistoryLocation {
@@ -82,7 +120,8 @@ impl HistoryLocation {
                 return Err(BaselineError::config(
                     key,
                     format!(
-                        "{url} carries a password, which must not be written in a configuration or on a command line: \
+                        "{url} carries a password (in its user part or a parameter such as `password` or `sslpassword`), \
+                         which must not be written in a configuration or on a command line: \
                          remove it and set PGPASSWORD (or ~/.pgpass), or put the whole URL in an environment variable \
                          and name it with `history_url_env`"
                     ),
@@ -136,28 +175,41 @@ impl HistoryLocation {
             }
             return Ok(HistoryLocation::Sqlite(PathBuf::from(path)));
         }
-        if looks_like_libpq(value) {
-            // It may hold a password: name the problem, never echo the value.
-            return Err(BaselineError::config(
-                key,
-                "is a libpq key-value string (`host=... dbname=...`), not a URL or a file path: \
-                 write it as postgres://user@host:5432/database (the password in PGPASSWORD, \
-                 ~/.pgpass, or the whole URL in the variable `history_url_env` names); \
-                 for an SQLite file whose name starts so, write sqlite://PATH",
-            ));
-        }
-        if let Some((scheme, _)) = value.split_once("://") {
-            return Err(BaselineError::config(
-                key,
-                format!(
-                    "`{scheme}://` is not a history this harness can use: give a file path, sqlite://PATH or postgres://host/database"
-                ),
-            ));
-        }
         if value.trim().is_empty() {
             return Err(BaselineError::config(
                 key,
                 "is empty: give a file path, sqlite://PATH or postgres://host/database",
+            ));
+        }
+        // What is neither a URL nor a path must not become an SQLite file named after it
+        // (a connection string would leave its password in the file name and every report).
+        // The value is never echoed: it may hold a password.
+        if is_keyword_value(value) {
+            return Err(BaselineError::config(
+                key,
+                "is a libpq key-value connection string (host=... dbname=...), which this harness does not read \
+                 (the value is not shown: it may hold a password): write it as a URL, postgres://user@host:5432/database, \
+                 with the password in PGPASSWORD or ~/.pgpass, or the whole URL in the variable `history_url_env` names",
+            ));
+        }
+        if let Some(scheme) = scheme_of(value) {
+            let scheme = scheme.to_ascii_lowercase();
+            let hint = if scheme == "postgres" || scheme == "postgresql" {
+                format!("a PostgreSQL URL starts with `{scheme}://`")
+            } else {
+                format!("`{scheme}:` is not a history this harness can use")
+            };
+            return Err(BaselineError::config(
+                key,
+                format!(
+                    "{hint}: give a file path (./NAME for a file whose name has a colon), sqlite://PATH or postgres://host/database"
+                ),
+            ));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(BaselineError::config(
+                key,
+                "holds a control character (a line break, a tab...): give a file path, sqlite://PATH or postgres://host/database",
             ));
         }
         Ok(HistoryLocation::Sqlite(PathBuf::from(value)))
@@ -179,8 +231,8 @@ impl HistoryLocation {
 }
 
 impl PostgresUrl {
-    /// Whether the URL carries a password (in its user part or as a secret parameter such
-    /// as `password` or `sslpassword`).
+    /// Whether the URL carries a password: in its user part, or as a parameter that holds a
+    /// secret (`password`, `sslpassword`, a token...; [`perf_core::is_secret_name`]).
     pub fn has_password(&self) -> bool {
         self.url.password().is_some() || self.url.query_pairs().any(|(k, _)| is_secret_param(&k))
     }
@@ -213,7 +265,7 @@ impl PostgresUrl {
         out.extend(
             self.url
                 .query_pairs()
-                .filter(|(k, _)| is_secret_param(k))
+                .filter(|(k, _)| is_hidden_param(k))
                 .map(|(_, v)| v.into_owned()),
         );
         out
@@ -233,25 +285,40 @@ impl fmt::Display for PostgresUrl {
         // with a host, and without a host there is no user part to hide.
         let _ = shown.set_password(None);
         let _ = shown.set_username("");
-        let pairs: Vec<(String, String)> = shown
-            .query_pairs()
-            .map(|(k, v)| {
-                let v = if is_secret_param(&k) {
-                    "***".to_owned()
-                } else {
-                    v.into_owned()
-                };
-                (k.into_owned(), v)
-            })
-            .collect();
-        if pairs.is_empty() {
-            shown.set_query(None);
-        } else {
-            shown.query_pairs_mut().clear().extend_pairs(pairs);
+        // Each parameter as written, its value replaced when hidden; built by hand so the
+        // marker is not percent-encoded.
+        let query = self.url.query().map(|q| {
+            q.split('&')
+                .map(|pair| {
+                    let name = url::form_urlencoded::parse(pair.as_bytes())
+                        .next()
+                        .map(|(k, _)| k.into_owned())
+                        .unwrap_or_default();
+                    match pair.split_once('=') {
+                        Some((k, _)) if is_hidden_param(&name) => {
+                            format!("{k}={}", perf_core::REDACTED)
+                        }
+                        _ => pair.to_owned(),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("&")
+        });
+        shown.set_query(None);
+        shown.set_fragment(None);
+        let mut text = shown.to_string();
+        if let Some(q) = query.filter(|q| !q.is_empty()) {
+            text.push('?');
+            text.push_str(&q);
         }
-        let text = shown.to_string();
         match (had_user, text.find("://")) {
-            (true, Some(i)) => write!(f, "{}***@{}", &text[..i + 3], &text[i + 3..]),
+            (true, Some(i)) => write!(
+                f,
+                "{}{}@{}",
+                &text[..i + 3],
+                perf_core::REDACTED,
+                &text[i + 3..]
+            ),
             _ => f.write_str(&text),
         }
     }
@@ -299,7 +366,7 @@ mod tests {
         check("sqlite:h.db", "h.db");
         check(
             "postgres://perf@db.example:5433/perf_history",
-            "postgres://***@db.example:5433/perf_history",
+            "postgres://[redacted]@db.example:5433/perf_history",
         );
         check(
             "postgresql://db.example/perf?sslmode=require",
@@ -358,6 +425,67 @@ mod tests {
         assert!(e.contains(var) && e.contains("not set"), "{e}");
     }
 
+    /// Issue #28, item 5: a libpq key-value string was taken for an SQLite file name.
+    #[test]
+    fn a_libpq_key_value_string_is_refused_without_being_echoed() {
+        for value in [
+            "host=db.example password=s3cret-pw dbname=perf",
+            "dbname=perf",
+            "  host = db.example user=perf",
+            "port=5432 sslmode=require",
+        ] {
+            for key in ["--history-url", "history_url"] {
+                let e = HistoryLocation::parse(value, key).unwrap_err().to_string();
+                assert!(e.contains(key) && e.contains("key-value"), "{value}: {e}");
+                assert!(e.contains("postgres://"), "{e}");
+                assert!(!e.contains("s3cret") && !e.contains("db.example"), "{e}");
+            }
+        }
+        let var = "PERF_BASELINE_LOCATION_TEST_KV";
+        std::env::set_var(var, "host=db.example password=s3cret-pw dbname=perf");
+        let e = HistoryLocation::from_env(var).unwrap_err().to_string();
+        std::env::remove_var(var);
+        assert!(e.contains(var) && !e.contains("s3cret"), "{e}");
+    }
+
+    /// Issue #28, item 5: `?sslpassword=` was shown, and the user name with it.
+    #[test]
+    fn credential_parameters_are_refused_in_values_and_redacted_from_the_environment() {
+        for param in ["sslpassword", "password", "auth_token", "client_secret"] {
+            let value = format!("postgres://db.example/perf?{param}=s3cret-pw");
+            let e = HistoryLocation::parse(&value, "--history-url")
+                .unwrap_err()
+                .to_string();
+            assert!(!e.contains("s3cret") && e.contains("PGPASSWORD"), "{e}");
+        }
+        let var = "PERF_BASELINE_LOCATION_TEST_PARAMS";
+        std::env::set_var(
+            var,
+            "postgresql://perf:s3cret-pw@db.example/perf?sslmode=require&sslpassword=s3cret-ssl\
+             &user=perf-user&passfile=/home/ci/.pgpass-perf&sslkey=/keys/perf-client.key&application_name=ci",
+        );
+        let l = HistoryLocation::from_env(var).unwrap();
+        std::env::remove_var(var);
+        let shown = l.to_string();
+        assert_eq!(
+            shown,
+            "postgresql://[redacted]@db.example/perf?sslmode=require&sslpassword=[redacted]\
+             &user=[redacted]&passfile=[redacted]&sslkey=[redacted]&application_name=ci"
+        );
+        let HistoryLocation::Postgres(u) = &l else {
+            panic!("{l:?}")
+        };
+        assert!(u.passwords().iter().any(|p| p == "s3cret-ssl"));
+        // Credential files are paths, not secrets: allowed in a value, still not shown.
+        let l = HistoryLocation::parse(
+            "postgres://db.example/perf?sslkey=/keys/perf-client.key&passfile=/p/.pgpass",
+            "history_url",
+        )
+        .unwrap();
+        assert!(!l.to_string().contains("perf-client"), "{l}");
+        assert!(!l.to_string().contains(".pgpass"), "{l}");
+    }
+
     #[test]
     fn unusable_values_name_the_key() {
         for value in ["mysql://db/x", "", "sqlite://"] {
@@ -365,6 +493,25 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(e.contains("history_url"), "{value}: {e}");
+        }
+        // A URL scheme without `//`, and a control character, are neither URL nor path.
+        for value in [
+            "postgres:db.example/perf",
+            "postgresql:/perf",
+            "mysql:x",
+            "h\nistory.db",
+        ] {
+            let e = HistoryLocation::parse(value, "--history-url")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("--history-url"), "{value}: {e}");
+        }
+        // A Windows drive and names with `=` but no libpq keyword are paths.
+        for value in ["C:\\perf\\h.db", "runs=1.db", "a b.db"] {
+            assert!(HistoryLocation::parse(value, "k")
+                .unwrap()
+                .sqlite_path()
+                .is_some());
         }
         let e = HistoryLocation::parse("postgres://perf:pw@[bad/x", "history_url")
             .unwrap_err()

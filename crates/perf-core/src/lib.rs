@@ -103,8 +103,8 @@ pub use histogram::{
 pub use load::{Arrival, ClosedLoop, LoadProfile, OpenLoop, Stage};
 pub use query::{agents, Query};
 pub use redact::{
-    bounded, cut, Redactor, MAX_AGENT_CHARS, MAX_ERROR_CHARS, MAX_EXCERPT_CHARS, MAX_TRACKED_NAMES,
-    MIN_SECRET_CHARS, OTHER, REDACTED,
+    bounded, cut, is_secret_name, Redactor, MAX_AGENT_CHARS, MAX_ERROR_CHARS, MAX_EXCERPT_CHARS,
+    MAX_TRACKED_NAMES, MIN_SECRET_CHARS, OTHER, REDACTED,
 };
 pub use resource::{ResourcePeaks, ResourceSample};
 pub use rng::SplitMix64;

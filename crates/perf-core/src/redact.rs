@@ -13,6 +13,30 @@ use std::sync::Arc;
 /// The text every secret is replaced with.
 pub const REDACTED: &str = "[redacted]";
 
+/// Words that make a header or environment variable name secret (matched anywhere in the
+/// lower-cased name): `authorization`, `x-api-key`, `cookie`, `x-auth-token`,
+/// `OPENAI_API_KEY`, `DB_PASSWORD`, `SESSION_ID`...
+const SECRET_NAME_WORDS: &[&str] = &[
+    "auth",
+    "cookie",
+    "token",
+    "secret",
+    "key",
+    "passw",
+    "session",
+    "credential",
+    "signature",
+];
+
+/// Whether a header or environment variable called `name` holds a secret by its name alone
+/// (any of `auth`, `cookie`, `token`, `secret`, `key`, `passw`, `session`, `credential`,
+/// `signature` in it, case-insensitively). HTTP targets add the headers listed in
+/// `secret_headers`; the history location redacts query parameters by it too.
+pub fn is_secret_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SECRET_NAME_WORDS.iter().any(|w| lower.contains(w))
+}
+
 /// Secrets shorter than this many characters are not searched for in bot text (a query
 /// value `1` would otherwise blank every digit of every answer); they are still hidden in
 /// target descriptions.

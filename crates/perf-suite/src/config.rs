@@ -1195,7 +1195,7 @@ mod tests {
         assert!(c.shared_history());
         assert_eq!(
             c.history_location().unwrap().to_string(),
-            "postgres://***@db.example/perf"
+            "postgres://[redacted]@db.example/perf"
         );
         let c = parse(r#"{"history_url": "sqlite://shared/h.db"}"#).unwrap();
         assert_eq!(
@@ -1223,7 +1223,7 @@ mod tests {
         std::env::set_var(var, "postgres://perf:hunter2@db.example/perf");
         let shown = c.history_location().unwrap().to_string();
         std::env::remove_var(var);
-        assert_eq!(shown, "postgres://***@db.example/perf");
+        assert_eq!(shown, "postgres://[redacted]@db.example/perf");
 
         // The flag replaces the file's setting and is checked under its own name.
         let mut c = parse(&format!(r#"{{"history_url_env": "{var}"}}"#)).unwrap();

@@ -51,6 +51,13 @@ pub enum SuiteError {
         /// What failed.
         message: String,
     },
+    /// The shared history (`history_url`, `history_url_env`, `--history-url`) cannot be
+    /// opened: found before the first query.
+    #[error("{message}; check `history_url`, `history_url_env` or --history-url, or set `record_history` to false")]
+    SharedHistory {
+        /// What failed, naming the location without credentials.
+        message: String,
+    },
     /// A report could not be written.
     #[error(transparent)]
     Report(#[from] perf_report::ReportError),

@@ -122,8 +122,8 @@ fn shown_config(config: &Config) -> serde_json::Value {
     ) {
         obj.insert("target".to_owned(), target);
     }
-    // The history URL as every message shows it: no user name, no password, no secret
-    // parameter (`history_url` itself never holds a password; see HistoryLocation::parse).
+    // The location as every other output shows it: no user name, password or credential
+    // parameter (a value that does not parse is never stored, so the fallback is moot).
     if let (Some(obj), Some(url)) = (value.as_object_mut(), &config.history_url) {
         let shown = perf_baseline::HistoryLocation::parse(url, "history_url")
             .map_or_else(|_| perf_core::REDACTED.to_owned(), |l| l.redacted());
@@ -502,7 +502,8 @@ fn pass_or_fail(passed: bool) -> PhaseStatus {
 /// Checks everything that can be checked before the first query, so a run never works for
 /// minutes and then fails on a file: the baseline name, the baseline file (parsed), a
 /// missing baseline under `missing_baseline: strict`, the reports directory (writable) and
-/// an existing history database (opened). Leaves nothing behind on failure.
+/// the history the run records into (an existing SQLite file or the shared database,
+/// opened and migrated). Leaves nothing behind on failure.
 pub async fn preflight(config: &Config) -> Result<(), SuiteError> {
     config.check_scenario_paths()?;
     let pb = &config.performance_baselines;
@@ -525,26 +526,31 @@ pub async fn preflight(config: &Config) -> Result<(), SuiteError> {
         }
     }
     check_writable_dir(&config.output_dir, "output_dir")?;
-    // A history location that cannot be used is found before the first query, not when
-    // the run is recorded after it: one that does not parse, or a PostgreSQL server that
-    // cannot be reached or logged into.
-    if config.record_history && config.shared_history() {
+    // The history the run will record into, where it will record (a shard does not):
+    // opened (and migrated) now, so a bad location or an unreachable server is found
+    // before any load is sent. A missing SQLite file is left to be created by the run.
+    if config.record_history && config.shard.is_whole() {
         let location = config.history_location()?;
-        if matches!(location, perf_baseline::HistoryLocation::Postgres(_)) {
-            perf_baseline::History::connect(&location)
-                .await?
-                .close()
-                .await;
+        match &location {
+            perf_baseline::HistoryLocation::Sqlite(path) if !path.exists() => {}
+            perf_baseline::HistoryLocation::Sqlite(path) => {
+                let history = perf_baseline::History::connect(&location)
+                    .await
+                    .map_err(|e| SuiteError::History {
+                        path: path.clone(),
+                        message: e.to_string(),
+                    })?;
+                history.close().await;
+            }
+            _ => {
+                let history = perf_baseline::History::connect(&location)
+                    .await
+                    .map_err(|e| SuiteError::SharedHistory {
+                        message: e.to_string(),
+                    })?;
+                history.close().await;
+            }
         }
-    }
-    if config.record_history && config.history_path.exists() {
-        let history = perf_baseline::History::open(&config.history_path)
-            .await
-            .map_err(|e| SuiteError::History {
-                path: config.history_path.clone(),
-                message: e.to_string(),
-            })?;
-        history.close().await;
     }
     Ok(())
 }
@@ -867,24 +873,28 @@ pub(crate) async fn record_history(
 }
 
 #[cfg(test)]
-mod tests {
+mod shown_tests {
     use super::*;
 
-    /// Issue #28, item 5: the stored configuration shows the history URL as every message
-    /// does, without the user name docs/distributed.md promises is never shown.
+    /// Issue #28, item 5: report.json's `config.history_url` kept the user name.
     #[test]
-    fn the_stored_config_shows_the_history_url_without_its_user() {
-        let mut c = Config::default();
-        c.set_history_url_flag(
-            "postgres://perf_admin@db.example:5432/perf_history?sslmode=require",
-        )
-        .unwrap();
-        let shown = shown_config(&c);
-        let url = shown["history_url"].as_str().unwrap_or_default();
+    fn the_shown_config_has_the_history_url_without_user_or_credentials() {
+        let mut config = Config::default();
+        config
+            .set_history_url_flag(
+                "postgres://perf-user@db.example/perf?passfile=/ci/.pgpass&sslmode=require",
+            )
+            .unwrap();
+        let shown = shown_config(&config);
         assert_eq!(
-            url,
-            "postgres://***@db.example:5432/perf_history?sslmode=require"
+            shown["history_url"],
+            "postgres://[redacted]@db.example/perf?passfile=[redacted]&sslmode=require"
         );
-        assert!(!shown.to_string().contains("perf_admin"), "{shown}");
+        assert!(!shown.to_string().contains("perf-user"), "{shown}");
+        let plain = shown_config(&Config::default());
+        assert!(
+            plain.get("history_url").is_none_or(|v| v.is_null()),
+            "{plain}"
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-pub use perf_core::REDACTED;
+pub use perf_core::{is_secret_name, REDACTED};
 
 /// A credential read from the environment.
 ///
@@ -44,30 +44,6 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(REDACTED)
     }
-}
-
-/// Words that make a header or environment variable name secret (matched anywhere in the
-/// lower-cased name): `authorization`, `x-api-key`, `cookie`, `x-auth-token`,
-/// `OPENAI_API_KEY`, `DB_PASSWORD`, `SESSION_ID`...
-const SECRET_NAME_WORDS: &[&str] = &[
-    "auth",
-    "cookie",
-    "token",
-    "secret",
-    "key",
-    "passw",
-    "session",
-    "credential",
-    "signature",
-];
-
-/// Whether a header or environment variable called `name` holds a secret by its name alone
-/// (any of `auth`, `cookie`, `token`, `secret`, `key`, `passw`, `session`, `credential`,
-/// `signature` in it, case-insensitively). HTTP targets add the headers listed in
-/// `secret_headers`.
-pub fn is_secret_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    SECRET_NAME_WORDS.iter().any(|w| lower.contains(w))
 }
 
 /// The secrets a URL carries: its user name and password and every query value, each as

@@ -119,7 +119,11 @@ pub(crate) fn files(dir: &Path) -> Vec<PathBuf> {
 
 /// Asserts that no secret of the HTTP bot, nor its first 8 characters, is in `bytes`.
 fn assert_clean(what: &str, bytes: &[u8]) {
-    assert_none_of(&[TOKEN, QUERY_KEY, HEADER_KEY, OPT_IN, PASSWORD], what, bytes);
+    assert_none_of(
+        &[TOKEN, QUERY_KEY, HEADER_KEY, OPT_IN, PASSWORD],
+        what,
+        bytes,
+    );
 }
 
 /// Asserts that none of `secrets`, nor their first 8 characters, is in `bytes`.

@@ -397,10 +397,54 @@ async fn an_unreachable_postgres_history_names_the_host_and_what_to_do() {
     let err = History::connect(&location).await.unwrap_err();
     let msg = err.to_string();
     assert!(
-        msg.contains(&format!("postgres://***@127.0.0.1:{port}/history")),
+        msg.contains(&format!("postgres://[redacted]@127.0.0.1:{port}/history")),
         "{msg}"
     );
     assert!(msg.contains("cannot connect to 127.0.0.1"), "{msg}");
     assert!(msg.contains("check that the server runs"), "{msg}");
     assert!(!msg.contains("perf@"), "{msg}");
+}
+
+/// Issue #28, item 8: a foreign SQLite database gained our tables. It is refused, naming
+/// the file and its tables, and left as it was.
+#[tokio::test]
+async fn a_database_with_tables_we_did_not_create_is_refused_and_left_alone() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+
+    let err = History::open(&path).await.unwrap_err().to_string();
+    assert!(err.contains("app.db"), "{err}");
+    assert!(
+        err.contains("`customers`") && err.contains("`invoices`"),
+        "{err}"
+    );
+    assert!(err.contains("a file of its own"), "{err}");
+
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    conn.close().await.unwrap();
+    assert_eq!(tables, ["customers", "invoices"], "nothing of ours added");
+
+    // Our own history opens again, however often.
+    let own = dir.path().join("history.db");
+    History::open(&own).await.unwrap().close().await;
+    let h = History::open(&own).await.unwrap();
+    assert_eq!(h.schema_version().await.unwrap(), 1);
+    h.close().await;
 }

@@ -161,12 +161,15 @@ fn probe_and_control_categories_are_not_classes_of_their_own() {
 fn the_trends_section_names_the_history_they_came_from() {
     let mut r = fixture::run();
     assert!(!render_html(&r).contains("Run history:"));
-    r.history = Some("postgres://***@db.example:5432/perf".into());
+    r.history = Some("postgres://[redacted]@db.example:5432/perf".into());
     let html = render_html(&r);
     assert!(
-        html.contains("Run history: <code>postgres://***@db.example:5432/perf</code>"),
+        html.contains("Run history: <code>postgres://[redacted]@db.example:5432/perf</code>"),
         "the trends section names its history"
     );
     let json = serde_json::to_value(&r).unwrap();
-    assert_eq!(json["history"], "postgres://***@db.example:5432/perf");
+    assert_eq!(
+        json["history"],
+        "postgres://[redacted]@db.example:5432/perf"
+    );
 }
