@@ -125,10 +125,12 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        # 200 clients that ask for the event stream and never read it: the run and the
+        # 48 clients that ask for the event stream and never read it: the run and the
         # other clients must not notice (the server keeps one latest snapshot, no queue).
+        # 48 stays under the live view's cap of 64 connections (docs/live.md), which the
+        # page, /metrics and the browser's own connections need room under.
         stalled = []
-        for _ in range(200):
+        for _ in range(48):
             c = socket.create_connection(("127.0.0.1", 5665), timeout=5)
             c.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
             stalled.append(c)
@@ -144,7 +146,7 @@ def main() -> None:
         assert not trouble, trouble
         for c in stalled:
             c.close()
-        print(f"during the run, with 200 stalled /stream clients: /metrics {int(a)} then "
+        print(f"during the run, with 48 stalled /stream clients: /metrics {int(a)} then "
               f"{int(b)} queries 3 s later; the page in Chromium {pa} then {pb}, no console error")
 
         for _ in range(1200):
