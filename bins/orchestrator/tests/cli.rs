@@ -317,15 +317,9 @@ fn a_second_ctrl_c_still_writes_the_report() {
     // The run's queries have begun once the live view counts a finished one (before, the
     // bot answers the first-query check, and Ctrl-C then means "nothing ran").
     let finished_one = || {
-        use std::io::{Read as _, Write as _};
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-            return false;
-        };
-        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
-        let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
-        let mut body = String::new();
-        let _ = s.read_to_string(&mut body);
-        body.contains("chatbot_perf_queries_total{")
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        String::from_utf8_lossy(&hostile::read_live(port, "/metrics", deadline))
+            .contains("chatbot_perf_queries_total{")
     };
     let mut started = false;
     for _ in 0..1200 {

@@ -351,7 +351,7 @@ fn assert_env_clean(what: &str, bytes: &[u8]) {
 
 /// Reads `path` from the live view on `port` until the server closes the connection (or
 /// `deadline` passes), for the streaming endpoints; retries until the server is up.
-fn read_live(port: u16, path: &str, deadline: std::time::Instant) -> Vec<u8> {
+pub(crate) fn read_live(port: u16, path: &str, deadline: std::time::Instant) -> Vec<u8> {
     use std::io::{Read as _, Write as _};
     loop {
         if std::time::Instant::now() > deadline {
