@@ -131,8 +131,11 @@ fn judge(g: &GroupStats, limits: &CriticalPathLimits) -> (bool, String) {
         match r.accuracy() {
             Some(acc) if acc >= limits.min_routing_accuracy => facts.push(fact),
             Some(_) => failures.push(fact),
-            None => failures
-                .push("routing not checked: no answered query named an expected agent".into()),
+            // No query of the path named an agent (the grounding step found the bot's
+            // agents are not ours, or the user's questions name none): not judged.
+            None => {
+                facts.push("routing not judged: no answered query named an expected agent".into())
+            }
         }
     }
     if failures.is_empty() {

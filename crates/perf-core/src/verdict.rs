@@ -148,6 +148,8 @@ pub enum CheckGroup {
     Gate,
     /// A distributed test's shards: all of them merged.
     Distributed,
+    /// Whether the generated facts and agent names apply to the bot (`grounding`).
+    Grounding,
 }
 
 impl CheckGroup {
@@ -159,6 +161,7 @@ impl CheckGroup {
             CheckGroup::Robustness => "robustness",
             CheckGroup::Gate => "gate",
             CheckGroup::Distributed => "distributed",
+            CheckGroup::Grounding => "grounding",
         }
     }
 }

@@ -67,6 +67,15 @@ pub struct Config {
     /// `docs/capacity.md`.
     #[serde(default, skip_serializing_if = "perf_core::Slos::is_empty")]
     pub slos: perf_core::Slos,
+    /// Whether generated queries' expected facts (the generated server's counts and names)
+    /// are judged: `auto` (default) asks the bot a few of them first and judges them only
+    /// when it answers from the configured database; `on` always; `off` never
+    /// (docs/your-bot.md).
+    pub grounding: crate::Grounding,
+    /// The bot's own agent names for each critical path (`{"server_analysis": ["stats"]}`):
+    /// routing is judged with them. Without a mapping, routing is judged only when the bot
+    /// names agents the way the generated queries expect.
+    pub agents: std::collections::BTreeMap<String, Vec<String>>,
     /// Shards the test is split into, for an engine's index variable that carries no total
     /// (`JOB_COMPLETION_INDEX`); `--shard-total` overrides it (docs/distributed.md).
     pub shards: u32,
@@ -264,6 +273,8 @@ impl Default for Config {
             grace_period: 5.0,
             resource_limits: ResourceLimits::default(),
             slos: perf_core::Slos::default(),
+            grounding: crate::Grounding::Auto,
+            agents: std::collections::BTreeMap::new(),
             shards: 1,
             shard: perf_core::Shard::WHOLE,
             start_at: None,
@@ -352,7 +363,7 @@ impl Default for RefBotSettings {
 
 /// Sections whose keys serde checks itself (they have free-form keys that the defaults do
 /// not show); unknown keys there are still rejected, without a suggestion.
-const SERDE_CHECKED: &[&str] = &["performance_baselines.thresholds", "target"];
+const SERDE_CHECKED: &[&str] = &["performance_baselines.thresholds", "target", "agents"];
 
 /// The longest `query_timeout` accepted, seconds (a day).
 pub const MAX_QUERY_TIMEOUT_S: f64 = 86_400.0;
@@ -600,6 +611,7 @@ impl Config {
         };
         perf_baseline_validate(self)?;
         self.slos.validate("slos.")?;
+        crate::grounding::validate_agents(&self.agents, &self.regression_testing.critical_paths)?;
         for (key, v, max) in [
             ("query_count", self.query_count, MAX_QUERY_COUNT),
             (

@@ -13,6 +13,7 @@ mod edge;
 mod error;
 mod gate;
 mod gate_run;
+mod grounding;
 mod merge;
 mod pipeline;
 mod tester;
@@ -39,6 +40,9 @@ pub use gate::{
 pub use gate_run::{
     append_github_step_summary, cancel_on_signals, decide as gate_decision, run_gate, Budget,
     GateDecision, GateOutcome, GateRequest, MAX_GATE_BUDGET, MIN_GATE_BUDGET,
+};
+pub use grounding::{
+    Grounding, GroundingDecision, AGENT_ROUTING_CHECK, CALIBRATION_QUERIES, GROUNDED_FACTS_CHECK,
 };
 pub use merge::{
     check_figures, find_shard_reports, merge_and_report, merge_gate, merge_run_id, merge_shards,

@@ -276,7 +276,8 @@ async fn run_suite_inner(
 
     // Phase 2: standard queries.
     let t = phases.start(2);
-    let standard = perf_synth::generate_standard_queries(&content, config.query_count, config.seed);
+    let mut standard =
+        perf_synth::generate_standard_queries(&content, config.query_count, config.seed);
     phases.finish(
         2,
         t,
@@ -286,7 +287,7 @@ async fn run_suite_inner(
 
     // Phase 3: synthetic scenarios.
     let synthetic = &config.synthetic_testing;
-    let scenario_plans = if synthetic.enabled {
+    let mut scenario_plans = if synthetic.enabled {
         let t = phases.start(3);
         let mut registry = perf_synth::ScenarioRegistry::with_builtins();
         registry.load_paths(&synthetic.scenario_paths)?;
@@ -323,6 +324,31 @@ async fn run_suite_inner(
             return Err(e);
         }
     };
+    // The bot's own agent names, mapped to the critical paths they serve.
+    let mapped = crate::grounding::MappedAgents::new(target, &config.agents);
+    let target: Arc<dyn BotTarget> = mapped.clone();
+    // Whether the generated facts and agent names apply to this bot (docs/your-bot.md).
+    let grounding = crate::grounding::decide(
+        config.grounding,
+        matches!(config.target, perf_targets::TargetSpec::Refbot),
+        !config.agents.is_empty(),
+        &*target,
+        &standard,
+        Duration::from_secs_f64(config.query_timeout),
+        &cancel,
+    )
+    .await;
+    grounding.apply(
+        standard.iter_mut().chain(
+            scenario_plans
+                .iter_mut()
+                .filter(|p| p.source == "builtin")
+                .flat_map(|p| p.queries.iter_mut()),
+        ),
+    );
+    if let Some(note) = &grounding.note {
+        phases.emit(SuiteEvent::Note(note.clone()));
+    }
     // From here on a query may have run: every error is recorded and the reports are
     // still written.
     let mut problems = Vec::new();
@@ -330,6 +356,11 @@ async fn run_suite_inner(
     result.content = Some(content);
     result.config = shown_config(config);
     result.goodput = Some(perf_core::GoodputTally::new(&config.slos));
+    result.notes.extend(grounding.note.clone());
+    for check in grounding.checks() {
+        phases.emit(SuiteEvent::Check(check.clone()));
+        result.checks.push(check);
+    }
     // A distributed test's shards wait for their shared start instant here.
     result.shard = crate::distributed::wait_for_start(config).await;
     let t = phases.start(4);
@@ -389,6 +420,9 @@ async fn run_suite_inner(
     }
     if let Some(t) = &external {
         result.notes.extend(t.notes());
+    }
+    if !config.agents.is_empty() || grounding.routing_off.is_some() {
+        result.notes.extend(mapped.note());
     }
     let scaled = scenario_plans
         .iter()
