@@ -56,6 +56,10 @@ pub(crate) struct Cli {
     /// Scenario file or directory of scenario files to run too (repeatable).
     #[arg(long = "scenarios", value_name = "PATH", global = true)]
     scenario_paths: Vec<PathBuf>,
+    /// Whether the generated server's facts are judged (overrides `grounding`): `auto`
+    /// asks the bot first and judges them only when it knows them (docs/your-bot.md).
+    #[arg(long, global = true, value_enum, value_name = "MODE")]
+    grounding: Option<GroundingFlag>,
     /// Seconds before a query counts as timed out (overrides `query_timeout`).
     #[arg(long, global = true, value_name = "SECS")]
     query_timeout: Option<f64>,
@@ -103,6 +107,14 @@ pub(crate) struct Cli {
     start_at: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// `--grounding` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum GroundingFlag {
+    Auto,
+    On,
+    Off,
 }
 
 /// `--runtime` values.
@@ -170,6 +182,13 @@ impl Cli {
             .extend(self.scenario_paths.iter().cloned());
         if let Some(t) = self.query_timeout {
             c.query_timeout = t;
+        }
+        if let Some(g) = self.grounding {
+            c.grounding = match g {
+                GroundingFlag::Auto => perf_suite::Grounding::Auto,
+                GroundingFlag::On => perf_suite::Grounding::On,
+                GroundingFlag::Off => perf_suite::Grounding::Off,
+            };
         }
         c.parallel_execution.enabled |= self.parallel;
         c.performance_baselines.enabled |= self.baselines;
@@ -401,6 +420,7 @@ mod tests {
         "--config",
         "--scenarios",
         "--runtime",
+        "--grounding",
         "--live",
     ];
 
