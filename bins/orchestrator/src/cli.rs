@@ -56,6 +56,10 @@ pub(crate) struct Cli {
     /// Scenario file or directory of scenario files to run too (repeatable).
     #[arg(long = "scenarios", value_name = "PATH", global = true)]
     scenario_paths: Vec<PathBuf>,
+    /// Your own questions (`.jsonl`, `.csv` or a `.json` scenario file) in place of the
+    /// generated standard queries (overrides `questions`).
+    #[arg(long, global = true, value_name = "FILE")]
+    questions: Option<PathBuf>,
     /// Seconds before a query counts as timed out (overrides `query_timeout`).
     #[arg(long, global = true, value_name = "SECS")]
     query_timeout: Option<f64>,
@@ -170,6 +174,9 @@ impl Cli {
             .extend(self.scenario_paths.iter().cloned());
         if let Some(t) = self.query_timeout {
             c.query_timeout = t;
+        }
+        if let Some(q) = &self.questions {
+            c.questions = Some(q.clone());
         }
         c.parallel_execution.enabled |= self.parallel;
         c.performance_baselines.enabled |= self.baselines;

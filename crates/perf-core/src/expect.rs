@@ -116,7 +116,12 @@ impl AnswerPattern {
                 // The syntax error is several lines (the pattern, a caret, the reason).
                 other => format!(
                     "not a valid regular expression: {}",
-                    other.to_string().lines().last().unwrap_or("syntax error").trim()
+                    other
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or("syntax error")
+                        .trim()
                 ),
             })?;
         Ok(Self { source, compiled })
@@ -254,7 +259,10 @@ impl Expectation {
                     (Some(found), Some(want)) => {
                         let mut shown = found.to_string();
                         if shown.len() > 200 {
-                            let cut = (0..=200).rev().find(|&i| shown.is_char_boundary(i)).unwrap_or(0);
+                            let cut = (0..=200)
+                                .rev()
+                                .find(|&i| shown.is_char_boundary(i))
+                                .unwrap_or(0);
                             shown.truncate(cut);
                             shown.push('…');
                         }
@@ -341,8 +349,16 @@ mod tests {
             value: v,
         };
         check(json("/status", None), r#"{"status": "ok"}"#, true);
-        check(json("/status", Some("ok".into())), r#"{"status": "ok"}"#, true);
-        check(json("/status", Some("ok".into())), r#"{"status": "no"}"#, false);
+        check(
+            json("/status", Some("ok".into())),
+            r#"{"status": "ok"}"#,
+            true,
+        );
+        check(
+            json("/status", Some("ok".into())),
+            r#"{"status": "no"}"#,
+            false,
+        );
         check(json("/items/1", None), r#"{"items": [1]}"#, false);
         check(json("/items/0", Some(1.into())), r#"{"items": [1]}"#, true);
         check(json("", None), "not json", false);
@@ -352,7 +368,11 @@ mod tests {
         let f = json("/a", Some("x".into()))
             .check(&BotResponse::new(long, "x"))
             .unwrap_err();
-        assert!(f.detail.len() < 400 && f.detail.contains("not \"x\""), "{}", f.detail);
+        assert!(
+            f.detail.len() < 400 && f.detail.contains("not \"x\""),
+            "{}",
+            f.detail
+        );
     }
 
     #[test]

@@ -67,6 +67,11 @@ pub struct Config {
     /// `docs/capacity.md`.
     #[serde(default, skip_serializing_if = "perf_core::Slos::is_empty")]
     pub slos: perf_core::Slos,
+    /// A file of your own questions (`.jsonl`, `.csv` or a `.json` scenario file) that
+    /// replace the generated standard queries; their categories become the critical paths
+    /// unless `regression_testing.critical_paths` is set (`--questions`; docs/limits.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub questions: Option<PathBuf>,
     /// Shards the test is split into, for an engine's index variable that carries no total
     /// (`JOB_COMPLETION_INDEX`); `--shard-total` overrides it (docs/distributed.md).
     pub shards: u32,
@@ -165,6 +170,10 @@ pub struct RegressionTesting {
     pub critical_paths: Vec<String>,
     /// What every critical path must meet.
     pub limits: perf_baseline::CriticalPathLimits,
+    /// Whether the configuration file named `critical_paths` (not a file key): a
+    /// questions file's categories replace only the default paths.
+    #[serde(skip)]
+    pub critical_paths_given: bool,
 }
 
 /// The original suite's `synthetic_testing` section.
@@ -264,6 +273,7 @@ impl Default for Config {
             grace_period: 5.0,
             resource_limits: ResourceLimits::default(),
             slos: perf_core::Slos::default(),
+            questions: None,
             shards: 1,
             shard: perf_core::Shard::WHOLE,
             start_at: None,
@@ -305,6 +315,7 @@ impl Default for RegressionTesting {
                 .map(|s| (*s).to_owned())
                 .collect(),
             limits: perf_baseline::CriticalPathLimits::default(),
+            critical_paths_given: false,
         }
     }
 }
@@ -396,6 +407,7 @@ fn every_key() -> Config {
     c.refbot.wrong_rate = 1.0;
     c.history_url = Some(String::new());
     c.history_url_env = Some(String::new());
+    c.questions = Some(PathBuf::new());
     c.slos = perf_core::Slos {
         latency_p95_ms: Some(1.0),
         latency_p99_ms: Some(1.0),
@@ -432,7 +444,10 @@ impl Config {
         let known = serde_json::to_value(every_key())
             .map_err(|e| err(format!("internal error describing the defaults: {e}")))?;
         check_keys(&value, &known, "").map_err(err)?;
-        let config: Config = serde_json::from_str(text).map_err(|e| err(e.to_string()))?;
+        let mut config: Config = serde_json::from_str(text).map_err(|e| err(e.to_string()))?;
+        config.regression_testing.critical_paths_given = value
+            .pointer("/regression_testing/critical_paths")
+            .is_some();
         config.validate().map_err(|e| err(e.to_string()))?;
         Ok(config)
     }

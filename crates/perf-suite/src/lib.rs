@@ -15,6 +15,7 @@ mod gate;
 mod gate_run;
 mod merge;
 mod pipeline;
+mod questions;
 mod tester;
 
 pub use capacity::{
@@ -51,6 +52,7 @@ pub use pipeline::{
     preflight, run_suite, run_suite_amending, run_suite_with_end_grace, save_baseline, PhaseEvent,
     SuiteEvent, SuiteOutcome, HARNESS_VERSION, PHASES,
 };
+pub use questions::SAME_FAILURE_WINDOW;
 pub use tester::PerfTester;
 
 /// Which async runtime the binaries run the suite on.
