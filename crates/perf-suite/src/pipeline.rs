@@ -408,6 +408,9 @@ async fn run_suite_inner(
     } else {
         let policy = config.performance_baselines.policy();
         judge(config, &policy, &mut result, &mut phases, &mut problems);
+        if config.questions.is_some() {
+            crate::questions::explain_failures(&mut result);
+        }
     }
     result.phases = phases.timings;
 

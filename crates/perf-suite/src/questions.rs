@@ -33,8 +33,9 @@ pub(crate) fn standard_queries(
     if !rt.critical_paths_given && rt.critical_paths == default_paths {
         rt.critical_paths = set.categories(content, config.seed);
     }
-    if !queries.iter().any(|q| q.expected_agent.is_some()) {
-        // Nothing to route to: a path would fail as "routing not checked".
+    if !queries.iter().all(|q| q.expected_agent.is_some()) {
+        // A path whose questions name no agent would fail as "routing not checked", so
+        // routing is checked only when every question names the agent it expects.
         rt.limits.routing_required = false;
     }
     let detail = format!(
@@ -44,6 +45,40 @@ pub(crate) fn standard_queries(
         effective.regression_testing.critical_paths.join(", ")
     );
     Ok((queries, Some(effective), detail))
+}
+
+/// Adds to each failed critical-path check which questions of its category failed and
+/// why (the expectation and what was wrong), from the run's failure examples.
+pub(crate) fn explain_failures(result: &mut perf_core::RunResult) {
+    let examples = result.failure_examples.clone();
+    for c in result
+        .checks
+        .iter_mut()
+        .filter(|c| c.group == perf_core::CheckGroup::CriticalPath && !c.passed)
+    {
+        let why: Vec<String> = examples
+            .iter()
+            .filter(|s| s.category == c.name)
+            .take(3)
+            .map(describe_failure)
+            .collect();
+        if !why.is_empty() {
+            c.reason = format!("{}; {}", c.reason, why.join("; "));
+        }
+    }
+}
+
+fn describe_failure(s: &Sample) -> String {
+    let what = if s.failed_expectations.is_empty() {
+        s.error.clone().unwrap_or_else(|| s.outcome.label())
+    } else {
+        s.failed_expectations
+            .iter()
+            .map(|f| format!("{}: {}", f.expectation, f.detail))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!("question {:?} failed: {what}", s.query_id)
 }
 
 /// Answered queries at the start of a run that, all failing the same way, stop it.

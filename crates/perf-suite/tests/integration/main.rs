@@ -8,3 +8,4 @@ mod ground_truth;
 mod nothing_lost;
 mod pipeline;
 mod props;
+mod questions;
