@@ -93,10 +93,8 @@ pub fn longest_string(v: &Value) -> Option<(String, String)> {
             return;
         }
         match v {
-            Value::String(s) => {
-                if best.as_ref().is_none_or(|(_, b)| s.len() > b.len()) {
-                    *best = Some((at.clone(), s.clone()));
-                }
+            Value::String(s) if best.as_ref().is_none_or(|(_, b)| s.len() > b.len()) => {
+                *best = Some((at.clone(), s.clone()));
             }
             Value::Array(a) => {
                 for (i, x) in a.iter().enumerate() {
