@@ -131,9 +131,12 @@ impl SameFailureWatch {
                 if s.outcome == Outcome::Dropped {
                     continue;
                 }
-                // An answer, or a timeout: not a setup that fails every query the same way.
-                let Outcome::Error(kind) = s.outcome else {
-                    return;
+                // An answer, a timeout or a bot-reported error: the bot at work, not a
+                // setup that fails every query the same way (a wrong URL or body template
+                // shows as status errors or answers the target cannot read).
+                let kind = match s.outcome {
+                    Outcome::Error(k @ (ErrorKind::Status | ErrorKind::InvalidResponse)) => k,
+                    _ => return,
                 };
                 let message = s.error.unwrap_or_default();
                 let sig = signature(kind, &message);
@@ -241,6 +244,9 @@ mod tests {
         let mut mixed = same.clone();
         mixed[7] = failed(ErrorKind::Status, "HTTP status 503: busy");
         assert_eq!(verdict_of(100, mixed).await, (None, false));
+        // A bot-reported error is the bot at work: no stop.
+        let bot: Vec<Sample> = (0..20).map(|_| failed(ErrorKind::Bot, "no data")).collect();
+        assert_eq!(verdict_of(100, bot).await, (None, false));
         // An answer among them: no stop.
         let mut answered = same.clone();
         answered[3] = Sample::new("q", "standard", "c", Outcome::FailedExpectation, 1);
