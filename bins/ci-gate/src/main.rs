@@ -257,19 +257,8 @@ fn main() -> ExitCode {
     if let Some(path) = &outcome.baseline_saved {
         eprintln!("baseline saved to {}", path.display());
     }
-    let measured = outcome
-        .suite
-        .as_ref()
-        .is_some_and(|s| perf_suite::resources_measured(&s.result));
     for c in &outcome.checks {
-        let label = if !c.passed {
-            "FAIL"
-        } else if c.name == perf_suite::RESOURCE_CHECK && !measured {
-            "SKIP"
-        } else {
-            "PASS"
-        };
-        eprintln!("{label} {}: {}", c.name, c.reason);
+        eprintln!("{} {}: {}", c.status.label(), c.name, c.reason);
     }
     if let Some(suite) = &outcome.suite {
         if let Err(e) = perf_suite::append_github_step_summary(&suite.reports.markdown) {

@@ -62,7 +62,7 @@ pub fn critical_path_checks(
             CheckResult {
                 group: perf_core::CheckGroup::CriticalPath,
                 name: path.clone(),
-                passed,
+                status: perf_core::CheckStatus::from_passed(passed),
                 reason,
             }
         })
@@ -169,16 +169,16 @@ mod tests {
         assert!(checks
             .iter()
             .all(|c| c.group == perf_core::CheckGroup::CriticalPath));
-        assert!(checks[0].passed, "{}", checks[0].reason);
+        assert!(checks[0].passed(), "{}", checks[0].reason);
         assert!(
             checks[0].reason.contains("20/20 ok"),
             "{}",
             checks[0].reason
         );
         // Digest answers take ~120 ms median: their p95 is beyond 150 ms.
-        assert!(!checks[1].passed);
+        assert!(!checks[1].passed());
         assert!(checks[1].reason.contains("p95"), "{}", checks[1].reason);
-        assert!(!checks[2].passed);
+        assert!(!checks[2].passed());
         assert!(checks[2].reason.contains("no queries"));
         assert!(checks.iter().all(|c| !c.reason.contains('\n')));
     }
@@ -202,11 +202,11 @@ mod tests {
         // Median TTFT 200 ms (P95 about 300 ms), ITL 20 ms.
         let streamed = draw(Some(200.0));
         let ok = &critical_path_checks(&streamed, &paths, &limits(1000.0, 100.0))[0];
-        assert!(ok.passed, "{}", ok.reason);
+        assert!(ok.passed(), "{}", ok.reason);
         assert!(ok.reason.contains("TTFT p95") && ok.reason.contains("(max 1000 ms)"));
         assert!(ok.reason.contains("ITL p95"), "{}", ok.reason);
         let slow = &critical_path_checks(&streamed, &paths, &limits(150.0, 100.0))[0];
-        assert!(!slow.passed);
+        assert!(!slow.passed());
         assert!(
             slow.reason.starts_with("failed: TTFT p95"),
             "{}",
@@ -214,7 +214,7 @@ mod tests {
         );
         assert!(slow.reason.contains("(max 150 ms)"), "{}", slow.reason);
         let choppy = &critical_path_checks(&streamed, &paths, &limits(1000.0, 5.0))[0];
-        assert!(!choppy.passed);
+        assert!(!choppy.passed());
         assert!(
             choppy.reason.contains("failed: ITL p95"),
             "{}",
@@ -223,7 +223,7 @@ mod tests {
 
         let plain = draw(None);
         let unmeasured = &critical_path_checks(&plain, &paths, &limits(1000.0, 100.0))[0];
-        assert!(!unmeasured.passed, "never a pass on 0 ms");
+        assert!(!unmeasured.passed(), "never a pass on 0 ms");
         assert!(
             unmeasured
                 .reason
@@ -234,7 +234,7 @@ mod tests {
         assert!(unmeasured.reason.contains("ITL p95 not measured"));
         // Without the limits, a path that did not stream is judged as before.
         let before = &critical_path_checks(&plain, &paths, &CriticalPathLimits::default())[0];
-        assert!(before.passed, "{}", before.reason);
+        assert!(before.passed(), "{}", before.reason);
         assert!(!before.reason.contains("TTFT"));
     }
 
@@ -251,7 +251,7 @@ mod tests {
             &["user_analysis".to_owned()],
             &CriticalPathLimits::default(),
         );
-        assert!(!checks[0].passed);
+        assert!(!checks[0].passed());
         assert!(
             checks[0].reason.starts_with("failed:"),
             "{}",

@@ -119,7 +119,9 @@ pub use slo::{
 pub use suggest::{closest_match, edit_distance, line_col};
 pub use target::{BotResponse, BotTarget, TargetInfo, TokenSource, Transport};
 pub use timeline::{TimeBucket, Timeline, MAX_TIMELINE_BUCKETS};
-pub use verdict::{CheckGroup, CheckResult, Comparison, MetricVerdict, TrendSeries, Verdict};
+pub use verdict::{
+    CheckGroup, CheckResult, CheckStatus, Comparison, MetricVerdict, TrendSeries, Verdict,
+};
 
 #[cfg(test)]
 mod send_sync_tests {

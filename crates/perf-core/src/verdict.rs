@@ -169,17 +169,152 @@ impl std::fmt::Display for CheckGroup {
     }
 }
 
+/// How a check ended: passed, failed, or not measured (nothing it could judge ran, or it
+/// does not apply to this bot). Not measured is never a pass and never a failure: reports
+/// show it as SKIP with its reason, JUnit as `<skipped/>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    /// The check ran and held.
+    Passed,
+    /// The check ran and did not hold.
+    Failed,
+    /// The check could not be judged here; its reason says why and how to get it.
+    NotMeasured,
+}
+
+impl CheckStatus {
+    /// `Passed` when `passed`, else `Failed`.
+    pub fn from_passed(passed: bool) -> Self {
+        if passed {
+            CheckStatus::Passed
+        } else {
+            CheckStatus::Failed
+        }
+    }
+
+    /// The snake_case name: `passed`, `failed`, `not_measured`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Passed => "passed",
+            CheckStatus::Failed => "failed",
+            CheckStatus::NotMeasured => "not_measured",
+        }
+    }
+
+    /// The short mark reports print: `PASS`, `FAIL` or `SKIP`.
+    pub fn label(self) -> &'static str {
+        match self {
+            CheckStatus::Passed => "PASS",
+            CheckStatus::Failed => "FAIL",
+            CheckStatus::NotMeasured => "SKIP",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The result of one named check (a critical path, a gate check).
+///
+/// Stored with both `status` and the older `passed` (true only when passed), so readers
+/// of either keep working; files with `passed` alone read as passed or failed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredCheckResult", into = "StoredCheckResult")]
 pub struct CheckResult {
     /// The kind of check.
     pub group: CheckGroup,
     /// Check name.
     pub name: String,
-    /// Passed or not.
-    pub passed: bool,
-    /// One line: why it passed or failed.
+    /// Passed, failed or not measured.
+    pub status: CheckStatus,
+    /// One line: why it passed, failed or was not measured.
     pub reason: String,
+}
+
+impl CheckResult {
+    /// A check that ran: passed when `passed`, else failed.
+    pub fn judged(
+        group: CheckGroup,
+        name: impl Into<String>,
+        passed: bool,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self {
+            group,
+            name: name.into(),
+            status: CheckStatus::from_passed(passed),
+            reason: reason.into(),
+        }
+    }
+
+    /// A check that could not be judged; `reason` says why and how to get it measured.
+    pub fn not_measured(
+        group: CheckGroup,
+        name: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self {
+            group,
+            name: name.into(),
+            status: CheckStatus::NotMeasured,
+            reason: reason.into(),
+        }
+    }
+
+    /// Whether it ran and held.
+    pub fn passed(&self) -> bool {
+        self.status == CheckStatus::Passed
+    }
+
+    /// Whether it ran and did not hold (a not-measured check has not failed).
+    pub fn failed(&self) -> bool {
+        self.status == CheckStatus::Failed
+    }
+
+    /// Whether it could not be judged.
+    pub fn unmeasured(&self) -> bool {
+        self.status == CheckStatus::NotMeasured
+    }
+}
+
+/// [`CheckResult`] as stored: `status` is absent from files written before it existed.
+#[derive(Serialize, Deserialize)]
+struct StoredCheckResult {
+    group: CheckGroup,
+    name: String,
+    passed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<CheckStatus>,
+    reason: String,
+}
+
+impl From<StoredCheckResult> for CheckResult {
+    fn from(c: StoredCheckResult) -> Self {
+        Self {
+            group: c.group,
+            name: c.name,
+            status: c
+                .status
+                .unwrap_or_else(|| CheckStatus::from_passed(c.passed)),
+            reason: c.reason,
+        }
+    }
+}
+
+impl From<CheckResult> for StoredCheckResult {
+    fn from(c: CheckResult) -> Self {
+        Self {
+            passed: c.passed(),
+            group: c.group,
+            name: c.name,
+            status: Some(c.status),
+            reason: c.reason,
+        }
+    }
 }
 
 /// One metric across past runs, with where a lasting shift began.
@@ -209,6 +344,28 @@ mod tests {
         let g: CheckGroup = serde_json::from_str(r#""gate""#).unwrap();
         assert_eq!(g, CheckGroup::Gate);
         assert!(serde_json::from_str::<CheckGroup>(r#""gaet""#).is_err());
+    }
+
+    #[test]
+    fn checks_store_a_status_and_files_without_one_read_from_passed() {
+        let skip = CheckResult::not_measured(CheckGroup::Baseline, "main", "no baseline yet");
+        let v = serde_json::to_value(&skip).unwrap();
+        assert_eq!(v["status"], "not_measured");
+        assert_eq!(v["passed"], false, "never stored as a pass");
+        let back: CheckResult = serde_json::from_value(v).unwrap();
+        assert_eq!(back, skip);
+        assert!(back.unmeasured() && !back.passed() && !back.failed());
+        for (passed, status) in [(true, CheckStatus::Passed), (false, CheckStatus::Failed)] {
+            let old: CheckResult = serde_json::from_value(serde_json::json!({
+                "group": "gate", "name": "x", "passed": passed, "reason": "r",
+            }))
+            .unwrap();
+            assert_eq!(old.status, status);
+        }
+        assert!(serde_json::from_value::<CheckResult>(serde_json::json!({
+            "group": "gate", "name": "x", "passed": true, "status": "skipped", "reason": "r",
+        }))
+        .is_err());
     }
 
     #[test]

@@ -230,27 +230,44 @@ pub(crate) fn render(state: &LiveState, snapshot: &LiveSnapshot) -> String {
         &mut out,
         "chatbot_perf_check_passed",
         "gauge",
-        "Each check decided so far: 1 passed, 0 failed.",
+        "Each check decided so far: 1 passed, 0 failed (a check not measured has no sample here; see chatbot_perf_check_not_measured).",
     );
     // One sample per label set as written (a repeated check keeps its last verdict, and
     // names that differ only in replaced characters are one series): a scrape with
     // duplicate series is rejected whole.
-    let checks: std::collections::BTreeMap<(String, String), bool> = state
+    let checks: std::collections::BTreeMap<(String, String), perf_core::CheckStatus> = state
         .checks
         .iter()
         .map(|c| {
             (
                 (escape_label(c.group.as_str()), escape_label(&c.name)),
-                c.passed,
+                c.status,
             )
         })
         .collect();
-    for ((group, name), passed) in checks {
+    for ((group, name), status) in &checks {
+        if *status == perf_core::CheckStatus::NotMeasured {
+            continue;
+        }
         let _ = writeln!(
             out,
             "chatbot_perf_check_passed{{group=\"{group}\",name=\"{name}\"}} {}",
-            u8::from(passed)
+            u8::from(*status == perf_core::CheckStatus::Passed)
         );
+    }
+    header(
+        &mut out,
+        "chatbot_perf_check_not_measured",
+        "gauge",
+        "Each check that could not be measured so far (never a pass, never a failure): 1.",
+    );
+    for ((group, name), status) in &checks {
+        if *status == perf_core::CheckStatus::NotMeasured {
+            let _ = writeln!(
+                out,
+                "chatbot_perf_check_not_measured{{group=\"{group}\",name=\"{name}\"}} 1"
+            );
+        }
     }
     out
 }

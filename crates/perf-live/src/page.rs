@@ -24,7 +24,7 @@ th{background:#eef2f5}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .empty{color:var(--muted);font-style:italic;margin:4px 0}
 .badge{display:inline-block;padding:0 6px;border-radius:3px;color:#fff;font-size:12px}
-.b-pass{background:var(--pass)}.b-fail{background:var(--fail)}
+.b-pass{background:var(--pass)}.b-fail{background:var(--fail)}.b-skip{background:#777}
 svg{font-family:system-ui,sans-serif;background:#fff;width:100%;height:220px}
 svg .tk{font-size:10px;fill:#5b6670}
 svg .p50{stroke:#2f6db5}svg .p95{stroke:#c77c02}svg .p99{stroke:#c0392b}
@@ -134,7 +134,8 @@ function render(s) {
   table("agents", ["agent", "queries", "p50 ms", "p95 ms", "p99 ms"], s.agents.map(lat));
   table("ttft", ["agent", "streamed", "p50 ms", "p95 ms", "p99 ms"], s.ttft.map(lat));
   table("checks", ["check", "status", "reason"], s.checks.map((c) => {
-    const b = el("span", c.passed ? "pass" : "fail", "badge " + (c.passed ? "b-pass" : "b-fail"));
+    const k = c.status === "not_measured" ? "skip" : (c.status === "failed" || c.passed === false ? "fail" : "pass");
+    const b = el("span", k === "skip" ? "SKIP: not measured" : k, "badge b-" + k);
     return [c.group + " / " + c.name, b, c.reason];
   }));
   table("phases", ["phase", "status", "seconds"], s.phases.map((p) => [p.number + ". " + p.name, p.status, fmt(p.seconds, 2)]));
@@ -168,9 +169,9 @@ const BODY: &str = r#"<div id="banner" class="banner"><h1 id="title">RUNNING</h1
 </main>"#;
 
 /// `sha256-` of [`SCRIPT`], base64 (checked by a test against the script).
-pub(crate) const SCRIPT_HASH: &str = "sha256-NpiGLl8q7NXU5hEvv3qO9pY5YthsPJz/8rj0UUSr6Zo=";
+pub(crate) const SCRIPT_HASH: &str = "sha256-/t7y5KKh1Sb7IrSImlr7ZJDPV6wdXk8Ll9Czk/zJ9ac=";
 /// `sha256-` of [`CSS`], base64 (checked by a test against the style).
-pub(crate) const STYLE_HASH: &str = "sha256-sobhB8NAu6tiM+R1o/Sz6GmX7wZhCGDq2uor8PLGs/c=";
+pub(crate) const STYLE_HASH: &str = "sha256-hb0uX+6AE/+4xGBUFnh9Y395/4HFYqw7kDRly8k551w=";
 
 /// The Content-Security-Policy of the page: nothing but its own script and style, and
 /// connections back to this server.

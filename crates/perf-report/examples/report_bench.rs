@@ -88,7 +88,7 @@ fn build(n: u64, extra_groups: u64) -> RunResult {
         r.checks.push(CheckResult {
             group,
             name: (*a).to_owned(),
-            passed: true,
+            status: perf_core::CheckStatus::from_passed(true),
             reason: "within limits".to_owned(),
         });
     }
@@ -96,7 +96,7 @@ fn build(n: u64, extra_groups: u64) -> RunResult {
         r.checks.push(CheckResult {
             group: perf_core::CheckGroup::CriticalPath,
             name: format!("category{g}"),
-            passed: g % 10 != 0,
+            status: perf_core::CheckStatus::from_passed(g % 10 != 0),
             reason: "synthetic".to_owned(),
         });
     }

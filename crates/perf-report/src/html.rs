@@ -50,7 +50,7 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.txt{white-space:pre-wrap;word-break:break-word;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;max-width:420px}
 .empty{color:var(--muted);font-style:italic;margin:4px 0}
 .badge{display:inline-block;padding:0 6px;border-radius:3px;color:#fff;font-size:12px}
-.b-pass,.b-improvement{background:var(--pass)}.b-fail,.b-regression{background:var(--fail)}.b-warn,.b-inconclusive{background:var(--warn)}
+.b-pass,.b-improvement{background:var(--pass)}.b-fail,.b-regression{background:var(--fail)}.b-warn,.b-inconclusive{background:var(--warn)}.b-skip{background:#777}
 .note{background:#fff8e1;border-left:4px solid var(--warn);padding:6px 10px;margin:6px 0}
 figure.chart{margin:8px 0}
 svg{font-family:system-ui,sans-serif;background:#fff}
@@ -71,6 +71,15 @@ fn empty(out: &mut String, msg: &str) {
 
 fn cell(s: &str) -> String {
     h(&truncate(s, CELL))
+}
+
+/// A check's badge: `pass`, `fail` or `skip` (not measured: never shown as a pass).
+fn check_kind(c: &perf_core::CheckResult) -> &'static str {
+    match c.status {
+        perf_core::CheckStatus::Passed => "pass",
+        perf_core::CheckStatus::Failed => "fail",
+        perf_core::CheckStatus::NotMeasured => "skip",
+    }
 }
 
 fn badge(kind: &str) -> String {
@@ -266,10 +275,7 @@ fn checks_section(out: &mut String, r: &RunResult) {
         let rows: Vec<Vec<String>> = paths
             .iter()
             .map(|p| {
-                let mut row = vec![
-                    cell(&p.check.name),
-                    badge(if p.check.passed { "pass" } else { "fail" }),
-                ];
+                let mut row = vec![cell(&p.check.name), badge(check_kind(p.check))];
                 match p.stats {
                     Some((_, g)) => {
                         let l = g.latency.summary();
@@ -303,7 +309,7 @@ fn checks_section(out: &mut String, r: &RunResult) {
             vec![
                 cell(c.group.as_str()),
                 cell(&c.name),
-                badge(if c.passed { "pass" } else { "fail" }),
+                badge(check_kind(c)),
                 cell(&c.reason),
             ]
         })

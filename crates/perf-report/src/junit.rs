@@ -79,10 +79,10 @@ pub fn render_junit(result: &RunResult) -> String {
         }
         suites[idx].cases.push(Case {
             name: c.name.clone(),
-            result: if c.passed {
-                CaseResult::Pass
-            } else {
-                CaseResult::Fail(c.reason.clone())
+            result: match c.status {
+                perf_core::CheckStatus::Passed => CaseResult::Pass,
+                perf_core::CheckStatus::Failed => CaseResult::Fail(c.reason.clone()),
+                perf_core::CheckStatus::NotMeasured => CaseResult::Skip(c.reason.clone()),
             },
             out,
         });

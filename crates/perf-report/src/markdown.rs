@@ -138,7 +138,7 @@ pub fn render_markdown(result: &RunResult) -> String {
         out.push_str("### Critical paths\n\n| Path | Result | Queries | Success | p50 | p95 | p99 | Why |\n|---|---|--:|--:|--:|--:|--:|---|\n");
         let mut ordered: Vec<_> = paths.iter().collect();
         // Failing paths first; the sort is stable, so check order holds within each half.
-        ordered.sort_by_key(|p| p.check.passed);
+        ordered.sort_by_key(|p| p.check.status != perf_core::CheckStatus::Failed);
         for p in ordered.iter().take(MAX_ROWS) {
             let (count, rate, p50, p95, p99) = match p.stats {
                 Some((_, g)) => {
@@ -157,11 +157,7 @@ pub fn render_markdown(result: &RunResult) -> String {
                 out,
                 "| {} | {} | {count} | {rate} | {p50} | {p95} | {p99} | {} |",
                 cell(&p.check.name),
-                if p.check.passed {
-                    "✅ pass"
-                } else {
-                    "❌ fail"
-                },
+                check_mark(p.check),
                 cell(&p.check.reason)
             );
         }
@@ -194,32 +190,41 @@ pub fn render_markdown(result: &RunResult) -> String {
     let other_failed: Vec<_> = result
         .checks
         .iter()
-        .filter(|c| !c.passed && c.group != model::CRITICAL_PATH && c.group != model::ROBUSTNESS)
+        .filter(|c| !c.passed() && c.group != model::CRITICAL_PATH && c.group != model::ROBUSTNESS)
         .collect();
+    let other_unmeasured = other_failed.iter().filter(|c| c.unmeasured()).count();
     let other_total = result
         .checks
         .iter()
         .filter(|c| c.group != model::CRITICAL_PATH && c.group != model::ROBUSTNESS)
         .count();
     if other_total > 0 {
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "### Checks\n\n{} of {} passed.\n",
+            "### Checks\n\n{} of {} passed",
             other_total - other_failed.len(),
             other_total
         );
+        if other_unmeasured > 0 {
+            let _ = write!(out, ", {other_unmeasured} not measured");
+        }
+        out.push_str(".\n\n");
         if !other_failed.is_empty() {
-            out.push_str("| Check | Why it failed |\n|---|---|\n");
-            for c in other_failed.iter().take(MAX_ROWS) {
+            out.push_str("| Check | Result | Why |\n|---|---|---|\n");
+            // Failures first; the sort is stable.
+            let mut ordered = other_failed.clone();
+            ordered.sort_by_key(|c| c.unmeasured());
+            for c in ordered.iter().take(MAX_ROWS) {
                 let _ = writeln!(
                     out,
-                    "| {}/{} | {} |",
+                    "| {}/{} | {} | {} |",
                     cell(c.group.as_str()),
                     cell(&c.name),
+                    check_mark(c),
                     cell(&c.reason)
                 );
             }
-            more(&mut out, other_failed.len(), "failed checks");
+            more(&mut out, other_failed.len(), "checks not passed");
             out.push('\n');
         }
     }
@@ -346,4 +351,13 @@ pub fn render_markdown(result: &RunResult) -> String {
     }
     out.push_str("Full report: `report.html` · data: `report.json`\n");
     out
+}
+
+/// A check's mark: `✅ pass`, `❌ fail` or `⏭️ SKIP (not measured)`.
+fn check_mark(c: &perf_core::CheckResult) -> &'static str {
+    match c.status {
+        perf_core::CheckStatus::Passed => "✅ pass",
+        perf_core::CheckStatus::Failed => "❌ fail",
+        perf_core::CheckStatus::NotMeasured => "⏭️ SKIP (not measured)",
+    }
 }

@@ -51,7 +51,7 @@ impl RobustnessClass<'_> {
     /// Failed when its check failed, or (with no check) when any of its samples failed.
     pub(crate) fn failed(&self) -> bool {
         match self.check {
-            Some(c) => !c.passed,
+            Some(c) => c.failed(),
             None => self.stats.is_some_and(|g| g.failures() > 0),
         }
     }

@@ -90,7 +90,7 @@ impl OverallStatus {
 /// The success rate is shown but judged only through checks (the gate's thresholds live
 /// there), so a run without checks is not failed for a rate nobody set a limit on.
 pub fn overall_status(result: &RunResult) -> OverallStatus {
-    let failed_checks: Vec<_> = result.checks.iter().filter(|c| !c.passed).collect();
+    let failed_checks: Vec<_> = result.checks.iter().filter(|c| c.failed()).collect();
     let (regressions, inconclusive, comparison_regressed) = match &result.comparison {
         Some(c) => (
             c.verdicts
@@ -227,7 +227,7 @@ mod tests {
         r.checks.push(CheckResult {
             group: perf_core::CheckGroup::CriticalPath,
             name: "semantic_search".into(),
-            passed: false,
+            status: perf_core::CheckStatus::from_passed(false),
             reason: "p95 too high".into(),
         });
         let s = overall_status(&r);

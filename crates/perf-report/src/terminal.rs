@@ -206,20 +206,18 @@ pub fn render_terminal(result: &RunResult, color: bool) -> String {
     }
 
     if !result.checks.is_empty() {
-        let passed = result.checks.iter().filter(|c| c.passed).count();
-        let _ = writeln!(
-            out,
-            "\n{}",
-            p.wrap(
-                BOLD,
-                &format!("checks: {passed} of {} passed", result.checks.len())
-            )
-        );
+        let passed = result.checks.iter().filter(|c| c.passed()).count();
+        let unmeasured = result.checks.iter().filter(|c| c.unmeasured()).count();
+        let mut head = format!("checks: {passed} of {} passed", result.checks.len());
+        if unmeasured > 0 {
+            head.push_str(&format!(", {unmeasured} not measured"));
+        }
+        let _ = writeln!(out, "\n{}", p.wrap(BOLD, &head));
         for c in &result.checks {
-            let mark = if c.passed {
-                p.wrap(GREEN, "✓")
-            } else {
-                p.wrap(RED, "✗")
+            let mark = match c.status {
+                perf_core::CheckStatus::Passed => p.wrap(GREEN, "✓"),
+                perf_core::CheckStatus::Failed => p.wrap(RED, "✗"),
+                perf_core::CheckStatus::NotMeasured => p.wrap(YELLOW, "SKIP"),
             };
             let _ = writeln!(
                 out,

@@ -1,6 +1,6 @@
 //! The deployment gate's four checks, computed from a finished run.
 
-use perf_core::{CheckResult, RunResult, Verdict};
+use perf_core::{CheckResult, CheckStatus, RunResult, Verdict};
 
 use crate::ResourceLimits;
 
@@ -35,10 +35,10 @@ pub struct GateOptions {
 /// [`perf_baseline::critical_path_checks`] and reach the gate through `critical_paths`; a
 /// streaming limit on a path that streamed nothing fails there as "not measured".
 pub fn gate_checks(result: &RunResult, options: &GateOptions) -> Vec<CheckResult> {
-    let check = |name: &str, passed: bool, reason: String| CheckResult {
+    let check = |name: &str, status: CheckStatus, reason: String| CheckResult {
         group: GATE_GROUP,
         name: name.to_owned(),
-        passed,
+        status,
         reason,
     };
     vec![
@@ -51,19 +51,19 @@ pub fn gate_checks(result: &RunResult, options: &GateOptions) -> Vec<CheckResult
             || {
                 check(
                     "critical_paths",
-                    false,
+                    CheckStatus::Failed,
                     "no critical path was checked".to_owned(),
                 )
             },
-            |(passed, reason)| check("critical_paths", passed, reason),
+            |(status, reason)| check("critical_paths", status, reason),
         ),
         {
-            let (passed, reason) = baseline_validation(result, options.on_inconclusive);
-            check("baseline_validation", passed, reason)
+            let (status, reason) = baseline_validation(result, options.on_inconclusive);
+            check("baseline_validation", status, reason)
         },
         {
-            let (passed, reason) = resource_validation(result, &options.resources);
-            check(RESOURCE_CHECK, passed, reason)
+            let (status, reason) = resource_validation(result, &options.resources);
+            check(RESOURCE_CHECK, status, reason)
         },
         check_group(
             result,
@@ -71,32 +71,42 @@ pub fn gate_checks(result: &RunResult, options: &GateOptions) -> Vec<CheckResult
             "edge-case classes",
         )
         .map_or_else(
-            || check("edge_case_handling", false, "no edge cases ran".to_owned()),
-            |(passed, reason)| check("edge_case_handling", passed, reason),
+            || {
+                check(
+                    "edge_case_handling",
+                    CheckStatus::Failed,
+                    "no edge cases ran".to_owned(),
+                )
+            },
+            |(status, reason)| check("edge_case_handling", status, reason),
         ),
     ]
 }
 
-/// Passes when every check of `group` passed; `None` when the group is empty.
+/// Fails when a check of `group` failed; not measured when none of them was measured;
+/// else passes, naming the ones not measured. `None` when the group is empty.
 fn check_group(
     result: &RunResult,
     group: perf_core::CheckGroup,
     what: &str,
-) -> Option<(bool, String)> {
+) -> Option<(CheckStatus, String)> {
     let checks: Vec<&CheckResult> = result.checks.iter().filter(|c| c.group == group).collect();
     if checks.is_empty() {
         return None;
     }
     let failed: Vec<String> = checks
         .iter()
-        .filter(|c| !c.passed)
+        .filter(|c| c.failed())
         .map(|c| format!("{}: {}", c.name, c.reason))
         .collect();
-    Some(if failed.is_empty() {
-        (true, format!("all {} {what} passed", checks.len()))
-    } else {
+    let unmeasured: Vec<&str> = checks
+        .iter()
+        .filter(|c| c.unmeasured())
+        .map(|c| c.name.as_str())
+        .collect();
+    Some(if !failed.is_empty() {
         (
-            false,
+            CheckStatus::Failed,
             format!(
                 "{} of {} {what} failed — {}",
                 failed.len(),
@@ -104,10 +114,33 @@ fn check_group(
                 failed.join("; ")
             ),
         )
+    } else if unmeasured.len() == checks.len() {
+        (
+            CheckStatus::NotMeasured,
+            format!("none of the {} {what} could be measured", checks.len()),
+        )
+    } else if unmeasured.is_empty() {
+        (
+            CheckStatus::Passed,
+            format!("all {} {what} passed", checks.len()),
+        )
+    } else {
+        (
+            CheckStatus::Passed,
+            format!(
+                "{} of {} {what} passed; not measured: {}",
+                checks.len() - unmeasured.len(),
+                checks.len(),
+                unmeasured.join(", ")
+            ),
+        )
     })
 }
 
-fn baseline_validation(result: &RunResult, on_inconclusive: OnInconclusive) -> (bool, String) {
+fn baseline_validation(
+    result: &RunResult,
+    on_inconclusive: OnInconclusive,
+) -> (CheckStatus, String) {
     let baseline_check = result
         .checks
         .iter()
@@ -117,14 +150,17 @@ fn baseline_validation(result: &RunResult, on_inconclusive: OnInconclusive) -> (
             // No comparison although phase 5 ran: the baseline is missing. A gate baseline
             // must have the gate's query shape, so the gate is what makes it.
             Some(c) => (
-                c.passed,
+                if c.failed() { CheckStatus::Failed } else { CheckStatus::NotMeasured },
                 format!(
                     "no baseline `{0}` to compare with ({1}); a gate baseline must have the gate's query shape: create it with `ci-gate --baseline {0} --update-baseline`",
                     c.name,
-                    if c.passed { "passing: the missing baseline is lenient" } else { "failing" }
+                    if c.failed() { "failing: --strict-baseline" } else { "not measured: the missing baseline is lenient" }
                 ),
             ),
-            None => (true, "baseline comparison is disabled".to_owned()),
+            None => (
+                CheckStatus::NotMeasured,
+                "not measured: baseline comparison is disabled".to_owned(),
+            ),
         };
     };
     let describe = |v: &perf_core::MetricVerdict| {
@@ -154,7 +190,7 @@ fn baseline_validation(result: &RunResult, on_inconclusive: OnInconclusive) -> (
     };
     if !regressions.is_empty() {
         return (
-            false,
+            CheckStatus::Failed,
             format!(
                 "{} regression(s) against `{}`: {}{env}",
                 regressions.len(),
@@ -165,7 +201,7 @@ fn baseline_validation(result: &RunResult, on_inconclusive: OnInconclusive) -> (
     }
     if !inconclusive.is_empty() && on_inconclusive == OnInconclusive::Fail {
         return (
-            false,
+            CheckStatus::Failed,
             format!(
                 "{} inconclusive verdict(s) against `{}` (--on-inconclusive fail): {}{env}",
                 inconclusive.len(),
@@ -175,7 +211,7 @@ fn baseline_validation(result: &RunResult, on_inconclusive: OnInconclusive) -> (
         );
     }
     (
-        true,
+        CheckStatus::Passed,
         format!(
             "no regression against `{}` in {} verdicts ({} primary and {} screening verdicts inconclusive){env}",
             cmp.baseline,
@@ -197,19 +233,19 @@ pub fn resources_measured(result: &RunResult) -> bool {
     p.samples > 0 && (p.max_target_memory_mb.is_some() || p.max_target_cpu_percent.is_some())
 }
 
-fn resource_validation(result: &RunResult, limits: &ResourceLimits) -> (bool, String) {
+fn resource_validation(result: &RunResult, limits: &ResourceLimits) -> (CheckStatus, String) {
     let p = &result.resource_peaks;
-    // Nothing measured is not a pass: the check says so (passing, so a gate without
-    // readings is not blocked, but never "within limits").
+    // Nothing measured is not a pass: a gate without readings is not blocked, and the
+    // check is never "within limits".
     if p.samples == 0 {
         return (
-            true,
+            CheckStatus::NotMeasured,
             "not measured: no resource readings (resource_monitoring off or the run too short); the limits were not checked".to_owned(),
         );
     }
     if p.max_target_memory_mb.is_none() && p.max_target_cpu_percent.is_none() {
         return (
-            true,
+            CheckStatus::NotMeasured,
             "not measured: the target's process was not monitored (an HTTP target, or the process could not be read); the limits were not checked".to_owned(),
         );
     }
@@ -232,9 +268,12 @@ fn resource_validation(result: &RunResult, limits: &ResourceLimits) -> (bool, St
             .map_or("n/a".to_owned(), |c| format!("{c:.0}%"))
     );
     if over.is_empty() {
-        (true, format!("{peaks}, within limits"))
+        (CheckStatus::Passed, format!("{peaks}, within limits"))
     } else {
-        (false, format!("over the limit: {}", over.join(", ")))
+        (
+            CheckStatus::Failed,
+            format!("over the limit: {}", over.join(", ")),
+        )
     }
 }
 
@@ -249,7 +288,7 @@ mod tests {
             r.checks.push(CheckResult {
                 group: serde_json::from_value(serde_json::json!(group)).unwrap(),
                 name: format!("{group}-x"),
-                passed: *passed,
+                status: perf_core::CheckStatus::from_passed(*passed),
                 reason: "why".to_owned(),
             });
         }
@@ -269,19 +308,24 @@ mod tests {
         ]);
         let c = gate_checks(&ok, &GateOptions::default());
         assert_eq!(c.len(), 4);
-        assert!(c.iter().all(|c| c.passed), "{c:?}");
+        assert!(c.iter().all(|c| !c.failed()), "{c:?}");
+        // No comparison (the baseline is missing, lenient) and no resource readings:
+        // both are not measured, which is never shown as a pass.
+        assert!(by_name(&c, "baseline_validation").unmeasured(), "{c:?}");
+        assert!(by_name(&c, RESOURCE_CHECK).unmeasured(), "{c:?}");
+        assert!(by_name(&c, "critical_paths").passed());
 
         let bad = run_with(&[("critical_path", false), ("robustness", true)]);
         let c = gate_checks(&bad, &GateOptions::default());
-        assert!(!by_name(&c, "critical_paths").passed);
+        assert!(!by_name(&c, "critical_paths").passed());
         assert!(by_name(&c, "critical_paths")
             .reason
             .contains("critical_path-x: why"));
-        assert!(by_name(&c, "edge_case_handling").passed);
+        assert!(by_name(&c, "edge_case_handling").passed());
 
         let none = run_with(&[]);
         let c = gate_checks(&none, &GateOptions::default());
-        assert!(!by_name(&c, "edge_case_handling").passed);
+        assert!(!by_name(&c, "edge_case_handling").passed());
     }
 
     #[test]
@@ -309,18 +353,18 @@ mod tests {
             overall: Verdict::Inconclusive,
         });
         let pass = gate_checks(&r, &GateOptions::default());
-        assert!(by_name(&pass, "baseline_validation").passed);
+        assert!(by_name(&pass, "baseline_validation").passed());
         let strict = GateOptions {
             on_inconclusive: OnInconclusive::Fail,
             ..GateOptions::default()
         };
-        assert!(!by_name(&gate_checks(&r, &strict), "baseline_validation").passed);
+        assert!(!by_name(&gate_checks(&r, &strict), "baseline_validation").passed());
         if let Some(c) = r.comparison.as_mut() {
             c.verdicts.push(verdict(Verdict::Regression));
         }
         let c = gate_checks(&r, &GateOptions::default());
         let b = by_name(&c, "baseline_validation");
-        assert!(!b.passed);
+        assert!(!b.passed());
         assert!(
             b.reason.contains("overall latency_p95 +50.0%"),
             "{}",
@@ -376,9 +420,9 @@ mod tests {
             by_name(&checks, "critical_paths").clone()
         };
         let within = gate(&mut semantic_run(true), 300.0);
-        assert!(within.passed, "{}", within.reason);
+        assert!(within.passed(), "{}", within.reason);
         let over = gate(&mut semantic_run(true), 150.0);
-        assert!(!over.passed);
+        assert!(!over.passed());
         assert!(
             over.reason
                 .contains("semantic_search: failed: TTFT p95 237 ms (max 150 ms)"),
@@ -386,7 +430,7 @@ mod tests {
             over.reason
         );
         let unmeasured = gate(&mut semantic_run(false), 300.0);
-        assert!(!unmeasured.passed, "never a pass on 0 ms");
+        assert!(!unmeasured.passed(), "never a pass on 0 ms");
         assert!(
             unmeasured
                 .reason
@@ -435,7 +479,7 @@ mod tests {
         r.checks.push(CheckResult {
             group: perf_core::CheckGroup::Baseline,
             name: "gate_b".to_owned(),
-            passed: true,
+            status: perf_core::CheckStatus::from_passed(true),
             reason: "no baseline".to_owned(),
         });
         let c = gate_checks(&r, &GateOptions::default());
@@ -459,7 +503,7 @@ mod tests {
         });
         let c = gate_checks(&r, &GateOptions::default());
         let res = by_name(&c, "resource_validation");
-        assert!(!res.passed);
+        assert!(!res.passed());
         assert!(
             res.reason.contains("memory 3000 MB > 2048 MB"),
             "{}",

@@ -382,7 +382,7 @@ pub async fn run_gate(
             if let Some(tx) = &events_for_capacity {
                 let _ = tx.send(SuiteEvent::Check(check.clone()));
             }
-            if !check.passed && decision == GateDecision::Deploy {
+            if check.failed() && decision == GateDecision::Deploy {
                 decision = GateDecision::Blocked;
                 reason = check.reason.clone();
             }
@@ -485,7 +485,7 @@ async fn gate_capacity(
     let failing = |name: &str, reason: String| CheckResult {
         group: GATE_GROUP,
         name: name.to_owned(),
-        passed: false,
+        status: perf_core::CheckStatus::from_passed(false),
         reason,
     };
     let capacity = crate::CapacityRequest {
@@ -567,7 +567,7 @@ pub fn decide(
         && result
             .checks
             .iter()
-            .any(|c| c.group == perf_core::CheckGroup::Baseline && !c.passed);
+            .any(|c| c.group == perf_core::CheckGroup::Baseline && c.failed());
     if strict_missing {
         let name = &config.performance_baselines.baseline_name;
         return (
@@ -595,7 +595,7 @@ pub fn decide(
     let checks = gate_checks_of(result);
     let failed: Vec<&str> = checks
         .iter()
-        .filter(|c| !c.passed)
+        .filter(|c| c.failed())
         .map(|c| c.name.as_str())
         .collect();
     if checks.is_empty() {
@@ -694,7 +694,7 @@ mod tests {
             .map(|(group, name, passed)| CheckResult {
                 group: serde_json::from_value(serde_json::json!(group)).unwrap(),
                 name: (*name).to_owned(),
-                passed: *passed,
+                status: perf_core::CheckStatus::from_passed(*passed),
                 reason: String::new(),
             })
             .collect();

@@ -822,7 +822,7 @@ pub fn merge_shards_until(
     merged.checks.push(CheckResult {
         group: CheckGroup::Distributed,
         name: SHARDS_CHECK.to_owned(),
-        passed: complete,
+        status: perf_core::CheckStatus::from_passed(complete),
         reason: if complete {
             format!("{total} of {total} shards merged")
         } else {

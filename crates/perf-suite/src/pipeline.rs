@@ -461,7 +461,7 @@ pub(crate) fn judge(
         let check = perf_core::CheckResult {
             group: perf_core::CheckGroup::Baseline,
             name: pb.baseline_name.clone(),
-            passed: outcome.passed,
+            status: baseline_status(&outcome),
             reason: outcome.message.clone(),
         };
         phases.emit(SuiteEvent::Check(check.clone()));
@@ -476,12 +476,16 @@ pub(crate) fn judge(
     if rt.enabled {
         let t = phases.start(6);
         let checks = perf_baseline::critical_path_checks(result, &rt.critical_paths, &rt.limits);
-        let failed = checks.iter().filter(|c| !c.passed).count();
-        let detail = format!(
+        let failed = checks.iter().filter(|c| c.failed()).count();
+        let unmeasured = checks.iter().filter(|c| c.unmeasured()).count();
+        let mut detail = format!(
             "{} of {} critical paths passed",
-            checks.len() - failed,
+            checks.len() - failed - unmeasured,
             checks.len()
         );
+        if unmeasured > 0 {
+            detail.push_str(&format!(", {unmeasured} not measured"));
+        }
         for c in &checks {
             phases.emit(SuiteEvent::Check(c.clone()));
         }
@@ -489,6 +493,21 @@ pub(crate) fn judge(
         phases.finish(6, t, pass_or_fail(failed == 0), detail);
     } else {
         phases.skip(6, "regression_testing.enabled is false");
+    }
+}
+
+/// Phase 5's check: failed when the run must fail; not measured when nothing was compared
+/// (no baseline yet, lenient, or this run just became it); else passed.
+fn baseline_status(outcome: &perf_baseline::BaselineOutcome) -> perf_core::CheckStatus {
+    use perf_baseline::BaselineAction;
+    match (outcome.passed, outcome.action) {
+        (false, _) => perf_core::CheckStatus::Failed,
+        (true, BaselineAction::Missing | BaselineAction::Created) => {
+            perf_core::CheckStatus::NotMeasured
+        }
+        (true, BaselineAction::Compared | BaselineAction::Updated) => {
+            perf_core::CheckStatus::Passed
+        }
     }
 }
 

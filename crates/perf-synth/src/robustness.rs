@@ -416,7 +416,7 @@ impl RobustnessReport {
                 CheckResult {
                     group: ROBUSTNESS_CHECK_GROUP,
                     name: name.clone(),
-                    passed: c.passed,
+                    status: perf_core::CheckStatus::from_passed(c.passed),
                     reason,
                 }
             })
@@ -624,7 +624,7 @@ mod tests {
         let c = &good.classes[class.as_str()];
         assert!(c.passed, "careful bot failed {class}: {:#?}", good.failures);
         assert_eq!(c.rate, 1.0);
-        assert!(good.checks().iter().all(|k| k.passed));
+        assert!(good.checks().iter().all(|k| k.passed()));
         assert_eq!(good.controls.graceful, good.controls.queries);
 
         let naive = robustness_report(&run(&NaiveBot::new().await, &queries).await, 1.0);
@@ -636,7 +636,7 @@ mod tests {
             .into_iter()
             .find(|k| k.name == class.as_str())
             .unwrap();
-        assert!(!check.passed);
+        assert!(!check.passed());
         assert_eq!(check.group, ROBUSTNESS_CHECK_GROUP);
         assert!(
             naive.failures.iter().any(|f| f.class == class.as_str()
@@ -713,7 +713,7 @@ mod tests {
             "unhealthy after edge-sql_injection-00: error (connect): connection refused"
         );
         let check = &report.checks()[0];
-        assert!(!check.passed);
+        assert!(!check.passed());
         assert!(
             check.reason.starts_with("1/12 graceful"),
             "{}",
@@ -864,7 +864,7 @@ mod tests {
         assert_eq!(c.health.queries, 0);
         assert_eq!(report.failures[0].how, "no answer within the timeout");
         let check = &report.checks()[0];
-        assert!(!check.passed);
+        assert!(!check.passed());
         assert!(check.reason.contains(HEALTH_PROBE_RULE), "{}", check.reason);
         assert!(
             check

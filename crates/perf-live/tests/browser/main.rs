@@ -75,7 +75,7 @@ async fn the_live_page_renders_hostile_updates_as_text_in_chromium() {
     tx.send(SuiteEvent::Check(CheckResult {
         group: perf_core::CheckGroup::CriticalPath,
         name: SCRIPT.to_owned(),
-        passed: false,
+        status: perf_core::CheckStatus::from_passed(false),
         reason: AGENT.to_owned(),
     }))
     .unwrap();

@@ -70,7 +70,7 @@ async fn snapshots_are_published_once_per_interval_with_counts_phase_and_checks(
     let check = CheckResult {
         group: perf_core::CheckGroup::CriticalPath,
         name: "search".to_owned(),
-        passed: false,
+        status: perf_core::CheckStatus::from_passed(false),
         reason: "p95 over the limit".to_owned(),
     };
     tx.send(SuiteEvent::Check(check.clone())).unwrap();

@@ -43,7 +43,7 @@ async fn the_reference_bot_passes_every_class() {
     let controls = EdgeStages::split(&queries).controls.len() as u64;
     assert_eq!(report.overall.graceful, queries.len() as u64 - controls);
     assert_eq!(report.controls.graceful, controls);
-    assert!(report.checks().iter().all(|c| c.passed));
+    assert!(report.checks().iter().all(|c| c.passed()));
     // Every agent was exercised, and the figures are per agent.
     for agent in perf_core::agents::ALL {
         assert!(report.agents[agent].queries > 0, "{agent}");
@@ -69,7 +69,7 @@ async fn the_naive_reference_bot_fails_the_echo_classes() {
         .into_iter()
         .find(|c| c.name == "xss")
         .unwrap();
-    assert!(!check.passed);
+    assert!(!check.passed());
     assert!(
         check.reason.contains("echoes the payload"),
         "{}",

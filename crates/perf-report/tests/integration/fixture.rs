@@ -128,7 +128,7 @@ pub(crate) fn run() -> RunResult {
         r.checks.push(CheckResult {
             group: perf_core::CheckGroup::CriticalPath,
             name: a.to_owned(),
-            passed: a != "digest_generation",
+            status: perf_core::CheckStatus::from_passed(a != "digest_generation"),
             reason: if a == "digest_generation" {
                 "success rate 80.0% below 90.0%".to_owned()
             } else {
@@ -139,13 +139,13 @@ pub(crate) fn run() -> RunResult {
     r.checks.push(CheckResult {
         group: perf_core::CheckGroup::Gate,
         name: "max_memory".to_owned(),
-        passed: true,
+        status: perf_core::CheckStatus::from_passed(true),
         reason: "139 MiB ≤ 512 MiB".to_owned(),
     });
     r.checks.push(CheckResult {
         group: perf_core::CheckGroup::Robustness,
         name: "xss".to_owned(),
-        passed: false,
+        status: perf_core::CheckStatus::from_passed(false),
         reason: "10 answers echo the payload".to_owned(),
     });
     let v = |metric: &str, b: f64, c: f64, verdict: Verdict| MetricVerdict {
@@ -219,7 +219,7 @@ pub(crate) fn hostile_run() -> RunResult {
         r.checks.push(CheckResult {
             group: perf_core::CheckGroup::Robustness,
             name: (*payload).to_owned(),
-            passed: false,
+            status: perf_core::CheckStatus::from_passed(false),
             reason: (*payload).to_owned(),
         });
         r.notes.push((*payload).to_owned());

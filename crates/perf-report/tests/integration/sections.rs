@@ -101,7 +101,7 @@ fn summary_fits_a_pull_request_comment_however_many_checks() {
             r.checks.push(perf_core::CheckResult {
                 group,
                 name: format!("{group}-{i}-{}", "x".repeat(100)),
-                passed: i % 2 == 0,
+                status: perf_core::CheckStatus::from_passed(i % 2 == 0),
                 reason: "y".repeat(500),
             });
         }
@@ -114,7 +114,7 @@ fn summary_fits_a_pull_request_comment_however_many_checks() {
         md.chars().count()
     );
     assert!(md.contains("… and 1964 more critical paths; see `report.html`."));
-    assert!(md.contains("… and 960 more failed checks"));
+    assert!(md.contains("… and 960 more checks not passed"));
     // Failing paths come first.
     let first_row = md
         .lines()
@@ -145,7 +145,7 @@ fn probe_and_control_categories_are_not_classes_of_their_own() {
     r.checks.push(perf_core::CheckResult {
         group: perf_core::CheckGroup::Robustness,
         name: "xss".to_owned(),
-        passed: true,
+        status: perf_core::CheckStatus::from_passed(true),
         reason: "2/2 graceful".to_owned(),
     });
     let md = render_markdown(&r);
@@ -172,4 +172,45 @@ fn the_trends_section_names_the_history_they_came_from() {
         json["history"],
         "postgres://[redacted]@db.example:5432/perf"
     );
+}
+
+#[test]
+fn a_check_not_measured_is_skip_everywhere_never_a_pass() {
+    let mut r = fixture::run();
+    r.checks
+        .retain(|c| c.group != perf_core::CheckGroup::Baseline);
+    r.checks.push(perf_core::CheckResult::not_measured(
+        perf_core::CheckGroup::Baseline,
+        "nightly",
+        "no baseline `nightly` yet",
+    ));
+    let junit = render_junit(&r);
+    let case = junit
+        .split("<testcase")
+        .find(|c| c.contains(r#"name="nightly""#))
+        .expect("a case for the check");
+    assert!(
+        case.contains("<skipped message=\"no baseline `nightly` yet\""),
+        "{case}"
+    );
+    let html = render_html(&r);
+    let row = html
+        .split("<tr>")
+        .find(|row| row.contains("nightly"))
+        .expect("a row for the check");
+    assert!(row.contains(r#"class="badge b-skip""#), "{row}");
+    assert!(!row.contains("b-pass"), "{row}");
+    let md = render_markdown(&r);
+    assert!(
+        md.lines()
+            .any(|l| l.contains("nightly") && l.contains("SKIP (not measured)")),
+        "{md}"
+    );
+    let term = render_terminal(&r, false);
+    assert!(
+        term.lines()
+            .any(|l| l.contains("SKIP") && l.contains("nightly")),
+        "{term}"
+    );
+    assert!(term.contains("not measured"), "{term}");
 }

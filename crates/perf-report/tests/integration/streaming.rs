@@ -104,7 +104,7 @@ fn junit_adds_ttft_to_streamed_critical_paths() {
         r.checks.push(perf_core::CheckResult {
             group: perf_core::CheckGroup::CriticalPath,
             name: name.to_owned(),
-            passed: true,
+            status: perf_core::CheckStatus::from_passed(true),
             reason: "ok".to_owned(),
         });
     }

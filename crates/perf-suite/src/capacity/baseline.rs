@@ -32,7 +32,7 @@ pub fn capacity_baseline_check(
     CheckResult {
         group: crate::GATE_GROUP,
         name: CAPACITY_BASELINE_CHECK.to_owned(),
-        passed,
+        status: perf_core::CheckStatus::from_passed(passed),
         reason,
     }
 }
@@ -178,7 +178,7 @@ mod tests {
     fn a_clear_drop_beyond_the_threshold_blocks_with_both_intervals() {
         let base = stored(20.0, 21.6);
         let c = check(found(10.0, Some(10.8)), Some(&base));
-        assert!(!c.passed, "{}", c.reason);
+        assert!(!c.passed(), "{}", c.reason);
         assert_eq!(c.name, CAPACITY_BASELINE_CHECK);
         assert!(
             c.reason.contains("dropped 50.0%")
@@ -194,20 +194,20 @@ mod tests {
         let base = stored(20.0, 21.6);
         // 25% lower, but this search never failed below 22/s: not a clear drop.
         let c = check(found(15.0, Some(22.0)), Some(&base));
-        assert!(c.passed, "{}", c.reason);
+        assert!(c.passed(), "{}", c.reason);
         assert!(c.reason.contains("not a clear drop"), "{}", c.reason);
         let c = check(found(15.0, None), Some(&base));
         assert!(
-            c.passed && c.reason.contains("not a clear drop"),
+            c.passed() && c.reason.contains("not a clear drop"),
             "{}",
             c.reason
         );
         // 10% lower and clearly so: within the threshold.
         let c = check(found(18.0, Some(19.4)), Some(&base));
-        assert!(c.passed, "{}", c.reason);
+        assert!(c.passed(), "{}", c.reason);
         assert!(c.reason.contains("-10.0%"), "{}", c.reason);
         let c = check(found(24.0, Some(26.0)), Some(&base));
-        assert!(c.passed && c.reason.contains("+20.0%"), "{}", c.reason);
+        assert!(c.passed() && c.reason.contains("+20.0%"), "{}", c.reason);
     }
 
     #[test]
@@ -224,7 +224,7 @@ mod tests {
             0.2,
             false,
         );
-        assert!(!c.passed);
+        assert!(!c.passed());
         assert!(
             c.reason.contains("comparison refused")
                 && c.reason.contains("latency_p95_ms 2000")
@@ -236,7 +236,7 @@ mod tests {
             CapacityAnswer::NoRateMeets { lowest_rate: 1.0 },
             Some(&base),
         );
-        assert!(!c.passed);
+        assert!(!c.passed());
         assert!(
             c.reason.contains("no capacity was shown") && c.reason.contains("20.000"),
             "{}",
@@ -247,7 +247,7 @@ mod tests {
     #[test]
     fn nothing_stored_passes_unless_strict() {
         let c = check(found(20.0, Some(21.6)), None);
-        assert!(c.passed, "{}", c.reason);
+        assert!(c.passed(), "{}", c.reason);
         assert!(
             c.reason.contains("--capacity --update-baseline"),
             "{}",
@@ -260,9 +260,9 @@ mod tests {
             0.2,
             true,
         );
-        assert!(!strict.passed, "{}", strict.reason);
+        assert!(!strict.passed(), "{}", strict.reason);
         let none = check(CapacityAnswer::NotMeasured, None);
-        assert!(!none.passed);
+        assert!(!none.passed());
         assert_eq!(
             BaselineCapacity::of(&report(CapacityAnswer::NotMeasured, slos())),
             None
@@ -282,13 +282,13 @@ mod tests {
         assert!(base.describe().contains("between 1.500 and 2.100/s"));
         let apart = check(interval(1.3, 1.1, 1.49), Some(&base));
         assert!(
-            !apart.passed && apart.reason.contains("dropped"),
+            !apart.passed() && apart.reason.contains("dropped"),
             "{}",
             apart.reason
         );
         let overlap = check(interval(1.4, 1.2, 1.7), Some(&base));
         assert!(
-            overlap.passed && overlap.reason.contains("not a clear drop"),
+            overlap.passed() && overlap.reason.contains("not a clear drop"),
             "{}",
             overlap.reason
         );

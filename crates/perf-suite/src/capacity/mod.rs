@@ -665,7 +665,7 @@ pub fn capacity_check(report: &CapacityReport, min_per_s: f64) -> perf_core::Che
     perf_core::CheckResult {
         group: crate::GATE_GROUP,
         name: "capacity".to_owned(),
-        passed,
+        status: perf_core::CheckStatus::from_passed(passed),
         reason,
     }
 }
@@ -865,14 +865,14 @@ mod tests {
             high: Some(2.15),
         });
         let ok = capacity_check(&found, 1.5);
-        assert!(ok.passed, "{}", ok.reason);
+        assert!(ok.passed(), "{}", ok.reason);
         assert!(
             ok.reason.contains("between 2.000 and 2.150/s"),
             "{}",
             ok.reason
         );
         let low = capacity_check(&found, 2.1);
-        assert!(!low.passed);
+        assert!(!low.passed());
         assert!(
             low.reason.contains("below the minimum 2.100/s") && low.reason.contains("latency_p95"),
             "{}",
@@ -883,7 +883,7 @@ mod tests {
             0.1,
         );
         assert!(
-            !none.passed && none.reason.contains("no rate meets"),
+            !none.passed() && none.reason.contains("no rate meets"),
             "{}",
             none.reason
         );
@@ -894,7 +894,7 @@ mod tests {
             }),
             0.5,
         );
-        assert!(!undecided.passed, "an undecided search shows no capacity");
+        assert!(!undecided.passed(), "an undecided search shows no capacity");
     }
 
     fn probe(rate: f64, tput: f64) -> ProbeReport {

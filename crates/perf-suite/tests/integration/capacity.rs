@@ -732,11 +732,11 @@ async fn a_stored_capacity_blocks_the_same_bot_with_half_its_slots() {
     reseeded.probe.seed = 7;
     let same = search(SlotBot::new(4, 200), slos, reseeded).await;
     let c = perf_suite::capacity_baseline_check(&same, Some(&stored), "b", drop, false);
-    assert!(c.passed, "{}", c.reason);
+    assert!(c.passed(), "{}", c.reason);
 
     let halved = search(SlotBot::new(2, 200), slos, request.clone()).await;
     let c = perf_suite::capacity_baseline_check(&halved, Some(&stored), "b", drop, false);
-    assert!(!c.passed, "{}", c.reason);
+    assert!(!c.passed(), "{}", c.reason);
     let CapacityAnswer::Found {
         rate,
         high: Some(high),
@@ -762,7 +762,7 @@ async fn a_stored_capacity_blocks_the_same_bot_with_half_its_slots() {
     let other = search(SlotBot::new(4, 200), latency_slo(1_500.0), request).await;
     let c = perf_suite::capacity_baseline_check(&other, Some(&stored), "b", drop, false);
     assert!(
-        !c.passed && c.reason.contains("comparison refused"),
+        !c.passed() && c.reason.contains("comparison refused"),
         "{}",
         c.reason
     );

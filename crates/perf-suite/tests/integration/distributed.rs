@@ -115,7 +115,7 @@ fn a_merge_of_shards_equals_one_run_fed_the_same_samples() {
         .iter()
         .find(|c| c.group == CheckGroup::Distributed)
         .unwrap();
-    assert!(check.passed, "{}", check.reason);
+    assert!(check.passed(), "{}", check.reason);
 
     // A reports root holding the four run directories is found the same way.
     let again = find_shard_reports(&[dir.path().to_owned()]).unwrap();
@@ -140,7 +140,7 @@ fn a_missing_shard_makes_the_merge_incomplete_and_says_which() {
         .iter()
         .find(|c| c.name == SHARDS_CHECK)
         .unwrap();
-    assert!(!check.passed);
+    assert!(!check.passed());
     assert!(check.reason.contains("missing: 3"), "{}", check.reason);
     assert!(
         merged.notes[0].starts_with("INCOMPLETE"),

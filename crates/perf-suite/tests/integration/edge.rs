@@ -143,7 +143,7 @@ async fn an_ok_bot_passes_every_robustness_class_and_fails_the_critical_paths() 
     assert!(report
         .checks()
         .iter()
-        .all(|c| c.passed && c.reason.contains(perf_synth::HEALTH_PROBE_RULE)));
+        .all(|c| c.passed() && c.reason.contains(perf_synth::HEALTH_PROBE_RULE)));
 
     // The critical paths judge knowledge, and it has none.
     let standard = perf_synth::generate_standard_queries(&profile(), 24, 1);
@@ -158,7 +158,7 @@ async fn an_ok_bot_passes_every_robustness_class_and_fails_the_critical_paths() 
     let checks = perf_baseline::critical_path_checks(&result, &rt.critical_paths, &rt.limits);
     assert_eq!(checks.len(), perf_core::agents::ALL.len());
     for c in &checks {
-        assert!(!c.passed, "{}: {}", c.name, c.reason);
+        assert!(!c.passed(), "{}: {}", c.name, c.reason);
         assert!(c.reason.contains("0/6 ok"), "{}: {}", c.name, c.reason);
     }
 }
@@ -216,7 +216,7 @@ async fn a_bot_that_dies_after_a_hostile_query_is_unhealthy_in_the_probe_after_i
         .into_iter()
         .find(|c| c.name == "sql_injection")
         .unwrap();
-    assert!(!check.passed);
+    assert!(!check.passed());
     assert!(
         check.reason.contains("edge-sql_injection-00-health"),
         "{}",
