@@ -54,7 +54,7 @@ pub(crate) fn explain_failures(result: &mut perf_core::RunResult) {
     for c in result
         .checks
         .iter_mut()
-        .filter(|c| c.group == perf_core::CheckGroup::CriticalPath && !c.passed)
+        .filter(|c| c.group == perf_core::CheckGroup::CriticalPath && c.failed())
     {
         let why: Vec<String> = examples
             .iter()
