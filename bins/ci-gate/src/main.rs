@@ -29,6 +29,11 @@ struct Cli {
     /// baseline verdict can decide a 15% change (docs/regression-detection.md).
     #[arg(long, value_name = "N", default_value_t = 200)]
     max_queries: usize,
+    /// Your own questions (`.jsonl`, `.csv` or a `.json` scenario file) in place of the
+    /// generated standard queries; their categories are the critical paths (overrides
+    /// `questions`).
+    #[arg(long, value_name = "FILE")]
+    questions: Option<PathBuf>,
     /// Baseline to validate against (overrides `performance_baselines.baseline_name`).
     #[arg(long, value_name = "NAME")]
     baseline: Option<String>,
@@ -132,6 +137,9 @@ fn setup(cli: &Cli) -> Result<(Config, GateRequest), perf_suite::SuiteError> {
             .map_or_else(|| Ok(Config::default()), Config::load)?;
         if let Some(url) = &cli.history_url {
             base.set_history_url_flag(url)?;
+        }
+        if let Some(q) = &cli.questions {
+            base.questions = Some(q.clone());
         }
         let mut config = r.shape(base)?;
         // The capacity search needs a live bot and one machine's view of it: a merge has

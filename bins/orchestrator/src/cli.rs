@@ -60,6 +60,10 @@ pub(crate) struct Cli {
     /// asks the bot first and judges them only when it knows them (docs/your-bot.md).
     #[arg(long, global = true, value_enum, value_name = "MODE")]
     grounding: Option<GroundingFlag>,
+    /// Your own questions (`.jsonl`, `.csv` or a `.json` scenario file) in place of the
+    /// generated standard queries (overrides `questions`).
+    #[arg(long, global = true, value_name = "FILE")]
+    questions: Option<PathBuf>,
     /// Seconds before a query counts as timed out (overrides `query_timeout`).
     #[arg(long, global = true, value_name = "SECS")]
     query_timeout: Option<f64>,
@@ -189,6 +193,9 @@ impl Cli {
                 GroundingFlag::On => perf_suite::Grounding::On,
                 GroundingFlag::Off => perf_suite::Grounding::Off,
             };
+        }
+        if let Some(q) = &self.questions {
+            c.questions = Some(q.clone());
         }
         c.parallel_execution.enabled |= self.parallel;
         c.performance_baselines.enabled |= self.baselines;

@@ -39,6 +39,11 @@ pub(crate) enum Command {
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
     },
+    /// Send one query to the target (--target or the config's; the first of --questions,
+    /// else "hello") and show what was sent and received, redacted, and what the answer
+    /// and agent pointers found; exit 0 when the answer resolved, 2 otherwise
+    /// (docs/targets.md).
+    CheckTarget,
 }
 
 /// `orchestrator baseline ...`
@@ -87,6 +92,7 @@ pub(crate) async fn run(command: &Command, config: &Config) -> anyhow::Result<Op
     use anyhow::Context;
     match command {
         Command::Capacity(args) => crate::capacity::run(args, config).await.map(Some),
+        Command::CheckTarget => crate::check_target::run(config).await.map(Some),
         Command::Baseline(BaselineCommand::List) => {
             let store =
                 perf_baseline::BaselineStore::new(&config.performance_baselines.baselines_dir);

@@ -3,6 +3,7 @@
 //! run's reports. Thin: arguments, progress and exit codes; the work is in `perf-suite`.
 
 mod capacity;
+mod check_target;
 mod cli;
 mod commands;
 mod live;

@@ -3,6 +3,8 @@
 
 use std::process::{Command, Output};
 
+#[path = "cli/check_target.rs"]
+mod check_target;
 #[path = "cli/hostile.rs"]
 mod hostile;
 #[cfg(unix)]
@@ -12,6 +14,15 @@ mod live;
 fn orchestrator(dir: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_orchestrator"))
         .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn orchestrator_env(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .output()
         .unwrap()

@@ -96,7 +96,9 @@ pub use capacity::{
 };
 pub use content::{ChannelStat, ContentProfile, TermStat, UserStat};
 pub use error::{ConfigError, ErrorKind, TargetError};
-pub use expect::{check_expectations, Expectation, ExpectationFailure};
+pub use expect::{
+    check_expectations, AnswerPattern, Expectation, ExpectationFailure, MAX_PATTERN_BYTES,
+};
 pub use histogram::{
     with_histogram_budget, HistogramUse, LatencyHistogram, LatencySummary, MAX_TRACKABLE_MICROS,
 };

@@ -388,7 +388,13 @@ impl Recorder {
             }));
         }
         let class = self.shared.index.class_of.get(qi).copied();
-        let writing = self.shared.writer.is_some() || self.shared.sample_sink.is_some();
+        // A sink whose receiver is gone (a watch that has decided) wants no more samples.
+        let writing = self.shared.writer.is_some()
+            || self
+                .shared
+                .sample_sink
+                .as_ref()
+                .is_some_and(|tx| !tx.is_closed());
         // Streamed answers carry figures of their own: they take the full path.
         let streamed = f
             .response

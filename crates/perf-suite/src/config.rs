@@ -76,6 +76,11 @@ pub struct Config {
     /// routing is judged with them. Without a mapping, routing is judged only when the bot
     /// names agents the way the generated queries expect.
     pub agents: std::collections::BTreeMap<String, Vec<String>>,
+    /// A file of your own questions (`.jsonl`, `.csv` or a `.json` scenario file) that
+    /// replace the generated standard queries; their categories become the critical paths
+    /// unless `regression_testing.critical_paths` is set (`--questions`; docs/limits.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub questions: Option<PathBuf>,
     /// Shards the test is split into, for an engine's index variable that carries no total
     /// (`JOB_COMPLETION_INDEX`); `--shard-total` overrides it (docs/distributed.md).
     pub shards: u32,
@@ -174,6 +179,10 @@ pub struct RegressionTesting {
     pub critical_paths: Vec<String>,
     /// What every critical path must meet.
     pub limits: perf_baseline::CriticalPathLimits,
+    /// Whether the configuration file named `critical_paths` (not a file key): a
+    /// questions file's categories replace only the default paths.
+    #[serde(skip)]
+    pub critical_paths_given: bool,
 }
 
 /// The original suite's `synthetic_testing` section.
@@ -275,6 +284,7 @@ impl Default for Config {
             slos: perf_core::Slos::default(),
             grounding: crate::Grounding::Auto,
             agents: std::collections::BTreeMap::new(),
+            questions: None,
             shards: 1,
             shard: perf_core::Shard::WHOLE,
             start_at: None,
@@ -316,6 +326,7 @@ impl Default for RegressionTesting {
                 .map(|s| (*s).to_owned())
                 .collect(),
             limits: perf_baseline::CriticalPathLimits::default(),
+            critical_paths_given: false,
         }
     }
 }
@@ -407,6 +418,7 @@ fn every_key() -> Config {
     c.refbot.wrong_rate = 1.0;
     c.history_url = Some(String::new());
     c.history_url_env = Some(String::new());
+    c.questions = Some(PathBuf::new());
     c.slos = perf_core::Slos {
         latency_p95_ms: Some(1.0),
         latency_p99_ms: Some(1.0),
@@ -443,7 +455,10 @@ impl Config {
         let known = serde_json::to_value(every_key())
             .map_err(|e| err(format!("internal error describing the defaults: {e}")))?;
         check_keys(&value, &known, "").map_err(err)?;
-        let config: Config = serde_json::from_str(text).map_err(|e| err(e.to_string()))?;
+        let mut config: Config = serde_json::from_str(text).map_err(|e| err(e.to_string()))?;
+        config.regression_testing.critical_paths_given = value
+            .pointer("/regression_testing/critical_paths")
+            .is_some();
         config.validate().map_err(|e| err(e.to_string()))?;
         Ok(config)
     }
@@ -985,7 +1000,13 @@ mod tests {
     #[test]
     fn the_original_example_parses_to_the_defaults() {
         let c = parse(ORIGINAL_EXAMPLE).unwrap();
-        assert_eq!(c, Config::default());
+        // The example names the critical paths, which the parsed configuration remembers
+        // (a questions file's categories then do not replace them).
+        assert!(c.regression_testing.critical_paths_given);
+        let mut defaults = Config::default();
+        defaults.regression_testing.critical_paths_given = true;
+        assert_eq!(c, defaults);
+        assert!(!parse("{}").unwrap().regression_testing.critical_paths_given);
         assert_eq!(c.parallel_execution.rate_limit_per_second, Some(10.0));
         assert_eq!(c.regression_testing.critical_paths.len(), 4);
     }

@@ -263,18 +263,19 @@ const HOW_TO_GROUND: &str = "to judge them, point `database_path` at the bot's o
 /// the facts off; `auto` sends up to [`CALIBRATION_QUERIES`] generated queries (one per
 /// critical path first) and turns the facts off when at most a quarter of the answers
 /// hold them, and routing off (without an `agents` mapping) when no answer named the
-/// expected agent. Fewer than three answers decide nothing. The embedded reference bot
-/// reads the configured database by construction: it is not asked.
+/// expected agent. Fewer than three answers decide nothing. `known` skips the calibration:
+/// the embedded reference bot reads the configured database by construction, and a
+/// `questions` file's expectations are the user's own.
 pub(crate) async fn decide(
     grounding: Grounding,
-    refbot: bool,
+    known: bool,
     has_mapping: bool,
     target: &dyn BotTarget,
     standard: &[Query],
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> GroundingDecision {
-    if grounding == Grounding::On || refbot {
+    if grounding == Grounding::On || known {
         return GroundingDecision::default();
     }
     let picks = calibration_queries(standard);

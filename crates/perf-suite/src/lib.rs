@@ -16,6 +16,7 @@ mod gate_run;
 mod grounding;
 mod merge;
 mod pipeline;
+mod questions;
 mod tester;
 
 pub use capacity::{
@@ -55,6 +56,7 @@ pub use pipeline::{
     preflight, run_suite, run_suite_amending, run_suite_with_end_grace, save_baseline, PhaseEvent,
     SuiteEvent, SuiteOutcome, HARNESS_VERSION, PHASES,
 };
+pub use questions::SAME_FAILURE_WINDOW;
 pub use tester::PerfTester;
 
 /// Which async runtime the binaries run the suite on.

@@ -276,14 +276,11 @@ async fn run_suite_inner(
 
     // Phase 2: standard queries.
     let t = phases.start(2);
-    let mut standard =
-        perf_synth::generate_standard_queries(&content, config.query_count, config.seed);
-    phases.finish(
-        2,
-        t,
-        PhaseStatus::Completed,
-        format!("{} standard queries", standard.len()),
-    );
+    // With `questions`, the file's questions and the configuration they imply (critical
+    // paths) stand in for the generated queries from here on.
+    let (mut standard, effective, detail) = crate::questions::standard_queries(config, &content)?;
+    let config = effective.as_ref().unwrap_or(config);
+    phases.finish(2, t, PhaseStatus::Completed, detail);
 
     // Phase 3: synthetic scenarios.
     let synthetic = &config.synthetic_testing;
@@ -328,9 +325,10 @@ async fn run_suite_inner(
     let mapped = crate::grounding::MappedAgents::new(target, &config.agents);
     let target: Arc<dyn BotTarget> = mapped.clone();
     // Whether the generated facts and agent names apply to this bot (docs/your-bot.md).
+    // Your own questions carry your own expectations: nothing to calibrate.
     let grounding = crate::grounding::decide(
         config.grounding,
-        matches!(config.target, perf_targets::TargetSpec::Refbot),
+        matches!(config.target, perf_targets::TargetSpec::Refbot) || config.questions.is_some(),
         !config.agents.is_empty(),
         &*target,
         &standard,
@@ -444,6 +442,9 @@ async fn run_suite_inner(
     } else {
         let policy = config.performance_baselines.policy();
         judge(config, &policy, &mut result, &mut phases, &mut problems);
+        if config.questions.is_some() {
+            crate::questions::explain_failures(&mut result);
+        }
     }
     result.phases = phases.timings;
 
@@ -559,6 +560,9 @@ fn pass_or_fail(passed: bool) -> PhaseStatus {
 /// opened and migrated). Leaves nothing behind on failure.
 pub async fn preflight(config: &Config) -> Result<(), SuiteError> {
     config.check_scenario_paths()?;
+    if let Some(path) = &config.questions {
+        perf_synth::QuestionSet::load(path)?;
+    }
     let pb = &config.performance_baselines;
     if pb.enabled {
         let store = perf_baseline::BaselineStore::new(&pb.baselines_dir);
@@ -840,8 +844,10 @@ impl Execution<'_> {
             grace_period: secs(config.grace_period),
             ..RunnerConfig::default()
         };
+        // A child of the run's token, so the first queries' watch can stop the run.
+        let stop = cancel.child_token();
         let mut runner = Runner::new(Arc::clone(target), runner_config)
-            .with_cancel(cancel.clone())
+            .with_cancel(stop.clone())
             .with_end_grace(end_grace);
         let mut forward = None;
         if let Some(suite_tx) = events.clone() {
@@ -856,7 +862,7 @@ impl Execution<'_> {
             }));
         }
         let outcome = run_plans(
-            config, &runner, standard, load, scenarios, &cancel, events, result,
+            config, &runner, standard, load, scenarios, &stop, events, result,
         )
         .await;
         drop(runner);
@@ -881,9 +887,17 @@ async fn run_plans(
     events: &Option<UnboundedSender<SuiteEvent>>,
     result: &mut RunResult,
 ) -> Result<(), SuiteError> {
-    runner
-        .run(&Plan::new(standard.to_vec(), load), result)
-        .await?;
+    let mut watch = crate::questions::SameFailureWatch::new(standard.len(), cancel.clone());
+    let plan = watch.attach(Plan::new(standard.to_vec(), load));
+    let ran = runner.run(&plan, result).await;
+    drop(plan);
+    if let Some(why) = watch.verdict() {
+        return Err(SuiteError::Target {
+            target: result.target.name.clone(),
+            message: why,
+        });
+    }
+    ran?;
     for plan in scenarios {
         if cancel.is_cancelled() {
             break;

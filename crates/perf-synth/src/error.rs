@@ -70,6 +70,21 @@ pub enum SynthError {
         /// What is wrong and what to do.
         message: String,
     },
+    /// A questions file (`questions`, `--questions`) is malformed; the message names the
+    /// file, line, column or field, and what to do.
+    #[error("{path}{}: {}{message}", location(*line, *column), field.as_deref().map(|f| format!("`{f}`: ")).unwrap_or_default())]
+    QuestionsFile {
+        /// The questions file.
+        path: PathBuf,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// 1-based column, when known.
+        column: Option<usize>,
+        /// The key or column, when known.
+        field: Option<String>,
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// A scenario cannot be added to the registry.
     #[error("scenario from {source_name}: {reason}")]
     Scenario {

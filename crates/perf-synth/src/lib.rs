@@ -15,6 +15,7 @@ mod file;
 mod generate;
 mod import;
 mod queries;
+mod questions;
 mod read;
 mod registry;
 mod robustness;
@@ -37,6 +38,9 @@ pub use file::{
 pub use generate::{generate_database, FixtureConfig};
 pub use import::{import_discord_exports, ImportStats};
 pub use queries::{generate_standard_queries, STANDARD_SCENARIO};
+pub use questions::{
+    QuestionSet, DEFAULT_QUESTION_CATEGORY, MAX_QUESTIONS, MAX_QUESTIONS_FILE_BYTES,
+};
 pub use read::{not_a_regular_file, read_text_limited, MAX_SCENARIO_FILE_BYTES};
 pub use registry::{
     scale_note, validate_scale, ScenarioPlan, ScenarioRegistry, SyntheticFlags, DEFAULT_SCALE,
@@ -62,6 +66,7 @@ mod send_sync_tests {
         assert_send_sync::<EdgeCaseScenario>();
         assert_send_sync::<EdgeStages>();
         assert_send_sync::<ScenarioFile>();
+        assert_send_sync::<QuestionSet>();
         assert_send_sync::<RobustnessReport>();
         assert_send_sync::<SynthError>();
         assert_send_sync::<ImportStats>();

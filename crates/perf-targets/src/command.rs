@@ -203,6 +203,9 @@ struct Proc {
     stopping: AtomicBool,
     kill: Notify,
     exited: watch::Receiver<bool>,
+    /// Set by [`CommandTarget::inspect`]: keep the start of each line read in `captured`.
+    capturing: AtomicBool,
+    captured: StdMutex<Vec<Vec<u8>>>,
 }
 
 impl Pending {
@@ -547,6 +550,8 @@ impl CommandTarget {
             stopping: AtomicBool::new(false),
             kill: Notify::new(),
             exited: exited_rx,
+            capturing: AtomicBool::new(false),
+            captured: StdMutex::new(Vec::new()),
         });
         tokio::spawn(supervise(
             Arc::clone(&proc),
@@ -998,6 +1003,13 @@ fn handle_line(proc: &Proc, line: &[u8], counters: &Counters, max_text: usize) {
     if line.iter().all(u8::is_ascii_whitespace) {
         return;
     }
+    if proc.capturing.load(Ordering::Relaxed) {
+        let mut kept = proc.captured.lock().unwrap_or_else(PoisonError::into_inner);
+        // Bounded: the answer line and a few delta lines are what an inspection shows.
+        if kept.len() < 64 {
+            kept.push(line[..line.len().min(2 * crate::INSPECT_BODY_BYTES)].to_vec());
+        }
+    }
     let now = Instant::now();
     let parsed: Result<ResponseLine, _> = serde_json::from_slice(line).or_else(|e| {
         // Python's json writes a lone surrogate as `\ud800`; serde_json rejects it in a
@@ -1149,6 +1161,84 @@ fn reported_tokens(line: &ResponseLine) -> Result<Option<u64>, TargetError> {
         _ => Err(TargetError::invalid_response(format!(
             "the answer line's `{field}` must be a whole number from 0 to {MAX_REPORTED_TOKENS}, got {value}"
         ))),
+    }
+}
+
+impl CommandTarget {
+    /// Sends `query` once and reports the exchange, redacted: the JSON line written to
+    /// stdin, the line(s) read back (the first 2 KB of each, the answer line last) and the
+    /// answer as the run reads it. Starts the process if needed; `timeout` and the
+    /// target's `timeout_ms` bound the wait (the shorter wins).
+    pub async fn inspect(&self, query: &Query, timeout: Duration) -> crate::Inspection {
+        let redactor = self.redactor();
+        let sent = serde_json::to_string(&RequestLine {
+            id: &query.id,
+            query: &query.text,
+            user_id: query.user_id.as_deref(),
+            channel: query.channel.as_deref(),
+        })
+        .unwrap_or_default();
+        let mut out = crate::Inspection {
+            request_line: format!("stdin of {}", self.name()),
+            request_body: redactor.redact_owned(sent),
+            answer: Err("no answer".to_owned()),
+            ..crate::Inspection::default()
+        };
+        let proc = match self.running().await {
+            Ok(p) => p,
+            Err(e) => {
+                out.answer = Err(redactor.redact_owned(format!("{}: {}", e.kind, e.message)));
+                return out;
+            }
+        };
+        proc.capturing.store(true, Ordering::Relaxed);
+        let limit = timeout.min(Duration::from_millis(self.config.timeout_ms));
+        let result = tokio::time::timeout(limit, self.execute(query)).await;
+        proc.capturing.store(false, Ordering::Relaxed);
+        let lines =
+            std::mem::take(&mut *proc.captured.lock().unwrap_or_else(PoisonError::into_inner));
+        out.streamed = lines.len() > 1;
+        let joined: Vec<String> = lines
+            .iter()
+            .map(|l| redactor.redact_owned(String::from_utf8_lossy(l).into_owned()))
+            .map(|l| {
+                let mut end = l.len().min(crate::INSPECT_BODY_BYTES);
+                while !l.is_char_boundary(end) {
+                    end -= 1;
+                }
+                l[..end].to_owned()
+            })
+            .collect();
+        out.response_bytes = lines.iter().map(Vec::len).sum();
+        out.response_body = joined.join("\n");
+        out.answer = match result {
+            Ok(Ok(r)) => {
+                out.agents = vec![(
+                    "agent / agents".to_owned(),
+                    (!r.agents.is_empty()).then(|| redactor.redact_owned(r.agents.join(", "))),
+                )];
+                Ok(redactor.redact_owned(r.answer))
+            }
+            Ok(Err(e)) => Err(redactor.redact_owned(format!("{}: {}", e.kind, e.message))),
+            Err(_) => Err(format!(
+                "no answer line within {} ms (the shorter of query_timeout and target.timeout_ms)",
+                limit.as_millis()
+            )),
+        };
+        if out.answer.is_err() {
+            if let Some(doc) = lines
+                .last()
+                .and_then(|l| serde_json::from_slice::<Value>(l).ok())
+            {
+                out.suggestion = crate::longest_string(&doc).map(|(p, s)| {
+                    (
+                        p,
+                        redactor.redact_owned(perf_core::cut(&s, 200).into_owned()),
+                    )
+                });
+            }
+        }
+        out
     }
 }
 

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use url::Url;
 
 use crate::client::{error_chain, Client, RequestParts, SendError};
+use crate::inspect::{longest_string, shown, start_of, Inspection, INSPECT_BODY_BYTES};
 use crate::pointer::{Extractor, Pointer};
 use crate::secret::{Secret, REDACTED};
 use crate::spec::{Api, HttpTargetConfig};
@@ -52,6 +53,12 @@ pub struct HttpTarget {
     redactor: Redactor,
     name: String,
     pid_file: Option<std::path::PathBuf>,
+    /// For [`HttpTarget::inspect`]: the method and URL (query values redacted), the request
+    /// headers (secret values redacted) and the agent pointers as written.
+    shown_request: String,
+    shown_headers: Vec<(String, String)>,
+    agent_pointer_texts: Vec<String>,
+    https: bool,
 }
 
 impl fmt::Debug for HttpTarget {
@@ -128,6 +135,7 @@ impl HttpTarget {
             headers.insert(name, value);
         }
 
+        let shown_request = format!("{method} {}", crate::secret::redacted_url(&config.url));
         let sends_body = !matches!(method, Method::GET | Method::HEAD);
         let body = if sends_body {
             let body = config
@@ -188,6 +196,17 @@ impl HttpTarget {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_owned(),
         };
+        let mut shown_headers = vec![("host".to_owned(), host_port.clone())];
+        shown_headers.extend(headers.iter().map(|(k, v)| {
+            let shown = if v.is_sensitive() || config.is_secret_header(k.as_str()) {
+                REDACTED.to_owned()
+            } else {
+                config
+                    .redactor()
+                    .redact_owned(String::from_utf8_lossy(v.as_bytes()).into_owned())
+            };
+            (k.as_str().to_owned(), shown)
+        }));
         let parts = RequestParts {
             method,
             absolute: uri(&format!("{origin}{path}"))?,
@@ -268,6 +287,10 @@ impl HttpTarget {
             token,
             name,
             pid_file: config.pid_file,
+            shown_request,
+            shown_headers,
+            agent_pointer_texts: config.agent_pointers.clone(),
+            https: url.scheme() == "https",
         })
     }
 
@@ -756,6 +779,151 @@ impl HttpTarget {
             self.parse_json(&body, ttfb)
         }
     }
+}
+
+impl HttpTarget {
+    /// Sends `query` once and reports the whole exchange, redacted (what `orchestrator
+    /// check-target` prints): request, status, headers, the start of the body, what the
+    /// answer and agent pointers resolved to, and a suggestion when the answer is
+    /// elsewhere. `timeout` and the target's `timeout_ms` bound it; the shorter wins.
+    pub async fn inspect(&self, query: &Query, timeout: Duration) -> Inspection {
+        let body = match &self.body {
+            Some(t) => serde_json::to_vec(&template::fill(t, query)).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let mut out = Inspection {
+            request_line: self.shown_request.clone(),
+            request_headers: self.shown_headers.clone(),
+            request_body: self.scrub(String::from_utf8_lossy(&body).into_owned()),
+            streamed: self.stream,
+            answer_pointer: Some(self.answer_pointer.as_str().to_owned()),
+            answer: Err("no answer".to_owned()),
+            ..Inspection::default()
+        };
+        let limit = timeout.min(self.timeout);
+        match tokio::time::timeout(limit, self.inspect_exchange(Bytes::from(body), &mut out)).await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => out.answer = Err(self.hinted(e)),
+            Err(_) => {
+                // A TLS server spoken to in plain HTTP often waits for a handshake that
+                // never comes, and a plain one spoken to in TLS for a request line.
+                let tls_hint = if self.https {
+                    " (if that port speaks plain HTTP, use an http:// URL)"
+                } else {
+                    " (if that port speaks TLS, use an https:// URL)"
+                };
+                out.answer = Err(format!(
+                    "no complete answer within {} ms (the shorter of query_timeout and target.timeout_ms): the server accepted the connection but did not answer{tls_hint}",
+                    limit.as_millis()
+                ))
+            }
+        }
+        out
+    }
+
+    /// A transport error with a hint at the usual mix-up of http and https.
+    fn hinted(&self, e: TargetError) -> String {
+        let hint = match (e.kind, self.https) {
+            (ErrorKind::InvalidResponse, false) if e.message.contains("not valid HTTP") => {
+                "; if that port speaks TLS, use an https:// URL"
+            }
+            (ErrorKind::Connect, true) => {
+                "; is anything listening there? If that port speaks plain HTTP (no TLS), use an http:// URL"
+            }
+            (ErrorKind::Connect, false) => "; is the bot running at that address and port?",
+            _ => "",
+        };
+        format!("{}: {}{hint}", e.kind, e.message)
+    }
+
+    async fn inspect_exchange(&self, body: Bytes, out: &mut Inspection) -> Result<(), TargetError> {
+        let (mut response, _lease) = self
+            .client
+            .send(body)
+            .await
+            .map_err(|e| self.send_error(e))?;
+        let status = response.status();
+        out.status = Some(status.as_u16());
+        out.response_headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                let shown = if crate::is_secret_name(k.as_str()) {
+                    REDACTED.to_owned()
+                } else {
+                    self.scrub(String::from_utf8_lossy(v.as_bytes()).into_owned())
+                };
+                (k.as_str().to_owned(), shown)
+            })
+            .collect();
+        let sse = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/event-stream"));
+        out.streamed = self.stream || sse;
+        let raw = self.read_capped(&mut response).await?;
+        out.response_bytes = raw.len();
+        // Redacted before it is cut, so a secret across the cut goes whole.
+        let head = start_of(&raw, INSPECT_BODY_BYTES + self.redactor.longest_bytes());
+        let head = self.scrub(head);
+        out.response_body = cut_bytes(&head, INSPECT_BODY_BYTES);
+        if !status.is_success() {
+            out.answer = Err(format!(
+                "HTTP status {}: the run records every such answer as a `status` error",
+                status.as_u16()
+            ));
+            return Ok(());
+        }
+        if self.stream {
+            let mut parser = SseParser::default();
+            let mut state = StreamState::new(Instant::now());
+            let mut failure = None;
+            parser.feed(&raw, |data| match self.on_event(data, &mut state) {
+                Ok(go_on) => go_on,
+                Err(e) => {
+                    failure = Some(e);
+                    false
+                }
+            });
+            out.agents = vec![(
+                "agent_pointers (first event naming one)".to_owned(),
+                (!state.agents.is_empty()).then(|| self.scrub(state.agents.join(", "))),
+            )];
+            out.answer = match failure {
+                Some(e) => Err(format!("{}: {}", e.kind, e.message)),
+                None if state.tokens == 0 => Err("the stream carried no answer text".to_owned()),
+                None => Ok(self.scrub(state.answer)),
+            };
+            return Ok(());
+        }
+        out.answer = self
+            .parse_json(&raw, Duration::ZERO)
+            .map(|r| self.scrub(r.answer))
+            .map_err(|e| format!("{}: {}", e.kind, e.message));
+        if let Ok(doc) = serde_json::from_slice::<Value>(&raw) {
+            out.agents = self
+                .agent_pointer_texts
+                .iter()
+                .map(|p| (p.clone(), doc.pointer(p).map(|v| self.scrub(shown(v)))))
+                .collect();
+            if out.answer.is_err() {
+                out.suggestion = longest_string(&doc)
+                    .map(|(p, s)| (p, self.scrub(perf_core::cut(&s, 200).into_owned())));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn cut_bytes(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
 }
 
 #[async_trait]

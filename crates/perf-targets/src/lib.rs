@@ -17,6 +17,7 @@ mod client;
 mod command;
 mod error;
 mod http;
+mod inspect;
 mod pointer;
 mod secret;
 mod spec;
@@ -26,6 +27,7 @@ mod template;
 pub use command::{CommandStats, CommandTarget, MAX_STDERR_LOG_BYTES};
 pub use error::TargetsError;
 pub use http::HttpTarget;
+pub use inspect::{inspect, longest_string, Inspection, INSPECT_BODY_BYTES};
 pub use secret::{is_secret_name, redacted_url, Secret, REDACTED};
 pub use spec::{
     open_target, split_command_line, target_from_spec, Api, CommandTargetConfig, HttpTargetConfig,

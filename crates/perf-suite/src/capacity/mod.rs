@@ -184,7 +184,8 @@ pub async fn run_capacity(
     let (pool, _) = perf_synth::open_or_generate(&config.database_path, &config.fixture).await?;
     let content = perf_synth::analyze_content(&pool, &config.database_path).await?;
     pool.close().await;
-    let queries = perf_synth::generate_standard_queries(&content, config.query_count, config.seed);
+    // The user's own questions when `questions` is set, as in a run.
+    let (queries, _, _) = crate::questions::standard_queries(config, &content)?;
     std::fs::create_dir_all(&run_dir).map_err(|source| SuiteError::Io {
         path: run_dir.clone(),
         source,

@@ -8,4 +8,5 @@ mod ground_truth;
 mod nothing_lost;
 mod pipeline;
 mod props;
+mod questions;
 mod your_bot;

@@ -2,5 +2,6 @@
 
 mod command;
 mod http;
+mod inspect;
 mod support;
 mod tls;

@@ -17,13 +17,13 @@ use tokio::net::TcpListener;
 use crate::support::query;
 
 /// A CA (as PEM) and a certificate and key for `localhost` signed by it.
-struct Pki {
+pub(crate) struct Pki {
     ca_pem: String,
     cert: CertificateDer<'static>,
     key: PrivateKeyDer<'static>,
 }
 
-fn pki() -> anyhow::Result<Pki> {
+pub(crate) fn pki() -> anyhow::Result<Pki> {
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate()?)?;
@@ -37,7 +37,7 @@ fn pki() -> anyhow::Result<Pki> {
 }
 
 /// Serves `POST /q` over TLS offering `alpn`; the answer is the HTTP version it was asked in.
-async fn serve_tls(pki: &Pki, alpn: &[&[u8]]) -> anyhow::Result<SocketAddr> {
+pub(crate) async fn serve_tls(pki: &Pki, alpn: &[&[u8]]) -> anyhow::Result<SocketAddr> {
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
