@@ -7,12 +7,14 @@ generated Discord server. docs/your-bot.md tests it in five minutes.
     python3 examples/bots/support_bot.py --stdio         # JSON lines, for --target cmd:
 
 Environment: DELAY_S (base answer time, default 0.05), FAIL_AGENT and FAIL_RATE (that
-agent fails this share of its answers with HTTP 500 / an error line, default none).
+agent fails this share of its answers, evenly spread, with HTTP 500 / an error line;
+default none).
 """
 import json
 import os
 import random
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -41,9 +43,22 @@ def route(text: str) -> str:
 def answer(text: str):
     agent = route(text)
     time.sleep(DELAY_S * (1 + random.random()))
-    if agent == FAIL_AGENT and random.random() < FAIL_RATE:
+    if agent == FAIL_AGENT and should_fail():
         return agent, None
     return agent, ANSWERS[agent]
+
+
+_failures = {"n": 0}
+_lock = threading.Lock()
+
+
+def should_fail() -> bool:
+    # Deterministic: the n-th answer fails when n * FAIL_RATE crosses a whole number, so
+    # exactly that share of the agent's answers fail, spread evenly.
+    with _lock:
+        _failures["n"] += 1
+        n = _failures["n"]
+    return int(n * FAIL_RATE) != int((n - 1) * FAIL_RATE)
 
 
 class Handler(BaseHTTPRequestHandler):
