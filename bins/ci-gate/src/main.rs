@@ -27,7 +27,12 @@ struct Cli {
     timeout: f64,
     /// Standard (critical-path) queries to run; 200 is about the least with which the
     /// baseline verdict can decide a 15% change (docs/regression-detection.md).
-    #[arg(long, value_name = "N", default_value_t = 200)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 200,
+        visible_alias = "query-count"
+    )]
     max_queries: usize,
     /// Your own questions (`.jsonl`, `.csv` or a `.json` scenario file) in place of the
     /// generated standard queries; their categories are the critical paths (overrides
@@ -280,6 +285,12 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_query_count_has_the_orchestrators_name_too() {
+        let cli = Cli::try_parse_from(["ci-gate", "--query-count", "9"]).unwrap();
+        assert_eq!(cli.max_queries, 9);
+    }
 
     fn flag_value() -> impl Strategy<Value = String> {
         prop_oneof![

@@ -15,8 +15,8 @@ pub(crate) struct Cli {
     /// JSON configuration file (the original suite's keys; every key is optional).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Standard queries to generate (overrides `query_count`).
-    #[arg(long, global = true, value_name = "N")]
+    /// Standard queries to generate (overrides `query_count`; `--max-queries` as in ci-gate).
+    #[arg(long, global = true, value_name = "N", visible_alias = "max-queries")]
     query_count: Option<usize>,
     /// Queries in flight at most (overrides `parallel_execution.max_concurrent`).
     #[arg(long, global = true, value_name = "N")]
@@ -68,17 +68,29 @@ pub(crate) struct Cli {
     #[arg(long, global = true, value_name = "SECS")]
     query_timeout: Option<f64>,
     /// Enable parallel execution (the original suite's flag; on by default).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, conflicts_with = "no_parallel")]
     parallel: bool,
+    /// Turn parallel execution off (the opposite of `--parallel`).
+    #[arg(long, global = true)]
+    no_parallel: bool,
     /// Enable baselines (the original suite's flag; on by default).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, conflicts_with = "no_baselines")]
     baselines: bool,
+    /// Turn baselines off (the opposite of `--baselines`).
+    #[arg(long, global = true)]
+    no_baselines: bool,
     /// Enable regression testing (the original suite's flag; on by default).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, conflicts_with = "no_regression")]
     regression: bool,
-    /// Enable synthetic testing (the original suite's flag; on by default).
+    /// Turn regression testing off (the opposite of `--regression`).
     #[arg(long, global = true)]
+    no_regression: bool,
+    /// Enable synthetic testing (the original suite's flag; on by default).
+    #[arg(long, global = true, conflicts_with = "no_synthetic")]
     synthetic: bool,
+    /// Turn synthetic testing off (the opposite of `--synthetic`).
+    #[arg(long, global = true)]
+    no_synthetic: bool,
     /// No progress bars (they are also off when stderr is not a terminal).
     #[arg(long, global = true)]
     quiet: bool,
@@ -201,6 +213,18 @@ impl Cli {
         c.performance_baselines.enabled |= self.baselines;
         c.regression_testing.enabled |= self.regression;
         c.synthetic_testing.enabled |= self.synthetic;
+        if self.no_parallel {
+            c.parallel_execution.enabled = false;
+        }
+        if self.no_baselines {
+            c.performance_baselines.enabled = false;
+        }
+        if self.no_regression {
+            c.regression_testing.enabled = false;
+        }
+        if self.no_synthetic {
+            c.synthetic_testing.enabled = false;
+        }
         if let Some(Command::Baseline(BaselineCommand::Create { name, .. })) = &self.command {
             // A bad name is found before the run that would make the baseline.
             perf_baseline::BaselineStore::new(&c.performance_baselines.baselines_dir)
@@ -398,6 +422,27 @@ fn spawn_signal_handler(cancel: CancellationToken, end_grace: CancellationToken)
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn phases_turn_off_by_flag_and_the_query_count_has_the_gates_name_too() {
+        let cli = Cli::try_parse_from([
+            "orchestrator",
+            "--no-synthetic",
+            "--no-baselines",
+            "--no-regression",
+            "--max-queries",
+            "7",
+        ])
+        .unwrap();
+        let c = cli.config().unwrap();
+        assert!(!c.synthetic_testing.enabled);
+        assert!(!c.performance_baselines.enabled);
+        assert!(!c.regression_testing.enabled);
+        assert!(c.parallel_execution.enabled, "untouched");
+        assert_eq!(c.query_count, 7);
+        let both = Cli::try_parse_from(["orchestrator", "--synthetic", "--no-synthetic"]);
+        assert!(both.is_err(), "on and off at once is refused");
+    }
 
     /// Values a user might mistype or a fuzzer might send.
     pub(crate) fn flag_value() -> impl Strategy<Value = String> {
