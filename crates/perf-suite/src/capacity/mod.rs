@@ -794,14 +794,28 @@ fn summary_sentence(r: &CapacityReport) -> String {
         CapacityAnswer::Found {
             rate, high: None, ..
         } => {
-            format!("capacity at least {rate:.3} queries/s (no rate tried failed)")
+            format!(
+                "capacity at least {rate:.3} queries/s (every rate tried up to {rate:.3}/s met the SLOs; give a longer --max-time to find the limit)"
+            )
         }
-        CapacityAnswer::Indeterminate { low, high } => format!(
-            "capacity indeterminate (passed up to {}, failed from {}): {}",
-            low.map_or("none".to_owned(), |l| format!("{l:.3}/s")),
-            high.map_or("none".to_owned(), |h| format!("{h:.3}/s")),
-            r.stop_reason
-        ),
+        CapacityAnswer::Indeterminate { low, high } => match (low, high) {
+            (Some(l), None) => format!(
+                "capacity at least {l:.3} queries/s (every rate tried up to {l:.3}/s met the SLOs, the limit was not found: {}; give a longer --max-time to find it)",
+                r.stop_reason
+            ),
+            (Some(l), Some(h)) => format!(
+                "capacity between {l:.3} and {h:.3} queries/s, not decided: {}",
+                r.stop_reason
+            ),
+            (None, Some(h)) => format!(
+                "capacity below {h:.3} queries/s (the lowest rate that finished failed), not decided: {}",
+                r.stop_reason
+            ),
+            (None, None) => format!(
+                "capacity not decided: no probe finished ({})",
+                r.stop_reason
+            ),
+        },
         CapacityAnswer::NoRateMeets { lowest_rate } => {
             let at = r.probes.iter().rfind(|p| p.rate == *lowest_rate);
             let detail = at.map(probe_detail).unwrap_or_default();
@@ -854,6 +868,28 @@ mod tests {
             summary: "no rate meets the SLOs; at the lowest rate tried ...".into(),
             limited_by: vec![Limit::LatencyP95],
             ..CapacityReport::new(TargetInfo::default(), Slos::default())
+        }
+    }
+
+    #[test]
+    fn an_undecided_search_is_said_in_plain_words() {
+        let say =
+            |low, high| summary_sentence(&report(CapacityAnswer::Indeterminate { low, high }));
+        let at_least = say(Some(121.8), None);
+        assert!(
+            at_least.starts_with("capacity at least 121.800 queries/s (every rate tried up to 121.800/s met the SLOs"),
+            "{at_least}"
+        );
+        assert!(at_least.contains("longer --max-time"), "{at_least}");
+        let nothing = say(None, None);
+        assert!(nothing.contains("no probe finished"), "{nothing}");
+        for s in [
+            at_least,
+            nothing,
+            say(Some(1.0), Some(2.0)),
+            say(None, Some(2.0)),
+        ] {
+            assert!(!s.contains("none") && !s.contains("indeterminate"), "{s}");
         }
     }
 
