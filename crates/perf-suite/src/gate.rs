@@ -24,6 +24,8 @@ pub struct GateOptions {
     pub on_inconclusive: OnInconclusive,
     /// Peak target resources.
     pub resources: ResourceLimits,
+    /// This run becomes the baseline (`--update-baseline`): a missing one is not news.
+    pub update_baseline: bool,
 }
 
 /// The gate's checks: critical paths, baseline validation, resource validation and
@@ -58,7 +60,8 @@ pub fn gate_checks(result: &RunResult, options: &GateOptions) -> Vec<CheckResult
             |(status, reason)| check("critical_paths", status, reason),
         ),
         {
-            let (status, reason) = baseline_validation(result, options.on_inconclusive);
+            let (status, reason) =
+                baseline_validation(result, options.on_inconclusive, options.update_baseline);
             check("baseline_validation", status, reason)
         },
         {
@@ -140,6 +143,7 @@ fn check_group(
 fn baseline_validation(
     result: &RunResult,
     on_inconclusive: OnInconclusive,
+    update_baseline: bool,
 ) -> (CheckStatus, String) {
     let baseline_check = result
         .checks
@@ -149,6 +153,13 @@ fn baseline_validation(
         return match baseline_check {
             // No comparison although phase 5 ran: the baseline is missing. A gate baseline
             // must have the gate's query shape, so the gate is what makes it.
+            Some(c) if update_baseline && !c.failed() => (
+                CheckStatus::NotMeasured,
+                format!(
+                    "not measured: no baseline `{}` to compare with yet; this run becomes it (--update-baseline) when it completes",
+                    c.name
+                ),
+            ),
             Some(c) => (
                 if c.failed() { CheckStatus::Failed } else { CheckStatus::NotMeasured },
                 format!(
@@ -314,6 +325,21 @@ mod tests {
         assert!(by_name(&c, "baseline_validation").unmeasured(), "{c:?}");
         assert!(by_name(&c, RESOURCE_CHECK).unmeasured(), "{c:?}");
         assert!(by_name(&c, "critical_paths").passed());
+        // A run that becomes the baseline is not told to create it.
+        let c = gate_checks(
+            &ok,
+            &GateOptions {
+                update_baseline: true,
+                ..GateOptions::default()
+            },
+        );
+        let b = by_name(&c, "baseline_validation");
+        assert!(b.unmeasured(), "{b:?}");
+        assert!(
+            b.reason.contains("this run becomes it") && !b.reason.contains("create it"),
+            "{}",
+            b.reason
+        );
 
         let bad = run_with(&[("critical_path", false), ("robustness", true)]);
         let c = gate_checks(&bad, &GateOptions::default());

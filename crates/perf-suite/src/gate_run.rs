@@ -257,6 +257,7 @@ pub async fn run_gate(
     let options = GateOptions {
         on_inconclusive: request.on_inconclusive,
         resources: config.resource_limits.clone(),
+        update_baseline: request.update_baseline,
     };
     let note_budget = budget.clone();
     let check_events = events.clone();

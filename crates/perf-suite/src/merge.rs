@@ -990,6 +990,7 @@ pub async fn merge_gate(
     let options = GateOptions {
         on_inconclusive: request.on_inconclusive,
         resources: config.resource_limits.clone(),
+        update_baseline: request.update_baseline,
     };
     let add_gate_checks = move |result: &mut RunResult| {
         let checks = crate::gate_checks(result, &options);
