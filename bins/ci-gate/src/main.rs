@@ -34,6 +34,22 @@ struct Cli {
         visible_alias = "query-count"
     )]
     max_queries: usize,
+    /// Queries in flight at most (overrides `parallel_execution.max_concurrent`).
+    #[arg(long, value_name = "N")]
+    max_concurrent: Option<usize>,
+    /// Query starts per second; the gate runs unpaced without it (the orchestrator's flag).
+    #[arg(long, value_name = "PER_SECOND")]
+    rate_limit: Option<f64>,
+    /// Scenario file or directory of scenario files to run too (repeatable; as in the
+    /// orchestrator).
+    #[arg(long = "scenarios", value_name = "PATH")]
+    scenario_paths: Vec<PathBuf>,
+    /// Print only the decision and the checks that did not pass.
+    #[arg(long, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Print every check's reason whole instead of one line each.
+    #[arg(long)]
+    verbose: bool,
     /// Your own questions (`.jsonl`, `.csv` or a `.json` scenario file) in place of the
     /// generated standard queries; their categories are the critical paths (overrides
     /// `questions`).
@@ -134,6 +150,7 @@ fn setup(cli: &Cli) -> Result<(Config, GateRequest), perf_suite::SuiteError> {
         min_capacity: cli.min_capacity,
         capacity: cli.capacity,
         capacity_search: perf_suite::CapacityRequest::default(),
+        rate_limit: cli.rate_limit,
     });
     request.and_then(|r| {
         let mut base = cli
@@ -146,6 +163,13 @@ fn setup(cli: &Cli) -> Result<(Config, GateRequest), perf_suite::SuiteError> {
         if let Some(q) = &cli.questions {
             base.questions = Some(q.clone());
         }
+        if let Some(n) = cli.max_concurrent {
+            base.parallel_execution.max_concurrent =
+                Config::check_count_flag("--max-concurrent", n, perf_suite::MAX_CONCURRENT)?;
+        }
+        base.synthetic_testing
+            .scenario_paths
+            .extend(cli.scenario_paths.iter().cloned());
         let mut config = r.shape(base)?;
         // The capacity search needs a live bot and one machine's view of it: a merge has
         // no bot to search (its job often runs where the bot is not even reachable), and a
@@ -262,10 +286,33 @@ fn main() -> ExitCode {
     if let Some(path) = &outcome.baseline_saved {
         eprintln!("baseline saved to {}", path.display());
     }
+    let mut cut_any = false;
     for c in &outcome.checks {
-        eprintln!("{} {}: {}", c.status.label(), c.name, c.reason);
+        if cli.quiet && c.passed() {
+            continue;
+        }
+        let text = format!("{} {}: {}", c.status.label(), c.name, c.reason);
+        let limit = if cli.verbose {
+            VERBOSE_LINE
+        } else {
+            STDERR_LINE
+        };
+        let (line, cut) = stderr_line(&text, limit);
+        cut_any |= cut;
+        eprintln!("{line}");
     }
     if let Some(suite) = &outcome.suite {
+        if cut_any {
+            eprintln!(
+                "reasons shortened to one line: read them whole in {}{}",
+                suite.run_dir().join("summary.md").display(),
+                if cli.verbose {
+                    ""
+                } else {
+                    " or run with --verbose"
+                }
+            );
+        }
         if let Err(e) = perf_suite::append_github_step_summary(&suite.reports.markdown) {
             eprintln!("warning: cannot append the summary to GITHUB_STEP_SUMMARY: {e}");
         }
@@ -281,10 +328,80 @@ fn main() -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
+/// The longest check line ci-gate writes to stderr, in characters.
+const STDERR_LINE: usize = 200;
+/// The longest with `--verbose`: bounded, because a reason can quote what a bot sent.
+const VERBOSE_LINE: usize = 4_000;
+
+/// One stderr line: control characters (which a bot's text may carry) shown as spaces,
+/// cut at `limit` characters with "…". The bool says whether anything was cut, so the
+/// caller can name the file with the whole text.
+fn stderr_line(s: &str, limit: usize) -> (String, bool) {
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if clean.chars().count() <= limit {
+        return (clean, false);
+    }
+    let mut cut: String = clean.chars().take(limit - 1).collect();
+    cut.push('…');
+    (cut, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_long_stderr_line_is_cut_and_says_so_and_a_short_one_is_whole() {
+        let long = format!("FAIL p95: {}because the bot was slow", "x".repeat(1000));
+        let (line, cut) = stderr_line(&long, STDERR_LINE);
+        assert!(cut);
+        assert_eq!(line.chars().count(), STDERR_LINE);
+        assert!(line.ends_with('…'));
+        let (line, cut) = stderr_line(&long, VERBOSE_LINE);
+        assert!(!cut);
+        assert!(line.ends_with("slow"));
+        let (line, cut) = stderr_line("PASS p95: 120 ms \u{1b}[2J ok", STDERR_LINE);
+        assert!(!cut);
+        assert!(!line.contains('\u{1b}'));
+        assert!(line.ends_with("ok"));
+    }
+
+    #[test]
+    fn the_orchestrators_load_flags_reach_the_gate() {
+        let cli = Cli::try_parse_from([
+            "ci-gate",
+            "--max-concurrent",
+            "3",
+            "--rate-limit",
+            "7.5",
+            "--scenarios",
+            "a.json",
+            "--scenarios",
+            "dir",
+            "--quiet",
+        ])
+        .unwrap();
+        assert!(cli.quiet);
+        assert_eq!(cli.max_concurrent, Some(3));
+        assert_eq!(cli.rate_limit, Some(7.5));
+        assert_eq!(cli.scenario_paths.len(), 2);
+        let (config, request) = setup(&cli).unwrap();
+        assert_eq!(config.parallel_execution.max_concurrent, 3);
+        assert_eq!(config.parallel_execution.rate_limit_per_second, Some(7.5));
+        assert_eq!(request.rate_limit, Some(7.5));
+        assert_eq!(
+            config.synthetic_testing.scenario_paths,
+            vec![PathBuf::from("a.json"), PathBuf::from("dir")]
+        );
+        // Without the flag the gate stays unpaced.
+        let (config, _) = setup(&Cli::try_parse_from(["ci-gate"]).unwrap()).unwrap();
+        assert_eq!(config.parallel_execution.rate_limit_per_second, None);
+        assert!(Cli::try_parse_from(["ci-gate", "--quiet", "--verbose"]).is_err());
+    }
 
     #[test]
     fn the_query_count_has_the_orchestrators_name_too() {

@@ -92,8 +92,11 @@ pub(crate) struct Cli {
     #[arg(long, global = true)]
     no_synthetic: bool,
     /// No progress bars (they are also off when stderr is not a terminal).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, conflicts_with = "verbose")]
     quiet: bool,
+    /// Reasons and notes whole instead of one line each, and a row per query category.
+    #[arg(long, global = true)]
+    verbose: bool,
     /// The async runtime: `auto` (one thread for a bot outside the process, all cores for
     /// the in-process reference bot), `current-thread` or `multi-thread`.
     #[arg(long, global = true, value_enum, default_value_t = Runtime::Auto)]
@@ -268,7 +271,7 @@ pub(crate) async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>
         }
     };
     if let Some(command) = &cli.command {
-        match crate::commands::run(command, &config).await {
+        match crate::commands::run(command, &config, cli.verbose).await {
             Ok(Some(code)) => return code,
             Ok(None) => {}
             Err(e) => {
@@ -344,7 +347,7 @@ fn report(
             println!();
             print!(
                 "{}",
-                perf_report::render_terminal(&outcome.result, perf_report::color_enabled())
+                crate::commands::terminal(&outcome.result, Some(outcome.run_dir()), cli.verbose)
             );
             println!("\nReports: {}", outcome.run_dir().display());
             if let Some(Command::Baseline(BaselineCommand::Create { name, force, .. })) =

@@ -88,7 +88,11 @@ pub(crate) enum RunsCommand {
 }
 
 /// Runs a subcommand that needs no suite run; `None` when the command needs one.
-pub(crate) async fn run(command: &Command, config: &Config) -> anyhow::Result<Option<i32>> {
+pub(crate) async fn run(
+    command: &Command,
+    config: &Config,
+    verbose: bool,
+) -> anyhow::Result<Option<i32>> {
     use anyhow::Context;
     match command {
         Command::Capacity(args) => crate::capacity::run(args, config).await.map(Some),
@@ -157,7 +161,7 @@ pub(crate) async fn run(command: &Command, config: &Config) -> anyhow::Result<Op
                 };
             print!(
                 "{}",
-                perf_report::render_terminal(&outcome.result, perf_report::color_enabled())
+                terminal(&outcome.result, Some(outcome.run_dir()), verbose)
             );
             println!("\nReports: {}", outcome.run_dir().display());
             let (code, reasons) = perf_suite::exit_code_of(&outcome.result);
@@ -242,10 +246,8 @@ pub(crate) async fn run(command: &Command, config: &Config) -> anyhow::Result<Op
                 id.clone()
             };
             let run = perf_report::load_run(&config.output_dir, &id)?;
-            print!(
-                "{}",
-                perf_report::render_terminal(&run, perf_report::color_enabled())
-            );
+            let dir = config.output_dir.join(&id);
+            print!("{}", terminal(&run, Some(&dir), verbose));
             Ok(Some(exit_codes::OK))
         }
         Command::Runs(RunsCommand::Prune { keep }) => {
@@ -284,6 +286,23 @@ pub(crate) async fn run(command: &Command, config: &Config) -> anyhow::Result<Op
 }
 
 /// Saves `run` as baseline `name` and says where.
+/// The terminal summary of a run whose reports are in `run_dir`: one line per reason,
+/// the whole text named in its `summary.md` (or printed whole with `--verbose`).
+pub(crate) fn terminal(
+    result: &perf_core::RunResult,
+    run_dir: Option<&std::path::Path>,
+    verbose: bool,
+) -> String {
+    perf_report::render_terminal_with(
+        result,
+        &perf_report::TerminalOptions {
+            color: perf_report::color_enabled(),
+            verbose,
+            full_text: run_dir.map(|d| d.join("summary.md")),
+        },
+    )
+}
+
 pub(crate) fn save_baseline(
     config: &Config,
     name: &str,

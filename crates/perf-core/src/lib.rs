@@ -121,6 +121,7 @@ pub use target::{BotResponse, BotTarget, TargetInfo, TokenSource, Transport};
 pub use timeline::{TimeBucket, Timeline, MAX_TIMELINE_BUCKETS};
 pub use verdict::{
     CheckGroup, CheckResult, CheckStatus, Comparison, MetricVerdict, TrendSeries, Verdict,
+    HEALTH_PROBE_RULE,
 };
 
 #[cfg(test)]

@@ -164,7 +164,23 @@ impl CheckGroup {
             CheckGroup::Grounding => "grounding",
         }
     }
+
+    /// The rule every check of this group is judged by, when the group has one rule for
+    /// all its checks: reports state it once under a table, not in every row's reason.
+    pub fn rule(self) -> Option<&'static str> {
+        match self {
+            CheckGroup::Robustness => Some(HEALTH_PROBE_RULE),
+            _ => None,
+        }
+    }
 }
+
+/// The pass rule of a robustness health probe ([`CheckGroup::rule`] of
+/// [`CheckGroup::Robustness`]).
+pub const HEALTH_PROBE_RULE: &str = "a probe passes when it is answered in time, by the agent \
+     that answered its control, failing no expectation its control met; the control is the \
+     same query sent before any hostile input; without an answered control only expectations \
+     on facts from the data may fail";
 
 impl std::fmt::Display for CheckGroup {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

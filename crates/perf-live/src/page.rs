@@ -33,6 +33,7 @@ svg line{stroke:#d8dee4}
 .lg span{margin-right:12px;font-size:12px}
 .lg .p50{color:#2f6db5}.lg .p95{color:#c77c02}.lg .p99{color:#c0392b}
 #conn{font-size:12px;color:var(--muted)}
+.rule{color:var(--muted);font-size:12px;margin:2px 0 8px}
 "#;
 
 /// The page's script: subscribes to `/stream` and redraws from each snapshot.
@@ -136,8 +137,10 @@ function render(s) {
   table("checks", ["check", "status", "reason"], s.checks.map((c) => {
     const k = c.status === "not_measured" ? "skip" : (c.status === "failed" || c.passed === false ? "fail" : "pass");
     const b = el("span", k === "skip" ? "SKIP: not measured" : k, "badge b-" + k);
-    return [c.group + " / " + c.name, b, c.reason];
+    return [c.group + " / " + c.name, b, el("span", c.reason, "why")];
   }));
+  const rules = s.rules || {};
+  Object.keys(rules).forEach((g) => $("checks").append(el("p", g + " rule: " + rules[g], "rule")));
   table("phases", ["phase", "status", "seconds"], s.phases.map((p) => [p.number + ". " + p.name, p.status, fmt(p.seconds, 2)]));
   const notes = $("notes");
   notes.replaceChildren();
@@ -169,9 +172,9 @@ const BODY: &str = r#"<div id="banner" class="banner"><h1 id="title">RUNNING</h1
 </main>"#;
 
 /// `sha256-` of [`SCRIPT`], base64 (checked by a test against the script).
-pub(crate) const SCRIPT_HASH: &str = "sha256-/t7y5KKh1Sb7IrSImlr7ZJDPV6wdXk8Ll9Czk/zJ9ac=";
+pub(crate) const SCRIPT_HASH: &str = "sha256-wzarvUdkze8snoIZmxQ9wjxClrJ1sJK7l59azc3asPc=";
 /// `sha256-` of [`CSS`], base64 (checked by a test against the style).
-pub(crate) const STYLE_HASH: &str = "sha256-hb0uX+6AE/+4xGBUFnh9Y395/4HFYqw7kDRly8k551w=";
+pub(crate) const STYLE_HASH: &str = "sha256-r3g1XCymEeQyFwjLkBkfDn6Qsdz7PlWpc/fep4E44wg=";
 
 /// The Content-Security-Policy of the page: nothing but its own script and style, and
 /// connections back to this server.

@@ -154,6 +154,10 @@ pub struct LiveSnapshot {
     pub resources: Option<ResourceSample>,
     /// Checks decided so far.
     pub checks: Vec<CheckResult>,
+    /// The rule shared by every check of a group (`perf_core::CheckGroup::rule`), by
+    /// group, for the groups among `checks`: the page states it once under the table.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rules: BTreeMap<String, String>,
     /// Remarks of the suite.
     pub notes: Vec<String>,
     /// The end of the run, once known.
@@ -449,6 +453,11 @@ impl LiveState {
             ttft,
             resources: self.resources.clone(),
             checks: self.checks.clone(),
+            rules: self
+                .checks
+                .iter()
+                .filter_map(|c| Some((c.group.as_str().to_owned(), c.group.rule()?.to_owned())))
+                .collect(),
             notes: self.notes.clone(),
             finished: self.finished.clone(),
         };

@@ -62,6 +62,8 @@ svg .grid{stroke:#e6eaee;stroke-width:1}
 svg .axis{stroke:#8a949c;stroke-width:1}
 pre{white-space:pre-wrap;word-break:break-word;font-size:12px;background:#f5f7f9;padding:8px;border-radius:4px}
 details{margin:6px 0}summary{cursor:pointer;margin:4px 0}
+details.why{margin:0}details.why[open] summary{color:var(--muted)}
+.rule{color:var(--muted);font-size:12px;margin:2px 0 8px}
 footer{color:var(--muted);font-size:12px;text-align:center}
 "#;
 
@@ -71,6 +73,23 @@ fn empty(out: &mut String, msg: &str) {
 
 fn cell(s: &str) -> String {
     h(&truncate(s, CELL))
+}
+
+/// The most of one reason an expanded cell shows: bounded, because a reason can quote
+/// what a bot sent.
+const WHOLE: usize = 20_000;
+
+/// A reason's cell: whole when it is short, else its start with the whole text one click
+/// away (`<details>`), so nothing that explains a verdict is cut.
+fn why_cell(s: &str) -> String {
+    if s.chars().count() <= CELL {
+        return h(s);
+    }
+    format!(
+        r#"<details class="why"><summary>{}</summary>{}</details>"#,
+        h(&truncate(s, CELL)),
+        h(&truncate(s, WHOLE))
+    )
 }
 
 /// A check's badge: `pass`, `fail` or `skip` (not measured: never shown as a pass).
@@ -289,7 +308,7 @@ fn checks_section(out: &mut String, r: &RunResult) {
                     }
                     None => row.extend(std::iter::repeat_n("–".to_owned(), 5)),
                 }
-                row.push(cell(&p.check.reason));
+                row.push(why_cell(&p.check.reason));
                 row
             })
             .collect();
@@ -310,13 +329,30 @@ fn checks_section(out: &mut String, r: &RunResult) {
                 cell(c.group.as_str()),
                 cell(&c.name),
                 badge(check_kind(c)),
-                cell(&c.reason),
+                why_cell(&c.reason),
             ]
         })
         .collect();
     if !others.is_empty() {
         out.push_str("<h3>Other checks</h3>");
         table(out, &["Group", "Check", "Result", "Why"], &others);
+        // A rule shared by a group's checks is said once, under the table.
+        let mut ruled: Vec<perf_core::CheckGroup> = Vec::new();
+        for c in &r.checks {
+            if c.group.rule().is_some() && !ruled.contains(&c.group) {
+                ruled.push(c.group);
+            }
+        }
+        for g in ruled {
+            if let Some(rule) = g.rule() {
+                let _ = write!(
+                    out,
+                    r#"<p class="rule"><b>{} rule:</b> {}</p>"#,
+                    h(g.as_str()),
+                    h(rule)
+                );
+            }
+        }
     }
     if r.checks.is_empty() {
         empty(out, "No checks were made in this run.");

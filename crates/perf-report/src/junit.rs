@@ -52,6 +52,9 @@ pub fn render_junit(result: &RunResult) -> String {
             }
         };
         let mut out = c.reason.clone();
+        if let Some(rule) = c.group.rule() {
+            let _ = write!(out, "\nrule: {rule}");
+        }
         if c.group == model::CRITICAL_PATH {
             if let Some((source, g)) = model::lookup(result, &c.name) {
                 let l = g.latency.summary();

@@ -52,7 +52,7 @@ pub use runs::{
     REPORT_HTML, REPORT_JSON, RESOURCES_CSV, SAMPLES_JSONL, SUMMARY_MD,
 };
 pub use status::{overall_status, OverallStatus, Status};
-pub use terminal::{color_enabled, render_terminal};
+pub use terminal::{color_enabled, render_terminal, render_terminal_with, TerminalOptions};
 
 #[cfg(test)]
 mod send_sync_tests {

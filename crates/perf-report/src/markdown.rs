@@ -15,8 +15,67 @@ const MAX_ROWS: usize = 40;
 /// Characters of untrusted text shown per table cell at most.
 const CELL: usize = 120;
 
+/// Characters of one reason shown whole under a table at most: bounded, because a reason
+/// can quote what a bot sent.
+const WHOLE: usize = 4_000;
+
 fn cell(s: &str) -> String {
     md(&truncate(s, CELL))
+}
+
+/// Characters of whole reasons one summary holds at most, over all its tables: GitHub
+/// comments hold 65,536 characters, and a run can fail thousands of checks.
+const WHOLE_BUDGET: usize = 16_000;
+
+/// Reasons too long for a table cell: the cell shows their start, and a details block
+/// under the table shows them whole, so nothing that explains a verdict is cut. Past
+/// [`WHOLE_BUDGET`] the cell points at `report.html` instead.
+struct Whys {
+    pending: Vec<(String, String)>,
+    left: usize,
+}
+
+impl Default for Whys {
+    fn default() -> Self {
+        Self {
+            pending: Vec::new(),
+            left: WHOLE_BUDGET,
+        }
+    }
+}
+
+impl Whys {
+    /// The cell of `reason` (of the row `name`).
+    fn cell(&mut self, name: &str, reason: &str) -> String {
+        let n = reason.chars().count();
+        if n <= CELL {
+            return md(reason);
+        }
+        let shown = n.min(WHOLE);
+        if shown > self.left {
+            return format!("{} (whole in `report.html`)", md(&truncate(reason, CELL)));
+        }
+        self.left -= shown;
+        self.pending.push((name.to_owned(), reason.to_owned()));
+        format!("{} (whole below)", md(&truncate(reason, CELL)))
+    }
+
+    /// Writes the details block of the reasons cut since the last flush.
+    fn flush(&mut self, out: &mut String) {
+        if self.pending.is_empty() {
+            return;
+        }
+        out.push_str("<details><summary>Whole reasons</summary>\n\n");
+        for (name, reason) in self.pending.drain(..) {
+            let _ = writeln!(
+                out,
+                "- **{}**: {}",
+                md(&truncate(&name, CELL)),
+                md(&truncate(&reason, WHOLE))
+            );
+        }
+        out.push_str("\n</details>\n\n");
+    }
 }
 
 /// The line under a table that was cut to [`MAX_ROWS`].
@@ -66,6 +125,7 @@ fn streaming(out: &mut String, result: &RunResult) {
 pub fn render_markdown(result: &RunResult) -> String {
     let status = overall_status(result);
     let mut out = String::new();
+    let mut whys = Whys::default();
     let icon = match status.status {
         Status::Pass => "✅",
         Status::Warn => "⚠️",
@@ -158,11 +218,12 @@ pub fn render_markdown(result: &RunResult) -> String {
                 "| {} | {} | {count} | {rate} | {p50} | {p95} | {p99} | {} |",
                 cell(&p.check.name),
                 check_mark(p.check),
-                cell(&p.check.reason)
+                whys.cell(&p.check.name, &p.check.reason)
             );
         }
         more(&mut out, paths.len(), "critical paths");
         out.push('\n');
+        whys.flush(&mut out);
     } else if !result.per_agent.is_empty() {
         out.push_str("### Per agent\n\n| Agent | Queries | Success | p50 | p95 | p99 |\n|---|--:|--:|--:|--:|--:|\n");
         for (name, g) in result.per_agent.iter().take(MAX_ROWS) {
@@ -221,11 +282,12 @@ pub fn render_markdown(result: &RunResult) -> String {
                     cell(c.group.as_str()),
                     cell(&c.name),
                     check_mark(c),
-                    cell(&c.reason)
+                    whys.cell(&format!("{}/{}", c.group.as_str(), c.name), &c.reason)
                 );
             }
             more(&mut out, other_failed.len(), "checks not passed");
             out.push('\n');
+            whys.flush(&mut out);
         }
     }
 
@@ -298,11 +360,16 @@ pub fn render_markdown(result: &RunResult) -> String {
                     )),
                     c.stats
                         .map_or("–".to_owned(), |g| cell(&model::outcomes_line(g))),
-                    c.check.map_or("–".to_owned(), |k| cell(&k.reason)),
+                    c.check
+                        .map_or("–".to_owned(), |k| whys.cell(c.class, &k.reason)),
                 );
             }
             more(&mut out, failed.len(), "failed classes");
             out.push('\n');
+            if let Some(rule) = perf_core::CheckGroup::Robustness.rule() {
+                let _ = writeln!(out, "Rule: {}.\n", md(rule));
+            }
+            whys.flush(&mut out);
             let examples: Vec<_> = result
                 .failure_examples
                 .iter()

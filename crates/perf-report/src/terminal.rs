@@ -42,12 +42,56 @@ impl Paint {
     }
 }
 
-/// Renders the terminal summary the binaries print: a verdict line, the run's key
-/// figures, a table per group (overall, agents, categories, scenarios), checks and the
-/// baseline comparison. `color` adds ANSI colours (see [`color_enabled`]). Untrusted text
-/// is stripped of escape sequences and control characters.
+/// The longest reason or note the terminal prints on one line, in characters; the whole
+/// text is one flag (`verbose`) or one file (`full_text`) away.
+const LINE_CHARS: usize = 160;
+
+/// The most a verbose terminal prints of one reason: bounded, because a reason can quote
+/// what a bot sent.
+const VERBOSE_CHARS: usize = 4_000;
+
+/// What the terminal summary shows, beyond the default.
+#[derive(Debug, Clone, Default)]
+pub struct TerminalOptions {
+    /// ANSI colours (see [`color_enabled`]).
+    pub color: bool,
+    /// Reasons and notes whole instead of one line each, and a row per query category.
+    pub verbose: bool,
+    /// The file that holds every reason whole (the run's `summary.md`), named when a
+    /// line was shortened.
+    pub full_text: Option<std::path::PathBuf>,
+}
+
+/// Renders the terminal summary the binaries print with the default options (see
+/// [`render_terminal_with`]). `color` adds ANSI colours (see [`color_enabled`]).
 pub fn render_terminal(result: &RunResult, color: bool) -> String {
-    let p = Paint { on: color };
+    render_terminal_with(
+        result,
+        &TerminalOptions {
+            color,
+            ..TerminalOptions::default()
+        },
+    )
+}
+
+/// Renders the terminal summary: a verdict line, the run's key figures, a table per
+/// group (overall, agents, scenarios; categories when verbose), checks with one line of
+/// reason each, the baseline comparison and a legend of the terms used. Untrusted text
+/// is stripped of escape sequences and control characters.
+pub fn render_terminal_with(result: &RunResult, opts: &TerminalOptions) -> String {
+    let p = Paint { on: opts.color };
+    let limit = if opts.verbose {
+        VERBOSE_CHARS
+    } else {
+        LINE_CHARS
+    };
+    let mut shortened = 0usize;
+    let mut one_line = |s: &str| {
+        if s.chars().count() > limit {
+            shortened += 1;
+        }
+        term(&truncate(s, limit))
+    };
     let status = overall_status(result);
     let mut out = String::new();
     let code = match status.status {
@@ -94,12 +138,7 @@ pub fn render_terminal(result: &RunResult, color: bool) -> String {
         let _ = writeln!(out, "{}", term(&line));
     }
     for note in &status.notes {
-        let _ = writeln!(
-            out,
-            "{} {}",
-            p.wrap(YELLOW, "note:"),
-            term(&truncate(note, 200))
-        );
+        let _ = writeln!(out, "{} {}", p.wrap(YELLOW, "note:"), one_line(note));
     }
     if let Some(line) = crate::shards::shard_line(result) {
         let _ = writeln!(out, "{}", p.wrap(DIM, &term(&truncate(&line, 240))));
@@ -161,9 +200,15 @@ pub fn render_terminal(result: &RunResult, color: bool) -> String {
         rows.push(row);
     };
     push("overall".to_owned(), &result.overall);
+    let empty = std::collections::BTreeMap::new();
+    let categories = if opts.verbose {
+        &result.per_category
+    } else {
+        &empty
+    };
     for (prefix, map) in [
         ("agent", &result.per_agent),
-        ("category", &result.per_category),
+        ("category", categories),
         ("scenario", &result.per_scenario),
     ] {
         for (k, g) in map {
@@ -205,6 +250,25 @@ pub fn render_terminal(result: &RunResult, color: bool) -> String {
         }
     }
 
+    if !opts.verbose && !result.per_category.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.wrap(
+                DIM,
+                &format!(
+                    "{} query {} not listed: --verbose lists them, report.html shows them",
+                    result.per_category.len(),
+                    if result.per_category.len() == 1 {
+                        "category"
+                    } else {
+                        "categories"
+                    }
+                )
+            )
+        );
+    }
+
     if !result.checks.is_empty() {
         let passed = result.checks.iter().filter(|c| c.passed()).count();
         let unmeasured = result.checks.iter().filter(|c| c.unmeasured()).count();
@@ -224,8 +288,24 @@ pub fn render_terminal(result: &RunResult, color: bool) -> String {
                 "  {mark} {}/{}  {}",
                 term(c.group.as_str()),
                 term(&truncate(&c.name, 60)),
-                term(&truncate(&c.reason, 160))
+                one_line(&c.reason)
             );
+        }
+        // A rule shared by a group's checks is said once, not in every reason.
+        let mut ruled: Vec<perf_core::CheckGroup> = Vec::new();
+        for c in &result.checks {
+            if c.group.rule().is_some() && !ruled.contains(&c.group) {
+                ruled.push(c.group);
+            }
+        }
+        for g in ruled {
+            if let Some(rule) = g.rule() {
+                let _ = writeln!(
+                    out,
+                    "  {}",
+                    p.wrap(DIM, &format!("{} rule: {rule}", g.as_str()))
+                );
+            }
         }
     }
 
@@ -247,7 +327,7 @@ pub fn render_terminal(result: &RunResult, color: bool) -> String {
                 out,
                 "  {} {}",
                 p.wrap(YELLOW, "environment differs:"),
-                term(&truncate(d, 160))
+                one_line(d)
             );
         }
         // Passing metrics are summarised in the count; the rest are listed.
@@ -286,7 +366,7 @@ pub fn render_terminal(result: &RunResult, color: bool) -> String {
     if !forecasts.is_empty() {
         let _ = writeln!(out, "\n{}", p.wrap(BOLD, "forecasts"));
         for line in &forecasts {
-            let _ = writeln!(out, "  {}", term(&truncate(line, 240)));
+            let _ = writeln!(out, "  {}", one_line(line));
         }
     }
     let s = &result.schedule;
@@ -299,7 +379,82 @@ pub fn render_terminal(result: &RunResult, color: bool) -> String {
             fmt::count(s.dropped)
         );
     }
+    if shortened > 0 {
+        let whole = match &opts.full_text {
+            Some(path) => format!("read them whole in {}", term(&path.display().to_string())),
+            None => "read them whole in the run's summary.md".to_owned(),
+        };
+        let how = if opts.verbose {
+            format!("{whole} (cut at {VERBOSE_CHARS} characters here)")
+        } else {
+            format!("{whole} or run with --verbose")
+        };
+        let _ = writeln!(
+            out,
+            "\n{}",
+            p.wrap(
+                DIM,
+                &format!(
+                    "{} shortened to one line: {how}",
+                    crate::status::plural(shortened, "reason")
+                )
+            )
+        );
+    }
+    let legend = legend(result, ttft, !forecasts.is_empty());
+    if !legend.is_empty() {
+        let _ = writeln!(out, "\n{}", p.wrap(BOLD, "legend"));
+        for (term_name, meaning) in legend {
+            let _ = writeln!(out, "  {}", p.wrap(DIM, &format!("{term_name}: {meaning}")));
+        }
+    }
     out
+}
+
+/// Plain words for the terms this summary uses, in the order they appear.
+fn legend(result: &RunResult, ttft: bool, forecasts: bool) -> Vec<(&'static str, String)> {
+    let mut v: Vec<(&'static str, String)> = vec![
+        (
+            "ok",
+            "the share of queries answered in time with every expectation met".to_owned(),
+        ),
+        (
+            "p50/p95/p99",
+            "half, 95% and 99% of the queries were answered within this time".to_owned(),
+        ),
+        ("q/s", "answers per second over the whole run".to_owned()),
+    ];
+    if ttft {
+        v.push((
+            "ttft",
+            "time to first token: how long until a streamed answer began".to_owned(),
+        ));
+    }
+    if result.checks.iter().any(perf_core::CheckResult::unmeasured) {
+        v.push((
+            "SKIP",
+            "not measured: neither a pass nor a fail; the reason says why".to_owned(),
+        ));
+    }
+    if forecasts {
+        v.push((
+            "forecasts",
+            "where the trend of this target's past runs heads, and when it crosses an SLO"
+                .to_owned(),
+        ));
+    }
+    let s = &result.schedule;
+    if s.late_starts > 0 || s.dropped > 0 {
+        v.push((
+            "late starts",
+            format!(
+                "queries the load generator sent more than {} ms after their planned time: \
+                 the harness fell behind, not the bot; dropped ones were never sent",
+                perf_core::ScheduleStats::LATE_THRESHOLD_US / 1000
+            ),
+        ));
+    }
+    v
 }
 
 #[cfg(test)]

@@ -48,6 +48,9 @@ pub struct GateRequest {
     /// How the gate's capacity search runs (probes, search steps); its budget is replaced
     /// by what is left of the gate's. The binary uses the defaults.
     pub capacity_search: crate::CapacityRequest,
+    /// Query starts per second (`--rate-limit`); `None`, the default, runs the critical
+    /// paths unpaced, as fast as `parallel_execution.max_concurrent` allows.
+    pub rate_limit: Option<f64>,
 }
 
 impl Default for GateRequest {
@@ -66,6 +69,7 @@ impl Default for GateRequest {
             min_capacity: None,
             capacity: false,
             capacity_search: crate::CapacityRequest::default(),
+            rate_limit: None,
         }
     }
 }
@@ -115,8 +119,9 @@ impl GateRequest {
         }
         c.query_count =
             Config::check_count_flag("--max-queries", self.max_queries, crate::MAX_QUERY_COUNT)?;
-        // The gate wants an answer fast: no pacing, and stress and load only when asked for.
-        c.parallel_execution.rate_limit_per_second = None;
+        // The gate wants an answer fast: no pacing unless asked for, and stress and load
+        // only when asked for.
+        c.parallel_execution.rate_limit_per_second = self.rate_limit;
         if !self.with_load {
             c.synthetic_testing.stress_scenarios = false;
             c.synthetic_testing.load_testing = false;

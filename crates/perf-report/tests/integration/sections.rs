@@ -123,6 +123,72 @@ fn summary_fits_a_pull_request_comment_however_many_checks() {
     assert!(first_row.contains("digest\\_generation"), "{first_row}");
 }
 
+/// A reason longer than a line is never lost: the terminal prints one line of it and
+/// names the file that has it whole (or prints it whole with `verbose`); summary.md puts
+/// it whole in a details block under the table; report.html one click away.
+#[test]
+fn a_long_reason_is_whole_one_click_one_flag_or_one_file_away() {
+    let mut r = fixture::run();
+    let tail = "because the bot's p95 of 2,400 ms is above the 2,000 ms limit";
+    let reason = format!("{} {tail}", "slow answers and more words ".repeat(12));
+    r.checks.push(perf_core::CheckResult::judged(
+        perf_core::CheckGroup::Gate,
+        "p95_latency",
+        false,
+        reason,
+    ));
+
+    let plain = render_terminal(&r, false);
+    let line = plain
+        .lines()
+        .find(|l| l.contains("✗ gate/p95_latency"))
+        .expect("a line for the check");
+    assert!(line.ends_with('…') && !line.contains(tail), "{line}");
+    assert!(
+        plain.contains("1 reason shortened to one line: read them whole in the run's summary.md or run with --verbose"),
+        "{plain}"
+    );
+    let named = perf_report::render_terminal_with(
+        &r,
+        &perf_report::TerminalOptions {
+            full_text: Some("reports/run-1/summary.md".into()),
+            ..Default::default()
+        },
+    );
+    assert!(named.contains("read them whole in reports/run-1/summary.md"));
+    let verbose = perf_report::render_terminal_with(
+        &r,
+        &perf_report::TerminalOptions {
+            verbose: true,
+            ..Default::default()
+        },
+    );
+    assert!(verbose.contains(tail), "{verbose}");
+    assert!(!verbose.contains("shortened"));
+    // Verbose lists the query categories the default leaves out.
+    assert!(verbose.contains("category "));
+    assert!(!plain.lines().any(|l| l.starts_with("category ")));
+    assert!(plain.contains("query categories not listed: --verbose lists them"));
+
+    let md = render_markdown(&r);
+    assert!(md.contains("(whole below)"), "{md}");
+    let details = &md[md
+        .find("<details><summary>Whole reasons</summary>")
+        .expect("a details block")..];
+    assert!(details.contains("**gate/p95\\_latency**"), "{details}");
+    assert!(
+        details.contains("because the bot's p95 of 2,400 ms"),
+        "{details}"
+    );
+
+    let html = render_html(&r);
+    assert!(html.contains(r#"<details class="why"><summary>"#));
+    assert!(
+        html.contains("because the bot&#39;s p95 of 2,400 ms"),
+        "the whole reason is in the page"
+    );
+}
+
 /// A bot that answers every probe as it answered the probe's control passes its classes
 /// even when the probes miss facts: the probe and control categories are parts of the
 /// classes their checks judge, never failed classes of their own.
