@@ -61,6 +61,9 @@ struct Cli {
     /// A missing baseline fails the gate as "could not run" (exit 2) instead of passing.
     #[arg(long)]
     strict_baseline: bool,
+    /// Compare with a baseline recorded from another bot (refused, exit 2, by default).
+    #[arg(long)]
+    allow_other_target: bool,
     /// After the checks, save this run as the baseline (replacing it): how a team refreshes
     /// the baseline it keeps in the repository.
     #[arg(long)]
@@ -162,6 +165,9 @@ fn setup(cli: &Cli) -> Result<(Config, GateRequest), perf_suite::SuiteError> {
         }
         if let Some(q) = &cli.questions {
             base.questions = Some(q.clone());
+        }
+        if cli.allow_other_target {
+            base.performance_baselines.allow_other_target = true;
         }
         if let Some(n) = cli.max_concurrent {
             base.parallel_execution.max_concurrent =

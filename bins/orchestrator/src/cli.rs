@@ -91,6 +91,10 @@ pub(crate) struct Cli {
     /// Turn synthetic testing off (the opposite of `--synthetic`).
     #[arg(long, global = true)]
     no_synthetic: bool,
+    /// Compare with a baseline recorded from another bot (refused by default; overrides
+    /// `performance_baselines.allow_other_target`).
+    #[arg(long, global = true)]
+    allow_other_target: bool,
     /// No progress bars (they are also off when stderr is not a terminal).
     #[arg(long, global = true, conflicts_with = "verbose")]
     quiet: bool,
@@ -192,6 +196,9 @@ impl Cli {
         }
         if let Some(s) = self.scale {
             c.synthetic_testing.scale = Some(s);
+        }
+        if self.allow_other_target {
+            c.performance_baselines.allow_other_target = true;
         }
         if let Some(url) = &self.history_url {
             c.set_history_url_flag(url)?;

@@ -88,7 +88,17 @@ impl EnvironmentFingerprint {
     }
 }
 
-fn describe_target(t: &perf_core::TargetInfo) -> String {
+impl EnvironmentFingerprint {
+    /// The target as a comparison must match it: `name (transport)`, without the version
+    /// (a new version of the same bot is what a comparison measures). Empty when the
+    /// baseline recorded no target.
+    pub fn target_identity(&self) -> String {
+        target_without_version(&self.target)
+    }
+}
+
+/// A target described as fingerprints record it: `name version (transport)`.
+pub fn describe_target(t: &perf_core::TargetInfo) -> String {
     match &t.version {
         Some(v) => format!("{} {v} ({})", t.name, t.transport),
         None => format!("{} ({})", t.name, t.transport),
@@ -96,7 +106,7 @@ fn describe_target(t: &perf_core::TargetInfo) -> String {
 }
 
 /// `name (transport)` from `name version (transport)`.
-fn target_without_version(s: &str) -> String {
+pub(crate) fn target_without_version(s: &str) -> String {
     let words: Vec<&str> = s.split_whitespace().collect();
     match words.as_slice() {
         [first, .., last] => format!("{first} {last}"),

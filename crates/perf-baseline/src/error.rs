@@ -29,6 +29,18 @@ pub enum BaselineError {
         /// The existing file.
         path: PathBuf,
     },
+    /// The baseline was recorded from another bot than the one under test.
+    #[error("baseline `{name}` ({}) was recorded from `{baseline_target}`, but this run is of `{run_target}`: a comparison of two different bots measures nothing. Make a baseline of this bot (`ci-gate --baseline NAME --update-baseline`, or `orchestrator baseline create NAME`), name another baseline, keep the bot's identity stable with the target's `name` key, or pass --allow-other-target (`performance_baselines.allow_other_target`) to compare anyway", path.display())]
+    OtherTarget {
+        /// The baseline name.
+        name: String,
+        /// The baseline file.
+        path: PathBuf,
+        /// The target the baseline was recorded from, `name (transport)`.
+        baseline_target: String,
+        /// The target of this run, `name (transport)`.
+        run_target: String,
+    },
     /// The file is not a valid baseline (truncated, edited by hand, another format).
     #[error("baseline file {} is corrupted or not a baseline: {message}; restore it from version control or create it again", path.display())]
     Corrupt {

@@ -60,9 +60,9 @@ mod time;
 mod trend;
 
 pub use baseline::{
-    config_digest, describe_capacity, parse_baseline, Baseline, BaselineCapacity, BaselineEntry,
-    BaselineGroup, BaselineStore, EnvironmentFingerprint, ReadingStats, ResourceStats, WriteMode,
-    BASELINE_FORMAT_VERSION, MAX_BASELINE_FILE_BYTES,
+    config_digest, describe_capacity, describe_target, parse_baseline, Baseline, BaselineCapacity,
+    BaselineEntry, BaselineGroup, BaselineStore, EnvironmentFingerprint, ReadingStats,
+    ResourceStats, WriteMode, BASELINE_FORMAT_VERSION, MAX_BASELINE_FILE_BYTES,
 };
 pub use compare::{compare, compare_baselines};
 pub use critical::{critical_path_checks, CriticalPathLimits};
@@ -70,8 +70,8 @@ pub use error::BaselineError;
 pub use history::{History, RunRecord, STREAMING_TREND_METRICS, TREND_METRICS};
 pub use location::{HistoryLocation, PostgresUrl};
 pub use policy::{
-    check_against_baseline, create_command, BaselineAction, BaselineOutcome, BaselinePolicy,
-    MissingBaseline, UpdatePolicy,
+    check_against_baseline, create_command, refuse_other_target, BaselineAction, BaselineOutcome,
+    BaselinePolicy, MissingBaseline, UpdatePolicy,
 };
 pub use predict::{
     fit_slots, fit_usl, forecast_crossing, forecast_trends, TrendObjective, MIN_FORECAST_RUNS,

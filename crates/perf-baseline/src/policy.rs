@@ -52,6 +52,9 @@ pub struct BaselinePolicy {
     /// The command that creates this baseline, for messages; `None` names
     /// [`create_command`] (a gate baseline is made by `ci-gate --update-baseline` instead).
     pub create_command: Option<String>,
+    /// Compare with a baseline recorded from another target (`--allow-other-target`);
+    /// otherwise that is [`BaselineError::OtherTarget`] (see [`refuse_other_target`]).
+    pub allow_other_target: bool,
 }
 
 impl BaselinePolicy {
@@ -88,6 +91,50 @@ pub struct BaselineOutcome {
     pub passed: bool,
     /// One line for the phase's detail.
     pub message: String,
+}
+
+/// Refuses the policy's baseline when it was recorded from another target than `target`
+/// ([`BaselineError::OtherTarget`]), unless the policy allows it or replaces the baseline
+/// whatever it holds ([`UpdatePolicy::Always`]). A missing baseline, or one that recorded
+/// no target, is not refused. Run it before any load is sent, so a misdirected gate stops
+/// at once; [`check_against_baseline`] applies it again.
+pub fn refuse_other_target(
+    store: &BaselineStore,
+    policy: &BaselinePolicy,
+    target: &perf_core::TargetInfo,
+) -> Result<(), BaselineError> {
+    if policy.allow_other_target || policy.update == UpdatePolicy::Always {
+        return Ok(());
+    }
+    match store.load(&policy.name) {
+        Ok(baseline) => same_target(
+            store,
+            &policy.name,
+            &baseline,
+            &crate::describe_target(target),
+        ),
+        Err(BaselineError::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn same_target(
+    store: &BaselineStore,
+    name: &str,
+    baseline: &crate::Baseline,
+    run_target: &str,
+) -> Result<(), BaselineError> {
+    let theirs = baseline.environment.target_identity();
+    let ours = crate::baseline::target_without_version(run_target);
+    if theirs.is_empty() || theirs == ours {
+        return Ok(());
+    }
+    Err(BaselineError::OtherTarget {
+        name: name.to_owned(),
+        path: store.path_of(name)?,
+        baseline_target: theirs,
+        run_target: ours,
+    })
 }
 
 /// Phase 5: compares `run` with the policy's baseline in `store`, creating or updating
@@ -147,6 +194,9 @@ pub fn check_against_baseline(
             ),
         });
     };
+    if !policy.allow_other_target && policy.update != UpdatePolicy::Always {
+        same_target(store, name, &baseline, &environment.target)?;
+    }
     let comparison = compare(
         &baseline,
         run,

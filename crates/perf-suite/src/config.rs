@@ -147,6 +147,9 @@ pub struct PerformanceBaselines {
     /// sets it, because a gate baseline must have the gate's query shape).
     #[serde(skip)]
     pub create_command: Option<String>,
+    /// Compare with a baseline recorded from another target (`--allow-other-target`);
+    /// by default that refuses to run (exit 2), because two bots' figures measure nothing.
+    pub allow_other_target: bool,
 }
 
 impl PerformanceBaselines {
@@ -165,6 +168,7 @@ impl PerformanceBaselines {
                 perf_baseline::UpdatePolicy::Never
             },
             create_command: self.create_command.clone(),
+            allow_other_target: self.allow_other_target,
         }
     }
 }
@@ -313,6 +317,7 @@ impl Default for PerformanceBaselines {
             missing_baseline: perf_baseline::MissingBaseline::default(),
             thresholds: perf_baseline::Thresholds::default(),
             create_command: None,
+            allow_other_target: false,
         }
     }
 }

@@ -138,6 +138,10 @@ impl GateRequest {
             c.performance_baselines.missing_baseline = perf_baseline::MissingBaseline::Strict;
         }
         c.performance_baselines.auto_update_baselines = false;
+        // A run that replaces the baseline may replace one of another bot.
+        if self.update_baseline {
+            c.performance_baselines.allow_other_target = true;
+        }
         c.performance_baselines.create_command = Some(format!(
             "ci-gate --baseline {} --update-baseline",
             c.performance_baselines.baseline_name

@@ -321,6 +321,18 @@ async fn run_suite_inner(
             return Err(e);
         }
     };
+    // A baseline of another bot is refused before any load is sent: two bots' figures
+    // measure nothing (docs/baselines.md).
+    if config.performance_baselines.enabled {
+        let pb = &config.performance_baselines;
+        let store = perf_baseline::BaselineStore::new(&pb.baselines_dir);
+        if let Err(e) = perf_baseline::refuse_other_target(&store, &pb.policy(), &target.describe())
+        {
+            let _ = target.shutdown().await;
+            let _ = std::fs::remove_dir_all(&run_dir);
+            return Err(e.into());
+        }
+    }
     // The bot's own agent names, mapped to the critical paths they serve.
     let mapped = crate::grounding::MappedAgents::new(target, &config.agents);
     let target: Arc<dyn BotTarget> = mapped.clone();

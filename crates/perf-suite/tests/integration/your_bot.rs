@@ -231,3 +231,81 @@ fn an_agents_mapping_naming_an_unknown_path_is_refused_with_a_suggestion() {
         "{e}"
     );
 }
+
+/// A baseline belongs to the bot it was recorded from: comparing another bot with it is
+/// refused before any load is sent, naming both bots and the ways out; the flag compares
+/// anyway (saying the target differs); a baseline of the bot itself compares.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_baseline_of_another_bot_is_refused_before_any_load() {
+    let dir = tempfile::tempdir().unwrap();
+    // The reference bot records the baseline `shared`.
+    let mut refbot = small_config(dir.path());
+    refbot.performance_baselines.baseline_name = "shared".into();
+    refbot.performance_baselines.auto_update_baselines = true;
+    run_suite(&refbot, None, CancellationToken::new())
+        .await
+        .unwrap();
+    let stored = dir.path().join("baselines/shared.json");
+    assert!(stored.is_file());
+
+    // The user's bot is refused against it.
+    let mut mine = config_for(dir.path(), "none");
+    mine.performance_baselines.baseline_name = "shared".into();
+    let runs_before = std::fs::read_dir(&mine.output_dir).unwrap().count();
+    let err = run_suite(&mine, None, CancellationToken::new())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(
+            err,
+            perf_suite::SuiteError::Baseline(perf_baseline::BaselineError::OtherTarget { .. })
+        ),
+        "{text}"
+    );
+    assert_eq!(err.exit_code(), 2, "{text}");
+    for needle in [
+        "recorded from `refbot (in_process)`",
+        "this run is of `",
+        "(command)`",
+        "--allow-other-target",
+        "--update-baseline",
+        "shared.json",
+    ] {
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
+    // Nothing ran: no run directory was left behind.
+    assert_eq!(
+        std::fs::read_dir(&mine.output_dir).unwrap().count(),
+        runs_before
+    );
+
+    // With the flag it compares, and says the target differs.
+    mine.performance_baselines.allow_other_target = true;
+    let outcome = run_suite(&mine, None, CancellationToken::new())
+        .await
+        .unwrap();
+    let cmp = outcome.result.comparison.as_ref().expect("a comparison");
+    assert!(
+        cmp.environment_differences
+            .iter()
+            .any(|d| d.starts_with("target: baseline `refbot (in_process)`")),
+        "{:?}",
+        cmp.environment_differences
+    );
+
+    // A baseline of the user's own bot compares without the flag.
+    let mut own = config_for(dir.path(), "none");
+    own.performance_baselines.baseline_name = "mine".into();
+    own.performance_baselines.auto_update_baselines = true;
+    run_suite(&own, None, CancellationToken::new())
+        .await
+        .unwrap();
+    own.performance_baselines.auto_update_baselines = false;
+    let outcome = run_suite(&own, None, CancellationToken::new())
+        .await
+        .unwrap();
+    let c = check(&outcome.result, CheckGroup::Baseline, "mine");
+    assert_ne!(c.status, CheckStatus::NotMeasured, "{}", c.reason);
+    assert!(outcome.result.comparison.is_some());
+}
