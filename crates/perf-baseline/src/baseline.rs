@@ -422,11 +422,20 @@ const LOCATION_KEYS: &[&str] = &[
     "history_url",
     "history_url_env",
     "baselines_dir",
+    // How a run treats its baseline, not what it measures: the run that records a
+    // baseline (`--update-baseline`) and the gates that compare with it
+    // (`--strict-baseline`) have the same settings.
+    "baseline_name",
+    "missing_baseline",
+    "auto_update_baselines",
+    "allow_other_target",
 ];
 
 /// A stable digest of a configuration value: FNV-1a (64 bit) over its canonical JSON
 /// (object keys sorted; `database_path`, `output_dir`, `history_path`, `history_url`,
-/// `history_url_env` and `baselines_dir` left out at any depth), as
+/// `history_url_env`, `baselines_dir` and the baseline-handling keys `baseline_name`,
+/// `missing_baseline`, `auto_update_baselines` and `allow_other_target` left out at any
+/// depth), as
 /// `fnv1a64:<16 hex digits>`. It tells whether two runs used the same settings; it is not a
 /// security hash.
 pub fn config_digest(config: &serde_json::Value) -> String {
@@ -800,6 +809,15 @@ mod tests {
             config_digest(&moved),
             "locations are not settings"
         );
+        // The run that records a baseline and the gate that is strict about it measure
+        // with the same settings.
+        let mut gate = a.clone();
+        gate["performance_baselines"] = serde_json::json!({
+            "missing_baseline": "strict", "auto_update_baselines": true,
+            "allow_other_target": true, "baseline_name": "my_bot"});
+        let mut recorder = a.clone();
+        recorder["performance_baselines"] = serde_json::json!({});
+        assert_eq!(config_digest(&gate), config_digest(&recorder));
     }
 
     #[test]
