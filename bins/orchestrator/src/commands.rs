@@ -179,36 +179,51 @@ pub(crate) async fn run(
             } else {
                 println!("run history: {location}");
             }
+            // The listed runs by bot, newest bot first: each bot's runs, then its trends.
+            let mut targets: Vec<&str> = Vec::new();
             for r in &runs {
-                println!(
-                    "{:<28} {}  {:>6} queries  {:>5.1}% ok  p50 {:>8.1} ms  p95 {:>8.1} ms  {:>7.2}/s{}",
-                    r.run_id,
-                    r.started_at,
-                    r.queries,
-                    r.success_rate * 100.0,
-                    r.latency_p50_ms,
-                    r.latency_p95_ms,
-                    r.throughput_per_s,
-                    if r.interrupted { "  (interrupted)" } else { "" }
-                );
+                if !targets.contains(&r.target_key.as_str()) {
+                    targets.push(&r.target_key);
+                }
             }
-            let trends = history
-                .trends(config.trend_runs, &perf_baseline::TrendOptions::default())
-                .await?;
-            if !trends.is_empty() {
-                println!("\nTrends over the last {} runs:", config.trend_runs);
-            }
-            for t in trends {
-                let shift = match t.change_point.and_then(|i| t.points.get(i)) {
-                    Some((id, _, v)) => format!("lasting shift from run {id} (value {v:.2})"),
-                    None => "no lasting shift".to_owned(),
-                };
-                println!(
-                    "  {:<16} {} runs, slope {:+.3}/run, {shift}",
-                    t.metric,
-                    t.points.len(),
-                    t.slope_per_run
-                );
+            for key in targets {
+                println!("\ntarget {key}:");
+                for r in runs.iter().filter(|r| r.target_key == key) {
+                    println!(
+                        "  {:<28} {}  {:>6} queries  {:>5.1}% ok  p50 {:>8.1} ms  p95 {:>8.1} ms  {:>7.2}/s  {}{}",
+                        r.run_id,
+                        r.started_at,
+                        r.queries,
+                        r.success_rate * 100.0,
+                        r.latency_p50_ms,
+                        r.latency_p95_ms,
+                        r.throughput_per_s,
+                        r.target,
+                        if r.interrupted { "  (interrupted)" } else { "" }
+                    );
+                }
+                let trends = history
+                    .for_target(key)
+                    .trends(config.trend_runs, &perf_baseline::TrendOptions::default())
+                    .await?;
+                if !trends.is_empty() {
+                    println!(
+                        "  trends of this target over its last {} runs:",
+                        config.trend_runs
+                    );
+                }
+                for t in trends {
+                    let shift = match t.change_point.and_then(|i| t.points.get(i)) {
+                        Some((id, _, v)) => format!("lasting shift from run {id} (value {v:.2})"),
+                        None => "no lasting shift".to_owned(),
+                    };
+                    println!(
+                        "    {:<16} {} runs, slope {:+.3}/run, {shift}",
+                        t.metric,
+                        t.points.len(),
+                        t.slope_per_run
+                    );
+                }
             }
             history.close().await;
             Ok(Some(exit_codes::OK))

@@ -28,6 +28,10 @@ pub struct EnvironmentFingerprint {
     pub harness_version: String,
     /// The target: `name version (transport)`.
     pub target: String,
+    /// The target's identity, `name (transport)` ([`target_key`]); empty in files written
+    /// before it was stored, where [`EnvironmentFingerprint::target_identity`] derives it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub target_key: String,
     /// Git commit of the code under test, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_commit: Option<String>,
@@ -57,6 +61,7 @@ impl EnvironmentFingerprint {
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             harness_version: harness_version.to_owned(),
             target: describe_target(target),
+            target_key: target_key(target),
             git_commit: detect_git_commit(),
         }
     }
@@ -79,11 +84,7 @@ impl EnvironmentFingerprint {
             &self.harness_version,
             &other.harness_version,
         );
-        check(
-            "target",
-            &target_without_version(&self.target),
-            &target_without_version(&other.target),
-        );
+        check("target", &self.target_identity(), &other.target_identity());
         out
     }
 }
@@ -93,7 +94,33 @@ impl EnvironmentFingerprint {
     /// (a new version of the same bot is what a comparison measures). Empty when the
     /// baseline recorded no target.
     pub fn target_identity(&self) -> String {
-        target_without_version(&self.target)
+        if self.target_key.is_empty() {
+            legacy_target_key(&self.target)
+        } else {
+            self.target_key.clone()
+        }
+    }
+}
+
+/// The identity of a bot under test: `name (transport)`, without the version. Baselines
+/// and the run history keep bots apart by it.
+pub fn target_key(t: &perf_core::TargetInfo) -> String {
+    format!("{} ({})", t.name, t.transport)
+}
+
+/// [`target_key`] from a stored `name version (transport)` of a file or row written before
+/// keys were stored: the word before `(transport)` is taken for the version when it starts
+/// with a digit.
+pub(crate) fn legacy_target_key(described: &str) -> String {
+    let Some(open) = described.rfind(" (") else {
+        return described.to_owned();
+    };
+    let (head, transport) = described.split_at(open);
+    match head.rsplit_once(' ') {
+        Some((name, version)) if version.starts_with(|c: char| c.is_ascii_digit()) => {
+            format!("{name}{transport}")
+        }
+        _ => described.to_owned(),
     }
 }
 
@@ -102,15 +129,6 @@ pub fn describe_target(t: &perf_core::TargetInfo) -> String {
     match &t.version {
         Some(v) => format!("{} {v} ({})", t.name, t.transport),
         None => format!("{} ({})", t.name, t.transport),
-    }
-}
-
-/// `name (transport)` from `name version (transport)`.
-pub(crate) fn target_without_version(s: &str) -> String {
-    let words: Vec<&str> = s.split_whitespace().collect();
-    match words.as_slice() {
-        [first, .., last] => format!("{first} {last}"),
-        _ => s.to_owned(),
     }
 }
 
@@ -860,6 +878,7 @@ mod tests {
             cores: 2,
             harness_version: "0.1.0".into(),
             target: "refbot 0.1.0 (in_process)".into(),
+            target_key: "refbot (in_process)".into(),
             git_commit: Some("abc".into()),
         };
         let mut b = a.clone();
@@ -868,8 +887,37 @@ mod tests {
         assert!(a.differences(&b).is_empty());
         b.cores = 8;
         b.target = "otherbot (http)".into();
+        b.target_key = "otherbot (http)".into();
         let d = a.differences(&b);
         assert_eq!(d.len(), 2, "{d:?}");
         assert!(d[0].contains("cores"));
+    }
+
+    #[test]
+    fn old_files_and_rows_get_their_target_key_from_the_described_target() {
+        for (described, key) in [
+            ("refbot 0.1.0 (in_process)", "refbot (in_process)"),
+            ("127.0.0.1:8090/chat (http)", "127.0.0.1:8090/chat (http)"),
+            // A command's name has spaces: only a version-like last word is dropped.
+            (
+                "python3 examples/bots/support_bot.py --stdio (command)",
+                "python3 examples/bots/support_bot.py --stdio (command)",
+            ),
+            ("my bot 2.3 (http)", "my bot (http)"),
+            ("", ""),
+        ] {
+            assert_eq!(legacy_target_key(described), key, "{described}");
+        }
+        let old = EnvironmentFingerprint {
+            target: "refbot 0.1.0 (in_process)".into(),
+            ..EnvironmentFingerprint::default()
+        };
+        assert_eq!(old.target_identity(), "refbot (in_process)");
+        let t = perf_core::TargetInfo {
+            name: "python3 bot.py 2".into(),
+            version: None,
+            transport: perf_core::Transport::Command,
+        };
+        assert_eq!(target_key(&t), "python3 bot.py 2 (command)");
     }
 }

@@ -15,16 +15,30 @@ use crate::{
 /// `schema_migrations`. Append new ones, never edit old ones. Each version exists once per
 /// database kind, with the same tables, columns and meaning (a unit test holds the two
 /// lists to the same versions and names).
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "runs",
-    include_str!("../migrations/sqlite/0001_runs.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "runs",
-    include_str!("../migrations/postgres/0001_runs.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "runs",
+        include_str!("../migrations/sqlite/0001_runs.sql"),
+    ),
+    (
+        2,
+        "target_key",
+        include_str!("../migrations/sqlite/0002_target_key.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "runs",
+        include_str!("../migrations/postgres/0001_runs.sql"),
+    ),
+    (
+        2,
+        "target_key",
+        include_str!("../migrations/postgres/0002_target_key.sql"),
+    ),
+];
 
 /// The tables the migrations create (with `schema_migrations`): a database holding any
 /// other table is not a history of ours and is refused rather than written into.
@@ -102,6 +116,10 @@ pub struct RunRecord {
     pub verdict: Option<String>,
     /// Digest of the run's configuration.
     pub config_digest: String,
+    /// The bot it measured, `name (transport)` ([`crate::target_key`]): runs, trends and
+    /// forecasts are kept apart by it.
+    #[serde(default)]
+    pub target_key: String,
 }
 
 /// The run history: every run's summary, for listings, series and trends. Stored in an
@@ -111,6 +129,8 @@ pub struct RunRecord {
 pub struct History {
     pool: Pool,
     location: HistoryLocation,
+    /// Only the runs of this target ([`History::for_target`]).
+    target: Option<String>,
 }
 
 #[derive(Clone)]
@@ -199,9 +219,53 @@ impl History {
         let history = Self {
             pool,
             location: location.clone(),
+            target: None,
         };
         history.migrate().await?;
+        history.backfill_target_keys().await?;
         Ok(history)
+    }
+
+    /// The same history seen through one target: listings, series, trends and noise
+    /// estimates read only the runs of `target_key` ([`crate::target_key`]), so two bots'
+    /// runs never make one series.
+    pub fn for_target(&self, target_key: impl Into<String>) -> Self {
+        Self {
+            target: Some(target_key.into()),
+            ..self.clone()
+        }
+    }
+
+    /// Gives the runs recorded before runs were keyed by target
+    /// (schema version 2) their key, derived from the `target` they stored.
+    async fn backfill_target_keys(&self) -> Result<(), BaselineError> {
+        let rows: Vec<(i64, String)> = on_pool!(&self.pool, |p, pg| {
+            sqlx::query_as("SELECT seq, target FROM runs WHERE target_key = ''")
+                .fetch_all(p)
+                .await
+        })
+        .map_err(|e| self.err("reading runs without a target key", e))?;
+        for (seq, target) in rows {
+            let key = crate::baseline::legacy_target_key(&target);
+            on_pool!(&self.pool, |p, pg| {
+                sqlx::query("UPDATE runs SET target_key = $1 WHERE seq = $2")
+                    .bind(&key)
+                    .bind(seq)
+                    .execute(p)
+                    .await
+                    .map(|_| ())
+            })
+            .map_err(|e| self.err("keying an old run by its target", e))?;
+        }
+        Ok(())
+    }
+
+    /// `AND <column> = $n` when the history is seen through one target, else nothing.
+    fn target_filter(&self, column: &str, n: u32) -> String {
+        match self.target {
+            Some(_) => format!(" AND {column} = ${n}"),
+            None => String::new(),
+        }
     }
 
     /// Where the history is stored.
@@ -338,10 +402,8 @@ impl History {
             location: self.location.redacted(),
             message: format!("cannot serialize the summary: {e}"),
         })?;
-        let target = match &run.target.version {
-            Some(v) => format!("{} {v} ({})", run.target.name, run.target.transport),
-            None => format!("{} ({})", run.target.name, run.target.transport),
-        };
+        let target = crate::describe_target(&run.target);
+        let target_key = crate::target_key(&run.target);
         let digest = config_digest(&run.config);
         let verdict = run.comparison.as_ref().map(|c| c.overall.as_str());
         let recorded_at = crate::time::now_rfc3339();
@@ -434,8 +496,8 @@ impl History {
         const INSERT_RUN: &str = "INSERT INTO runs (run_id, started_at, recorded_at, target, interrupted, queries,
                 successes, success_rate, throughput_per_s, latency_mean_ms, latency_p50_ms,
                 latency_p95_ms, latency_p99_ms, max_memory_mb, max_cpu_percent, verdict,
-                config_digest, summary_json)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+                config_digest, summary_json, target_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
         let result: Result<(), Step> = on_pool!(&self.pool, |p, pg| {
             // Boxed as a `Send` future here, where every lifetime is known: without it
             // rustc cannot prove the transaction's borrows `Send` for callers that spawn
@@ -471,6 +533,7 @@ impl History {
                         .bind(verdict)
                         .bind(&digest)
                         .bind(&summary_json)
+                        .bind(&target_key)
                         .fetch_optional(&mut *tx)
                         .await
                         .map_err(at("recording a run"))?;
@@ -532,19 +595,25 @@ impl History {
         result.map_err(|s| self.step_err(s))
     }
 
-    /// The newest `limit` runs, newest first.
+    /// The newest `limit` runs, newest first (of one target, through
+    /// [`History::for_target`]).
     pub async fn list_runs(&self, limit: u32) -> Result<Vec<RunRecord>, BaselineError> {
+        let sql = format!(
+            "SELECT run_id, started_at, target, interrupted, queries, successes, success_rate,
+                throughput_per_s, latency_mean_ms, latency_p50_ms, latency_p95_ms,
+                latency_p99_ms, max_memory_mb, max_cpu_percent, verdict, config_digest, target_key
+             FROM runs WHERE 1 = 1{} ORDER BY started_at DESC, seq DESC LIMIT $1",
+            self.target_filter("target_key", 2)
+        );
         let rows: Vec<RunRecord> = on_pool!(&self.pool, |p, pg| {
-            let rows = sqlx::query(
-                "SELECT run_id, started_at, target, interrupted, queries, successes, success_rate,
-                    throughput_per_s, latency_mean_ms, latency_p50_ms, latency_p95_ms,
-                    latency_p99_ms, max_memory_mb, max_cpu_percent, verdict, config_digest
-                 FROM runs ORDER BY started_at DESC, seq DESC LIMIT $1",
-            )
-            .bind(i64::from(limit))
-            .fetch_all(p)
-            .await
-            .map_err(|e| self.err("listing runs", e))?;
+            let mut q = sqlx::query(&sql).bind(i64::from(limit));
+            if let Some(t) = &self.target {
+                q = q.bind(t);
+            }
+            let rows = q
+                .fetch_all(p)
+                .await
+                .map_err(|e| self.err("listing runs", e))?;
             rows.iter()
                 .map(|r| -> Result<RunRecord, sqlx::Error> {
                     Ok(RunRecord {
@@ -564,6 +633,7 @@ impl History {
                         max_cpu_percent: r.try_get("max_cpu_percent")?,
                         verdict: r.try_get("verdict")?,
                         config_digest: r.try_get("config_digest")?,
+                        target_key: r.try_get("target_key")?,
                     })
                 })
                 .collect::<Result<_, _>>()
@@ -580,18 +650,22 @@ impl History {
         metric: &str,
         last_n: u32,
     ) -> Result<Vec<(String, String, f64)>, BaselineError> {
+        let sql = format!(
+            "SELECT r.run_id, r.started_at, m.value FROM run_metrics m
+             JOIN runs r ON r.seq = m.run_seq
+             WHERE m.key = $1 AND m.metric = $2{}
+             ORDER BY r.started_at DESC, r.seq DESC LIMIT $3",
+            self.target_filter("r.target_key", 4)
+        );
         let mut rows: Vec<(String, String, f64)> = on_pool!(&self.pool, |p, pg| {
-            sqlx::query_as(
-                "SELECT r.run_id, r.started_at, m.value FROM run_metrics m
-                 JOIN runs r ON r.seq = m.run_seq
-                 WHERE m.key = $1 AND m.metric = $2
-                 ORDER BY r.started_at DESC, r.seq DESC LIMIT $3",
-            )
-            .bind(key)
-            .bind(metric)
-            .bind(i64::from(last_n))
-            .fetch_all(p)
-            .await
+            let mut q = sqlx::query_as(&sql)
+                .bind(key)
+                .bind(metric)
+                .bind(i64::from(last_n));
+            if let Some(t) = &self.target {
+                q = q.bind(t);
+            }
+            q.fetch_all(p).await
         })
         .map_err(|e| self.err("reading a series", e))?;
         rows.reverse();

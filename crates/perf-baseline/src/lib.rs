@@ -60,9 +60,9 @@ mod time;
 mod trend;
 
 pub use baseline::{
-    config_digest, describe_capacity, describe_target, parse_baseline, Baseline, BaselineCapacity,
-    BaselineEntry, BaselineGroup, BaselineStore, EnvironmentFingerprint, ReadingStats,
-    ResourceStats, WriteMode, BASELINE_FORMAT_VERSION, MAX_BASELINE_FILE_BYTES,
+    config_digest, describe_capacity, describe_target, parse_baseline, target_key, Baseline,
+    BaselineCapacity, BaselineEntry, BaselineGroup, BaselineStore, EnvironmentFingerprint,
+    ReadingStats, ResourceStats, WriteMode, BASELINE_FORMAT_VERSION, MAX_BASELINE_FILE_BYTES,
 };
 pub use compare::{compare, compare_baselines};
 pub use critical::{critical_path_checks, CriticalPathLimits};

@@ -118,6 +118,7 @@ pub fn refuse_other_target(
     }
 }
 
+/// `run_target` is the run's [`crate::target_key`].
 fn same_target(
     store: &BaselineStore,
     name: &str,
@@ -125,7 +126,7 @@ fn same_target(
     run_target: &str,
 ) -> Result<(), BaselineError> {
     let theirs = baseline.environment.target_identity();
-    let ours = crate::baseline::target_without_version(run_target);
+    let ours = run_target.to_owned();
     if theirs.is_empty() || theirs == ours {
         return Ok(());
     }
@@ -195,7 +196,7 @@ pub fn check_against_baseline(
         });
     };
     if !policy.allow_other_target && policy.update != UpdatePolicy::Always {
-        same_target(store, name, &baseline, &environment.target)?;
+        same_target(store, name, &baseline, &environment.target_identity())?;
     }
     let comparison = compare(
         &baseline,

@@ -942,7 +942,10 @@ pub(crate) async fn record_history(
     let location = config.history_location()?;
     let history = perf_baseline::History::connect(&location).await?;
     history.record(result).await?;
+    // Trends and forecasts follow this bot only: another bot's runs in the same history
+    // are not its past.
     result.trends = history
+        .for_target(perf_baseline::target_key(&result.target))
         .trends(config.trend_runs, &perf_baseline::TrendOptions::default())
         .await?;
     result.forecasts = perf_baseline::forecast_trends(&result.trends, &config.trend_objectives());

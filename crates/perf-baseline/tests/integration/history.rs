@@ -104,6 +104,10 @@ macro_rules! history_tests {
             crate::history::openers_of_a_fresh_history_at_the_same_moment_migrate_it_once($backend)
                 .await
         }
+        #[tokio::test]
+        async fn runs_of_two_bots_stay_apart_and_old_runs_get_their_key() {
+            crate::history::runs_of_two_bots_stay_apart_and_old_runs_get_their_key($backend).await
+        }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_run_id_taken_by_another_run_is_refused_not_overwritten() {
             crate::history::a_run_id_taken_by_another_run_is_refused_not_overwritten($backend).await
@@ -122,11 +126,11 @@ pub(crate) async fn migrations_apply_on_a_fresh_database_and_reopen_cleanly(b: B
     if let Some(path) = store.location.sqlite_path() {
         assert!(path.is_file());
     }
-    assert_eq!(h.schema_version().await.unwrap(), 1);
+    assert_eq!(h.schema_version().await.unwrap(), 2);
     assert!(h.list_runs(10).await.unwrap().is_empty());
     h.close().await;
     let h = store.open().await;
-    assert_eq!(h.schema_version().await.unwrap(), 1);
+    assert_eq!(h.schema_version().await.unwrap(), 2);
     h.close().await;
 }
 
@@ -143,6 +147,68 @@ pub(crate) async fn a_newer_schema_is_refused_by_name(b: Backend) {
         msg.contains(&store.location.redacted()) && msg.contains("42"),
         "{msg}"
     );
+}
+
+/// Two bots recorded into one history, alternately: each one's listing and trend hold its
+/// own runs only, so a slow bot never reads as a slowdown of a fast one; runs recorded
+/// before runs were keyed get their key from the target they stored.
+pub(crate) async fn runs_of_two_bots_stay_apart_and_old_runs_get_their_key(b: Backend) {
+    let store = b.fresh().await;
+    let h = store.open().await;
+    for i in 0..12 {
+        // The reference bot, fast and steady; the user's bot three times slower.
+        let mut r = at(run(300 + i as u64, 120, 1.0), 2 * i, "-ref");
+        r.target = perf_core::TargetInfo {
+            name: "refbot".into(),
+            version: Some(format!("0.{i}.0")),
+            transport: perf_core::Transport::InProcess,
+        };
+        h.record(&r).await.unwrap();
+        let mut r = at(run(400 + i as u64, 120, 3.0), 2 * i + 1, "-mine");
+        r.target = perf_core::TargetInfo {
+            name: "support bot".into(),
+            version: None,
+            transport: perf_core::Transport::Http,
+        };
+        h.record(&r).await.unwrap();
+    }
+    let all = h.list_runs(100).await.unwrap();
+    assert_eq!(all.len(), 24);
+    // Old rows, as a history written before keys were stored has them.
+    store.exec("UPDATE runs SET target_key = ''").await;
+    h.close().await;
+    let h = store.open().await;
+    let keys: std::collections::BTreeSet<String> = h
+        .list_runs(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.target_key)
+        .collect();
+    assert_eq!(
+        keys.into_iter().collect::<Vec<_>>(),
+        ["refbot (in_process)", "support bot (http)"]
+    );
+
+    let mine = h.for_target("support bot (http)");
+    let runs = mine.list_runs(100).await.unwrap();
+    assert_eq!(runs.len(), 12);
+    assert!(runs.iter().all(|r| r.run_id.ends_with("-mine")));
+    let opts = TrendOptions::default();
+    for who in ["refbot (in_process)", "support bot (http)"] {
+        let t = h
+            .for_target(who)
+            .trend("overall", "latency_median", 100, &opts)
+            .await
+            .unwrap();
+        assert_eq!(t.points.len(), 12, "{who}");
+        // Alternating 1× and 3× runs in one series would be a shift every run; each
+        // bot's own series has none.
+        assert_eq!(t.change_point, None, "{who}: {t:?}");
+    }
+    // The whole history, unfiltered, still lists both.
+    assert_eq!(h.list_runs(100).await.unwrap().len(), 24);
+    h.close().await;
 }
 
 pub(crate) async fn records_round_trip_newest_first(b: Backend) {
@@ -333,16 +399,16 @@ pub(crate) async fn openers_of_a_fresh_history_at_the_same_moment_migrate_it_onc
         handles.push(t.await.unwrap().unwrap());
     }
     for h in handles {
-        assert_eq!(h.schema_version().await.unwrap(), 1);
+        assert_eq!(h.schema_version().await.unwrap(), 2);
         h.close().await;
     }
     store
-        .exec("INSERT INTO schema_migrations VALUES (2, 'check', 'x')")
+        .exec("INSERT INTO schema_migrations VALUES (3, 'check', 'x')")
         .await;
-    // Exactly one row for version 1: a second would have failed its primary key (and the
-    // insert of version 2 shows the table is the one the harness reads).
+    // Exactly one row for each version: a second would have failed its primary key (and
+    // the insert of version 3 shows the table is the one the harness reads).
     let err = History::connect(&store.location).await.unwrap_err();
-    assert!(err.to_string().contains("schema version 2"), "{err}");
+    assert!(err.to_string().contains("schema version 3"), "{err}");
 }
 
 /// A run id is the key of a shared history: another run under the same id (two machines
@@ -445,6 +511,6 @@ async fn a_database_with_tables_we_did_not_create_is_refused_and_left_alone() {
     let own = dir.path().join("history.db");
     History::open(&own).await.unwrap().close().await;
     let h = History::open(&own).await.unwrap();
-    assert_eq!(h.schema_version().await.unwrap(), 1);
+    assert_eq!(h.schema_version().await.unwrap(), 2);
     h.close().await;
 }

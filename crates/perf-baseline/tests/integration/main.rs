@@ -29,6 +29,7 @@ pub(crate) fn env() -> EnvironmentFingerprint {
         cores: 2,
         harness_version: "0.1.0".into(),
         target: "refbot 0.1.0 (in_process)".into(),
+        target_key: "refbot (in_process)".into(),
         git_commit: Some("0123abc".into()),
     }
 }
