@@ -77,20 +77,24 @@ pub(crate) async fn run(args: &CapacityArgs, config: &Config) -> anyhow::Result<
     let printer = tokio::spawn(async move {
         while let Some(e) = rx.recv().await {
             match e {
+                // Each probe names its rate as it starts: the first may be an overload
+                // probe, not the search's start rate.
                 CapacityEvent::Calibrated {
-                    throughput_per_s,
-                    start_rate,
-                } => eprintln!(
-                    "calibration: {throughput_per_s:.3} queries/s in a closed loop; starting at {start_rate:.3}/s"
-                ),
+                    throughput_per_s, ..
+                } => eprintln!("calibration: {throughput_per_s:.3} queries/s in a closed loop"),
                 CapacityEvent::ProbeStarted { rate } => eprintln!("probe at {rate:.3}/s ..."),
                 CapacityEvent::ProbeFinished(p) => eprintln!(
                     "  {:?}: throughput {:.3}/s, goodput {:.3}/s, p95 {} ms{}",
                     p.verdict,
                     p.throughput_per_s,
                     p.goodput_per_s,
-                    p.latency_p95_ms.map_or("–".to_owned(), |v| format!("{v:.0}")),
-                    if p.stopped_early { " (stopped early: saturated)" } else { "" }
+                    p.latency_p95_ms
+                        .map_or("–".to_owned(), |v| format!("{v:.0}")),
+                    if p.stopped_early {
+                        " (stopped early: saturated)"
+                    } else {
+                        ""
+                    }
                 ),
                 CapacityEvent::SweepPoint(p) => eprintln!(
                     "sweep: {} users, {:.3} queries/s",

@@ -107,12 +107,7 @@ pub fn refuse_other_target(
         return Ok(());
     }
     match store.load(&policy.name) {
-        Ok(baseline) => same_target(
-            store,
-            &policy.name,
-            &baseline,
-            &crate::describe_target(target),
-        ),
+        Ok(baseline) => same_target(store, &policy.name, &baseline, &crate::target_key(target)),
         Err(BaselineError::NotFound { .. }) => Ok(()),
         Err(e) => Err(e),
     }

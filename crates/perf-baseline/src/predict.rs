@@ -111,6 +111,10 @@ fn slots_core(pts: &[UslPoint]) -> Result<SlotsFit, String> {
         slots: c / l,
         r_squared: if sst > 0.0 { 1.0 - sse / sst } else { 1.0 },
         holdout: None,
+        plateau_points: pts
+            .iter()
+            .filter(|p| p.concurrency >= SlotsFit::PAST_KNEE * c / l)
+            .count(),
     })
 }
 
@@ -600,6 +604,22 @@ mod tests {
         assert!((fit.lambda.value - 0.5).abs() < 1e-12, "{fit:?}");
         assert!((fit.ceiling.value - 2.0).abs() < 1e-12, "{fit:?}");
         assert!((fit.slots - 4.0).abs() < 1e-9, "{fit:?}");
+        // 6, 8 and 16 lie past the knee: the data show the four slots.
+        assert_eq!(fit.plateau_points, 3);
+        assert!(fit.shows_slots());
+        // A bot without a slot limit: throughput still rises at the last level (a little
+        // below the line there, as a busy harness makes it). Whatever knee the model puts
+        // there, the data do not show it.
+        let unlimited: Vec<UslPoint> = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0]
+            .into_iter()
+            .map(|n: f64| UslPoint {
+                concurrency: n,
+                throughput: if n < 64.0 { 10.0 * n } else { 10.0 * n * 0.97 },
+            })
+            .collect();
+        if let Ok(f) = fit_slots(&unlimited) {
+            assert!(!f.shows_slots(), "{f:?}");
+        }
         let h = fit.holdout.expect("seven points give a held-out check");
         assert!(h.relative_error < 1e-12, "{h:?}");
         // The USL on the same points rounds the corner off: it cannot hold out as well.

@@ -324,9 +324,25 @@ pub struct SlotsFit {
     /// The held-out check, when there were enough points.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holdout: Option<Holdout>,
+    /// Measured levels at least [`SlotsFit::PAST_KNEE`] times past the knee `slots`: the
+    /// evidence of a ceiling. Reports name `slots` as the bot's slot count only with
+    /// [`SlotsFit::MIN_PLATEAU_POINTS`] of them; a bot without a slot limit, whose
+    /// throughput still rises at the last level tried, has fewer.
+    #[serde(default)]
+    pub plateau_points: usize,
 }
 
 impl SlotsFit {
+    /// How far past the knee a level must lie to count as on the ceiling.
+    pub const PAST_KNEE: f64 = 1.2;
+    /// Levels on the ceiling needed before `slots` is called the bot's slot count.
+    pub const MIN_PLATEAU_POINTS: usize = 2;
+
+    /// Whether the data show the ceiling (see [`SlotsFit::plateau_points`]).
+    pub fn shows_slots(&self) -> bool {
+        self.plateau_points >= Self::MIN_PLATEAU_POINTS
+    }
+
     /// X(N) with the fitted coefficients.
     pub fn predict(&self, n: f64) -> f64 {
         (self.lambda.value * n).min(self.ceiling.value)

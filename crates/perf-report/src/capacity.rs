@@ -94,15 +94,27 @@ fn service_rate_line(r: &CapacityReport) -> Option<String> {
 fn slots_lines(r: &CapacityReport) -> Vec<String> {
     let mut lines = Vec::new();
     if let Some(f) = &r.slots_fit {
+        // The slot count is claimed only when measured levels lie past the knee.
+        let knee = if f.shows_slots() {
+            format!(
+                "reached at N ≈ {:.1} (the bot's slots: {} measured levels lie past it, on the ceiling)",
+                f.slots, f.plateau_points
+            )
+        } else {
+            format!(
+                "a knee at N ≈ {:.1} that the data do not show (fewer than {} measured levels lie past it), so no slot count is claimed: the bot may have no slot limit, or more slots than were tried",
+                f.slots,
+                perf_core::SlotsFit::MIN_PLATEAU_POINTS
+            )
+        };
         lines.push(format!(
-            "Slots model X(N) = min(λN, C): λ = {:.3} ({:.3}–{:.3}), C = {:.3}/s ({:.3}–{:.3}), reached at N ≈ {:.1} (the bot's slots), R² = {:.3}.",
+            "Slots model X(N) = min(λN, C): λ = {:.3} ({:.3}–{:.3}), C = {:.3}/s ({:.3}–{:.3}), {knee}, R² = {:.3}.",
             f.lambda.value,
             f.lambda.low,
             f.lambda.high,
             f.ceiling.value,
             f.ceiling.low,
             f.ceiling.high,
-            f.slots,
             f.r_squared
         ));
         if let Some(h) = &f.holdout {
@@ -584,6 +596,7 @@ mod tests {
             slots: 4.0,
             r_squared: 0.99,
             holdout: None,
+            plateau_points: 3,
         });
         fitted.preferred_model = Some("slots: its held-out error was 1.0% against 30.0%".into());
         for text in [
@@ -601,6 +614,17 @@ mod tests {
             );
         }
         assert!(render_capacity_html(&fitted).contains("slots model"));
+        // Without levels past the knee, no slot count is claimed.
+        if let Some(f) = fitted.slots_fit.as_mut() {
+            f.plateau_points = 1;
+        }
+        let text = render_capacity_terminal(&fitted);
+        assert!(
+            text.contains("a knee at N ≈ 4.0 that the data do not show")
+                && text.contains("no slot count is claimed")
+                && !text.contains("the bot's slots"),
+            "{text}"
+        );
         let html = render_capacity_html(&r);
         assert!(html.contains(crate::CONTENT_SECURITY_POLICY));
         assert!(!html.contains("<bot>") && html.contains("&lt;bot&gt;"));

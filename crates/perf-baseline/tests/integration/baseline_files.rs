@@ -325,3 +325,62 @@ fn an_interrupted_run_never_becomes_the_baseline() {
     );
     assert_eq!(store.load("auto").unwrap().run_id, complete.run_id);
 }
+
+/// A baseline belongs to its bot: a new version of the same bot compares, another bot is
+/// refused (before the run by `refuse_other_target`, and again by phase 5), unless allowed
+/// or replacing the baseline anyway.
+#[test]
+fn a_baseline_of_another_target_is_refused_and_a_new_version_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BaselineStore::new(dir.path());
+    store
+        .create_from_run("b", &run(1, 40, 1.0), env(), WriteMode::CreateNew)
+        .unwrap();
+    let policy = BaselinePolicy {
+        name: "b".into(),
+        ..BaselinePolicy::default()
+    };
+    let newer = perf_core::TargetInfo {
+        name: "refbot".into(),
+        version: Some("9.9.9".into()),
+        transport: perf_core::Transport::InProcess,
+    };
+    perf_baseline::refuse_other_target(&store, &policy, &newer).unwrap();
+    let newer_env = perf_baseline::EnvironmentFingerprint::detect(&newer, "0.1.0");
+    check_against_baseline(&store, &run(2, 40, 1.0), &newer_env, &policy).unwrap();
+
+    let other = perf_core::TargetInfo {
+        name: "http://127.0.0.1:8080/chat".into(),
+        version: None,
+        transport: perf_core::Transport::Http,
+    };
+    let err = perf_baseline::refuse_other_target(&store, &policy, &other).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("recorded from `refbot (in_process)`")
+            && text.contains("this run is of `http://127.0.0.1:8080/chat (http)`"),
+        "{text}"
+    );
+    let other_env = perf_baseline::EnvironmentFingerprint::detect(&other, "0.1.0");
+    let err = check_against_baseline(&store, &run(2, 40, 1.0), &other_env, &policy).unwrap_err();
+    assert!(matches!(err, BaselineError::OtherTarget { .. }), "{err}");
+
+    for allowed in [
+        BaselinePolicy {
+            allow_other_target: true,
+            ..policy.clone()
+        },
+        BaselinePolicy {
+            update: UpdatePolicy::Always,
+            ..policy.clone()
+        },
+    ] {
+        perf_baseline::refuse_other_target(&store, &allowed, &other).unwrap();
+    }
+    // No baseline yet: nothing to refuse.
+    let missing = BaselinePolicy {
+        name: "none".into(),
+        ..BaselinePolicy::default()
+    };
+    perf_baseline::refuse_other_target(&store, &missing, &other).unwrap();
+}

@@ -203,6 +203,10 @@ pub async fn run_capacity(
     let mut report =
         capacity_search(target.clone(), &queries, &slos, &request, events, cancel).await;
     let _ = target.shutdown().await;
+    // An objective the user did not set is said to be a default, with how to set it.
+    if request.slo_overrides.success_rate.is_none() && config.slos.success_rate.is_none() {
+        report.notes.insert(0, default_success_note());
+    }
     report.run_id = run_id;
     report.started_at = started_at.to_rfc3339();
     perf_report::write_capacity_reports(&run_dir, &report).map_err(|e| SuiteError::Io {
@@ -210,6 +214,15 @@ pub async fn run_capacity(
         source: std::io::Error::other(e.to_string()),
     })?;
     Ok(CapacityOutcome { report, run_dir })
+}
+
+/// The note of a search whose success-rate objective is [`DEFAULT_SUCCESS_RATE`] because
+/// none was set.
+pub fn default_success_note() -> String {
+    format!(
+        "objective success rate ≥ {:.0}% is the search's default (no slos.success_rate was set): it only keeps a bot that fails fast from looking fast; set your own with --success-rate or slos.success_rate",
+        DEFAULT_SUCCESS_RATE * 100.0
+    )
 }
 
 /// The search against an open `target` with `queries` (cycled): calibration, probes,
@@ -274,7 +287,7 @@ pub async fn capacity_search(
                         start_rate: start,
                     });
                     notes.push(format!(
-                        "calibration: {users} users in a closed loop answered {x:.3} queries/s; the search starts at 3/4 of that"
+                        "calibration: {users} users in a closed loop answered {x:.3} queries/s"
                     ));
                     calibrated = Some(x);
                     start
@@ -457,6 +470,26 @@ pub async fn capacity_search(
     report.service_rate = pooled;
     backstop.abort();
 
+    // The probes in the order they ran, said as they ran (the first may be an overload
+    // probe, not the search's start rate).
+    if let Some(first) = overloads.first().or(outcome.probes.first()) {
+        let why = if !overloads.is_empty() {
+            format!(
+                "an overload probe above the calibrated throughput, to measure the service rate{}",
+                match outcome.probes.first() {
+                    Some(p) => format!("; the search then began at {:.3}/s", p.rate),
+                    None => String::new(),
+                }
+            )
+        } else if request.start_rate.is_some() {
+            "the --start-rate given".to_owned()
+        } else if calibrated.is_some() {
+            "3/4 of the calibrated throughput".to_owned()
+        } else {
+            "the search's start".to_owned()
+        };
+        notes.push(format!("first probe: {:.3}/s, {why}", first.rate));
+    }
     report.probes = overloads.into_iter().chain(outcome.probes).collect();
     report.answer = outcome.answer;
     report.stop_reason = outcome.stop_reason;

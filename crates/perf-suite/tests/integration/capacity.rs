@@ -130,6 +130,13 @@ async fn the_search_finds_a_known_capacity_within_ten_percent() {
     );
     assert!(high.is_some_and(|h| h > rate), "{high:?}");
     assert!(!r.limited_by.is_empty(), "says what failed first");
+    // The notes name the first probe as it ran.
+    let first = format!("first probe: {:.3}/s, ", r.probes[0].rate);
+    assert!(
+        r.notes.iter().any(|n| n.starts_with(&first)),
+        "{first}: {:?}",
+        r.notes
+    );
     // The single agent carries the whole mix.
     assert!((r.per_agent_capacity["a"] - rate).abs() < 1e-9);
     // Saturated probes stop before their planned end.
@@ -506,6 +513,8 @@ async fn a_sweep_of_the_llm_like_bot_predicts_its_ceiling_and_a_held_out_point()
         );
         let fit = r.slots_fit.as_ref().expect("a slots fit");
         assert!((fit.slots - 4.0).abs() <= 0.5, "{fit:?}");
+        // 6, 8 and 16 users lie past the knee: the data show the slots.
+        assert!(fit.shows_slots(), "{fit:?}");
         assert!(fit.ceiling.covers(truth), "{fit:?}");
         let held = fit.holdout.expect("7 levels: the highest is held out");
         assert!(held.relative_error <= 0.10, "{held:?}");
@@ -523,6 +532,24 @@ async fn a_sweep_of_the_llm_like_bot_predicts_its_ceiling_and_a_held_out_point()
         let one = r.sweep[0].throughput;
         assert!((one * 2.0 * (0.125f64).exp() - 1.0).abs() <= 0.25, "{one}");
     }
+}
+
+/// A bot with no slot limit (1,000 slots, never all busy here): the sweep's throughput
+/// still rises at the last level, so the report claims no slot count.
+#[tokio::test(start_paused = true)]
+async fn a_bot_without_a_slot_limit_is_given_no_slot_count() {
+    let request = CapacityRequest {
+        budget: Duration::from_secs(900),
+        sweep: vec![1, 2, 4, 8, 16],
+        ..CapacityRequest::default()
+    };
+    let r = search(SlotBot::new(1_000, 200), latency_slo(2_000.0), request).await;
+    assert_eq!(r.sweep.len(), 5, "{:?}", r.notes);
+    if let Some(fit) = &r.slots_fit {
+        assert!(!fit.shows_slots(), "{fit:?} from {:?}", r.sweep);
+    }
+    let text = perf_report::render_capacity_terminal(&r);
+    assert!(!text.contains("the bot's slots"), "{text}");
 }
 
 /// Runs `make()` on a blocking thread: tokio's paused clock does not auto-advance

@@ -244,7 +244,13 @@ fn past_run(i: usize, ok: usize) -> perf_core::RunResult {
     let mut r = perf_core::RunResult::new(
         format!("past-{i:02}"),
         format!("2026-01-{:02}T10:00:00Z", i + 1),
-        perf_core::TargetInfo::default(),
+        // Past runs of the same bot (an older version: a trend follows a bot across its
+        // versions, and never across bots).
+        perf_core::TargetInfo {
+            name: "refbot".into(),
+            version: Some("0.0.9".into()),
+            transport: perf_core::Transport::InProcess,
+        },
     );
     for q in 0..100 {
         let outcome = if q < ok {
