@@ -108,25 +108,28 @@ pub(crate) struct Cli {
     /// The same as `--runtime current-thread`.
     #[arg(long, global = true, conflicts_with = "runtime")]
     single_thread: bool,
+    // The flags below belong to a run (the command without a subcommand, or `baseline
+    // create` with them before it): they are not global, so a subcommand's --help lists
+    // only what it reads.
     /// Serve a live view of the run on this address (e.g. 127.0.0.1:5665): a page at `/`,
     /// Prometheus metrics at `/metrics`, JSON lines at `/events` (docs/live.md).
-    #[arg(long, global = true, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR")]
     live: Option<std::net::SocketAddr>,
     /// Allow `--live` on an address that is not loopback: anyone who reaches it sees the run.
-    #[arg(long, global = true, requires = "live")]
+    #[arg(long, requires = "live")]
     live_public: bool,
     /// Keep the live view up this many seconds after the run, to read the final state.
-    #[arg(long, global = true, value_name = "SECS", requires = "live")]
+    #[arg(long, value_name = "SECS", requires = "live")]
     live_linger: Option<f64>,
     /// Run shard I of N of a distributed test, 1-based (`--shard 2/4`); also read from
     /// JOB_COMPLETION_INDEX (0-based, Kubernetes) and CI_NODE_INDEX/CI_NODE_TOTAL (GitLab).
-    #[arg(long, global = true, value_name = "I/N")]
+    #[arg(long, value_name = "I/N")]
     shard: Option<String>,
     /// Shards in the test, for JOB_COMPLETION_INDEX (overrides the config key `shards`).
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, value_name = "N")]
     shard_total: Option<u32>,
     /// Start executing at this instant (RFC 3339 or Unix seconds), so shards start together.
-    #[arg(long, global = true, value_name = "TIME")]
+    #[arg(long, value_name = "TIME")]
     start_at: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,

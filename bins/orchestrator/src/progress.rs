@@ -23,6 +23,7 @@ impl Progress {
         let bars = bars && std::io::stderr().is_terminal();
         let task = tokio::spawn(async move {
             let mut bar: Option<ProgressBar> = None;
+            let mut tally = Tally::default();
             while let Some(event) = rx.recv().await {
                 if let Some(f) = &forward {
                     // A stopped live view only means nobody is watching.
@@ -36,6 +37,7 @@ impl Progress {
                         if let Some(b) = bar.take() {
                             b.finish_and_clear();
                         }
+                        tally = Tally::default();
                         let mark = match t.status {
                             perf_core::PhaseStatus::Completed => "✅",
                             perf_core::PhaseStatus::Skipped => "⏭️ ",
@@ -48,23 +50,28 @@ impl Progress {
                     }
                     SuiteEvent::Note(n) => println!("   - {n}"),
                     SuiteEvent::Runner(RunEvent::Started { planned }) if bars => {
-                        let b = match planned {
-                            Some(n) => ProgressBar::new(n),
-                            None => ProgressBar::no_length(),
-                        };
-                        b.set_draw_target(ProgressDrawTarget::stderr_with_hz(10));
-                        b.set_style(
-                            ProgressStyle::with_template(
-                                "   {spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} queries {per_sec}",
-                            )
-                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                        );
-                        b.enable_steady_tick(Duration::from_millis(200));
-                        bar = Some(b);
+                        // Plans of one phase can run at once (edge cases in pairs): one
+                        // bar counts them all, its total growing by each plan's queries,
+                        // so it never shows more done than planned.
+                        tally.start(planned);
+                        let b = bar.get_or_insert_with(|| {
+                            let b = ProgressBar::no_length();
+                            b.set_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+                            b.set_style(
+                                ProgressStyle::with_template(
+                                    "   {spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} queries answered · {per_sec} · {msg}",
+                                )
+                                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                            );
+                            b.enable_steady_tick(Duration::from_millis(200));
+                            b
+                        });
+                        tally.draw(b);
                     }
                     SuiteEvent::Runner(RunEvent::Sample(_)) => {
+                        tally.done += 1;
                         if let Some(b) = &bar {
-                            b.inc(1);
+                            tally.draw(b);
                         }
                     }
                     SuiteEvent::Runner(RunEvent::Phase(p)) => {
@@ -85,5 +92,62 @@ impl Progress {
     /// Waits until every event has been drawn.
     pub(crate) async fn finish(self) {
         let _ = self.task.await;
+    }
+}
+
+/// The queries of a phase's plans: planned (unknown once a plan has no fixed count, such
+/// as a timed load) and answered.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Tally {
+    planned: Option<u64>,
+    done: u64,
+    started: bool,
+}
+
+impl Tally {
+    fn start(&mut self, planned: Option<u64>) {
+        self.planned = match (self.started, self.planned, planned) {
+            (false, _, p) => p,
+            (true, Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+        self.started = true;
+    }
+
+    /// The bar's length: the planned total, never below what was answered.
+    fn length(&self) -> Option<u64> {
+        self.planned.map(|p| p.max(self.done))
+    }
+
+    fn draw(&self, b: &ProgressBar) {
+        match self.length() {
+            Some(n) => b.set_length(n),
+            None => b.unset_length(),
+        }
+        b.set_position(self.done);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tally;
+
+    #[test]
+    fn plans_running_at_once_add_up_and_never_overshoot() {
+        let mut t = Tally::default();
+        t.start(Some(24));
+        t.done = 20;
+        // A second plan starts while the first runs: the total grows.
+        t.start(Some(6));
+        t.done = 30;
+        assert_eq!(t.length(), Some(30));
+        // More answers than planned (a retried plan) stretch the bar instead of "31/30".
+        t.done = 31;
+        assert_eq!(t.length(), Some(31));
+        // A timed plan has no count: the bar shows no total rather than a wrong one.
+        t.start(None);
+        assert_eq!(t.length(), None);
+        t.start(Some(5));
+        assert_eq!(t.length(), None);
     }
 }

@@ -548,3 +548,31 @@ fn bad_history_locations_exit_2_before_any_load() {
         "a run directory was made"
     );
 }
+
+/// Issue #22, item 9: a subcommand's help lists what it reads, not a run's shard and live
+/// flags; the run's own help still has them, and a run flag after a subcommand that does
+/// not read it is refused rather than silently ignored.
+#[test]
+fn each_subcommands_help_shows_its_own_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = |args: &[&str]| {
+        let out = orchestrator(dir.path(), args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let run = help(&["--help"]);
+    for flag in ["--shard", "--live-linger", "--start-at", "--verbose"] {
+        assert!(run.contains(flag), "{flag}: {run}");
+    }
+    for sub in ["capacity", "history", "check-target", "merge"] {
+        let text = help(&[sub, "--help"]);
+        for flag in ["--shard", "--live-linger", "--live-public", "--start-at"] {
+            assert!(!text.contains(flag), "{sub} --help lists {flag}: {text}");
+        }
+    }
+    let capacity = help(&["capacity", "--help"]);
+    assert!(capacity.contains("--max-time"), "{capacity}");
+    let out = orchestrator(dir.path(), &["capacity", "--shard", "1/2"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--shard"));
+}

@@ -81,6 +81,9 @@ fn describe_failure(s: &Sample) -> String {
     format!("question {:?} failed: {what}", s.query_id)
 }
 
+/// Characters of the first failure quoted when a run stops early.
+const EXAMPLE_CHARS: usize = 256;
+
 /// Answered queries at the start of a run that, all failing the same way, stop it.
 pub const SAME_FAILURE_WINDOW: usize = 20;
 
@@ -147,7 +150,12 @@ impl SameFailureWatch {
                 }
                 seen += 1;
                 if seen == window {
+                    // One line's worth of the body: `check-target` shows it whole.
                     let example = first.map(|(_, m)| m).unwrap_or_default();
+                    let example = match example.char_indices().nth(EXAMPLE_CHARS) {
+                        Some((at, _)) => format!("{}…", &example[..at]),
+                        None => example,
+                    };
                     let why = format!(
                         "the first {window} queries all failed the same way (error kind {kind}): {example}; \
                          the run was stopped early (the reports hold what ran). See what is sent and \
@@ -237,6 +245,19 @@ mod tests {
                 && v.contains("HTTP status 400: {\"detail\": \"bad 0\"}"),
             "{v}"
         );
+        // A long body is quoted to one line's worth, never kilobytes.
+        let long: Vec<Sample> = (0..20)
+            .map(|_| {
+                failed(
+                    ErrorKind::Status,
+                    &format!("HTTP status 400: {}", "é".repeat(2_000)),
+                )
+            })
+            .collect();
+        let (v, _) = verdict_of(100, long).await;
+        let v = v.unwrap();
+        assert!(v.contains("…;"), "{v}");
+        assert!(v.chars().count() < 700, "{} characters", v.chars().count());
         // 19 are not enough in a plan of 100.
         let (v, stopped) = verdict_of(100, same[..19].to_vec()).await;
         assert!(v.is_none() && !stopped);

@@ -49,6 +49,11 @@ fn suite_config(dir: &std::path::Path, db: &std::path::Path, target: &str) -> Co
     c.synthetic_testing.stress_scenarios = false;
     c.synthetic_testing.load_testing = false;
     c.set_target_flag(target).unwrap();
+    // The bot gets a new port each start: a stable name keeps it the same target for its
+    // baseline (a baseline of another target is refused).
+    if let perf_targets::TargetSpec::Http(h) = &mut c.target {
+        h.name = Some("llm-refbot".to_owned());
+    }
     c
 }
 
