@@ -15,6 +15,9 @@ const MAX_ROWS: usize = 40;
 /// Characters of untrusted text shown per table cell at most.
 const CELL: usize = 120;
 
+/// Characters of one note shown at most.
+const NOTE: usize = 1_000;
+
 /// Characters of one reason shown whole under a table at most: bounded, because a reason
 /// can quote what a bot sent.
 const WHOLE: usize = 4_000;
@@ -165,8 +168,9 @@ pub fn render_markdown(result: &RunResult) -> String {
     if let Some(line) = crate::capacity::goodput_line(result) {
         let _ = writeln!(out, "{}\n", md(&line));
     }
-    for note in &status.notes {
-        let _ = writeln!(out, "> **Note:** {}", cell(note));
+    // Notes whole (they are not in a table), bounded: a note can quote a bot.
+    for note in status.notes.iter().take(MAX_ROWS) {
+        let _ = writeln!(out, "> **Note:** {}", md(&truncate(note, NOTE)));
     }
     if !status.notes.is_empty() {
         out.push('\n');

@@ -380,9 +380,10 @@ pub fn render_terminal_with(result: &RunResult, opts: &TerminalOptions) -> Strin
         );
     }
     if shortened > 0 {
+        let them = if shortened == 1 { "it" } else { "them" };
         let whole = match &opts.full_text {
-            Some(path) => format!("read them whole in {}", term(&path.display().to_string())),
-            None => "read them whole in the run's summary.md".to_owned(),
+            Some(path) => format!("read {them} whole in {}", term(&path.display().to_string())),
+            None => format!("read {them} whole in the run's summary.md"),
         };
         let how = if opts.verbose {
             format!("{whole} (cut at {VERBOSE_CHARS} characters here)")

@@ -145,7 +145,7 @@ fn a_long_reason_is_whole_one_click_one_flag_or_one_file_away() {
         .expect("a line for the check");
     assert!(line.ends_with('…') && !line.contains(tail), "{line}");
     assert!(
-        plain.contains("1 reason shortened to one line: read them whole in the run's summary.md or run with --verbose"),
+        plain.contains("1 reason shortened to one line: read it whole in the run's summary.md or run with --verbose"),
         "{plain}"
     );
     let named = perf_report::render_terminal_with(
@@ -155,7 +155,7 @@ fn a_long_reason_is_whole_one_click_one_flag_or_one_file_away() {
             ..Default::default()
         },
     );
-    assert!(named.contains("read them whole in reports/run-1/summary.md"));
+    assert!(named.contains("read it whole in reports/run-1/summary.md"));
     let verbose = perf_report::render_terminal_with(
         &r,
         &perf_report::TerminalOptions {
