@@ -277,7 +277,17 @@ pub fn render_terminal_with(result: &RunResult, opts: &TerminalOptions) -> Strin
             head.push_str(&format!(", {unmeasured} not measured"));
         }
         let _ = writeln!(out, "\n{}", p.wrap(BOLD, &head));
+        // Passed edge-case classes are one line unless verbose: there are a dozen, and
+        // a pass needs no explanation.
+        let folded = |c: &&perf_core::CheckResult| {
+            !opts.verbose && c.passed() && c.group == perf_core::CheckGroup::Robustness
+        };
+        let mut folded_count = 0usize;
         for c in &result.checks {
+            if folded(&c) {
+                folded_count += 1;
+                continue;
+            }
             let mark = match c.status {
                 perf_core::CheckStatus::Passed => p.wrap(GREEN, "✓"),
                 perf_core::CheckStatus::Failed => p.wrap(RED, "✗"),
@@ -289,6 +299,18 @@ pub fn render_terminal_with(result: &RunResult, opts: &TerminalOptions) -> Strin
                 term(c.group.as_str()),
                 term(&truncate(&c.name, 60)),
                 one_line(&c.reason)
+            );
+        }
+        if folded_count > 0 {
+            let _ = writeln!(
+                out,
+                "  {} robustness: {} handled gracefully, each against the bot's own answers to its controls (--verbose lists them)",
+                p.wrap(GREEN, "✓"),
+                if folded_count == 1 {
+                    "1 edge-case class".to_owned()
+                } else {
+                    format!("{folded_count} edge-case classes")
+                }
             );
         }
         // A rule shared by a group's checks is said once, not in every reason.

@@ -138,7 +138,22 @@ fn a_long_reason_is_whole_one_click_one_flag_or_one_file_away() {
         reason,
     ));
 
+    for class in ["emoji", "unicode"] {
+        r.checks.push(perf_core::CheckResult::judged(
+            perf_core::CheckGroup::Robustness,
+            class,
+            true,
+            "4/4 graceful",
+        ));
+    }
+
     let plain = render_terminal(&r, false);
+    // Passed edge-case classes fold into one line; the failed one keeps its own.
+    assert!(
+        plain.contains("✓ robustness: 2 edge-case classes handled gracefully"),
+        "{plain}"
+    );
+    assert!(!plain.contains("robustness/emoji") && plain.contains("✗ robustness/xss"));
     let line = plain
         .lines()
         .find(|l| l.contains("✗ gate/p95_latency"))
@@ -164,6 +179,7 @@ fn a_long_reason_is_whole_one_click_one_flag_or_one_file_away() {
         },
     );
     assert!(verbose.contains(tail), "{verbose}");
+    assert!(verbose.contains("✓ robustness/emoji"), "{verbose}");
     assert!(!verbose.contains("shortened"));
     // Verbose lists the query categories the default leaves out.
     assert!(verbose.contains("category "));
