@@ -68,10 +68,10 @@ pub(crate) struct Cli {
     #[arg(long, global = true, value_name = "SECS")]
     query_timeout: Option<f64>,
     /// Enable parallel execution (the original suite's flag; on by default).
-    #[arg(long, global = true, conflicts_with = "no_parallel")]
+    #[arg(long, conflicts_with = "no_parallel")]
     parallel: bool,
     /// Turn parallel execution off (the opposite of `--parallel`).
-    #[arg(long, global = true)]
+    #[arg(long)]
     no_parallel: bool,
     /// Enable baselines (the original suite's flag; on by default).
     #[arg(long, global = true, conflicts_with = "no_baselines")]
@@ -86,10 +86,10 @@ pub(crate) struct Cli {
     #[arg(long, global = true)]
     no_regression: bool,
     /// Enable synthetic testing (the original suite's flag; on by default).
-    #[arg(long, global = true, conflicts_with = "no_synthetic")]
+    #[arg(long, conflicts_with = "no_synthetic")]
     synthetic: bool,
     /// Turn synthetic testing off (the opposite of `--synthetic`).
-    #[arg(long, global = true)]
+    #[arg(long)]
     no_synthetic: bool,
     /// Compare with a baseline recorded from another bot (refused by default; overrides
     /// `performance_baselines.allow_other_target`).

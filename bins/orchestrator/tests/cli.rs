@@ -566,7 +566,14 @@ fn each_subcommands_help_shows_its_own_flags() {
     }
     for sub in ["capacity", "history", "check-target", "merge"] {
         let text = help(&[sub, "--help"]);
-        for flag in ["--shard", "--live-linger", "--live-public", "--start-at"] {
+        for flag in [
+            "--shard",
+            "--live-linger",
+            "--live-public",
+            "--start-at",
+            "--no-synthetic",
+            "--no-parallel",
+        ] {
             assert!(!text.contains(flag), "{sub} --help lists {flag}: {text}");
         }
     }

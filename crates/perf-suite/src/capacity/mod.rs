@@ -204,8 +204,8 @@ pub async fn run_capacity(
         capacity_search(target.clone(), &queries, &slos, &request, events, cancel).await;
     let _ = target.shutdown().await;
     // An objective the user did not set is said to be a default, with how to set it.
-    if request.slo_overrides.success_rate.is_none() && config.slos.success_rate.is_none() {
-        report.notes.insert(0, default_success_note());
+    if let Some(note) = default_success_note(&request, &config.slos) {
+        report.notes.insert(0, note);
     }
     report.run_id = run_id;
     report.started_at = started_at.to_rfc3339();
@@ -217,12 +217,14 @@ pub async fn run_capacity(
 }
 
 /// The note of a search whose success-rate objective is [`DEFAULT_SUCCESS_RATE`] because
-/// none was set.
-pub fn default_success_note() -> String {
-    format!(
-        "objective success rate ≥ {:.0}% is the search's default (no slos.success_rate was set): it only keeps a bot that fails fast from looking fast; set your own with --success-rate or slos.success_rate",
-        DEFAULT_SUCCESS_RATE * 100.0
-    )
+/// neither the request nor the configuration set one; `None` when one was set.
+fn default_success_note(request: &CapacityRequest, config: &Slos) -> Option<String> {
+    (request.slo_overrides.success_rate.is_none() && config.success_rate.is_none()).then(|| {
+        format!(
+            "objective success rate ≥ {:.0}% is the search's default (no slos.success_rate was set): it only keeps a bot that fails fast from looking fast; set your own with --success-rate or slos.success_rate",
+            DEFAULT_SUCCESS_RATE * 100.0
+        )
+    })
 }
 
 /// The search against an open `target` with `queries` (cycled): calibration, probes,
@@ -891,6 +893,24 @@ fn probe_detail(p: &ProbeReport) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_success_objective_nobody_set_is_said_to_be_the_default() {
+        let none = CapacityRequest::default();
+        let note = super::default_success_note(&none, &Slos::default()).expect("a note");
+        assert!(note.contains("≥ 50% is the search's default"), "{note}");
+        let set = Slos {
+            success_rate: Some(0.99),
+            ..Slos::default()
+        };
+        assert_eq!(super::default_success_note(&none, &set), None);
+        let flag = CapacityRequest {
+            slo_overrides: set,
+            ..CapacityRequest::default()
+        };
+        assert_eq!(super::default_success_note(&flag, &Slos::default()), None);
+    }
+
     use super::*;
     use perf_core::TargetInfo;
 
