@@ -253,7 +253,12 @@ mod postgres {
             t.contains("run history: postgres://[redacted]@127.0.0.1:"),
             "{t}"
         );
-        assert!(t.contains("Trends over the last 20 runs"), "{t}");
+        // Both machines ran the same target, so the runs and the trend sit under it.
+        assert!(t.contains("target refbot (in_process):"), "{t}");
+        assert!(
+            t.contains("trends of this target over its last 20 runs"),
+            "{t}"
+        );
         assert!(t.contains("latency_median   2 runs"), "{t}");
         assert!(!t.contains(&password), "{t}");
     }
