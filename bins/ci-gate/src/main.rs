@@ -160,23 +160,21 @@ fn setup(cli: &Cli) -> Result<(Config, GateRequest), perf_suite::SuiteError> {
             .config
             .as_deref()
             .map_or_else(|| Ok(Config::default()), Config::load)?;
-        if let Some(url) = &cli.history_url {
-            base.set_history_url_flag(url)?;
+        let mut o = perf_suite::Overrides::default();
+        o.history_url.clone_from(&cli.history_url);
+        o.questions.clone_from(&cli.questions);
+        o.allow_other_target = cli.allow_other_target;
+        o.max_concurrent = cli.max_concurrent;
+        o.scenario_paths.clone_from(&cli.scenario_paths);
+        if cli.merge.is_empty() {
+            o.shard = Some(perf_suite::ShardRequest {
+                shard: cli.shard.clone(),
+                total: cli.shard_total,
+                start_at: cli.start_at.clone(),
+            });
         }
-        if let Some(q) = &cli.questions {
-            base.questions = Some(q.clone());
-        }
-        if cli.allow_other_target {
-            base.performance_baselines.allow_other_target = true;
-        }
-        if let Some(n) = cli.max_concurrent {
-            base.parallel_execution.max_concurrent =
-                Config::check_count_flag("--max-concurrent", n, perf_suite::MAX_CONCURRENT)?;
-        }
-        base.synthetic_testing
-            .scenario_paths
-            .extend(cli.scenario_paths.iter().cloned());
-        let mut config = r.shape(base)?;
+        o.apply_with(&mut base, |c| r.shape_in_place(c))?;
+        let config = base;
         // The capacity search needs a live bot and one machine's view of it: a merge has
         // no bot to search (its job often runs where the bot is not even reachable), and a
         // shard's search would measure a slice. Refused rather than silently left out.
@@ -187,12 +185,6 @@ fn setup(cli: &Cli) -> Result<(Config, GateRequest), perf_suite::SuiteError> {
             ));
         }
         if cli.merge.is_empty() {
-            perf_suite::ShardRequest {
-                shard: cli.shard.clone(),
-                total: cli.shard_total,
-                start_at: cli.start_at.clone(),
-            }
-            .apply(&mut config)?;
             if !config.shard.is_whole() && r.min_capacity.is_some() {
                 return Err(perf_core_config_error(
                     "--min-capacity",

@@ -100,6 +100,7 @@ pub(crate) async fn run(args: &CapacityArgs, config: &Config) -> anyhow::Result<
                     "sweep: {} users, {:.3} queries/s",
                     p.concurrency, p.throughput
                 ),
+                CapacityEvent::Note(n) => eprintln!("note: {n}"),
                 _ => {}
             }
         }

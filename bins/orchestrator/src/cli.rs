@@ -171,72 +171,52 @@ impl Cli {
             Some(path) => Config::load(path)?,
             None => Config::default(),
         };
-        if let Some(n) = self.query_count {
-            c.query_count =
-                Config::check_count_flag("--query-count", n, perf_suite::MAX_QUERY_COUNT)?;
-        }
-        if let Some(n) = self.max_concurrent {
-            c.parallel_execution.max_concurrent =
-                Config::check_count_flag("--max-concurrent", n, perf_suite::MAX_CONCURRENT)?;
-        }
-        if let Some(r) = self.rate_limit {
-            c.parallel_execution.rate_limit_per_second = Some(r);
-        }
-        if self.no_rate_limit {
-            c.parallel_execution.rate_limit_per_second = None;
-        }
-        if let Some(s) = self.seed {
-            c.seed = s;
-        }
-        if let Some(p) = &self.database {
-            c.database_path = p.clone();
-        }
-        if let Some(p) = &self.out {
-            c.output_dir = p.clone();
-        }
-        if let Some(t) = &self.target {
-            c.set_target_flag(t)?;
-        }
-        if let Some(s) = self.scale {
-            c.synthetic_testing.scale = Some(s);
-        }
-        if self.allow_other_target {
-            c.performance_baselines.allow_other_target = true;
-        }
-        if let Some(url) = &self.history_url {
-            c.set_history_url_flag(url)?;
-        }
-        c.synthetic_testing
-            .scenario_paths
-            .extend(self.scenario_paths.iter().cloned());
-        if let Some(t) = self.query_timeout {
-            c.query_timeout = t;
-        }
-        if let Some(g) = self.grounding {
-            c.grounding = match g {
-                GroundingFlag::Auto => perf_suite::Grounding::Auto,
-                GroundingFlag::On => perf_suite::Grounding::On,
-                GroundingFlag::Off => perf_suite::Grounding::Off,
-            };
-        }
-        if let Some(q) = &self.questions {
-            c.questions = Some(q.clone());
-        }
-        c.parallel_execution.enabled |= self.parallel;
-        c.performance_baselines.enabled |= self.baselines;
-        c.regression_testing.enabled |= self.regression;
-        c.synthetic_testing.enabled |= self.synthetic;
-        if self.no_parallel {
-            c.parallel_execution.enabled = false;
-        }
-        if self.no_baselines {
-            c.performance_baselines.enabled = false;
-        }
-        if self.no_regression {
-            c.regression_testing.enabled = false;
-        }
-        if self.no_synthetic {
-            c.synthetic_testing.enabled = false;
+        let mut o = perf_suite::Overrides::default();
+        o.query_count = self.query_count;
+        o.max_concurrent = self.max_concurrent;
+        o.pacing = if self.no_rate_limit {
+            Some(perf_suite::Pacing::Unpaced)
+        } else {
+            self.rate_limit.map(perf_suite::Pacing::PerSecond)
+        };
+        o.seed = self.seed;
+        o.query_timeout = self.query_timeout;
+        o.database.clone_from(&self.database);
+        o.out.clone_from(&self.out);
+        o.target.clone_from(&self.target);
+        o.scale = self.scale;
+        o.scenario_paths.clone_from(&self.scenario_paths);
+        o.history_url.clone_from(&self.history_url);
+        o.questions.clone_from(&self.questions);
+        o.grounding = self.grounding.map(|g| match g {
+            GroundingFlag::Auto => perf_suite::Grounding::Auto,
+            GroundingFlag::On => perf_suite::Grounding::On,
+            GroundingFlag::Off => perf_suite::Grounding::Off,
+        });
+        o.allow_other_target = self.allow_other_target;
+        let toggle = |on: bool, off: bool| match (on, off) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        };
+        o.parallel = toggle(self.parallel, self.no_parallel);
+        o.baselines = toggle(self.baselines, self.no_baselines);
+        o.regression = toggle(self.regression, self.no_regression);
+        o.synthetic = toggle(self.synthetic, self.no_synthetic);
+        // Only a run is a shard: `merge`, `history` and the others read results.
+        let runs = matches!(
+            self.command,
+            None | Some(Command::Baseline(BaselineCommand::Create {
+                from_run: None,
+                ..
+            }))
+        );
+        if runs {
+            o.shard = Some(perf_suite::ShardRequest {
+                shard: self.shard.clone(),
+                total: self.shard_total,
+                start_at: self.start_at.clone(),
+            });
         }
         if let Some(Command::Baseline(BaselineCommand::Create { name, .. })) = &self.command {
             // A bad name is found before the run that would make the baseline.
@@ -250,23 +230,7 @@ impl Cli {
             // This run makes the baseline, so a missing one is expected, not a failure.
             c.performance_baselines.missing_baseline = perf_baseline::MissingBaseline::Lenient;
         }
-        c.validate()?;
-        // Only a run is a shard: `merge`, `history` and the others read results.
-        let runs = matches!(
-            self.command,
-            None | Some(Command::Baseline(BaselineCommand::Create {
-                from_run: None,
-                ..
-            }))
-        );
-        if runs {
-            perf_suite::ShardRequest {
-                shard: self.shard.clone(),
-                total: self.shard_total,
-                start_at: self.start_at.clone(),
-            }
-            .apply(&mut c)?;
-        }
+        o.apply(&mut c)?;
         Ok(c)
     }
 }
@@ -370,23 +334,11 @@ fn report(
                     return exit_codes::COULD_NOT_RUN;
                 }
             }
-            if !outcome.problems.is_empty() {
-                // The reports were written, but part of the run could not be done.
-                for p in &outcome.problems {
-                    eprintln!("error: {p}");
-                }
-                return exit_codes::COULD_NOT_RUN;
+            let exit = outcome.exit();
+            for line in &exit.lines {
+                eprintln!("{line}");
             }
-            let (code, reasons) = perf_suite::exit_code_of(&outcome.result);
-            let prefix = if code == exit_codes::FAILED {
-                "failed: "
-            } else {
-                ""
-            };
-            for reason in &reasons {
-                eprintln!("{prefix}{reason}");
-            }
-            code
+            exit.code
         }
         Err(e) => {
             eprintln!("error: {e}");

@@ -164,11 +164,12 @@ pub(crate) async fn run(
                 terminal(&outcome.result, Some(outcome.run_dir()), verbose)
             );
             println!("\nReports: {}", outcome.run_dir().display());
-            let (code, reasons) = perf_suite::exit_code_of(&outcome.result);
-            for reason in &reasons {
-                eprintln!("failed: {reason}");
+            // The run's rule: a history that could not be written is 2, reports or not.
+            let exit = outcome.exit();
+            for line in &exit.lines {
+                eprintln!("{line}");
             }
-            Ok(Some(code))
+            Ok(Some(exit.code))
         }
         Command::History { limit } => {
             let location = config.history_location()?;

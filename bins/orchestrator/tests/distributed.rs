@@ -286,3 +286,76 @@ fn bad_shard_input_exits_2_naming_the_flag_or_variable() {
     check(&["--start-at", &days_ahead], &[], "24 hours");
     check(&["merge", "nowhere"], &[], "nowhere");
 }
+
+/// Issue #23, item 1: a merge follows the run's exit rule. Its history cannot be written
+/// (the history file's directory is a regular file), so it exits 2 naming the history,
+/// with every report of the merged run written and the problem in its notes.
+#[test]
+fn a_merge_whose_history_cannot_be_written_exits_2_with_every_report_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("blocker"), "a file, not a directory").unwrap();
+    let config = d.join("suite.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({
+            "database_path": d.join("messages.db"),
+            "history_path": d.join("blocker/history.db"),
+            "query_count": 12,
+            "fixture": {"messages": 1500},
+            "parallel_execution": {"rate_limit_per_second": null},
+            "synthetic_testing": {"enabled": false},
+            "performance_baselines": {"enabled": false},
+            "shards": 2
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let args = |out: &str| {
+        vec![
+            "--config".to_owned(),
+            config.display().to_string(),
+            "--out".to_owned(),
+            d.join(out).display().to_string(),
+            "--quiet".to_owned(),
+        ]
+    };
+    // The shards do not record history, so they run; each its own process.
+    for shard in ["1/2", "2/2"] {
+        let mut a = args("shards");
+        a.extend(["--shard".to_owned(), shard.to_owned()]);
+        let out = finish(run(d, &a, &[]));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "shard {shard}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut a = args("merged");
+    a.extend(["merge".to_owned(), d.join("shards").display().to_string()]);
+    let out = finish(run(d, &a, &[]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("error: run history not updated"), "{stderr}");
+    let merged = report(&d.join("merged"));
+    assert_eq!(merged["overall"]["count"], 12);
+    assert!(
+        merged["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("run history not updated")),
+        "{}",
+        merged["notes"]
+    );
+    let run_dir = std::fs::read_dir(d.join("merged"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("report.json").is_file())
+        .unwrap();
+    for file in ["report.json", "summary.md", "report.html", "junit.xml"] {
+        assert!(run_dir.join(file).is_file(), "{file} written");
+    }
+}

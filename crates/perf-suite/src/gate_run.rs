@@ -102,6 +102,14 @@ impl GateRequest {
     /// shared one is configured (`history_url`, `history_url_env`, `--history-url`): a
     /// runner's own `data/history.db` is thrown away with it.
     pub fn shape(&self, mut c: Config) -> Result<Config, SuiteError> {
+        self.shape_in_place(&mut c)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// [`shape`](Self::shape) without the validation, for
+    /// [`Overrides::apply_with`](crate::Overrides::apply_with), which validates once.
+    pub fn shape_in_place(&self, c: &mut Config) -> Result<(), SuiteError> {
         if let Some(min) = self.min_capacity {
             if !(min.is_finite()
                 && (crate::MIN_RATE_PER_SECOND..=crate::MAX_RATE_PER_SECOND).contains(&min))
@@ -155,8 +163,7 @@ impl GateRequest {
         c.output_dir = self.out.clone();
         c.record_history = c.record_history && c.shared_history();
         c.grace_period = c.grace_period.min(1.0);
-        c.validate()?;
-        Ok(c)
+        Ok(())
     }
 }
 

@@ -15,6 +15,7 @@ mod gate;
 mod gate_run;
 mod grounding;
 mod merge;
+mod overrides;
 mod pipeline;
 mod questions;
 mod tester;
@@ -52,9 +53,10 @@ pub use merge::{
 };
 /// Re-exported for the binaries' own argument checks.
 pub use perf_core::ConfigError;
+pub use overrides::{Overrides, Pacing};
 pub use pipeline::{
     preflight, run_suite, run_suite_amending, run_suite_with_end_grace, save_baseline, PhaseEvent,
-    SuiteEvent, SuiteOutcome, HARNESS_VERSION, PHASES,
+    Exit, SuiteEvent, SuiteOutcome, HARNESS_VERSION, PHASES,
 };
 pub use questions::SAME_FAILURE_WINDOW;
 pub use tester::PerfTester;

@@ -69,7 +69,36 @@ pub struct SuiteOutcome {
     pub problems: Vec<String>,
 }
 
+/// How a finished run or merge ends for a process: the exit code and the lines for
+/// stderr that say why (`error: …`, `failed: …`, `interrupted: …`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exit {
+    /// One of [`exit_codes`](crate::exit_codes).
+    pub code: i32,
+    /// Why, one line each; empty for 0.
+    pub lines: Vec<String>,
+}
+
 impl SuiteOutcome {
+    /// The one exit rule of a finished run or merge, used by both binaries: a problem
+    /// recorded on the way (the reports were written, part of the work was not done) is
+    /// 2; then an interruption is 130, a failed check 1, and anything else 0.
+    pub fn exit(&self) -> Exit {
+        use crate::exit_codes::{COULD_NOT_RUN, FAILED};
+        if !self.problems.is_empty() {
+            return Exit {
+                code: COULD_NOT_RUN,
+                lines: self.problems.iter().map(|p| format!("error: {p}")).collect(),
+            };
+        }
+        let (code, reasons) = crate::exit_code_of(&self.result);
+        let prefix = if code == FAILED { "failed: " } else { "" };
+        Exit {
+            code,
+            lines: reasons.into_iter().map(|r| format!("{prefix}{r}")).collect(),
+        }
+    }
+
     /// The directory holding this run's files.
     pub fn run_dir(&self) -> &Path {
         &self.reports.dir
@@ -312,7 +341,8 @@ async fn run_suite_inner(
         path: run_dir.clone(),
         source,
     })?;
-    let (target, external) = match open_target(config, &run_dir, &cancel).await {
+    let waiting = |note: String| phases.emit(SuiteEvent::Note(note));
+    let (target, external) = match open_target(config, &run_dir, &cancel, &waiting).await {
         Ok(t) => t,
         Err(e) => {
             // Nothing ran: leave no empty run directory behind (the message carries what
@@ -431,6 +461,11 @@ async fn run_suite_inner(
     if let Some(t) = &external {
         result.notes.extend(t.notes());
     }
+    result.notes.extend(
+        config
+            .target
+            .timeout_note(Duration::from_secs_f64(config.query_timeout)),
+    );
     if !config.agents.is_empty() || grounding.routing_off.is_some() {
         result.notes.extend(mapped.note());
     }
@@ -658,12 +693,17 @@ fn check_writable_dir(dir: &Path, key: &str) -> Result<(), SuiteError> {
     Ok(())
 }
 
-/// Opens the configured target and checks that it answers: a target that cannot be
-/// reached at the start is a setup problem ("could not run"), not a failed run.
+/// How long the first-query check waits before it says it is still waiting.
+const FIRST_ANSWER_NOTICE: Duration = Duration::from_secs(10);
+
+/// Opens the configured target and checks that it answers within `query_timeout`: a
+/// target that cannot be reached at the start is a setup problem ("could not run"), not a
+/// failed run. `waiting` hears once when the first answer is slow to come.
 pub(crate) async fn open_target(
     config: &Config,
     run_dir: &Path,
     cancel: &CancellationToken,
+    waiting: &(dyn Fn(String) + Sync),
 ) -> Result<(Arc<dyn BotTarget>, Option<perf_targets::Target>), SuiteError> {
     if cancel.is_cancelled() {
         return Err(SuiteError::Interrupted {
@@ -737,18 +777,42 @@ pub(crate) async fn open_target(
         "How many messages have been sent in this server?",
         "preflight",
     );
-    let answered = tokio::select! {
+    // The first answer may take as long as any answer may (`query_timeout`): a bot with a
+    // slow cold start is waited for, and told about once it has taken a while.
+    // Both instants are fixed at the start, so the notice never moves the deadline.
+    let deadline = Duration::try_from_secs_f64(config.query_timeout)
+        .unwrap_or(Duration::MAX)
+        .min(Duration::from_secs_f64(crate::config::MAX_QUERY_TIMEOUT_S));
+    let early = FIRST_ANSWER_NOTICE.min(deadline);
+    let asked = tokio::time::Instant::now();
+    let mut first = bot.execute(&probe);
+    let mut answered = tokio::select! {
         biased;
         () = cancel.cancelled() => {
             return Err(interrupted(&*bot, "the first-query check").await)
         }
-        r = tokio::time::timeout(Duration::from_secs(10), bot.execute(&probe)) => r,
+        r = tokio::time::timeout_at(asked + early, &mut first) => r,
     };
+    if answered.is_err() && early < deadline {
+        waiting(format!(
+            "no answer to the first query yet after {} s; waiting up to query_timeout ({} s)",
+            early.as_secs_f64(),
+            deadline.as_secs_f64()
+        ));
+        answered = tokio::select! {
+            biased;
+            () = cancel.cancelled() => {
+                return Err(interrupted(&*bot, "the first-query check").await)
+            }
+            r = tokio::time::timeout_at(asked + deadline, &mut first) => r,
+        };
+    }
     match answered {
         Err(_) => {
-            return Err(unreachable(
-                "no answer to a first query within 10 s; is the bot running?".to_owned(),
-            ))
+            return Err(unreachable(format!(
+                "no answer to a first query within {} s (query_timeout); is the bot running? A bot that needs longer to start needs a larger --query-timeout",
+                deadline.as_secs_f64()
+            )))
         }
         Ok(Err(e)) if matches!(e.kind, ErrorKind::Connect | ErrorKind::Crashed) => {
             if let Some(perf_targets::Target::Command(cmd)) = &external {
@@ -760,6 +824,7 @@ pub(crate) async fn open_target(
         }
         Ok(_) => {}
     }
+    drop(first);
     Ok((bot, external))
 }
 

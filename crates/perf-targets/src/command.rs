@@ -329,12 +329,7 @@ impl CommandTarget {
                 "must name a program",
             ));
         }
-        if config.timeout_ms == 0 {
-            return Err(TargetsError::config(
-                "target.timeout_ms",
-                "must be positive",
-            ));
-        }
+        crate::spec::check_own_timeout(config.timeout_ms)?;
         if config.max_line_bytes == 0 {
             return Err(TargetsError::config(
                 "target.max_line_bytes",
@@ -1192,7 +1187,10 @@ impl CommandTarget {
             }
         };
         proc.capturing.store(true, Ordering::Relaxed);
-        let limit = timeout.min(Duration::from_millis(self.config.timeout_ms));
+        let (limit, setting) = crate::spec::effective_timeout(
+            timeout,
+            self.config.timeout_ms.map(Duration::from_millis),
+        );
         let result = tokio::time::timeout(limit, self.execute(query)).await;
         proc.capturing.store(false, Ordering::Relaxed);
         let lines =
@@ -1221,7 +1219,7 @@ impl CommandTarget {
             }
             Ok(Err(e)) => Err(redactor.redact_owned(format!("{}: {}", e.kind, e.message))),
             Err(_) => Err(format!(
-                "no answer line within {} ms (the shorter of query_timeout and target.timeout_ms)",
+                "no answer line within {} ms ({setting})",
                 limit.as_millis()
             )),
         };
@@ -1292,20 +1290,25 @@ impl BotTarget for CommandTarget {
                 "cannot write to the bot process: its stdin is closed",
             ));
         }
-        let timeout = Duration::from_millis(self.config.timeout_ms);
-        let (reply, mut deltas) = match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(reply)) => reply?,
-            Ok(Err(_)) => {
+        // Without a limit of its own the target waits as long as the caller does: the
+        // runner's `query_timeout` is each query's deadline.
+        let answered = match self.config.timeout_ms {
+            Some(ms) => tokio::time::timeout(Duration::from_millis(ms), rx)
+                .await
+                .map_err(|_| {
+                    TargetError::timeout(format!(
+                        "no answer line within {ms} ms (target.timeout_ms)"
+                    ))
+                })?,
+            None => rx.await,
+        };
+        let (reply, mut deltas) = match answered {
+            Ok(reply) => reply?,
+            Err(_) => {
                 return Err(TargetError::new(
                     ErrorKind::Crashed,
                     "the bot process went away before answering",
                 ))
-            }
-            Err(_) => {
-                return Err(TargetError::timeout(format!(
-                    "no answer line within {} ms",
-                    self.config.timeout_ms
-                )))
             }
         };
         if let Some(error) = reply.error {

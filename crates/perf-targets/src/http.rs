@@ -37,7 +37,7 @@ const ERROR_SNIPPET_CHARS: usize = 256;
 /// [`BotTarget::describe`] never show it.
 pub struct HttpTarget {
     client: Client,
-    timeout: Duration,
+    timeout: Option<Duration>,
     body: Option<Value>,
     answer_pointer: Pointer,
     /// Looks up [answer, error, usage, agents...] in a JSON answer.
@@ -169,12 +169,7 @@ impl HttpTarget {
                 "perf-targets/",
                 env!("CARGO_PKG_VERSION")
             )));
-        if config.timeout_ms == 0 {
-            return Err(TargetsError::config(
-                "target.timeout_ms",
-                "must be positive",
-            ));
-        }
+        crate::spec::check_own_timeout(config.timeout_ms)?;
         if config.max_response_bytes == 0 {
             return Err(TargetsError::config(
                 "target.max_response_bytes",
@@ -275,7 +270,7 @@ impl HttpTarget {
         };
         Ok(Self {
             client,
-            timeout: Duration::from_millis(config.timeout_ms),
+            timeout: config.timeout_ms.map(Duration::from_millis),
             body,
             answer_fields: fields(answer_pointer.clone()),
             event_fields: delta_pointer.map(fields),
@@ -800,7 +795,7 @@ impl HttpTarget {
             answer: Err("no answer".to_owned()),
             ..Inspection::default()
         };
-        let limit = timeout.min(self.timeout);
+        let (limit, setting) = crate::spec::effective_timeout(timeout, self.timeout);
         match tokio::time::timeout(limit, self.inspect_exchange(Bytes::from(body), &mut out)).await
         {
             Ok(Ok(())) => {}
@@ -814,7 +809,7 @@ impl HttpTarget {
                     " (if that port speaks TLS, use an https:// URL)"
                 };
                 out.answer = Err(format!(
-                    "no complete answer within {} ms (the shorter of query_timeout and target.timeout_ms): the server accepted the connection but did not answer{tls_hint}",
+                    "no complete answer within {} ms ({setting}): the server accepted the connection but did not answer{tls_hint}",
                     limit.as_millis()
                 ))
             }
@@ -935,13 +930,18 @@ impl BotTarget for HttpTarget {
             })?),
             None => Bytes::new(),
         };
-        match tokio::time::timeout(self.timeout, self.exchange(body)).await {
+        // Without a limit of its own the target waits as long as the caller does: the
+        // runner's `query_timeout` is each query's deadline.
+        let Some(limit) = self.timeout else {
+            return self.exchange(body).await;
+        };
+        match tokio::time::timeout(limit, self.exchange(body)).await {
             Ok(result) => result,
             Err(_) => Err(TargetError::new(
                 ErrorKind::Timeout,
                 format!(
                     "no complete answer within {} ms (target.timeout_ms)",
-                    self.timeout.as_millis()
+                    limit.as_millis()
                 ),
             )),
         }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use perf_core::{BotTarget, Redactor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -112,6 +113,53 @@ impl TargetSpec {
             TargetSpec::Command(c) => format!("command `{}`", c.command.join(" ")),
         }
     }
+
+    /// The target's own limit on one query (`target.timeout_ms`), when one is set.
+    /// `query_timeout` is every query's deadline; this one only ever shortens it.
+    pub fn own_timeout(&self) -> Option<Duration> {
+        match self {
+            TargetSpec::Refbot => None,
+            TargetSpec::Http(c) => c.timeout_ms.map(Duration::from_millis),
+            TargetSpec::Command(c) => c.timeout_ms.map(Duration::from_millis),
+        }
+    }
+
+    /// A note for a run whose target cuts queries off sooner than `query_timeout`, naming
+    /// both settings and which one wins; `None` when `query_timeout` is the deadline.
+    pub fn timeout_note(&self, query_timeout: Duration) -> Option<String> {
+        let own = self.own_timeout()?;
+        (own < query_timeout).then(|| {
+            format!(
+                "target.timeout_ms ({} ms) is shorter than query_timeout ({} s), so each query was cut off at {} ms; leave target.timeout_ms out to make query_timeout the only deadline",
+                own.as_millis(),
+                query_timeout.as_secs_f64(),
+                own.as_millis()
+            )
+        })
+    }
+}
+
+/// The deadline of one query given the caller's `timeout` and a target's own limit (the
+/// shorter wins), with the setting that set it, for error messages.
+pub(crate) fn effective_timeout(
+    timeout: Duration,
+    own: Option<Duration>,
+) -> (Duration, &'static str) {
+    match own {
+        Some(own) if own < timeout => (own, "target.timeout_ms"),
+        _ => (timeout, "query_timeout"),
+    }
+}
+
+/// `target.timeout_ms`, when set, must be positive.
+pub(crate) fn check_own_timeout(timeout_ms: Option<u64>) -> Result<(), TargetsError> {
+    if timeout_ms == Some(0) {
+        return Err(TargetsError::config(
+            "target.timeout_ms",
+            "must be positive; leave it out to let query_timeout bound each query",
+        ));
+    }
+    Ok(())
 }
 
 fn check_url(url: &str) -> Result<(), String> {
@@ -211,9 +259,11 @@ pub struct HttpTargetConfig {
     /// HTTP version: `auto` (default), `http1` or `http2`.
     #[serde(default)]
     pub http_version: HttpVersion,
-    /// Time one request may take, body included (default 30000 ms).
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
+    /// The target's own limit on one request, body included, in ms. Unset by default:
+    /// the run's `query_timeout` is every query's deadline. When set, the shorter of the
+    /// two cuts a query off, and a run says so in its notes (docs/targets.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
     /// Time to establish a connection (default 5000 ms).
     #[serde(default = "default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
@@ -289,7 +339,7 @@ impl HttpTargetConfig {
             error_pointer: default_error_pointer(),
             delta_pointer: None,
             http_version: HttpVersion::Auto,
-            timeout_ms: default_timeout_ms(),
+            timeout_ms: None,
             connect_timeout_ms: default_connect_timeout_ms(),
             max_response_bytes: default_max_response_bytes(),
             pool_max_idle_per_host: default_pool(),
@@ -359,9 +409,6 @@ fn default_agent_pointers() -> Vec<String> {
 fn default_error_pointer() -> String {
     "/error".to_owned()
 }
-fn default_timeout_ms() -> u64 {
-    30_000
-}
 fn default_connect_timeout_ms() -> u64 {
     5_000
 }
@@ -410,9 +457,11 @@ pub struct CommandTargetConfig {
     /// The bot's working directory (default: the harness's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<PathBuf>,
-    /// Time one query may wait for its answer line (default 30000 ms).
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
+    /// The target's own limit on the wait for one answer line, in ms. Unset by default:
+    /// the run's `query_timeout` is every query's deadline. When set, the shorter of the
+    /// two cuts a query off, and a run says so in its notes (docs/targets.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
     /// How often a crashed bot is restarted before queries fail at once (default 5).
     #[serde(default = "default_max_restarts")]
     pub max_restarts: u32,
@@ -445,7 +494,7 @@ impl CommandTargetConfig {
             env: BTreeMap::new(),
             secret_env: Vec::new(),
             cwd: None,
-            timeout_ms: default_timeout_ms(),
+            timeout_ms: None,
             max_restarts: default_max_restarts(),
             restart_backoff_ms: default_backoff_ms(),
             shutdown_grace_ms: default_grace_ms(),
@@ -678,6 +727,40 @@ pub fn target_from_spec(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue #23, item 3: `query_timeout` is the deadline unless the target's own limit is
+    /// shorter; the winner is named, and only a shorter own limit earns a note.
+    #[test]
+    fn the_shorter_deadline_wins_and_is_named() {
+        let q = Duration::from_secs(120);
+        assert_eq!(effective_timeout(q, None), (q, "query_timeout"));
+        assert_eq!(
+            effective_timeout(q, Some(Duration::from_secs(30))),
+            (Duration::from_secs(30), "target.timeout_ms")
+        );
+        assert_eq!(
+            effective_timeout(q, Some(Duration::from_secs(200))),
+            (q, "query_timeout")
+        );
+        let mut cmd = CommandTargetConfig::new(vec!["bot".to_owned()]);
+        assert_eq!(cmd.timeout_ms, None, "no limit of its own by default");
+        assert_eq!(TargetSpec::Command(cmd.clone()).timeout_note(q), None);
+        cmd.timeout_ms = Some(30_000);
+        let note = TargetSpec::Command(cmd.clone()).timeout_note(q).unwrap();
+        assert!(note.contains("30000 ms") && note.contains("120 s"), "{note}");
+        cmd.timeout_ms = Some(300_000);
+        assert_eq!(TargetSpec::Command(cmd).timeout_note(q), None);
+        assert_eq!(TargetSpec::Refbot.timeout_note(q), None);
+        let e = check_own_timeout(Some(0)).unwrap_err().to_string();
+        assert!(e.contains("target.timeout_ms") && e.contains("leave it out"), "{e}");
+        // Configs that set it keep it; configs that do not, do not grow it when saved.
+        let http: HttpTargetConfig =
+            serde_json::from_str(r#"{"url": "http://127.0.0.1:1/", "timeout_ms": 30000}"#)
+                .unwrap();
+        assert_eq!(http.timeout_ms, Some(30_000));
+        let saved = serde_json::to_string(&HttpTargetConfig::new("http://127.0.0.1:1/")).unwrap();
+        assert!(!saved.contains("\"timeout_ms\""), "{saved}");
+    }
 
     /// Issue #28, item 1: the runner takes its redactor from the opened target
     /// (`BotTarget::redactor`), so every kind of target must hand over every secret its

@@ -150,6 +150,8 @@ pub enum CapacityEvent {
     ProbeFinished(Box<ProbeReport>),
     /// A sweep level finished.
     SweepPoint(UslPoint),
+    /// Something the user should hear while it waits (a slow first answer).
+    Note(String),
 }
 
 /// What [`run_capacity`] produced.
@@ -190,7 +192,13 @@ pub async fn run_capacity(
         path: run_dir.clone(),
         source,
     })?;
-    let (target, _external) = crate::pipeline::open_target(config, &run_dir, &cancel).await?;
+    let waiting = |note: String| {
+        if let Some(tx) = &events {
+            let _ = tx.send(CapacityEvent::Note(note));
+        }
+    };
+    let (target, _external) =
+        crate::pipeline::open_target(config, &run_dir, &cancel, &waiting).await?;
     let probe = ProbeConfig {
         query_timeout: Duration::from_secs_f64(config.query_timeout),
         seed: config.seed,

@@ -9,4 +9,5 @@ mod nothing_lost;
 mod pipeline;
 mod props;
 mod questions;
+mod timeouts;
 mod your_bot;

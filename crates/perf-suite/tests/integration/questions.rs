@@ -39,17 +39,46 @@ fn route(query: &str) -> (String, &'static str) {
 /// Serves the test bot over HTTP/1.1 (keep-alive, `content-length` bodies) on a free
 /// loopback port; returns its URL. The server ends with the test's runtime.
 pub(crate) async fn serve(mode: Mode) -> String {
+    serve_with(move |body| async move {
+        match mode {
+            Mode::BadRequest => (
+                "400 Bad Request",
+                serde_json::json!({"detail": "missing field `message` in the request body"}),
+            ),
+            Mode::Router => {
+                let (answer, agent) = route(body["query"].as_str().unwrap_or_default());
+                (
+                    "200 OK",
+                    serde_json::json!({"answer": answer, "agent": agent}),
+                )
+            }
+        }
+    })
+    .await
+}
+
+/// Serves `answer` (from the JSON request body to a status line and a JSON reply) over
+/// HTTP/1.1 on a free loopback port; returns its URL.
+pub(crate) async fn serve_with<F, Fut>(answer: F) -> String
+where
+    F: Fn(serde_json::Value) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = (&'static str, serde_json::Value)> + Send + 'static,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((sock, _)) = listener.accept().await {
-            tokio::spawn(connection(sock, mode));
+            tokio::spawn(connection(sock, answer.clone()));
         }
     });
     format!("http://{addr}/chat")
 }
 
-async fn connection(mut sock: tokio::net::TcpStream, mode: Mode) {
+async fn connection<F, Fut>(mut sock: tokio::net::TcpStream, answer: F)
+where
+    F: Fn(serde_json::Value) -> Fut,
+    Fut: std::future::Future<Output = (&'static str, serde_json::Value)>,
+{
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {
@@ -77,19 +106,7 @@ async fn connection(mut sock: tokio::net::TcpStream, mode: Mode) {
         let body: serde_json::Value =
             serde_json::from_slice(&buf[head_end..head_end + len]).unwrap_or_default();
         buf.drain(..head_end + len);
-        let (status, reply) = match mode {
-            Mode::BadRequest => (
-                "400 Bad Request",
-                serde_json::json!({"detail": "missing field `message` in the request body"}),
-            ),
-            Mode::Router => {
-                let (answer, agent) = route(body["query"].as_str().unwrap_or_default());
-                (
-                    "200 OK",
-                    serde_json::json!({"answer": answer, "agent": agent}),
-                )
-            }
-        };
+        let (status, reply) = answer(body).await;
         let reply = reply.to_string();
         let out = format!(
             "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{reply}",

@@ -177,7 +177,7 @@ async fn silent_bots_time_out_and_stubborn_ones_are_killed() -> anyhow::Result<(
         "stuck.sh",
         "trap '' TERM\nwhile true; do sleep 1; done\n",
         |c| {
-            c.timeout_ms = 200;
+            c.timeout_ms = Some(200);
             c.shutdown_grace_ms = 100;
         },
     )?;
@@ -447,7 +447,7 @@ async fn a_stream_that_stops_halfway_times_out_or_crashes() -> anyhow::Result<()
     let dir = tempfile::tempdir()?;
     let silent = say(r#"{"id":"%s","delta":"par"}"#) + "; sleep 30";
     let t = target(dir.path(), "silent.sh", &scripted_bot(&[&silent]), |c| {
-        c.timeout_ms = 300;
+        c.timeout_ms = Some(300);
         c.shutdown_grace_ms = 100;
     })?;
     let e = t.execute(&query("q", "x")).await.err();
@@ -593,7 +593,7 @@ async fn a_lone_surrogate_escape_is_read_as_a_replacement_character() -> anyhow:
     let body = format!(
         "while IFS= read -r line; do\n  {READ_ID}\n  printf '{{\"id\":\"%s\",\"answer\":\"half \\\\ud800 pair \\\\ud83e\\\\udd80\",\"agent\":\"a\\\\udc00\"}}\\n' \"$id\"\ndone\n"
     );
-    let t = target(dir.path(), "surrogate.sh", &body, |c| c.timeout_ms = 60_000)?;
+    let t = target(dir.path(), "surrogate.sh", &body, |c| c.timeout_ms = Some(60_000))?;
     t.initialize().await?;
     let r = t.execute(&query("q1", "hi")).await?;
     assert_eq!(r.answer, "half \u{fffd} pair 🦀");

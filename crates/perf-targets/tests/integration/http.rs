@@ -258,7 +258,7 @@ async fn statuses_are_status_errors_with_the_code() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn slow_answers_time_out() -> anyhow::Result<()> {
-    let target = target_for("/slow", |c| c.timeout_ms = 200).await?;
+    let target = target_for("/slow", |c| c.timeout_ms = Some(200)).await?;
     assert_eq!(error_of(&target).await.kind, ErrorKind::Timeout);
     Ok(())
 }
@@ -450,7 +450,7 @@ async fn bad_configs_are_rejected() {
     assert!(bad(|c| {
         c.headers.insert("bad header".to_owned(), "v".to_owned());
     }));
-    assert!(bad(|c| c.timeout_ms = 0));
+    assert!(bad(|c| c.timeout_ms = Some(0)));
     assert!(bad(|c| c.answer_pointer = Some("answer".to_owned())));
     assert!(bad(|c| c.agent_pointers = vec!["agent".to_owned()]));
     assert!(!bad(|_| {}));
