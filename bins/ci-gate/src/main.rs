@@ -10,10 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use perf_suite::{exit_codes, Config, GateDecision, GateRequest, OnInconclusive, RuntimeChoice};
-
-#[path = "../../orchestrator/src/live.rs"]
-mod live;
+use perf_suite::{exit_codes, Config, GateDecision, GateRequest, OnInconclusive};
 
 /// Deployment gate: exit 0 deploy, 1 blocked, 2 could not run, 130 interrupted.
 #[derive(Debug, Parser)]
@@ -100,23 +97,10 @@ struct Cli {
     /// Results directory: each gate run writes `<DIR>/<run-id>/`, `<DIR>/latest` points at it.
     #[arg(long, value_name = "DIR", default_value = "cicd_results")]
     out: PathBuf,
-    /// The async runtime: `auto` (one thread for a bot outside the process, every core for
-    /// the in-process reference bot), `current-thread` or `multi-thread`.
-    #[arg(long, value_enum, default_value_t = Runtime::Auto)]
-    runtime: Runtime,
-    /// The same as `--runtime current-thread`.
-    #[arg(long, conflicts_with = "runtime")]
-    single_thread: bool,
-    /// Serve a live view of the gate on this address (e.g. 127.0.0.1:5665): a page at `/`,
-    /// Prometheus metrics at `/metrics`, JSON lines at `/events` (docs/live.md).
-    #[arg(long, value_name = "ADDR")]
-    live: Option<std::net::SocketAddr>,
-    /// Allow `--live` on an address that is not loopback: anyone who reaches it sees the run.
-    #[arg(long, requires = "live")]
-    live_public: bool,
-    /// Keep the live view up this many seconds after the gate, to read the final state.
-    #[arg(long, value_name = "SECS", requires = "live")]
-    live_linger: Option<f64>,
+    #[command(flatten)]
+    runtime: perf_cli::RuntimeFlags,
+    #[command(flatten)]
+    live: perf_cli::LiveFlags,
     /// Run shard I of N of a distributed test, 1-based (`--shard 2/4`); also read from
     /// JOB_COMPLETION_INDEX (0-based) and CI_NODE_INDEX/CI_NODE_TOTAL. Gate the whole test
     /// with `--merge` on the shards' results.
@@ -202,13 +186,6 @@ fn setup(cli: &Cli) -> Result<(Config, GateRequest), perf_suite::SuiteError> {
     })
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Runtime {
-    Auto,
-    CurrentThread,
-    MultiThread,
-}
-
 fn perf_core_config_error(key: &str, message: &str) -> perf_suite::SuiteError {
     perf_suite::SuiteError::Invalid(perf_suite::ConfigError::new(key, message))
 }
@@ -221,13 +198,7 @@ enum Inconclusive {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PERF_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    perf_cli::init_tracing();
     let setup = setup(&cli);
     let (config, request) = match setup {
         Ok(s) => s,
@@ -236,14 +207,10 @@ fn main() -> ExitCode {
             return ExitCode::from(exit_codes::COULD_NOT_RUN as u8);
         }
     };
-    let choice = match (cli.single_thread, cli.runtime) {
-        (true, _) | (false, Runtime::CurrentThread) => RuntimeChoice::CurrentThread,
-        (false, Runtime::MultiThread) => RuntimeChoice::MultiThread,
-        (false, Runtime::Auto) => RuntimeChoice::Auto,
-    };
+    let choice = cli.runtime.choice();
     let outcome = match perf_suite::runtime(choice.single_thread(&config.target)) {
         Ok(rt) => rt.block_on(async {
-            let (live, events) = match live::start(cli.live, cli.live_public, cli.live_linger).await
+            let (live, events) = match perf_cli::live::start(&cli.live).await
             {
                 Ok(Some((handle, tx))) => (Some(handle), Some(tx)),
                 Ok(None) => (None, None),
@@ -269,7 +236,7 @@ fn main() -> ExitCode {
                     reasons: vec![outcome.reason.clone()],
                     reports: outcome.suite.as_ref().map(|s| s.run_dir().to_owned()),
                 });
-                live::linger(live, cli.live_linger).await;
+                perf_cli::live::linger(live, &cli.live).await;
             }
             Some(outcome)
         }),
@@ -407,19 +374,7 @@ mod tests {
         assert_eq!(cli.max_queries, 9);
     }
 
-    fn flag_value() -> impl Strategy<Value = String> {
-        prop_oneof![
-            "-?[0-9]{1,25}",
-            "-?[0-9]{0,5}\\.[0-9]{0,5}(e[+-]?[0-9]{1,3})?",
-            Just("nan".to_owned()),
-            Just("inf".to_owned()),
-            Just("18446744073709551616".to_owned()),
-            Just("/dev/zero".to_owned()),
-            Just("..".to_owned()),
-            Just(String::new()),
-            "\\PC{0,16}",
-        ]
-    }
+    use perf_cli::strategies::flag_value;
 
     const FLAGS: &[&str] = &[
         "--timeout",

@@ -101,26 +101,13 @@ pub(crate) struct Cli {
     /// Reasons and notes whole instead of one line each, and a row per query category.
     #[arg(long, global = true)]
     verbose: bool,
-    /// The async runtime: `auto` (one thread for a bot outside the process, all cores for
-    /// the in-process reference bot), `current-thread` or `multi-thread`.
-    #[arg(long, global = true, value_enum, default_value_t = Runtime::Auto)]
-    runtime: Runtime,
-    /// The same as `--runtime current-thread`.
-    #[arg(long, global = true, conflicts_with = "runtime")]
-    single_thread: bool,
+    #[command(flatten)]
+    runtime: perf_cli::RuntimeFlags,
     // The flags below belong to a run (the command without a subcommand, or `baseline
     // create` with them before it): they are not global, so a subcommand's --help lists
     // only what it reads.
-    /// Serve a live view of the run on this address (e.g. 127.0.0.1:5665): a page at `/`,
-    /// Prometheus metrics at `/metrics`, JSON lines at `/events` (docs/live.md).
-    #[arg(long, value_name = "ADDR")]
-    live: Option<std::net::SocketAddr>,
-    /// Allow `--live` on an address that is not loopback: anyone who reaches it sees the run.
-    #[arg(long, requires = "live")]
-    live_public: bool,
-    /// Keep the live view up this many seconds after the run, to read the final state.
-    #[arg(long, value_name = "SECS", requires = "live")]
-    live_linger: Option<f64>,
+    #[command(flatten)]
+    live: perf_cli::LiveFlags,
     /// Run shard I of N of a distributed test, 1-based (`--shard 2/4`); also read from
     /// JOB_COMPLETION_INDEX (0-based, Kubernetes) and CI_NODE_INDEX/CI_NODE_TOTAL (GitLab).
     #[arg(long, value_name = "I/N")]
@@ -143,22 +130,10 @@ pub(crate) enum GroundingFlag {
     Off,
 }
 
-/// `--runtime` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum Runtime {
-    Auto,
-    CurrentThread,
-    MultiThread,
-}
-
 impl Cli {
     /// Whether to run on one thread, given the configuration (its target) when it loaded.
     pub(crate) fn single_thread(&self, config: Option<&Config>) -> bool {
-        let choice = match (self.single_thread, self.runtime) {
-            (true, _) | (false, Runtime::CurrentThread) => perf_suite::RuntimeChoice::CurrentThread,
-            (false, Runtime::MultiThread) => perf_suite::RuntimeChoice::MultiThread,
-            (false, Runtime::Auto) => perf_suite::RuntimeChoice::Auto,
-        };
+        let choice = self.runtime.choice();
         // A configuration that does not load gets the default runtime; its error is
         // reported by `run`.
         config.is_some_and(|c| choice.single_thread(&c.target))
@@ -258,7 +233,7 @@ pub(crate) async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>
     let end_grace = CancellationToken::new();
     spawn_signal_handler(cancel.clone(), end_grace.clone());
 
-    let live = match crate::live::start(cli.live, cli.live_public, cli.live_linger).await {
+    let live = match perf_cli::live::start(&cli.live).await {
         Ok(live) => live,
         Err(e) => {
             eprintln!("error: {}", error_chain(&e));
@@ -275,7 +250,7 @@ pub(crate) async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>
     }
     let code = report(&cli, &config, outcome);
     if let Some(live) = live {
-        crate::live::linger(live, cli.live_linger).await;
+        perf_cli::live::linger(live, &cli.live).await;
     }
     code
 }
@@ -409,22 +384,7 @@ mod tests {
         assert!(both.is_err(), "on and off at once is refused");
     }
 
-    /// Values a user might mistype or a fuzzer might send.
-    pub(crate) fn flag_value() -> impl Strategy<Value = String> {
-        prop_oneof![
-            "-?[0-9]{1,25}",
-            "-?[0-9]{0,5}\\.[0-9]{0,5}(e[+-]?[0-9]{1,3})?",
-            Just("nan".to_owned()),
-            Just("inf".to_owned()),
-            Just("18446744073709551616".to_owned()),
-            Just("/dev/zero".to_owned()),
-            Just("/dev/null".to_owned()),
-            Just("/tmp".to_owned()),
-            Just("cmd:".to_owned()),
-            Just(String::new()),
-            "\\PC{0,16}",
-        ]
-    }
+    use perf_cli::strategies::flag_value;
 
     pub(crate) const FLAGS: &[&str] = &[
         "--query-count",

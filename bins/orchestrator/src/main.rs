@@ -6,7 +6,6 @@ mod capacity;
 mod check_target;
 mod cli;
 mod commands;
-mod live;
 mod progress;
 
 use std::process::ExitCode;
@@ -16,13 +15,7 @@ use perf_suite::exit_codes;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PERF_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    perf_cli::init_tracing();
     let config = cli.config();
     let runtime = match perf_suite::runtime(cli.single_thread(config.as_ref().ok())) {
         Ok(rt) => rt,

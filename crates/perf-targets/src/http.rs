@@ -22,7 +22,7 @@ use crate::inspect::{longest_string, shown, start_of, Inspection, INSPECT_BODY_B
 use crate::pointer::{Extractor, Pointer};
 use crate::secret::{Secret, REDACTED};
 use crate::spec::{Api, HttpTargetConfig};
-use crate::sse::SseParser;
+use crate::sse::{micros, SseParser, StreamState};
 use crate::{template, TargetsError};
 
 /// Characters of an error body quoted in a status error's message (after redaction).
@@ -634,118 +634,6 @@ async fn next_chunk(body: &mut Incoming) -> Result<Option<Bytes>, hyper::Error> 
         }
     }
     Ok(None)
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
-}
-
-struct StreamState {
-    start: Instant,
-    first: Option<Instant>,
-    last: Option<Instant>,
-    gaps_us: Vec<u64>,
-    tokens: u64,
-    events: u64,
-    answer: String,
-    agents: Vec<String>,
-    prompt_tokens: Option<u64>,
-    reported_completion_tokens: Option<u64>,
-}
-
-impl StreamState {
-    fn new(start: Instant) -> Self {
-        Self {
-            start,
-            first: None,
-            last: None,
-            gaps_us: Vec::new(),
-            tokens: 0,
-            events: 0,
-            answer: String::new(),
-            agents: Vec::new(),
-            prompt_tokens: None,
-            reported_completion_tokens: None,
-        }
-    }
-
-    fn token(&mut self, now: Instant, delta: &str) {
-        if self.first.is_none() {
-            self.first = Some(now);
-        }
-        if let Some(last) = self.last {
-            self.gaps_us
-                .push(micros(now.saturating_duration_since(last)));
-        }
-        self.last = Some(now);
-        self.tokens += 1;
-        self.answer.push_str(delta);
-    }
-
-    fn finish(mut self, ttfb: Duration) -> BotResponse {
-        let end = Instant::now();
-        let total = end.saturating_duration_since(self.start);
-        let ttft = self.first.map(|f| f.saturating_duration_since(self.start));
-        let completion_tokens = self.reported_completion_tokens.unwrap_or(self.tokens);
-        let decode = match (self.first, self.last) {
-            (Some(f), Some(l)) if l > f => Some(l.saturating_duration_since(f)),
-            _ => None,
-        };
-        let tokens_per_second = decode
-            .filter(|_| completion_tokens > 1)
-            .map(|d| (completion_tokens - 1) as f64 / d.as_secs_f64());
-        let overall = if total.is_zero() {
-            None
-        } else {
-            Some(completion_tokens as f64 / total.as_secs_f64())
-        };
-        self.gaps_us.sort_unstable();
-        let inter_token = if self.gaps_us.is_empty() {
-            Value::Null
-        } else {
-            let n = self.gaps_us.len();
-            let pct = |p: f64| {
-                let idx = ((p / 100.0) * n as f64).ceil() as usize;
-                self.gaps_us[idx.clamp(1, n) - 1]
-            };
-            let sum: u64 = self.gaps_us.iter().sum();
-            json!({
-                "count": n,
-                "mean": sum / n as u64,
-                "min": self.gaps_us[0],
-                "p50": pct(50.0),
-                "p90": pct(90.0),
-                "p99": pct(99.0),
-                "max": self.gaps_us[n - 1],
-            })
-        };
-        BotResponse {
-            answer: self.answer,
-            agents: self.agents,
-            time_to_first_token: ttft,
-            time_to_last_token: self.last.map(|l| l.saturating_duration_since(self.start)),
-            stream_chunks: Some(self.tokens),
-            prompt_tokens: self.prompt_tokens,
-            completion_tokens: Some(completion_tokens),
-            token_source: Some(if self.reported_completion_tokens.is_some() {
-                TokenSource::Reported
-            } else {
-                TokenSource::CountedChunks
-            }),
-            metadata: json!({"stream": {
-                "ttfb_us": micros(ttfb),
-                "ttft_us": ttft.map(micros),
-                "duration_us": micros(total),
-                "events": self.events,
-                "content_events": self.tokens,
-                "tokens": completion_tokens,
-                "tokens_reported": self.reported_completion_tokens.is_some(),
-                "inter_token_us": inter_token,
-                "tokens_per_second": tokens_per_second,
-                "tokens_per_second_overall": overall,
-            }}),
-        }
-    }
 }
 
 impl HttpTarget {

@@ -1,7 +1,6 @@
-//! `--live`: starts the live view and lingers after the run. Shared by `orchestrator` and
-//! `ci-gate` (which includes this file), so both print the same messages.
+//! `--live`: starts the live view and lingers after the run, with the same messages in
+//! both binaries.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -9,16 +8,13 @@ use perf_live::{LiveHandle, LiveOptions, LiveServer};
 use perf_suite::SuiteEvent;
 use tokio::sync::mpsc::UnboundedSender;
 
-/// Starts the live view on `addr`, if any; prints where it is.
-pub(crate) async fn start(
-    addr: Option<SocketAddr>,
-    public: bool,
-    linger: Option<f64>,
-) -> anyhow::Result<Option<(LiveHandle, UnboundedSender<SuiteEvent>)>> {
-    let Some(addr) = addr else {
+/// Starts the live view on `--live`'s address, if one is given; prints where it is.
+pub async fn start(flags: &crate::LiveFlags) -> anyhow::Result<Option<(LiveHandle, UnboundedSender<SuiteEvent>)>> {
+    let Some(addr) = flags.live else {
         return Ok(None);
     };
-    let linger = linger.unwrap_or(0.0);
+    let public = flags.live_public;
+    let linger = flags.live_linger.unwrap_or(0.0);
     // A day at most: a longer linger is a typo, and a huge one would not fit a Duration.
     if !(0.0..=86_400.0).contains(&linger) {
         anyhow::bail!("--live-linger must be a number of seconds from 0 to 86400, got {linger}");
@@ -41,8 +37,8 @@ pub(crate) async fn start(
 }
 
 /// Keeps the live view up for `--live-linger` (Ctrl-C ends it early), then stops it.
-pub(crate) async fn linger(live: LiveHandle, linger: Option<f64>) {
-    if let Some(secs) = linger.filter(|s| *s > 0.0) {
+pub async fn linger(live: LiveHandle, flags: &crate::LiveFlags) {
+    if let Some(secs) = flags.live_linger.filter(|s| *s > 0.0) {
         eprintln!(
             "live view stays up {secs:.0} s at {} (Ctrl-C to stop)",
             live.url()
