@@ -210,8 +210,7 @@ fn main() -> ExitCode {
     let choice = cli.runtime.choice();
     let outcome = match perf_suite::runtime(choice.single_thread(&config.target)) {
         Ok(rt) => rt.block_on(async {
-            let (live, events) = match perf_cli::live::start(&cli.live).await
-            {
+            let (live, events) = match perf_cli::live::start(&cli.live).await {
                 Ok(Some((handle, tx))) => (Some(handle), Some(tx)),
                 Ok(None) => (None, None),
                 Err(e) => {

@@ -337,7 +337,10 @@ fn a_merge_whose_history_cannot_be_written_exits_2_with_every_report_written() {
     let out = finish(run(d, &a, &[]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("error: run history not updated"), "{stderr}");
+    assert!(
+        stderr.contains("error: run history not updated"),
+        "{stderr}"
+    );
     let merged = report(&d.join("merged"));
     assert_eq!(merged["overall"]["count"], 12);
     assert!(

@@ -9,7 +9,9 @@ use perf_suite::SuiteEvent;
 use tokio::sync::mpsc::UnboundedSender;
 
 /// Starts the live view on `--live`'s address, if one is given; prints where it is.
-pub async fn start(flags: &crate::LiveFlags) -> anyhow::Result<Option<(LiveHandle, UnboundedSender<SuiteEvent>)>> {
+pub async fn start(
+    flags: &crate::LiveFlags,
+) -> anyhow::Result<Option<(LiveHandle, UnboundedSender<SuiteEvent>)>> {
     let Some(addr) = flags.live else {
         return Ok(None);
     };

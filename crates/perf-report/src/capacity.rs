@@ -35,13 +35,6 @@ pub(crate) fn goodput_line(result: &perf_core::RunResult) -> Option<String> {
     ))
 }
 
-/// One line per trend forecast of a run ("latency_p95 (objective slos.latency_p95_ms
-/// 2000): at the current slope, latency_p95 passes 2000 in about 6 runs (5–7)"), or the
-/// refusal; empty when the run carries none.
-pub(crate) fn forecast_lines(result: &perf_core::RunResult) -> Vec<String> {
-    result.forecasts.iter().map(|f| f.sentence()).collect()
-}
-
 /// Renders the capacity `report.json`: the [`CapacityReport`] as it is (see
 /// `docs/report-format.md`, "Capacity runs").
 pub fn render_capacity_json(report: &CapacityReport) -> Result<String, ReportError> {
@@ -293,7 +286,7 @@ pub fn render_capacity_html(r: &CapacityReport) -> String {
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="{}"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="referrer" content="no-referrer"><link rel="icon" href="data:,"><title>Capacity — {}</title><style>{}</style></head><body>"#,
         crate::CONTENT_SECURITY_POLICY,
         escape::html(&r.target.name),
-        crate::html::CSS
+        crate::style::CSS
     );
     let _ = write!(
         out,

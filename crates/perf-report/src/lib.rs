@@ -30,6 +30,7 @@ mod model;
 mod runs;
 mod shards;
 mod status;
+mod style;
 mod svg;
 mod terminal;
 

@@ -404,7 +404,7 @@ pub fn render_markdown(result: &RunResult) -> String {
         }
     }
 
-    let forecasts = crate::capacity::forecast_lines(result);
+    let forecasts = crate::fmt::forecast_lines(result);
     if !forecasts.is_empty() {
         out.push_str("### Forecasts\n\n");
         for line in &forecasts {

@@ -384,7 +384,7 @@ pub fn render_terminal_with(result: &RunResult, opts: &TerminalOptions) -> Strin
             );
         }
     }
-    let forecasts = crate::capacity::forecast_lines(result);
+    let forecasts = crate::fmt::forecast_lines(result);
     if !forecasts.is_empty() {
         let _ = writeln!(out, "\n{}", p.wrap(BOLD, "forecasts"));
         for line in &forecasts {

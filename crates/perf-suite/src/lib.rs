@@ -51,12 +51,12 @@ pub use merge::{
     merge_shards_until, read_shard_header, read_shard_report, shard_histogram_budget, ShardHeader,
     MAX_SHARD_GROUPS, MAX_SHARD_REPORT_BYTES, SHARDS_CHECK,
 };
+pub use overrides::{Overrides, Pacing};
 /// Re-exported for the binaries' own argument checks.
 pub use perf_core::ConfigError;
-pub use overrides::{Overrides, Pacing};
 pub use pipeline::{
-    preflight, run_suite, run_suite_amending, run_suite_with_end_grace, save_baseline, PhaseEvent,
-    Exit, SuiteEvent, SuiteOutcome, HARNESS_VERSION, PHASES,
+    preflight, run_suite, run_suite_amending, run_suite_with_end_grace, save_baseline, Exit,
+    PhaseEvent, SuiteEvent, SuiteOutcome, HARNESS_VERSION, PHASES,
 };
 pub use questions::SAME_FAILURE_WINDOW;
 pub use tester::PerfTester;

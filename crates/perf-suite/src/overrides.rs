@@ -201,7 +201,10 @@ mod tests {
         let mut c = Config::default();
         c.query_timeout = -1.0;
         let e = Overrides::default().apply(&mut c).unwrap_err().to_string();
-        assert!(e.contains("query_timeout") && !e.contains("--query-timeout"), "{e}");
+        assert!(
+            e.contains("query_timeout") && !e.contains("--query-timeout"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -88,14 +88,21 @@ impl SuiteOutcome {
         if !self.problems.is_empty() {
             return Exit {
                 code: COULD_NOT_RUN,
-                lines: self.problems.iter().map(|p| format!("error: {p}")).collect(),
+                lines: self
+                    .problems
+                    .iter()
+                    .map(|p| format!("error: {p}"))
+                    .collect(),
             };
         }
         let (code, reasons) = crate::exit_code_of(&self.result);
         let prefix = if code == FAILED { "failed: " } else { "" };
         Exit {
             code,
-            lines: reasons.into_iter().map(|r| format!("{prefix}{r}")).collect(),
+            lines: reasons
+                .into_iter()
+                .map(|r| format!("{prefix}{r}"))
+                .collect(),
         }
     }
 

@@ -747,16 +747,21 @@ mod tests {
         assert_eq!(TargetSpec::Command(cmd.clone()).timeout_note(q), None);
         cmd.timeout_ms = Some(30_000);
         let note = TargetSpec::Command(cmd.clone()).timeout_note(q).unwrap();
-        assert!(note.contains("30000 ms") && note.contains("120 s"), "{note}");
+        assert!(
+            note.contains("30000 ms") && note.contains("120 s"),
+            "{note}"
+        );
         cmd.timeout_ms = Some(300_000);
         assert_eq!(TargetSpec::Command(cmd).timeout_note(q), None);
         assert_eq!(TargetSpec::Refbot.timeout_note(q), None);
         let e = check_own_timeout(Some(0)).unwrap_err().to_string();
-        assert!(e.contains("target.timeout_ms") && e.contains("leave it out"), "{e}");
+        assert!(
+            e.contains("target.timeout_ms") && e.contains("leave it out"),
+            "{e}"
+        );
         // Configs that set it keep it; configs that do not, do not grow it when saved.
         let http: HttpTargetConfig =
-            serde_json::from_str(r#"{"url": "http://127.0.0.1:1/", "timeout_ms": 30000}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"url": "http://127.0.0.1:1/", "timeout_ms": 30000}"#).unwrap();
         assert_eq!(http.timeout_ms, Some(30_000));
         let saved = serde_json::to_string(&HttpTargetConfig::new("http://127.0.0.1:1/")).unwrap();
         assert!(!saved.contains("\"timeout_ms\""), "{saved}");

@@ -29,8 +29,8 @@ mod stderr;
 
 use process::*;
 use protocol::*;
-use stderr::*;
 pub use stderr::MAX_STDERR_LOG_BYTES;
+use stderr::*;
 
 /// The longest wait before a restart, however many crashes came before.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);

@@ -69,7 +69,12 @@ impl Deltas {
     }
 }
 
-pub(super) async fn read_answers(proc: &Proc, stdout: ChildStdout, counters: &Counters, max_line: usize) {
+pub(super) async fn read_answers(
+    proc: &Proc,
+    stdout: ChildStdout,
+    counters: &Counters,
+    max_line: usize,
+) {
     let mut reader = BufReader::new(stdout);
     let mut line = Vec::new();
     loop {

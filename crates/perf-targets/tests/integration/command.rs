@@ -593,7 +593,9 @@ async fn a_lone_surrogate_escape_is_read_as_a_replacement_character() -> anyhow:
     let body = format!(
         "while IFS= read -r line; do\n  {READ_ID}\n  printf '{{\"id\":\"%s\",\"answer\":\"half \\\\ud800 pair \\\\ud83e\\\\udd80\",\"agent\":\"a\\\\udc00\"}}\\n' \"$id\"\ndone\n"
     );
-    let t = target(dir.path(), "surrogate.sh", &body, |c| c.timeout_ms = Some(60_000))?;
+    let t = target(dir.path(), "surrogate.sh", &body, |c| {
+        c.timeout_ms = Some(60_000)
+    })?;
     t.initialize().await?;
     let r = t.execute(&query("q1", "hi")).await?;
     assert_eq!(r.answer, "half \u{fffd} pair 🦀");
