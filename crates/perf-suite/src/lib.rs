@@ -18,6 +18,7 @@ mod merge;
 mod overrides;
 mod pipeline;
 mod questions;
+mod session;
 mod tester;
 
 pub use capacity::{

@@ -942,31 +942,17 @@ pub async fn merge_and_report(
     result.phases = phases.timings;
 
     // As for a run: a broken baseline or history loses nothing (the reports are written)
-    // and makes the merge exit 2 (`SuiteOutcome::problems`).
-    if config.record_history {
-        tokio::select! {
-            recorded = crate::pipeline::record_history(config, &mut result) => {
-                if let Err(e) = recorded {
-                    let message = format!("run history not updated: {e}");
-                    result.notes.push(message.clone());
-                    problems.push(message);
-                }
-            }
-            () = cancel.cancelled() => {
-                result.interrupted = true;
-                result
-                    .notes
-                    .push("interrupted while recording the run history: not recorded".to_owned());
-            }
-        }
-    }
-    before_reports(&mut result);
-    let reports = perf_report::write_run_reports(&result, &config.output_dir)?;
-    Ok(SuiteOutcome {
+    // and makes the merge exit 2 (`SuiteOutcome::exit`); Ctrl-C while the history is
+    // written leaves the merge unrecorded.
+    crate::session::finish(
+        config,
         result,
-        reports,
         problems,
-    })
+        config.record_history,
+        Some(&cancel),
+        before_reports,
+    )
+    .await
 }
 
 /// The deployment gate on a merged run: [`merge_and_report`] with the gate's checks, then

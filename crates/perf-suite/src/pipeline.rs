@@ -502,23 +502,11 @@ async fn run_suite_inner(
     }
     result.phases = phases.timings;
 
-    // History and trends: a broken history must not lose the run, so the reports are
-    // still written; the problem makes the run exit 2 (`SuiteOutcome::problems`).
-    if config.record_history && shard_note.is_none() {
-        if let Err(e) = record_history(config, &mut result).await {
-            let message = format!("run history not updated: {e}");
-            result.notes.push(message.clone());
-            problems.push(message);
-        }
-    }
-
-    before_reports(&mut result);
-    let reports = perf_report::write_run_reports(&result, &config.output_dir)?;
-    Ok(SuiteOutcome {
-        result,
-        reports,
-        problems,
-    })
+    // History and trends, then the reports: a broken history must not lose the run; the
+    // problem makes the run exit 2 (`SuiteOutcome::exit`). An interrupted run is recorded
+    // as such, so no Ctrl-C stops the history write.
+    let record = config.record_history && shard_note.is_none();
+    crate::session::finish(config, result, problems, record, None, before_reports).await
 }
 
 /// Phases 5 and 6 on a finished result, a run's or a merge's: the baseline analysis under
