@@ -870,19 +870,7 @@ fn sum_peaks(total: &mut perf_core::ResourcePeaks, shard: &perf_core::ResourcePe
 /// random part (seeded from the clock's nanoseconds, the process id and a counter), so
 /// two merges in the same second never share a report directory or a history record.
 pub fn merge_run_id(total_shards: usize) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let now = Utc::now();
-    let seed = (now.timestamp_nanos_opt().unwrap_or(0) as u64)
-        ^ (u64::from(std::process::id()) << 32)
-        ^ COUNTER
-            .fetch_add(1, Ordering::Relaxed)
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let random = perf_core::SplitMix64::new(seed).next_u64() & 0xff_ffff;
-    format!(
-        "{}-merged-{total_shards}-{random:06x}",
-        now.format("%Y%m%dT%H%M%SZ")
-    )
+    crate::session::run_id(Utc::now(), "", &format!("merged-{total_shards}-"), 6)
 }
 
 /// Merges the shard results under `dirs` (see [`find_shard_reports`] and

@@ -262,15 +262,7 @@ async fn run_suite_inner(
         timings: Vec::new(),
     };
     let started_at = chrono::Utc::now();
-    // The suffix mixes the process id with the start's nanoseconds: jobs in containers
-    // often share a small process id, and shards started at one instant share the second,
-    // while a shared history keys runs by id (a taken id is refused, never overwritten).
-    let nanos = started_at.timestamp_subsec_nanos();
-    let mut run_id = format!(
-        "{}-{:04x}",
-        started_at.format("%Y%m%dT%H%M%SZ"),
-        (std::process::id() ^ nanos ^ (nanos >> 16)) & 0xffff
-    );
+    let mut run_id = crate::session::run_id(started_at, "", "", 4);
     if !config.shard.is_whole() {
         // Shards' reports often end up in one directory (artifacts, a volume).
         run_id.push_str(&format!(

@@ -177,11 +177,7 @@ pub async fn run_capacity(
     let slos = request.effective_slos(&config.slos);
     slos.validate("slos.")?;
     let started_at = chrono::Utc::now();
-    let run_id = format!(
-        "capacity-{}-{:04x}",
-        started_at.format("%Y%m%dT%H%M%SZ"),
-        std::process::id() & 0xffff
-    );
+    let run_id = crate::session::run_id(started_at, "capacity-", "", 4);
     let run_dir = config.output_dir.join(&run_id);
     let (pool, _) = perf_synth::open_or_generate(&config.database_path, &config.fixture).await?;
     let content = perf_synth::analyze_content(&pool, &config.database_path).await?;
