@@ -198,8 +198,10 @@ mod tests {
         .to_string();
         assert!(e.contains("--query-timeout (query_timeout)"), "{e}");
         // The file's own bad value keeps its key.
-        let mut c = Config::default();
-        c.query_timeout = -1.0;
+        let mut c = Config {
+            query_timeout: -1.0,
+            ..Config::default()
+        };
         let e = Overrides::default().apply(&mut c).unwrap_err().to_string();
         assert!(
             e.contains("query_timeout") && !e.contains("--query-timeout"),
@@ -209,9 +211,11 @@ mod tests {
 
     #[test]
     fn flags_win_over_the_file_and_unset_flags_leave_it_alone() {
-        let mut c = Config::default();
+        let mut c = Config {
+            seed: 7,
+            ..Config::default()
+        };
         c.parallel_execution.rate_limit_per_second = Some(3.0);
-        c.seed = 7;
         let o = Overrides {
             query_count: Some(9),
             pacing: Some(Pacing::Unpaced),
