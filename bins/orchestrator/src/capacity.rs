@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use perf_core::{CapacityAnswer, Slos};
+use perf_core::record::{CapacityAnswer, Slos};
 use perf_suite::{exit_codes, CapacityEvent, CapacityRequest, Config};
 use tokio_util::sync::CancellationToken;
 

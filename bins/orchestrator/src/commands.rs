@@ -305,7 +305,7 @@ pub(crate) async fn run(
 /// The terminal summary of a run whose reports are in `run_dir`: one line per reason,
 /// the whole text named in its `summary.md` (or printed whole with `--verbose`).
 pub(crate) fn terminal(
-    result: &perf_core::RunResult,
+    result: &perf_core::record::RunResult,
     run_dir: Option<&std::path::Path>,
     verbose: bool,
 ) -> String {
@@ -323,7 +323,7 @@ pub(crate) fn save_baseline(
     config: &Config,
     name: &str,
     force: bool,
-    run: &perf_core::RunResult,
+    run: &perf_core::record::RunResult,
 ) -> anyhow::Result<()> {
     let path = perf_suite::save_baseline(config, name, run, force)?;
     println!(

@@ -39,8 +39,8 @@ impl Progress {
                         }
                         tally = Tally::default();
                         let mark = match t.status {
-                            perf_core::PhaseStatus::Completed => "✅",
-                            perf_core::PhaseStatus::Skipped => "⏭️ ",
+                            perf_core::record::PhaseStatus::Completed => "✅",
+                            perf_core::record::PhaseStatus::Skipped => "⏭️ ",
                             _ => "⚠️ ",
                         };
                         println!("   {mark} {} {} in {:.2}s", t.name, t.status, t.seconds);

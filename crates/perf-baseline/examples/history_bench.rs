@@ -16,7 +16,7 @@ use perf_baseline::sim::SimulatedRun;
 use perf_baseline::{History, HistoryLocation, TrendOptions};
 use perf_core::SplitMix64;
 
-fn run(i: u64, machine: &str) -> perf_core::RunResult {
+fn run(i: u64, machine: &str) -> perf_core::record::RunResult {
     let mut r = SimulatedRun {
         queries: 200,
         ..SimulatedRun::default()

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use perf_baseline::{
     compare, estimate_run_noise, Baseline, CompareOptions, EnvironmentFingerprint, Thresholds,
 };
-use perf_core::{BotTarget, LoadProfile, Query, RunResult, Verdict};
+use perf_core::record::{RunResult, Verdict};
+use perf_core::{BotTarget, LoadProfile, Query};
 use perf_refbot::{RefBot, RefBotConfig};
 use perf_runner::{Plan, Runner, RunnerConfig};
 
@@ -123,7 +124,7 @@ async fn one_run(
     Ok(result)
 }
 
-fn print_row(name: &str, c: &perf_core::Comparison) {
+fn print_row(name: &str, c: &perf_core::record::Comparison) {
     let Some(m) = c
         .verdicts
         .iter()

@@ -16,7 +16,8 @@ use perf_baseline::sim::SimulatedRun;
 use perf_baseline::{
     compare_baselines, Baseline, CompareOptions, EnvironmentFingerprint, Thresholds,
 };
-use perf_core::{SplitMix64, Verdict};
+use perf_core::record::Verdict;
+use perf_core::SplitMix64;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

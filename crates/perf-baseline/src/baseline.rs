@@ -2,7 +2,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use perf_core::{GroupStats, GroupSummary, LatencyHistogram, ResourcePeaks, RunResult};
+use perf_core::record::{GroupStats, GroupSummary, ResourcePeaks, RunResult};
+use perf_core::LatencyHistogram;
 use serde::{Deserialize, Serialize};
 
 use crate::BaselineError;
@@ -350,7 +351,7 @@ pub struct BaselineCapacity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub high: Option<f64>,
     /// The objectives the search used (the configuration's, with the search's defaults).
-    pub slos: perf_core::Slos,
+    pub slos: perf_core::record::Slos,
     /// The capacity run that found it.
     pub run_id: String,
 }
@@ -359,9 +360,9 @@ impl BaselineCapacity {
     /// What to store from a capacity search: its capacity when it found one (`None` for
     /// "no rate meets the SLOs", "indeterminate" and "not measured": nothing to compare
     /// with later).
-    pub fn of(report: &perf_core::CapacityReport) -> Option<Self> {
+    pub fn of(report: &perf_core::record::CapacityReport) -> Option<Self> {
         match report.answer {
-            perf_core::CapacityAnswer::Found { rate, low, high } => Some(Self {
+            perf_core::record::CapacityAnswer::Found { rate, low, high } => Some(Self {
                 rate,
                 low: Some(low),
                 high,

@@ -1,6 +1,7 @@
 use std::collections::BTreeMap;
 
-use perf_core::{Comparison, LatencyHistogram, MetricVerdict, RunResult, Verdict};
+use perf_core::record::{Comparison, MetricVerdict, RunResult, Verdict};
+use perf_core::LatencyHistogram;
 
 use crate::stats::{self, Weighted};
 use crate::{

@@ -1,4 +1,4 @@
-use perf_core::{CheckResult, GroupStats, RunResult};
+use perf_core::record::{CheckResult, GroupStats, RunResult};
 use serde::{Deserialize, Serialize};
 
 /// Limits every critical path must meet (phase 6, `regression_testing`).
@@ -60,9 +60,9 @@ pub fn critical_path_checks(
                 _ => (false, "no queries ran for this path".to_owned()),
             };
             CheckResult {
-                group: perf_core::CheckGroup::CriticalPath,
+                group: perf_core::record::CheckGroup::CriticalPath,
                 name: path.clone(),
-                status: perf_core::CheckStatus::from_passed(passed),
+                status: perf_core::record::CheckStatus::from_passed(passed),
                 reason,
             }
         })
@@ -171,7 +171,7 @@ mod tests {
         assert_eq!(checks.len(), 3);
         assert!(checks
             .iter()
-            .all(|c| c.group == perf_core::CheckGroup::CriticalPath));
+            .all(|c| c.group == perf_core::record::CheckGroup::CriticalPath));
         assert!(checks[0].passed(), "{}", checks[0].reason);
         assert!(
             checks[0].reason.contains("20/20 ok"),

@@ -1,7 +1,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use perf_core::{GroupStats, RunResult, TrendSeries};
+use perf_core::record::{GroupStats, RunResult, TrendSeries};
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};

@@ -4,8 +4,8 @@
 //! - [`BaselineStore`] keeps `baselines/<name>.json` files ([`Baseline`]): summary
 //!   figures and full latency histograms per key, an [`EnvironmentFingerprint`] and a
 //!   config digest, written atomically.
-//! - [`compare`] turns a baseline and a [`perf_core::RunResult`] into a
-//!   [`perf_core::Comparison`]: per metric and key a verdict (pass, regression,
+//! - [`compare`] turns a baseline and a [`perf_core::record::RunResult`] into a
+//!   [`perf_core::record::Comparison`]: per metric and key a verdict (pass, regression,
 //!   improvement, inconclusive) with the change, its interval, a p-value and the smallest
 //!   change the data could detect. The decision rule and its evaluation are in
 //!   `docs/regression-detection.md`.
@@ -22,7 +22,8 @@
 //!
 //! ```
 //! use perf_baseline::{compare, Baseline, CompareOptions, EnvironmentFingerprint, Thresholds};
-//! use perf_core::{Outcome, RunResult, Sample, TargetInfo, Verdict};
+//! use perf_core::{Outcome, Sample, TargetInfo};
+//! use perf_core::record::{RunResult, Verdict};
 //!
 //! fn run(id: &str, latency_ms: u64) -> RunResult {
 //!     let mut r = RunResult::new(id, "2026-01-01T00:00:00Z", TargetInfo::default());

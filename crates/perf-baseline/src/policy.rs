@@ -1,4 +1,4 @@
-use perf_core::{Comparison, RunResult, Verdict};
+use perf_core::record::{Comparison, RunResult, Verdict};
 
 use crate::{
     compare, BaselineError, BaselineStore, CompareOptions, EnvironmentFingerprint, Thresholds,

@@ -6,7 +6,7 @@
 //! κN(N−1))/λ. Standard errors come from the covariance s²(JᵀJ)⁻¹ at the optimum, with
 //! Student-t 95% intervals on n − 3 degrees of freedom.
 
-use perf_core::{
+use perf_core::record::{
     Estimate, Forecast, Holdout, SlotsFit, TrendForecast, TrendSeries, UslFit, UslPoint,
 };
 use statrs::distribution::{ContinuousCDF, StudentsT};
@@ -142,7 +142,9 @@ fn fit_core(pts: &[UslPoint]) -> Result<UslFit, String> {
     let mut theta = initial_guess(pts);
     let ssr = |t: &[f64; 3]| -> f64 {
         pts.iter()
-            .map(|p| (p.throughput - perf_core::usl(t[0], t[1], t[2], p.concurrency)).powi(2))
+            .map(|p| {
+                (p.throughput - perf_core::record::usl(t[0], t[1], t[2], p.concurrency)).powi(2)
+            })
             .sum()
     };
     let mut mu = 1e-3;
@@ -206,7 +208,7 @@ fn fit_core(pts: &[UslPoint]) -> Result<UslFit, String> {
         let nstar = ((1.0 - sigma) / kappa).sqrt();
         (
             Some(nstar),
-            Some(perf_core::usl(lambda, sigma, kappa, nstar)),
+            Some(perf_core::record::usl(lambda, sigma, kappa, nstar)),
         )
     } else if sigma > 1e-12 {
         (None, Some(lambda / sigma))
@@ -454,7 +456,8 @@ pub fn forecast_crossing(series: &TrendSeries, objective: f64, higher_is_worse: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use perf_core::{usl, SplitMix64};
+    use perf_core::record::usl;
+    use perf_core::SplitMix64;
 
     fn synthetic(lambda: f64, sigma: f64, kappa: f64, noise: f64, seed: u64) -> Vec<UslPoint> {
         let mut rng = SplitMix64::new(seed);

@@ -1,7 +1,8 @@
 //! The latency model of the reference bot, simulated without running it: used by the
 //! evaluation of the verdicts (tests and the `regression_eval` example).
 
-use perf_core::{agents, Outcome, RunResult, Sample, SplitMix64, TargetInfo};
+use perf_core::record::RunResult;
+use perf_core::{agents, Outcome, Sample, SplitMix64, TargetInfo};
 
 /// Median latency per agent at latency factor 1, in milliseconds (the reference bot's).
 pub const AGENT_MEDIANS_MS: [(&str, f64); 4] = [

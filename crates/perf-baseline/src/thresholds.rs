@@ -187,7 +187,7 @@ pub struct CompareOptions {
     /// Share of the threshold the point estimate must reach for a regression (with
     /// significance). Below 1 so a change *at* the threshold is caught most of the time.
     pub effect_floor: f64,
-    /// Power at which [`perf_core::MetricVerdict::min_detectable_change`] is computed.
+    /// Power at which [`perf_core::record::MetricVerdict::min_detectable_change`] is computed.
     pub power: f64,
     /// Run-to-run noise of a whole run on a shared machine, as a log-scale standard
     /// deviation (0.02 ≈ 2%): added to the sampling error of latency and resource metrics,

@@ -1,4 +1,4 @@
-use perf_core::TrendSeries;
+use perf_core::record::TrendSeries;
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 

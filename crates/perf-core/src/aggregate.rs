@@ -4,10 +4,13 @@ use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
 
+use crate::record::{
+    CheckResult, Comparison, GoodputTally, MergeInfo, ResourcePeaks, ResourceSample, ShardInfo,
+    Timeline, TrendSeries,
+};
 use crate::{
-    CheckResult, Comparison, ContentProfile, GoodputTally, LatencyHistogram, LatencySummary,
-    MergeInfo, Outcome, ResourcePeaks, ResourceSample, Sample, ShardInfo, TargetInfo, Timeline,
-    TrendSeries, MAX_TRACKED_NAMES, OTHER,
+    ContentProfile, LatencyHistogram, LatencySummary, Outcome, Sample, TargetInfo,
+    MAX_TRACKED_NAMES, OTHER,
 };
 
 /// Version of the [`RunResult`] JSON format. Bumped on any incompatible change: 2 stores
@@ -389,7 +392,7 @@ pub struct RunResult {
     /// Where each trend series with an objective is heading: when, at its current slope,
     /// it crosses the objective, or why that cannot be said (`docs/capacity.md`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub forecasts: Vec<crate::TrendForecast>,
+    pub forecasts: Vec<crate::record::TrendForecast>,
     /// Where the run was recorded and the trends read from: a file path, or a database URL
     /// without user name or password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -400,7 +403,7 @@ pub struct RunResult {
     /// Remarks a reader must know to trust the figures (reduced scale, saturated harness).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
-    /// Goodput counters (see [`crate::Slos`] for the rule); `None` when the run was not
+    /// Goodput counters (see [`crate::record::Slos`] for the rule); `None` when the run was not
     /// set up to count them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goodput: Option<GoodputTally>,

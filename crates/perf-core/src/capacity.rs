@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{SloCheck, SloKind, Slos, TargetInfo};
+use crate::record::{SloCheck, SloKind, Slos};
+use crate::TargetInfo;
 
 /// Version of the [`CapacityReport`] JSON format.
 pub const CAPACITY_FORMAT_VERSION: u32 = 1;

@@ -4,7 +4,8 @@
 //! against, and the one a harness author depends on to plug a bot in: `perf-runner` drives
 //! a [`BotTarget`], `perf-targets` implements it for HTTP and child processes, `perf-refbot`
 //! for the reference bot, `perf-synth` produces [`Query`]s and [`Scenario`]s, and
-//! `perf-baseline` and `perf-report` read [`RunResult`]s. Its types change rarely and
+//! `perf-baseline` and `perf-report` read [`RunResult`](record::RunResult)s. The contract is
+//! at the root; what runs store and reports read is in [`record`]. Its types change rarely and
 //! additively (new optional fields, skipped when empty); every stored format carries a
 //! `format_version`. It never starts a runtime, opens a socket, runs SQL or touches the
 //! file system: those belong to the crates above it.
@@ -13,7 +14,7 @@
 //! what comes back ([`BotResponse`], [`TargetError`]), how one query's result is recorded
 //! ([`Sample`], [`Outcome`]), how load is shaped ([`LoadProfile`]), how scenarios produce
 //! queries ([`Scenario`]) and how results are aggregated ([`LatencyHistogram`],
-//! [`RunResult`]). Every data type is `serde`-serializable so results can be stored,
+//! [`record::RunResult`]). Every data type is `serde`-serializable so results can be stored,
 //! merged and reported by other processes.
 //!
 //! # Example: a bot in process
@@ -51,7 +52,8 @@
 //! Results fold into mergeable histograms, so shards combine exactly:
 //!
 //! ```
-//! use perf_core::{Outcome, RunResult, Sample, TargetInfo};
+//! use perf_core::record::RunResult;
+//! use perf_core::{Outcome, Sample, TargetInfo};
 //!
 //! let mut a = RunResult::new("run-1", "2026-01-01T00:00:00Z", TargetInfo::default());
 //! let mut b = a.clone();
@@ -85,15 +87,6 @@ mod verdict;
 /// Re-exported so a [`BotTarget`] can be implemented without depending on `async-trait`.
 pub use async_trait::async_trait;
 
-pub use aggregate::{
-    FoldedNames, GroupStats, GroupSummary, PhaseStatus, PhaseTiming, RoutingStats, RunResult,
-    RunSummary, ScheduleStats, RUN_RESULT_FORMAT_VERSION,
-};
-pub use capacity::{
-    usl, AgentProbe, CapacityAnswer, CapacityReport, Estimate, Forecast, Holdout, Knee, Limit,
-    ProbeReport, ProbeVerdict, ServiceRate, SlotsFit, TrendForecast, UslFit, UslPoint,
-    CAPACITY_FORMAT_VERSION,
-};
 pub use content::{ChannelStat, ContentProfile, TermStat, UserStat};
 pub use error::{ConfigError, ErrorKind, TargetError};
 pub use expect::{
@@ -108,24 +101,64 @@ pub use redact::{
     bounded, cut, is_secret_name, Redactor, MAX_AGENT_CHARS, MAX_ERROR_CHARS, MAX_EXCERPT_CHARS,
     MAX_TRACKED_NAMES, MIN_SECRET_CHARS, OTHER, REDACTED,
 };
-pub use resource::{ResourcePeaks, ResourceSample};
 pub use rng::SplitMix64;
 pub use sample::{Outcome, Sample};
 pub use scenario::{Scenario, ScenarioInfo, StressLevel};
-pub use shard::{MergeInfo, Shard, ShardInfo, ShardSummary, MAX_SHARDS, SHARD_FORMAT_VERSION};
-pub use slo::{
-    GoodCounts, GoodputFigures, GoodputSummary, GoodputTally, Judged, SloCheck, SloKind, Slos,
-};
+pub use shard::{Shard, MAX_SHARDS};
 pub use suggest::{closest_match, edit_distance, line_col};
 pub use target::{BotResponse, BotTarget, TargetInfo, TokenSource, Transport};
-pub use timeline::{TimeBucket, Timeline, MAX_TIMELINE_BUCKETS};
-pub use verdict::{
-    CheckGroup, CheckResult, CheckStatus, Comparison, MetricVerdict, TrendSeries, Verdict,
-    HEALTH_PROBE_RULE,
-};
+
+/// What runs store and reports read: the records, apart from the contract at the root.
+///
+/// A record is written by one process and read by another (`report.json`, a baseline, the
+/// history, a capacity report, a shard's result); each stored format carries its
+/// `format_version`. Grouped by what they record; every name is also at `record::`.
+pub mod record {
+    /// A run's result: counts and histograms per group, phases, resources, the timeline.
+    pub mod run {
+        pub use crate::aggregate::{
+            FoldedNames, GroupStats, GroupSummary, PhaseStatus, PhaseTiming, RoutingStats,
+            RunResult, RunSummary, ScheduleStats, RUN_RESULT_FORMAT_VERSION,
+        };
+        pub use crate::resource::{ResourcePeaks, ResourceSample};
+        pub use crate::timeline::{TimeBucket, Timeline, MAX_TIMELINE_BUCKETS};
+    }
+    /// A capacity search's report, its fits and the forecasts.
+    pub mod capacity {
+        pub use crate::capacity::{
+            usl, AgentProbe, CapacityAnswer, CapacityReport, Estimate, Forecast, Holdout, Knee,
+            Limit, ProbeReport, ProbeVerdict, ServiceRate, SlotsFit, TrendForecast, UslFit,
+            UslPoint, CAPACITY_FORMAT_VERSION,
+        };
+    }
+    /// Checks, baseline verdicts and trend series.
+    pub mod verdict {
+        pub use crate::verdict::{
+            CheckGroup, CheckResult, CheckStatus, Comparison, MetricVerdict, TrendSeries, Verdict,
+            HEALTH_PROBE_RULE,
+        };
+    }
+    /// A shard's part of a distributed test and the merge of the parts.
+    pub mod shard {
+        pub use crate::shard::{MergeInfo, ShardInfo, ShardSummary, SHARD_FORMAT_VERSION};
+    }
+    /// Service-level objectives and goodput.
+    pub mod slo {
+        pub use crate::slo::{
+            GoodCounts, GoodputFigures, GoodputSummary, GoodputTally, Judged, SloCheck, SloKind,
+            Slos,
+        };
+    }
+    pub use capacity::*;
+    pub use run::*;
+    pub use shard::*;
+    pub use slo::*;
+    pub use verdict::*;
+}
 
 #[cfg(test)]
 mod send_sync_tests {
+    use super::record::{ResourceSample, RunResult};
     use super::*;
 
     fn assert_send_sync<T: Send + Sync>() {}

@@ -1,6 +1,7 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{ConfigError, ResourcePeaks};
+use crate::record::ResourcePeaks;
+use crate::ConfigError;
 
 /// Version of the shard metadata ([`ShardInfo`]) a result carries; a merge refuses a
 /// newer one.

@@ -21,7 +21,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ConfigError, GroupStats, Outcome, Sample, MAX_TRACKED_NAMES, OTHER};
+use crate::record::GroupStats;
+use crate::{ConfigError, Outcome, Sample, MAX_TRACKED_NAMES, OTHER};
 
 /// The service-level objectives of a run (`slos` in the configuration); every field is
 /// optional.
@@ -421,7 +422,8 @@ pub struct GoodputSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ErrorKind, RunResult, TargetInfo};
+    use crate::record::RunResult;
+    use crate::{ErrorKind, TargetInfo};
 
     fn s(outcome: Outcome, agent: &str, expected: &str, latency_ms: u64) -> Sample {
         Sample {

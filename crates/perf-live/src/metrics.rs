@@ -235,24 +235,25 @@ pub(crate) fn render(state: &LiveState, snapshot: &LiveSnapshot) -> String {
     // One sample per label set as written (a repeated check keeps its last verdict, and
     // names that differ only in replaced characters are one series): a scrape with
     // duplicate series is rejected whole.
-    let checks: std::collections::BTreeMap<(String, String), perf_core::CheckStatus> = state
-        .checks
-        .iter()
-        .map(|c| {
-            (
-                (escape_label(c.group.as_str()), escape_label(&c.name)),
-                c.status,
-            )
-        })
-        .collect();
+    let checks: std::collections::BTreeMap<(String, String), perf_core::record::CheckStatus> =
+        state
+            .checks
+            .iter()
+            .map(|c| {
+                (
+                    (escape_label(c.group.as_str()), escape_label(&c.name)),
+                    c.status,
+                )
+            })
+            .collect();
     for ((group, name), status) in &checks {
-        if *status == perf_core::CheckStatus::NotMeasured {
+        if *status == perf_core::record::CheckStatus::NotMeasured {
             continue;
         }
         let _ = writeln!(
             out,
             "chatbot_perf_check_passed{{group=\"{group}\",name=\"{name}\"}} {}",
-            u8::from(*status == perf_core::CheckStatus::Passed)
+            u8::from(*status == perf_core::record::CheckStatus::Passed)
         );
     }
     header(
@@ -262,7 +263,7 @@ pub(crate) fn render(state: &LiveState, snapshot: &LiveSnapshot) -> String {
         "Each check that could not be measured so far (never a pass, never a failure): 1.",
     );
     for ((group, name), status) in &checks {
-        if *status == perf_core::CheckStatus::NotMeasured {
+        if *status == perf_core::record::CheckStatus::NotMeasured {
             let _ = writeln!(
                 out,
                 "chatbot_perf_check_not_measured{{group=\"{group}\",name=\"{name}\"}} 1"

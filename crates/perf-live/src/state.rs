@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use perf_core::{CheckResult, LatencyHistogram, Outcome, ResourceSample};
+use perf_core::record::{CheckResult, ResourceSample};
+use perf_core::{LatencyHistogram, Outcome};
 use perf_runner::{RunEvent, SampleEvent};
 use perf_suite::{PhaseEvent, SuiteEvent};
 use serde::Serialize;
@@ -154,7 +155,7 @@ pub struct LiveSnapshot {
     pub resources: Option<ResourceSample>,
     /// Checks decided so far.
     pub checks: Vec<CheckResult>,
-    /// The rule shared by every check of a group (`perf_core::CheckGroup::rule`), by
+    /// The rule shared by every check of a group (`perf_core::record::CheckGroup::rule`), by
     /// group, for the groups among `checks`: the page states it once under the table.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rules: BTreeMap<String, String>,

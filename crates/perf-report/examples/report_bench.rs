@@ -13,10 +13,10 @@
 
 use std::time::Instant;
 
-use perf_core::{
-    CheckResult, Comparison, ErrorKind, MetricVerdict, Outcome, ResourceSample, RunResult, Sample,
-    SplitMix64, TargetInfo, TrendSeries, Verdict,
+use perf_core::record::{
+    CheckResult, Comparison, MetricVerdict, ResourceSample, RunResult, TrendSeries, Verdict,
 };
+use perf_core::{ErrorKind, Outcome, Sample, SplitMix64, TargetInfo};
 
 const AGENTS: [&str; 4] = [
     "server_analysis",
@@ -82,21 +82,24 @@ fn build(n: u64, extra_groups: u64) -> RunResult {
     }
     for (group, a) in AGENTS
         .iter()
-        .map(|a| (perf_core::CheckGroup::CriticalPath, a))
-        .chain(EDGE.iter().map(|e| (perf_core::CheckGroup::Robustness, e)))
+        .map(|a| (perf_core::record::CheckGroup::CriticalPath, a))
+        .chain(
+            EDGE.iter()
+                .map(|e| (perf_core::record::CheckGroup::Robustness, e)),
+        )
     {
         r.checks.push(CheckResult {
             group,
             name: (*a).to_owned(),
-            status: perf_core::CheckStatus::from_passed(true),
+            status: perf_core::record::CheckStatus::from_passed(true),
             reason: "within limits".to_owned(),
         });
     }
     for g in 0..extra_groups {
         r.checks.push(CheckResult {
-            group: perf_core::CheckGroup::CriticalPath,
+            group: perf_core::record::CheckGroup::CriticalPath,
             name: format!("category{g}"),
-            status: perf_core::CheckStatus::from_passed(g % 10 != 0),
+            status: perf_core::record::CheckStatus::from_passed(g % 10 != 0),
             reason: "synthetic".to_owned(),
         });
     }

@@ -5,14 +5,14 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use perf_core::{CapacityReport, ProbeReport, ProbeVerdict};
+use perf_core::record::{CapacityReport, ProbeReport, ProbeVerdict};
 
 use crate::svg::{LineChart, Series, BLUE, GREEN, GREY, ORANGE, RED};
 use crate::{escape, ReportError};
 
 /// One line on a run's goodput ("goodput 1.6 q/s: 80.0% of 200 queries good (latency ≤
 /// 2000 ms)"), or `None` when the run did not count it.
-pub(crate) fn goodput_line(result: &perf_core::RunResult) -> Option<String> {
+pub(crate) fn goodput_line(result: &perf_core::record::RunResult) -> Option<String> {
     let g = result.goodput.as_ref()?.summary(result.wall_time_s);
     let mut rule = Vec::new();
     if let Some(ms) = g.latency_threshold_ms {
@@ -97,7 +97,7 @@ fn slots_lines(r: &CapacityReport) -> Vec<String> {
             format!(
                 "a knee at N ≈ {:.1} that the data do not show (fewer than {} measured levels lie past it), so no slot count is claimed: the bot may have no slot limit, or more slots than were tried",
                 f.slots,
-                perf_core::SlotsFit::MIN_PLATEAU_POINTS
+                perf_core::record::SlotsFit::MIN_PLATEAU_POINTS
             )
         };
         lines.push(format!(
@@ -457,7 +457,8 @@ pub fn write_capacity_reports(dir: &Path, r: &CapacityReport) -> Result<(), Repo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use perf_core::{CapacityAnswer, Limit, Slos, TargetInfo, UslPoint};
+    use perf_core::record::{CapacityAnswer, Limit, Slos, UslPoint};
+    use perf_core::TargetInfo;
 
     fn report() -> CapacityReport {
         let probe = |rate: f64, tput: f64, verdict: ProbeVerdict| ProbeReport {
@@ -486,7 +487,7 @@ mod tests {
             service_rate: None,
         };
         CapacityReport {
-            format_version: perf_core::CAPACITY_FORMAT_VERSION,
+            format_version: perf_core::record::CAPACITY_FORMAT_VERSION,
             run_id: "capacity-x".into(),
             started_at: String::new(),
             target: TargetInfo {
@@ -521,24 +522,24 @@ mod tests {
     }
 
     /// A USL "fit" built by hand (perf-report does not depend on the fitting crate).
-    fn perf_baseline_free_fit() -> Option<perf_core::UslFit> {
-        let e = |v: f64| perf_core::Estimate {
+    fn perf_baseline_free_fit() -> Option<perf_core::record::UslFit> {
+        let e = |v: f64| perf_core::record::Estimate {
             value: v,
             std_error: 0.0,
             low: v,
             high: v,
         };
-        Some(perf_core::UslFit {
+        Some(perf_core::record::UslFit {
             lambda: e(1.0),
             sigma: e(0.05),
             kappa: e(0.01),
             peak_concurrency: Some(((1.0f64 - 0.05) / 0.01).sqrt()),
-            peak_throughput: Some(perf_core::usl(1.0, 0.05, 0.01, (95.0f64).sqrt())),
+            peak_throughput: Some(perf_core::record::usl(1.0, 0.05, 0.01, (95.0f64).sqrt())),
             r_squared: 0.99,
             points: (1..=5)
                 .map(|n| UslPoint {
                     concurrency: n as f64,
-                    throughput: perf_core::usl(1.0, 0.05, 0.01, n as f64),
+                    throughput: perf_core::record::usl(1.0, 0.05, 0.01, n as f64),
                 })
                 .collect(),
             holdout: None,
@@ -561,7 +562,7 @@ mod tests {
         let term = render_capacity_terminal(&r);
         assert!(term.contains("capacity 2.000 queries/s"), "{term}");
         let mut measured = report();
-        measured.service_rate = perf_core::ServiceRate::from_count(100, 50.0);
+        measured.service_rate = perf_core::record::ServiceRate::from_count(100, 50.0);
         measured.probes[2].service_rate = measured.service_rate;
         let line = "Service rate under overload: 2.000/s (95% interval 1.608–2.392/s), 100 answers in 50.0 s";
         for text in [
@@ -573,14 +574,14 @@ mod tests {
             assert!(text.contains("overload (service rate measured)"), "{text}");
         }
         let mut fitted = report();
-        fitted.slots_fit = Some(perf_core::SlotsFit {
-            lambda: perf_core::Estimate {
+        fitted.slots_fit = Some(perf_core::record::SlotsFit {
+            lambda: perf_core::record::Estimate {
                 value: 0.5,
                 std_error: 0.01,
                 low: 0.48,
                 high: 0.52,
             },
-            ceiling: perf_core::Estimate {
+            ceiling: perf_core::record::Estimate {
                 value: 2.0,
                 std_error: 0.05,
                 low: 1.9,
@@ -636,8 +637,8 @@ mod tests {
 
     #[test]
     fn every_run_report_shows_goodput_when_counted() {
-        let mut r = perf_core::RunResult::new("r", "t", TargetInfo::default());
-        r.goodput = Some(perf_core::GoodputTally::new(&Slos {
+        let mut r = perf_core::record::RunResult::new("r", "t", TargetInfo::default());
+        r.goodput = Some(perf_core::record::GoodputTally::new(&Slos {
             latency_p95_ms: Some(100.0),
             ..Slos::default()
         }));

@@ -101,7 +101,7 @@ pub(crate) fn interval(metric: &str, iv: Option<(f64, f64)>) -> String {
 /// One line per trend forecast of a run ("latency_p95 (objective slos.latency_p95_ms
 /// 2000): at the current slope, latency_p95 passes 2000 in about 6 runs (5–7)"), or the
 /// refusal; empty when the run carries none.
-pub(crate) fn forecast_lines(result: &perf_core::RunResult) -> Vec<String> {
+pub(crate) fn forecast_lines(result: &perf_core::record::RunResult) -> Vec<String> {
     result.forecasts.iter().map(|f| f.sentence()).collect()
 }
 

@@ -1,7 +1,8 @@
 use std::fmt::Write as _;
 
 use crate::style::CSS;
-use perf_core::{GroupStats, LatencyHistogram, RunResult, Verdict};
+use perf_core::record::{GroupStats, RunResult, Verdict};
+use perf_core::LatencyHistogram;
 
 use crate::escape::{html as h, truncate};
 use crate::fmt;
@@ -51,11 +52,11 @@ fn why_cell(s: &str) -> String {
 }
 
 /// A check's badge: `pass`, `fail` or `skip` (not measured: never shown as a pass).
-fn check_kind(c: &perf_core::CheckResult) -> &'static str {
+fn check_kind(c: &perf_core::record::CheckResult) -> &'static str {
     match c.status {
-        perf_core::CheckStatus::Passed => "pass",
-        perf_core::CheckStatus::Failed => "fail",
-        perf_core::CheckStatus::NotMeasured => "skip",
+        perf_core::record::CheckStatus::Passed => "pass",
+        perf_core::record::CheckStatus::Failed => "fail",
+        perf_core::record::CheckStatus::NotMeasured => "skip",
     }
 }
 
@@ -295,7 +296,7 @@ fn checks_section(out: &mut String, r: &RunResult) {
         out.push_str("<h3>Other checks</h3>");
         table(out, &["Group", "Check", "Result", "Why"], &others);
         // A rule shared by a group's checks is said once, under the table.
-        let mut ruled: Vec<perf_core::CheckGroup> = Vec::new();
+        let mut ruled: Vec<perf_core::record::CheckGroup> = Vec::new();
         for c in &r.checks {
             if c.group.rule().is_some() && !ruled.contains(&c.group) {
                 ruled.push(c.group);
@@ -463,7 +464,7 @@ fn goodput_kpi(result: &RunResult) -> Option<(String, &'static str)> {
     ))
 }
 
-fn streaming_kpis(o: &perf_core::GroupSummary) -> Vec<(String, &'static str)> {
+fn streaming_kpis(o: &perf_core::record::GroupSummary) -> Vec<(String, &'static str)> {
     let mut v = Vec::new();
     if let Some(t) = &o.ttft {
         v.push((fmt::ms(t.p50_ms), "p50 time to first token"));
@@ -692,11 +693,12 @@ fn resources_section(out: &mut String, r: &RunResult) {
             "No resource readings: resource monitoring was off or took no reading.",
         );
     } else {
-        let pts = |f: &dyn Fn(&perf_core::ResourceSample) -> Option<f64>| -> Vec<(f64, f64)> {
-            thin(res)
-                .filter_map(|s| f(s).map(|v| (s.elapsed_s, v)))
-                .collect()
-        };
+        let pts =
+            |f: &dyn Fn(&perf_core::record::ResourceSample) -> Option<f64>| -> Vec<(f64, f64)> {
+                thin(res)
+                    .filter_map(|s| f(s).map(|v| (s.elapsed_s, v)))
+                    .collect()
+            };
         let mut series = vec![Series::new(
             "system (% of all cores)",
             svg::GREY,
@@ -1164,7 +1166,7 @@ fn details_section(out: &mut String, r: &RunResult) {
             vec![
                 h(&format!(
                     "late starts (> {} ms)",
-                    perf_core::ScheduleStats::LATE_THRESHOLD_US / 1000
+                    perf_core::record::ScheduleStats::LATE_THRESHOLD_US / 1000
                 )),
                 fmt::count(s.late_starts),
             ],

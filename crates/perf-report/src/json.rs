@@ -1,4 +1,4 @@
-use perf_core::{RunResult, RunSummary};
+use perf_core::record::{RunResult, RunSummary};
 use serde::Serialize;
 
 use crate::status::{overall_status, OverallStatus};

@@ -1,6 +1,6 @@
 use std::fmt::Write as _;
 
-use perf_core::{RunResult, Verdict};
+use perf_core::record::{RunResult, Verdict};
 
 use crate::escape::{truncate, xml};
 use crate::fmt;
@@ -83,9 +83,9 @@ pub fn render_junit(result: &RunResult) -> String {
         suites[idx].cases.push(Case {
             name: c.name.clone(),
             result: match c.status {
-                perf_core::CheckStatus::Passed => CaseResult::Pass,
-                perf_core::CheckStatus::Failed => CaseResult::Fail(c.reason.clone()),
-                perf_core::CheckStatus::NotMeasured => CaseResult::Skip(c.reason.clone()),
+                perf_core::record::CheckStatus::Passed => CaseResult::Pass,
+                perf_core::record::CheckStatus::Failed => CaseResult::Fail(c.reason.clone()),
+                perf_core::record::CheckStatus::NotMeasured => CaseResult::Skip(c.reason.clone()),
             },
             out,
         });

@@ -1,6 +1,6 @@
 //! Reports of chat-bot performance runs.
 //!
-//! Given a [`perf_core::RunResult`], this crate renders every report a run leaves and
+//! Given a [`perf_core::record::RunResult`], this crate renders every report a run leaves and
 //! manages the reports directory:
 //!
 //! - `report.json` ([`render_json`]): the whole result plus the overall status;

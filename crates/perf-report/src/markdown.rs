@@ -1,6 +1,6 @@
 use std::fmt::Write as _;
 
-use perf_core::{RunResult, Verdict};
+use perf_core::record::{RunResult, Verdict};
 
 use crate::escape::{markdown as md, truncate};
 use crate::fmt;
@@ -202,7 +202,7 @@ pub fn render_markdown(result: &RunResult) -> String {
         out.push_str("### Critical paths\n\n| Path | Result | Queries | Success | p50 | p95 | p99 | Why |\n|---|---|--:|--:|--:|--:|--:|---|\n");
         let mut ordered: Vec<_> = paths.iter().collect();
         // Failing paths first; the sort is stable, so check order holds within each half.
-        ordered.sort_by_key(|p| p.check.status != perf_core::CheckStatus::Failed);
+        ordered.sort_by_key(|p| p.check.status != perf_core::record::CheckStatus::Failed);
         for p in ordered.iter().take(MAX_ROWS) {
             let (count, rate, p50, p95, p99) = match p.stats {
                 Some((_, g)) => {
@@ -370,7 +370,7 @@ pub fn render_markdown(result: &RunResult) -> String {
             }
             more(&mut out, failed.len(), "failed classes");
             out.push('\n');
-            if let Some(rule) = perf_core::CheckGroup::Robustness.rule() {
+            if let Some(rule) = perf_core::record::CheckGroup::Robustness.rule() {
                 let _ = writeln!(out, "Rule: {}.\n", md(rule));
             }
             whys.flush(&mut out);
@@ -425,10 +425,10 @@ pub fn render_markdown(result: &RunResult) -> String {
 }
 
 /// A check's mark: `✅ pass`, `❌ fail` or `⏭️ SKIP (not measured)`.
-fn check_mark(c: &perf_core::CheckResult) -> &'static str {
+fn check_mark(c: &perf_core::record::CheckResult) -> &'static str {
     match c.status {
-        perf_core::CheckStatus::Passed => "✅ pass",
-        perf_core::CheckStatus::Failed => "❌ fail",
-        perf_core::CheckStatus::NotMeasured => "⏭️ SKIP (not measured)",
+        perf_core::record::CheckStatus::Passed => "✅ pass",
+        perf_core::record::CheckStatus::Failed => "❌ fail",
+        perf_core::record::CheckStatus::NotMeasured => "⏭️ SKIP (not measured)",
     }
 }

@@ -1,11 +1,13 @@
 //! Views derived from a `RunResult` that several reports share, so they agree.
 
-use perf_core::{CheckResult, GroupStats, RunResult};
+use perf_core::record::{CheckResult, GroupStats, RunResult};
 
 /// Check group of critical paths.
-pub(crate) const CRITICAL_PATH: perf_core::CheckGroup = perf_core::CheckGroup::CriticalPath;
+pub(crate) const CRITICAL_PATH: perf_core::record::CheckGroup =
+    perf_core::record::CheckGroup::CriticalPath;
 /// Check group of robustness classes.
-pub(crate) const ROBUSTNESS: perf_core::CheckGroup = perf_core::CheckGroup::Robustness;
+pub(crate) const ROBUSTNESS: perf_core::record::CheckGroup =
+    perf_core::record::CheckGroup::Robustness;
 /// Prefix of the categories of edge-case robustness classes.
 pub(crate) const EDGE_PREFIX: &str = "edge:";
 

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use perf_core::RunResult;
+use perf_core::record::RunResult;
 use serde::{Deserialize, Serialize};
 
 use crate::status::Status;

@@ -2,7 +2,7 @@
 //! table of shards (rates, start offsets, lag and saturation). Raw text: each renderer
 //! escapes it for its format.
 
-use perf_core::RunResult;
+use perf_core::record::RunResult;
 
 /// Columns of the shard table; `#` marks a numeric one.
 pub(crate) const SHARD_HEADER: [&str; 8] = [
@@ -72,7 +72,8 @@ pub(crate) fn shard_line(r: &RunResult) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use perf_core::{MergeInfo, ResourcePeaks, ShardSummary, TargetInfo};
+    use perf_core::record::{MergeInfo, ResourcePeaks, ShardSummary};
+    use perf_core::TargetInfo;
 
     #[test]
     fn a_merge_lists_its_shards_and_flags_the_slow_ones() {

@@ -1,4 +1,4 @@
-use perf_core::{RunResult, Verdict};
+use perf_core::record::{RunResult, Verdict};
 use serde::{Deserialize, Serialize};
 
 /// The overall verdict of a run, as shown on banners and mapped to exit codes.
@@ -187,7 +187,8 @@ pub(crate) fn plural(n: usize, word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use perf_core::{CheckResult, Comparison, MetricVerdict, TargetInfo};
+    use perf_core::record::{CheckResult, Comparison, MetricVerdict};
+    use perf_core::TargetInfo;
 
     fn verdict(v: Verdict) -> MetricVerdict {
         MetricVerdict {
@@ -225,9 +226,9 @@ mod tests {
     fn failed_check_or_regression_fails() {
         let mut r = run();
         r.checks.push(CheckResult {
-            group: perf_core::CheckGroup::CriticalPath,
+            group: perf_core::record::CheckGroup::CriticalPath,
             name: "semantic_search".into(),
-            status: perf_core::CheckStatus::from_passed(false),
+            status: perf_core::record::CheckStatus::from_passed(false),
             reason: "p95 too high".into(),
         });
         let s = overall_status(&r);

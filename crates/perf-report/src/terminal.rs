@@ -1,7 +1,7 @@
 use std::fmt::Write as _;
 use std::io::IsTerminal as _;
 
-use perf_core::{GroupStats, RunResult, Verdict};
+use perf_core::record::{GroupStats, RunResult, Verdict};
 
 use crate::escape::{terminal as term, truncate};
 use crate::fmt;
@@ -279,8 +279,8 @@ pub fn render_terminal_with(result: &RunResult, opts: &TerminalOptions) -> Strin
         let _ = writeln!(out, "\n{}", p.wrap(BOLD, &head));
         // Passed edge-case classes are one line unless verbose: there are a dozen, and
         // a pass needs no explanation.
-        let folded = |c: &&perf_core::CheckResult| {
-            !opts.verbose && c.passed() && c.group == perf_core::CheckGroup::Robustness
+        let folded = |c: &&perf_core::record::CheckResult| {
+            !opts.verbose && c.passed() && c.group == perf_core::record::CheckGroup::Robustness
         };
         let mut folded_count = 0usize;
         for c in &result.checks {
@@ -289,9 +289,9 @@ pub fn render_terminal_with(result: &RunResult, opts: &TerminalOptions) -> Strin
                 continue;
             }
             let mark = match c.status {
-                perf_core::CheckStatus::Passed => p.wrap(GREEN, "✓"),
-                perf_core::CheckStatus::Failed => p.wrap(RED, "✗"),
-                perf_core::CheckStatus::NotMeasured => p.wrap(YELLOW, "SKIP"),
+                perf_core::record::CheckStatus::Passed => p.wrap(GREEN, "✓"),
+                perf_core::record::CheckStatus::Failed => p.wrap(RED, "✗"),
+                perf_core::record::CheckStatus::NotMeasured => p.wrap(YELLOW, "SKIP"),
             };
             let _ = writeln!(
                 out,
@@ -314,7 +314,7 @@ pub fn render_terminal_with(result: &RunResult, opts: &TerminalOptions) -> Strin
             );
         }
         // A rule shared by a group's checks is said once, not in every reason.
-        let mut ruled: Vec<perf_core::CheckGroup> = Vec::new();
+        let mut ruled: Vec<perf_core::record::CheckGroup> = Vec::new();
         for c in &result.checks {
             if c.group.rule().is_some() && !ruled.contains(&c.group) {
                 ruled.push(c.group);
@@ -397,7 +397,7 @@ pub fn render_terminal_with(result: &RunResult, opts: &TerminalOptions) -> Strin
             out,
             "\nschedule: {} late starts (> {} ms), {} dropped",
             fmt::count(s.late_starts),
-            perf_core::ScheduleStats::LATE_THRESHOLD_US / 1000,
+            perf_core::record::ScheduleStats::LATE_THRESHOLD_US / 1000,
             fmt::count(s.dropped)
         );
     }
@@ -453,7 +453,11 @@ fn legend(result: &RunResult, ttft: bool, forecasts: bool) -> Vec<(&'static str,
             "time to first token: how long until a streamed answer began".to_owned(),
         ));
     }
-    if result.checks.iter().any(perf_core::CheckResult::unmeasured) {
+    if result
+        .checks
+        .iter()
+        .any(perf_core::record::CheckResult::unmeasured)
+    {
         v.push((
             "SKIP",
             "not measured: neither a pass nor a fail; the reason says why".to_owned(),
@@ -473,7 +477,7 @@ fn legend(result: &RunResult, ttft: bool, forecasts: bool) -> Vec<(&'static str,
             format!(
                 "queries the load generator sent more than {} ms after their planned time: \
                  the harness fell behind, not the bot; dropped ones were never sent",
-                perf_core::ScheduleStats::LATE_THRESHOLD_US / 1000
+                perf_core::record::ScheduleStats::LATE_THRESHOLD_US / 1000
             ),
         ));
     }

@@ -16,9 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use perf_core::{
-    BotResponse, BotTarget, ClosedLoop, LoadProfile, Query, RunResult, TargetError, TargetInfo,
-};
+use perf_core::record::RunResult;
+use perf_core::{BotResponse, BotTarget, ClosedLoop, LoadProfile, Query, TargetError, TargetInfo};
 use perf_runner::{ArrivalSchedule, Plan, ResourceMonitor, RunEvent, Runner, RunnerConfig};
 
 /// Answers at once, without allocating (the harness's cost alone).

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
-use perf_core::{Outcome, ResourceSample};
+use perf_core::record::ResourceSample;
+use perf_core::Outcome;
 
 /// Progress of a run, sent on the channel given to [`crate::Runner::with_events`].
 ///

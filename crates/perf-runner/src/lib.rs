@@ -1,7 +1,7 @@
 //! The load engine of the chat-bot performance suite, and its resource monitor.
 //!
 //! A [`Runner`] sends a [`Plan`]'s queries to a [`perf_core::BotTarget`] and folds every
-//! result into a [`perf_core::RunResult`] as it arrives, so memory does not grow with the
+//! result into a [`perf_core::record::RunResult`] as it arrives, so memory does not grow with the
 //! number of queries. It gets right what load tools commonly get wrong:
 //!
 //! - **Coordinated omission.** Every query has an intended start time (the pacing
@@ -40,7 +40,8 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use perf_core::{async_trait, BotResponse, BotTarget, LoadProfile, Query, RunResult, TargetError, TargetInfo};
+//! use perf_core::{async_trait, BotResponse, BotTarget, LoadProfile, Query, TargetError, TargetInfo};
+//! use perf_core::record::RunResult;
 //! use perf_runner::{Plan, Runner, RunnerConfig};
 //!
 //! struct SlowBot;

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use perf_core::ResourceSample;
+use perf_core::record::ResourceSample;
 use sysinfo::{
     DiskRefreshKind, Disks, MemoryRefreshKind, Networks, Pid, ProcessRefreshKind,
     ProcessesToUpdate, System,

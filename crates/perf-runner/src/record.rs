@@ -11,9 +11,10 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use perf_core::record::{GoodputTally, GroupStats, RunResult};
 use perf_core::{
-    bounded, GoodputTally, GroupStats, LatencyHistogram, Outcome, Query, Redactor, RunResult,
-    Sample, TargetInfo, MAX_AGENT_CHARS, MAX_ERROR_CHARS, MAX_EXCERPT_CHARS,
+    bounded, LatencyHistogram, Outcome, Query, Redactor, Sample, TargetInfo, MAX_AGENT_CHARS,
+    MAX_ERROR_CHARS, MAX_EXCERPT_CHARS,
 };
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -652,9 +653,9 @@ mod tests {
             })
             .collect();
         let index = Arc::new(PlanIndex::new(&queries));
-        let tally = perf_core::GoodputTally::new(&perf_core::Slos {
+        let tally = perf_core::record::GoodputTally::new(&perf_core::record::Slos {
             latency_p95_ms: Some(50.0),
-            ..perf_core::Slos::default()
+            ..perf_core::record::Slos::default()
         });
         let shared = Arc::new(Shared {
             index: index.clone(),

@@ -5,9 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
-use perf_core::{
-    BotTarget, LoadProfile, OpenLoop, Query, ResourceSample, RunResult, ScheduleStats, TargetError,
-};
+use perf_core::record::{ResourceSample, RunResult, ScheduleStats};
+use perf_core::{BotTarget, LoadProfile, OpenLoop, Query, TargetError};
 use tokio::runtime::RuntimeFlavor;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::{Instant, Sleep};

@@ -6,7 +6,8 @@
 
 use std::time::Instant;
 
-use perf_core::{Outcome, RunResult, Sample, ShardInfo, TargetInfo, SHARD_FORMAT_VERSION};
+use perf_core::record::{RunResult, ShardInfo, SHARD_FORMAT_VERSION};
+use perf_core::{Outcome, Sample, TargetInfo};
 
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")

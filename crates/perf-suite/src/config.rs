@@ -65,8 +65,8 @@ pub struct Config {
     /// Service-level objectives: goodput in every run is judged by them, and
     /// `orchestrator capacity` searches for the highest rate that meets them. See
     /// `docs/capacity.md`.
-    #[serde(default, skip_serializing_if = "perf_core::Slos::is_empty")]
-    pub slos: perf_core::Slos,
+    #[serde(default, skip_serializing_if = "perf_core::record::Slos::is_empty")]
+    pub slos: perf_core::record::Slos,
     /// Whether generated queries' expected facts (the generated server's counts and names)
     /// are judged: `auto` (default) asks the bot a few of them first and judges them only
     /// when it answers from the configured database; `on` always; `off` never
@@ -285,7 +285,7 @@ impl Default for Config {
             record_history: true,
             grace_period: 5.0,
             resource_limits: ResourceLimits::default(),
-            slos: perf_core::Slos::default(),
+            slos: perf_core::record::Slos::default(),
             grounding: crate::Grounding::Auto,
             agents: std::collections::BTreeMap::new(),
             questions: None,
@@ -424,7 +424,7 @@ fn every_key() -> Config {
     c.history_url = Some(String::new());
     c.history_url_env = Some(String::new());
     c.questions = Some(PathBuf::new());
-    c.slos = perf_core::Slos {
+    c.slos = perf_core::record::Slos {
         latency_p95_ms: Some(1.0),
         latency_p99_ms: Some(1.0),
         ttft_p95_ms: Some(1.0),

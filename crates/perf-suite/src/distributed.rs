@@ -4,7 +4,8 @@
 //! shard's result carries. The merge is in `merge.rs`.
 
 use chrono::{DateTime, Utc};
-use perf_core::{ConfigError, Shard, ShardInfo, SHARD_FORMAT_VERSION};
+use perf_core::record::{ShardInfo, SHARD_FORMAT_VERSION};
+use perf_core::{ConfigError, Shard};
 
 use crate::Config;
 

@@ -2,7 +2,8 @@
 //! then every hostile query and its probe as a pair on one virtual user, the configured
 //! number of pairs at a time.
 
-use perf_core::{LoadProfile, Query, RunResult};
+use perf_core::record::RunResult;
+use perf_core::{LoadProfile, Query};
 use perf_runner::{Plan, Runner};
 use perf_synth::{EdgeStages, RobustnessReport, EDGE_PAIR_LEN};
 

@@ -1,11 +1,11 @@
 //! The deployment gate's four checks, computed from a finished run.
 
-use perf_core::{CheckResult, CheckStatus, RunResult, Verdict};
+use perf_core::record::{CheckResult, CheckStatus, RunResult, Verdict};
 
 use crate::ResourceLimits;
 
 /// Check group of the gate's four checks.
-pub const GATE_GROUP: perf_core::CheckGroup = perf_core::CheckGroup::Gate;
+pub const GATE_GROUP: perf_core::record::CheckGroup = perf_core::record::CheckGroup::Gate;
 
 /// What an inconclusive baseline verdict means for the gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,7 +46,7 @@ pub fn gate_checks(result: &RunResult, options: &GateOptions) -> Vec<CheckResult
     vec![
         check_group(
             result,
-            perf_core::CheckGroup::CriticalPath,
+            perf_core::record::CheckGroup::CriticalPath,
             "critical paths",
         )
         .map_or_else(
@@ -70,7 +70,7 @@ pub fn gate_checks(result: &RunResult, options: &GateOptions) -> Vec<CheckResult
         },
         check_group(
             result,
-            perf_core::CheckGroup::Robustness,
+            perf_core::record::CheckGroup::Robustness,
             "edge-case classes",
         )
         .map_or_else(
@@ -90,7 +90,7 @@ pub fn gate_checks(result: &RunResult, options: &GateOptions) -> Vec<CheckResult
 /// else passes, naming the ones not measured. `None` when the group is empty.
 fn check_group(
     result: &RunResult,
-    group: perf_core::CheckGroup,
+    group: perf_core::record::CheckGroup,
     what: &str,
 ) -> Option<(CheckStatus, String)> {
     let checks: Vec<&CheckResult> = result.checks.iter().filter(|c| c.group == group).collect();
@@ -148,7 +148,7 @@ fn baseline_validation(
     let baseline_check = result
         .checks
         .iter()
-        .find(|c| c.group == perf_core::CheckGroup::Baseline);
+        .find(|c| c.group == perf_core::record::CheckGroup::Baseline);
     let Some(cmp) = &result.comparison else {
         return match baseline_check {
             // No comparison although phase 5 ran: the baseline is missing. A gate baseline
@@ -174,7 +174,7 @@ fn baseline_validation(
             ),
         };
     };
-    let describe = |v: &perf_core::MetricVerdict| {
+    let describe = |v: &perf_core::record::MetricVerdict| {
         format!("{} {} {:+.1}%", v.key, v.metric, v.relative_change * 100.0)
     };
     let regressions: Vec<String> = cmp
@@ -291,7 +291,8 @@ fn resource_validation(result: &RunResult, limits: &ResourceLimits) -> (CheckSta
 #[cfg(test)]
 mod tests {
     use super::*;
-    use perf_core::{Comparison, MetricVerdict, ResourceSample, TargetInfo};
+    use perf_core::record::{Comparison, MetricVerdict, ResourceSample};
+    use perf_core::TargetInfo;
 
     fn run_with(checks: &[(&str, bool)]) -> RunResult {
         let mut r = RunResult::new("r", "t", TargetInfo::default());
@@ -299,7 +300,7 @@ mod tests {
             r.checks.push(CheckResult {
                 group: serde_json::from_value(serde_json::json!(group)).unwrap(),
                 name: format!("{group}-x"),
-                status: perf_core::CheckStatus::from_passed(*passed),
+                status: perf_core::record::CheckStatus::from_passed(*passed),
                 reason: "why".to_owned(),
             });
         }
@@ -503,9 +504,9 @@ mod tests {
     fn a_missing_baseline_points_at_the_gate_command() {
         let mut r = run_with(&[]);
         r.checks.push(CheckResult {
-            group: perf_core::CheckGroup::Baseline,
+            group: perf_core::record::CheckGroup::Baseline,
             name: "gate_b".to_owned(),
-            status: perf_core::CheckStatus::from_passed(true),
+            status: perf_core::record::CheckStatus::from_passed(true),
             reason: "no baseline".to_owned(),
         });
         let c = gate_checks(&r, &GateOptions::default());

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use perf_core::{CheckResult, RunResult};
+use perf_core::record::{CheckResult, RunResult};
 use tokio_util::sync::CancellationToken;
 
 use crate::{exit_codes, gate_checks, Config, GateOptions, OnInconclusive, SuiteError};
@@ -502,7 +502,7 @@ async fn gate_capacity(
     let failing = |name: &str, reason: String| CheckResult {
         group: GATE_GROUP,
         name: name.to_owned(),
-        status: perf_core::CheckStatus::from_passed(false),
+        status: perf_core::record::CheckStatus::from_passed(false),
         reason,
     };
     let capacity = crate::CapacityRequest {
@@ -584,7 +584,7 @@ pub fn decide(
         && result
             .checks
             .iter()
-            .any(|c| c.group == perf_core::CheckGroup::Baseline && c.failed());
+            .any(|c| c.group == perf_core::record::CheckGroup::Baseline && c.failed());
     if strict_missing {
         let name = &config.performance_baselines.baseline_name;
         return (
@@ -711,7 +711,7 @@ mod tests {
             .map(|(group, name, passed)| CheckResult {
                 group: serde_json::from_value(serde_json::json!(group)).unwrap(),
                 name: (*name).to_owned(),
-                status: perf_core::CheckStatus::from_passed(*passed),
+                status: perf_core::record::CheckStatus::from_passed(*passed),
                 reason: String::new(),
             })
             .collect();

@@ -15,9 +15,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use perf_core::record::{CheckGroup, CheckResult};
 use perf_core::{
-    async_trait, BotResponse, BotTarget, CheckGroup, CheckResult, ConfigError, Expectation, Query,
-    Redactor, TargetError, TargetInfo,
+    async_trait, BotResponse, BotTarget, ConfigError, Expectation, Query, Redactor, TargetError,
+    TargetInfo,
 };
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;

@@ -124,7 +124,7 @@ mod runtime_tests {
 
 /// The exit code of a finished run, and why: interrupted (130), a failed check (1), or 0.
 /// `orchestrator` exits with it; `ci-gate` decides with [`run_gate`] on the same checks.
-pub fn exit_code_of(result: &perf_core::RunResult) -> (i32, Vec<String>) {
+pub fn exit_code_of(result: &perf_core::record::RunResult) -> (i32, Vec<String>) {
     let status = perf_report::overall_status(result);
     if result.interrupted {
         (

@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use perf_core::{
+use perf_core::record::{
     CheckGroup, CheckResult, GroupStats, MergeInfo, PhaseTiming, RunResult, ShardInfo,
-    ShardSummary, MAX_SHARDS, MAX_TIMELINE_BUCKETS, MAX_TRACKED_NAMES, RUN_RESULT_FORMAT_VERSION,
-    SHARD_FORMAT_VERSION,
+    ShardSummary, MAX_TIMELINE_BUCKETS, RUN_RESULT_FORMAT_VERSION, SHARD_FORMAT_VERSION,
 };
+use perf_core::{MAX_SHARDS, MAX_TRACKED_NAMES};
 use serde::Deserialize;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
@@ -822,7 +822,7 @@ pub fn merge_shards_until(
     merged.checks.push(CheckResult {
         group: CheckGroup::Distributed,
         name: SHARDS_CHECK.to_owned(),
-        status: perf_core::CheckStatus::from_passed(complete),
+        status: perf_core::record::CheckStatus::from_passed(complete),
         reason: if complete {
             format!("{total} of {total} shards merged")
         } else {
@@ -850,7 +850,10 @@ pub fn merge_shards_until(
 /// Resource peaks of shards on different machines: memory and harness CPU summed (what
 /// all the machines used at their peaks), system CPU and the target's the highest any
 /// shard saw, saturation when any shard saturated.
-fn sum_peaks(total: &mut perf_core::ResourcePeaks, shard: &perf_core::ResourcePeaks) {
+fn sum_peaks(
+    total: &mut perf_core::record::ResourcePeaks,
+    shard: &perf_core::record::ResourcePeaks,
+) {
     total.samples += shard.samples;
     total.max_system_cpu_percent = total
         .max_system_cpu_percent

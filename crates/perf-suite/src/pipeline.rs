@@ -2,7 +2,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use perf_core::{BotTarget, ErrorKind, LoadProfile, PhaseStatus, PhaseTiming, Query, RunResult};
+use perf_core::record::{PhaseStatus, PhaseTiming, RunResult};
+use perf_core::{BotTarget, ErrorKind, LoadProfile, Query};
 use perf_runner::{MonitorConfig, Plan, RunEvent, Runner, RunnerConfig};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
@@ -37,7 +38,7 @@ pub enum SuiteEvent {
     },
     /// A check's verdict, sent as soon as it is known (robustness after the edge cases,
     /// the baseline in phase 5, the critical paths in phase 6).
-    Check(perf_core::CheckResult),
+    Check(perf_core::record::CheckResult),
 }
 
 /// A phase boundary.
@@ -394,7 +395,7 @@ async fn run_suite_inner(
     let mut result = RunResult::new(&run_id, started_at.to_rfc3339(), target.describe());
     result.content = Some(content);
     result.config = shown_config(config);
-    result.goodput = Some(perf_core::GoodputTally::new(&config.slos));
+    result.goodput = Some(perf_core::record::GoodputTally::new(&config.slos));
     result.notes.extend(grounding.note.clone());
     for check in grounding.checks() {
         phases.emit(SuiteEvent::Check(check.clone()));
@@ -526,8 +527,8 @@ pub(crate) fn judge(
                     message: e.to_string(),
                 }
             });
-        let check = perf_core::CheckResult {
-            group: perf_core::CheckGroup::Baseline,
+        let check = perf_core::record::CheckResult {
+            group: perf_core::record::CheckGroup::Baseline,
             name: pb.baseline_name.clone(),
             status: baseline_status(&outcome),
             reason: outcome.message.clone(),
@@ -566,15 +567,15 @@ pub(crate) fn judge(
 
 /// Phase 5's check: failed when the run must fail; not measured when nothing was compared
 /// (no baseline yet, lenient, or this run just became it); else passed.
-fn baseline_status(outcome: &perf_baseline::BaselineOutcome) -> perf_core::CheckStatus {
+fn baseline_status(outcome: &perf_baseline::BaselineOutcome) -> perf_core::record::CheckStatus {
     use perf_baseline::BaselineAction;
     match (outcome.passed, outcome.action) {
-        (false, _) => perf_core::CheckStatus::Failed,
+        (false, _) => perf_core::record::CheckStatus::Failed,
         (true, BaselineAction::Missing | BaselineAction::Created) => {
-            perf_core::CheckStatus::NotMeasured
+            perf_core::record::CheckStatus::NotMeasured
         }
         (true, BaselineAction::Compared | BaselineAction::Updated) => {
-            perf_core::CheckStatus::Passed
+            perf_core::record::CheckStatus::Passed
         }
     }
 }

@@ -49,12 +49,12 @@ pub(crate) fn standard_queries(
 
 /// Adds to each failed critical-path check which questions of its category failed and
 /// why (the expectation and what was wrong), from the run's failure examples.
-pub(crate) fn explain_failures(result: &mut perf_core::RunResult) {
+pub(crate) fn explain_failures(result: &mut perf_core::record::RunResult) {
     let examples = result.failure_examples.clone();
     for c in result
         .checks
         .iter_mut()
-        .filter(|c| c.group == perf_core::CheckGroup::CriticalPath && c.failed())
+        .filter(|c| c.group == perf_core::record::CheckGroup::CriticalPath && c.failed())
     {
         let why: Vec<String> = examples
             .iter()

@@ -4,7 +4,7 @@
 //! whose [`SuiteOutcome::exit`] is the process's exit rule.
 
 use chrono::{DateTime, Utc};
-use perf_core::RunResult;
+use perf_core::record::RunResult;
 use tokio_util::sync::CancellationToken;
 
 use crate::{Config, SuiteError, SuiteOutcome};

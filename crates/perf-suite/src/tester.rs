@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use perf_baseline::{BaselineStore, CompareOptions, EnvironmentFingerprint, Thresholds, WriteMode};
-use perf_core::{BotTarget, Comparison, LoadProfile, Query, RunResult};
+use perf_core::record::{Comparison, RunResult};
+use perf_core::{BotTarget, LoadProfile, Query};
 use perf_runner::{Plan, Runner, RunnerConfig};
 
 use crate::{SuiteError, HARNESS_VERSION};

@@ -8,7 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use perf_core::{CheckResult, Expectation, Outcome, Sample};
+use perf_core::record::CheckResult;
+use perf_core::{Expectation, Outcome, Sample};
 use serde::{Deserialize, Serialize};
 
 use crate::edge::EdgeRole;
@@ -18,10 +19,11 @@ use crate::edge::EdgeRole;
 pub const DEFAULT_ROBUSTNESS_THRESHOLD: f64 = 1.0;
 
 /// The [`CheckResult::group`] of robustness checks.
-pub const ROBUSTNESS_CHECK_GROUP: perf_core::CheckGroup = perf_core::CheckGroup::Robustness;
+pub const ROBUSTNESS_CHECK_GROUP: perf_core::record::CheckGroup =
+    perf_core::record::CheckGroup::Robustness;
 
 /// The pass rule of a health probe, as reports and the docs state it (once per table).
-pub use perf_core::HEALTH_PROBE_RULE;
+pub use perf_core::record::HEALTH_PROBE_RULE;
 
 /// The failure mode of a probe answered by another agent than its control.
 pub const AGENT_CHANGED: &str = "agent_changed";
@@ -372,7 +374,7 @@ pub fn robustness_report(samples: &[Sample], threshold: f64) -> RobustnessReport
 impl RobustnessReport {
     /// One check per class, group `robustness`: passed when the class's rate reaches the
     /// threshold. The reason names the failing queries, their agents and what went wrong;
-    /// the health-probe rule is [`perf_core::CheckGroup::rule`], stated once per table.
+    /// the health-probe rule is [`perf_core::record::CheckGroup::rule`], stated once per table.
     pub fn checks(&self) -> Vec<CheckResult> {
         self.classes
             .iter()
@@ -413,7 +415,7 @@ impl RobustnessReport {
                 CheckResult {
                     group: ROBUSTNESS_CHECK_GROUP,
                     name: name.clone(),
-                    status: perf_core::CheckStatus::from_passed(c.passed),
+                    status: perf_core::record::CheckStatus::from_passed(c.passed),
                     reason,
                 }
             })

@@ -46,8 +46,8 @@ pub async fn answer_sequentially(
 pub async fn run_sequentially(
     bot: &dyn perf_core::BotTarget,
     queries: &[perf_core::Query],
-) -> perf_core::RunResult {
-    let mut r = perf_core::RunResult::new("t", "2024-01-01T00:00:00Z", bot.describe());
+) -> perf_core::record::RunResult {
+    let mut r = perf_core::record::RunResult::new("t", "2024-01-01T00:00:00Z", bot.describe());
     for s in answer_sequentially(bot, queries).await {
         r.record(&s);
     }

@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use perf_core::{BotTarget, LoadProfile, Query, RunResult};
+use perf_core::record::RunResult;
+use perf_core::{BotTarget, LoadProfile, Query};
 use perf_runner::{Plan, Runner, RunnerConfig};
 use perf_targets::{HttpTarget, HttpTargetConfig, HttpVersion};
 use serde_json::json;

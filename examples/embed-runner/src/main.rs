@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use perf_baseline::{Baseline, BaselineStore, EnvironmentFingerprint, Thresholds, WriteMode};
-use perf_core::{async_trait, BotResponse, BotTarget, LoadProfile, Query, RunResult};
+use perf_core::record::RunResult;
+use perf_core::{async_trait, BotResponse, BotTarget, LoadProfile, Query};
 use perf_core::{TargetError, TargetInfo, Transport};
 use perf_runner::{Plan, Runner, RunnerConfig};
 

@@ -128,7 +128,11 @@ async fn sse_streaming_figures_reach_every_report_and_a_slower_first_token_fails
         .iter()
         .find(|v| v.metric == "ttft_median" && v.key == "overall")
         .expect("a TTFT verdict");
-    assert_eq!(ttft.verdict, perf_core::Verdict::Regression, "{ttft:?}");
+    assert_eq!(
+        ttft.verdict,
+        perf_core::record::Verdict::Regression,
+        "{ttft:?}"
+    );
     let gate = gate_checks(&second.result, &GateOptions::default());
     let baseline_check = gate
         .iter()

@@ -5,7 +5,7 @@ use perf_baseline::{
     check_against_baseline, compare, BaselineAction, BaselineError, BaselinePolicy, BaselineStore,
     CompareOptions, MissingBaseline, Thresholds, UpdatePolicy, WriteMode, BASELINE_FORMAT_VERSION,
 };
-use perf_core::Verdict;
+use perf_core::record::Verdict;
 
 use super::{env, run};
 

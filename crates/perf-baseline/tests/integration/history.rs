@@ -6,7 +6,11 @@ use perf_baseline::{BaselineError, History, HistoryLocation, TrendOptions};
 
 use super::run;
 
-fn at(mut r: perf_core::RunResult, i: usize, factor_note: &str) -> perf_core::RunResult {
+fn at(
+    mut r: perf_core::record::RunResult,
+    i: usize,
+    factor_note: &str,
+) -> perf_core::record::RunResult {
     r.run_id = format!("run-{i:02}{factor_note}");
     r.started_at = format!("2026-01-{:02}T10:00:00Z", i + 1);
     r

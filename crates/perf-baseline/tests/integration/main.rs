@@ -8,7 +8,8 @@ mod verdicts;
 
 use perf_baseline::sim::SimulatedRun;
 use perf_baseline::EnvironmentFingerprint;
-use perf_core::{RunResult, SplitMix64};
+use perf_core::record::RunResult;
+use perf_core::SplitMix64;
 
 /// A run of `queries` reference-bot queries slowed by `factor`.
 pub(crate) fn run(seed: u64, queries: usize, factor: f64) -> RunResult {

@@ -4,7 +4,8 @@
 
 use perf_baseline::sim::SimulatedRun;
 use perf_baseline::{compare_baselines, Baseline, CompareOptions, Thresholds};
-use perf_core::{SplitMix64, Verdict};
+use perf_core::record::Verdict;
+use perf_core::SplitMix64;
 
 struct Rates {
     regression: f64,

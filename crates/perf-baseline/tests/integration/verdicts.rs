@@ -5,7 +5,8 @@ use perf_baseline::sim::SimulatedRun;
 use perf_baseline::{
     compare, AgentThresholds, Baseline, CompareOptions, EnvironmentFingerprint, Thresholds,
 };
-use perf_core::{Comparison, MetricVerdict, ResourceSample, RunResult, SplitMix64, Verdict};
+use perf_core::record::{Comparison, MetricVerdict, ResourceSample, RunResult, Verdict};
+use perf_core::SplitMix64;
 
 use super::{env, run};
 

@@ -11,7 +11,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use perf_core::{CheckResult, Outcome};
+use perf_core::record::CheckResult;
+use perf_core::Outcome;
 use perf_live::{LiveFinal, LiveOptions, LiveServer, Verdict};
 use perf_runner::{RunEvent, SampleEvent};
 use perf_suite::SuiteEvent;
@@ -73,9 +74,9 @@ async fn the_live_page_renders_hostile_updates_as_text_in_chromium() {
         .unwrap();
     }
     tx.send(SuiteEvent::Check(CheckResult {
-        group: perf_core::CheckGroup::CriticalPath,
+        group: perf_core::record::CheckGroup::CriticalPath,
         name: SCRIPT.to_owned(),
-        status: perf_core::CheckStatus::from_passed(false),
+        status: perf_core::record::CheckStatus::from_passed(false),
         reason: AGENT.to_owned(),
     }))
     .unwrap();

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use perf_core::{CheckResult, ErrorKind, Outcome, PhaseTiming};
+use perf_core::record::{CheckResult, PhaseTiming};
+use perf_core::{ErrorKind, Outcome};
 use perf_live::{LiveFinal, LiveOptions, LiveServer, Verdict};
 use perf_runner::RunEvent;
 use perf_suite::{PhaseEvent, SuiteEvent};
@@ -68,9 +69,9 @@ async fn snapshots_are_published_once_per_interval_with_counts_phase_and_checks(
 
     // A check shows as soon as the next interval ends; phases move on.
     let check = CheckResult {
-        group: perf_core::CheckGroup::CriticalPath,
+        group: perf_core::record::CheckGroup::CriticalPath,
         name: "search".to_owned(),
-        status: perf_core::CheckStatus::from_passed(false),
+        status: perf_core::record::CheckStatus::from_passed(false),
         reason: "p95 over the limit".to_owned(),
     };
     tx.send(SuiteEvent::Check(check.clone())).unwrap();
@@ -78,7 +79,7 @@ async fn snapshots_are_published_once_per_interval_with_counts_phase_and_checks(
         number: 4,
         name: "Parallel Query Execution".to_owned(),
         seconds: 1.0,
-        status: perf_core::PhaseStatus::Completed,
+        status: perf_core::record::PhaseStatus::Completed,
         detail: String::new(),
     })))
     .unwrap();

@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use perf_core::{CheckResult, Outcome, ResourceSample};
+use perf_core::record::{CheckResult, ResourceSample};
+use perf_core::Outcome;
 use perf_live::LiveState;
 use perf_runner::{RunEvent, SampleEvent};
 use perf_suite::SuiteEvent;
@@ -52,9 +53,9 @@ fn every_metric() -> BTreeSet<String> {
         ..ResourceSample::default()
     })));
     s.fold(&SuiteEvent::Check(CheckResult {
-        group: perf_core::CheckGroup::Gate,
+        group: perf_core::record::CheckGroup::Gate,
         name: "n".to_owned(),
-        status: perf_core::CheckStatus::from_passed(true),
+        status: perf_core::record::CheckStatus::from_passed(true),
         reason: String::new(),
     }));
     let text = s

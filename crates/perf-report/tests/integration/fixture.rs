@@ -1,9 +1,10 @@
 //! Hand-made run results: fixed samples, readings, checks and verdicts.
 
-use perf_core::{
-    CheckResult, Comparison, ErrorKind, ExpectationFailure, MetricVerdict, Outcome, PhaseTiming,
-    ResourceSample, RunResult, Sample, SplitMix64, TargetInfo, TrendSeries, Verdict,
+use perf_core::record::{
+    CheckResult, Comparison, MetricVerdict, PhaseTiming, ResourceSample, RunResult, TrendSeries,
+    Verdict,
 };
+use perf_core::{ErrorKind, ExpectationFailure, Outcome, Sample, SplitMix64, TargetInfo};
 
 /// Payloads that would change the page if they ran: the browser test looks for the
 /// title `PWNED` and the attribute `data-pwned="1"`.
@@ -113,22 +114,22 @@ pub(crate) fn run() -> RunResult {
             number: 1,
             name: "content analysis".to_owned(),
             seconds: 0.5,
-            status: perf_core::PhaseStatus::Completed,
+            status: perf_core::record::PhaseStatus::Completed,
             detail: String::new(),
         },
         PhaseTiming {
             number: 4,
             name: "query execution".to_owned(),
             seconds: 20.0,
-            status: perf_core::PhaseStatus::Completed,
+            status: perf_core::record::PhaseStatus::Completed,
             detail: "200 queries".to_owned(),
         },
     ];
     for a in AGENTS {
         r.checks.push(CheckResult {
-            group: perf_core::CheckGroup::CriticalPath,
+            group: perf_core::record::CheckGroup::CriticalPath,
             name: a.to_owned(),
-            status: perf_core::CheckStatus::from_passed(a != "digest_generation"),
+            status: perf_core::record::CheckStatus::from_passed(a != "digest_generation"),
             reason: if a == "digest_generation" {
                 "success rate 80.0% below 90.0%".to_owned()
             } else {
@@ -137,15 +138,15 @@ pub(crate) fn run() -> RunResult {
         });
     }
     r.checks.push(CheckResult {
-        group: perf_core::CheckGroup::Gate,
+        group: perf_core::record::CheckGroup::Gate,
         name: "max_memory".to_owned(),
-        status: perf_core::CheckStatus::from_passed(true),
+        status: perf_core::record::CheckStatus::from_passed(true),
         reason: "139 MiB ≤ 512 MiB".to_owned(),
     });
     r.checks.push(CheckResult {
-        group: perf_core::CheckGroup::Robustness,
+        group: perf_core::record::CheckGroup::Robustness,
         name: "xss".to_owned(),
-        status: perf_core::CheckStatus::from_passed(false),
+        status: perf_core::record::CheckStatus::from_passed(false),
         reason: "10 answers echo the payload".to_owned(),
     });
     let v = |metric: &str, b: f64, c: f64, verdict: Verdict| MetricVerdict {
@@ -217,9 +218,9 @@ pub(crate) fn hostile_run() -> RunResult {
             .agent_usage
             .insert(format!("bot-named {payload}"), i as u64 + 1);
         r.checks.push(CheckResult {
-            group: perf_core::CheckGroup::Robustness,
+            group: perf_core::record::CheckGroup::Robustness,
             name: (*payload).to_owned(),
-            status: perf_core::CheckStatus::from_passed(false),
+            status: perf_core::record::CheckStatus::from_passed(false),
             reason: (*payload).to_owned(),
         });
         r.notes.push((*payload).to_owned());

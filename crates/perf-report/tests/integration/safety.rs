@@ -2,7 +2,7 @@
 
 use crate::fixture::{self, PAYLOADS};
 
-fn hostile() -> perf_core::RunResult {
+fn hostile() -> perf_core::record::RunResult {
     fixture::hostile_run()
 }
 
@@ -136,14 +136,17 @@ fn terminal_output_has_no_foreign_escape_sequences() {
 fn json_round_trips_and_keeps_payloads_verbatim() {
     let r = hostile();
     let json = perf_report::render_json(&r).unwrap();
-    let back: perf_core::RunResult = serde_json::from_str(&json).unwrap();
+    let back: perf_core::record::RunResult = serde_json::from_str(&json).unwrap();
     assert_eq!(back, r, "report.json parses back to the same run result");
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(
         v["report_format_version"],
         perf_report::REPORT_FORMAT_VERSION
     );
-    assert_eq!(v["format_version"], perf_core::RUN_RESULT_FORMAT_VERSION);
+    assert_eq!(
+        v["format_version"],
+        perf_core::record::RUN_RESULT_FORMAT_VERSION
+    );
     assert_eq!(v["status"]["status"], "fail");
     assert!(v["summary"]["overall"]["count"].as_u64().unwrap() >= 200);
     assert!(json.contains("\\u0000"), "JSON keeps NUL, escaped");

@@ -1,6 +1,7 @@
 //! Reports of runs with little or no data, and of interrupted runs.
 
-use perf_core::{RunResult, TargetInfo};
+use perf_core::record::RunResult;
+use perf_core::TargetInfo;
 use perf_report::{render_html, render_junit, render_markdown, render_terminal, Status};
 
 use crate::fixture;
@@ -94,14 +95,14 @@ fn summary_fits_a_pull_request_comment_however_many_checks() {
     let mut r = fixture::run();
     for i in 0..2_000 {
         for group in [
-            perf_core::CheckGroup::CriticalPath,
-            perf_core::CheckGroup::Gate,
-            perf_core::CheckGroup::Robustness,
+            perf_core::record::CheckGroup::CriticalPath,
+            perf_core::record::CheckGroup::Gate,
+            perf_core::record::CheckGroup::Robustness,
         ] {
-            r.checks.push(perf_core::CheckResult {
+            r.checks.push(perf_core::record::CheckResult {
                 group,
                 name: format!("{group}-{i}-{}", "x".repeat(100)),
-                status: perf_core::CheckStatus::from_passed(i % 2 == 0),
+                status: perf_core::record::CheckStatus::from_passed(i % 2 == 0),
                 reason: "y".repeat(500),
             });
         }
@@ -131,16 +132,16 @@ fn a_long_reason_is_whole_one_click_one_flag_or_one_file_away() {
     let mut r = fixture::run();
     let tail = "because the bot's p95 of 2,400 ms is above the 2,000 ms limit";
     let reason = format!("{} {tail}", "slow answers and more words ".repeat(12));
-    r.checks.push(perf_core::CheckResult::judged(
-        perf_core::CheckGroup::Gate,
+    r.checks.push(perf_core::record::CheckResult::judged(
+        perf_core::record::CheckGroup::Gate,
         "p95_latency",
         false,
         reason,
     ));
 
     for class in ["emoji", "unicode"] {
-        r.checks.push(perf_core::CheckResult::judged(
-            perf_core::CheckGroup::Robustness,
+        r.checks.push(perf_core::record::CheckResult::judged(
+            perf_core::record::CheckGroup::Robustness,
             class,
             true,
             "4/4 graceful",
@@ -224,10 +225,10 @@ fn probe_and_control_categories_are_not_classes_of_their_own() {
             1_000,
         ));
     }
-    r.checks.push(perf_core::CheckResult {
-        group: perf_core::CheckGroup::Robustness,
+    r.checks.push(perf_core::record::CheckResult {
+        group: perf_core::record::CheckGroup::Robustness,
         name: "xss".to_owned(),
-        status: perf_core::CheckStatus::from_passed(true),
+        status: perf_core::record::CheckStatus::from_passed(true),
         reason: "2/2 graceful".to_owned(),
     });
     let md = render_markdown(&r);
@@ -260,9 +261,9 @@ fn the_trends_section_names_the_history_they_came_from() {
 fn a_check_not_measured_is_skip_everywhere_never_a_pass() {
     let mut r = fixture::run();
     r.checks
-        .retain(|c| c.group != perf_core::CheckGroup::Baseline);
-    r.checks.push(perf_core::CheckResult::not_measured(
-        perf_core::CheckGroup::Baseline,
+        .retain(|c| c.group != perf_core::record::CheckGroup::Baseline);
+    r.checks.push(perf_core::record::CheckResult::not_measured(
+        perf_core::record::CheckGroup::Baseline,
         "nightly",
         "no baseline `nightly` yet",
     ));

@@ -58,8 +58,8 @@ fn junit_xml() {
 
 /// A bot that is not ours, as the defaults judge it: the generated facts and the routing
 /// not measured (grounding), no baseline yet, every check that applies passed.
-fn your_bot_run() -> perf_core::RunResult {
-    use perf_core::{CheckGroup, CheckResult};
+fn your_bot_run() -> perf_core::record::RunResult {
+    use perf_core::record::{CheckGroup, CheckResult};
     let mut r = fixture::run();
     r.comparison = None;
     r.checks.retain(|c| c.passed());

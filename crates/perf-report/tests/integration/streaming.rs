@@ -101,10 +101,10 @@ fn html_draws_streaming_charts_only_when_streamed() {
 fn junit_adds_ttft_to_streamed_critical_paths() {
     let mut r = fixture::streaming_run();
     for name in ["semantic_search", PLAIN_AGENT] {
-        r.checks.push(perf_core::CheckResult {
-            group: perf_core::CheckGroup::CriticalPath,
+        r.checks.push(perf_core::record::CheckResult {
+            group: perf_core::record::CheckGroup::CriticalPath,
             name: name.to_owned(),
-            status: perf_core::CheckStatus::from_passed(true),
+            status: perf_core::record::CheckStatus::from_passed(true),
             reason: "ok".to_owned(),
         });
     }

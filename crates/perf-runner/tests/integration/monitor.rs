@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use perf_core::{BotResponse, BotTarget, LoadProfile, Query, ResourceSample, TargetError};
+use perf_core::record::ResourceSample;
+use perf_core::{BotResponse, BotTarget, LoadProfile, Query, TargetError};
 use perf_runner::{MonitorConfig, Plan, ResourceMonitor, RunEvent, Runner, RunnerConfig};
 use tokio_util::sync::CancellationToken;
 

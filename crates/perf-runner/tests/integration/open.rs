@@ -221,7 +221,9 @@ async fn a_multi_thread_runtime_schedules_on_its_own_thread() {
 
 /// Runs an open loop at `rate` per second for up to 600 s on a 1 ms target, cancelled
 /// after 300 ms of real time.
-async fn cancelled_after_300_ms(rate: f64) -> (perf_runner::PlanStats, perf_core::RunResult) {
+async fn cancelled_after_300_ms(
+    rate: f64,
+) -> (perf_runner::PlanStats, perf_core::record::RunResult) {
     let (token, canceller) = cancelled_after(Duration::from_millis(300));
     let runner =
         Runner::new(Scripted::fixed(1), RunnerConfig::default()).with_cancel(token.clone());

@@ -2,7 +2,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use perf_core::{Arrival, LoadProfile, Query, RunResult, Sample, Shard};
+use perf_core::record::RunResult;
+use perf_core::{Arrival, LoadProfile, Query, Sample, Shard};
 use perf_runner::{Plan, Runner, RunnerConfig};
 
 use crate::support::{new_result, queries, Scripted, Step};

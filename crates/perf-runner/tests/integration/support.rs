@@ -3,7 +3,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use perf_core::{BotResponse, BotTarget, ErrorKind, Query, RunResult, TargetError, TargetInfo};
+use perf_core::record::RunResult;
+use perf_core::{BotResponse, BotTarget, ErrorKind, Query, TargetError, TargetInfo};
 use perf_runner::{RunEvent, SampleEvent};
 use tokio_util::sync::CancellationToken;
 

@@ -2,7 +2,7 @@
 //! (`ci-gate --capacity`; `docs/capacity.md`, "Gate").
 
 use perf_baseline::{describe_capacity, BaselineCapacity};
-use perf_core::{CapacityAnswer, CapacityReport, CheckResult, Slos};
+use perf_core::record::{CapacityAnswer, CapacityReport, CheckResult, Slos};
 
 /// Name of the gate's check against the baseline's capacity.
 pub const CAPACITY_BASELINE_CHECK: &str = "capacity_baseline";
@@ -32,7 +32,7 @@ pub fn capacity_baseline_check(
     CheckResult {
         group: crate::GATE_GROUP,
         name: CAPACITY_BASELINE_CHECK.to_owned(),
-        status: perf_core::CheckStatus::from_passed(passed),
+        status: perf_core::record::CheckStatus::from_passed(passed),
         reason,
     }
 }

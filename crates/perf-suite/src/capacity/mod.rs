@@ -15,10 +15,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use perf_core::{
-    BotTarget, CapacityAnswer, CapacityReport, Knee, Limit, ProbeReport, ProbeVerdict, Query,
-    ServiceRate, Slos, UslPoint,
+use perf_core::record::{
+    CapacityAnswer, CapacityReport, Knee, Limit, ProbeReport, ProbeVerdict, ServiceRate, Slos,
+    UslPoint,
 };
+use perf_core::{BotTarget, Query};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
@@ -546,8 +547,8 @@ pub async fn capacity_search(
 /// The model to predict with, and why: the one whose held-out prediction was closer, or,
 /// without held-out points, the one with the larger R².
 fn preferred_model(
-    usl: Option<&perf_core::UslFit>,
-    slots: Option<&perf_core::SlotsFit>,
+    usl: Option<&perf_core::record::UslFit>,
+    slots: Option<&perf_core::record::SlotsFit>,
 ) -> Option<String> {
     match (usl, slots) {
         (None, None) => None,
@@ -665,7 +666,7 @@ impl Overload<'_> {
 /// The gate's capacity check (group `gate`, name `capacity`): passes when a rate of at
 /// least `min_per_s` met every SLO. The reason carries the interval the search found; no
 /// capacity (no rate meets the SLOs, indeterminate, not measured) blocks with its reason.
-pub fn capacity_check(report: &CapacityReport, min_per_s: f64) -> perf_core::CheckResult {
+pub fn capacity_check(report: &CapacityReport, min_per_s: f64) -> perf_core::record::CheckResult {
     let (passed, reason) = match &report.answer {
         CapacityAnswer::Found { rate, low, high } => {
             let interval = match high {
@@ -701,10 +702,10 @@ pub fn capacity_check(report: &CapacityReport, min_per_s: f64) -> perf_core::Che
             ),
         ),
     };
-    perf_core::CheckResult {
+    perf_core::record::CheckResult {
         group: crate::GATE_GROUP,
         name: "capacity".to_owned(),
-        status: perf_core::CheckStatus::from_passed(passed),
+        status: perf_core::record::CheckStatus::from_passed(passed),
         reason,
     }
 }

@@ -5,10 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use perf_core::record::{
+    AgentProbe, GoodputTally, Limit, ProbeReport, ProbeVerdict, RunResult, ServiceRate, SloKind,
+    Slos,
+};
 use perf_core::{
-    AgentProbe, Arrival, BotTarget, GoodputTally, LatencyHistogram, Limit, LoadProfile, OpenLoop,
-    Outcome, ProbeReport, ProbeVerdict, Query, RunResult, ServiceRate, SloKind, Slos, Stage,
-    TargetInfo,
+    Arrival, BotTarget, LatencyHistogram, LoadProfile, OpenLoop, Outcome, Query, Stage, TargetInfo,
 };
 use perf_runner::{Plan, RunEvent, Runner, RunnerConfig};
 use tokio_util::sync::CancellationToken;

@@ -5,7 +5,7 @@
 
 use std::future::Future;
 
-use perf_core::{CapacityAnswer, ProbeReport, ProbeVerdict, ServiceRate};
+use perf_core::record::{CapacityAnswer, ProbeReport, ProbeVerdict, ServiceRate};
 
 /// How the search moves.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -299,7 +299,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use perf_core::Limit;
+    use perf_core::record::Limit;
 
     fn report(rate: f64, verdict: ProbeVerdict) -> ProbeAttempt {
         ProbeAttempt::Done(Box::new(ProbeReport {

@@ -4,10 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use perf_core::{
-    async_trait, BotResponse, BotTarget, CapacityAnswer, Expectation, Limit, Query, Slos,
-    TargetError,
-};
+use perf_core::record::{CapacityAnswer, Limit, Slos};
+use perf_core::{async_trait, BotResponse, BotTarget, Expectation, Query, TargetError};
 use perf_suite::{capacity_search, CapacityRequest};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -81,7 +79,7 @@ async fn search(
     bot: impl BotTarget + 'static,
     slos: Slos,
     request: CapacityRequest,
-) -> perf_core::CapacityReport {
+) -> perf_core::record::CapacityReport {
     capacity_search(
         Arc::new(bot),
         &queries(),
@@ -632,7 +630,7 @@ async fn the_llm_refbot_answering_a_fifth_wrongly_has_goodput_near_four_fifths()
     let r = run(latency_slo(20_000.0), 40).await;
     // Every probe whose slowest answers met the latency objective, overloaded or not:
     // there, only wrong answers separate goodput from throughput.
-    let kept_up: Vec<&perf_core::ProbeReport> = r
+    let kept_up: Vec<&perf_core::record::ProbeReport> = r
         .probes
         .iter()
         .filter(|p| p.latency_p99_ms.is_some_and(|ms| ms < 20_000.0))
@@ -742,7 +740,7 @@ async fn a_stored_capacity_blocks_the_same_bot_with_half_its_slots() {
     let store = perf_baseline::BaselineStore::new(dir.path());
     let mut baseline = perf_baseline::Baseline::from_run(
         "b",
-        &perf_core::RunResult::new("r", "t", perf_core::TargetInfo::default()),
+        &perf_core::record::RunResult::new("r", "t", perf_core::TargetInfo::default()),
         perf_baseline::EnvironmentFingerprint::default(),
     );
     baseline.capacity = perf_baseline::BaselineCapacity::of(&first);

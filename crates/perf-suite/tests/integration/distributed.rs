@@ -1,9 +1,7 @@
 use std::path::{Path, PathBuf};
 
-use perf_core::{
-    CheckGroup, ErrorKind, Outcome, RunResult, Sample, Shard, ShardInfo, TargetInfo,
-    SHARD_FORMAT_VERSION,
-};
+use perf_core::record::{CheckGroup, RunResult, ShardInfo, SHARD_FORMAT_VERSION};
+use perf_core::{ErrorKind, Outcome, Sample, Shard, TargetInfo};
 use perf_suite::{find_shard_reports, merge_shards, SuiteError, SHARDS_CHECK};
 
 /// A varied sample: agents, categories, outcomes, latencies, streamed figures.

@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use perf_core::record::RunResult;
 use perf_core::{
-    BotResponse, BotTarget, ChannelStat, ContentProfile, ErrorKind, LoadProfile, Query, RunResult,
-    Scenario, TargetError, TargetInfo, TermStat, UserStat,
+    BotResponse, BotTarget, ChannelStat, ContentProfile, ErrorKind, LoadProfile, Query, Scenario,
+    TargetError, TargetInfo, TermStat, UserStat,
 };
 use perf_runner::{Plan, Runner, RunnerConfig};
 use perf_suite::{Config, EdgeCaseRun};

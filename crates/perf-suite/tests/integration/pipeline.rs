@@ -34,7 +34,10 @@ async fn the_whole_pipeline_writes_a_consistent_result_file() {
     // The result file is the machine-readable RunResult.
     let text = std::fs::read_to_string(outcome.result_file()).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(json["format_version"], perf_core::RUN_RESULT_FORMAT_VERSION);
+    assert_eq!(
+        json["format_version"],
+        perf_core::record::RUN_RESULT_FORMAT_VERSION
+    );
     assert_eq!(json["overall"]["count"], 24 + synthetic_count(&json));
     let standard = &json["per_scenario"]["standard"];
     assert_eq!(standard["count"], 24);
@@ -114,7 +117,7 @@ async fn the_whole_pipeline_writes_a_consistent_result_file() {
     }
 
     // The in-memory result matches the file.
-    let back: perf_core::RunResult = serde_json::from_str(&text).unwrap();
+    let back: perf_core::record::RunResult = serde_json::from_str(&text).unwrap();
     assert_eq!(back.overall, outcome.result.overall);
 
     // Samples were streamed, one line per executed query.
@@ -240,8 +243,8 @@ async fn a_plain_run_against_a_bot_answering_a_fifth_wrongly_has_four_fifths_goo
 }
 
 /// A past run in the history: 100 queries of 100 ms, `ok` of them answered.
-fn past_run(i: usize, ok: usize) -> perf_core::RunResult {
-    let mut r = perf_core::RunResult::new(
+fn past_run(i: usize, ok: usize) -> perf_core::record::RunResult {
+    let mut r = perf_core::record::RunResult::new(
         format!("past-{i:02}"),
         format!("2026-01-{:02}T10:00:00Z", i + 1),
         // Past runs of the same bot (an older version: a trend follows a bot across its
@@ -294,7 +297,7 @@ async fn run_reports_forecast_when_a_falling_success_rate_passes_its_objective()
     assert_eq!(f.len(), 2, "{f:?}");
     assert!(f.iter().all(|f| matches!(
         &f.forecast,
-        perf_core::Forecast::Refused { reason, .. } if reason.contains("history too short: 1 runs")
+        perf_core::record::Forecast::Refused { reason, .. } if reason.contains("history too short: 1 runs")
     )));
     let md = std::fs::read_to_string(outcome.run_dir().join("summary.md")).unwrap();
     assert!(

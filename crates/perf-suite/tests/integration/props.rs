@@ -245,7 +245,7 @@ fn read_and_merge(a: &Path, b: &Path) -> Result<(), String> {
             let groups = 1 + r.per_agent.len() + r.per_category.len() + r.per_scenario.len();
             let histograms = 5 * groups + r.timeline.buckets.len() + 1;
             if groups > 3 * perf_suite::MAX_SHARD_GROUPS + 1
-                || r.timeline.buckets.len() > perf_core::MAX_TIMELINE_BUCKETS
+                || r.timeline.buckets.len() > perf_core::record::MAX_TIMELINE_BUCKETS
                 || histograms > len / 16 + 8
             {
                 return Err(format!(
@@ -257,7 +257,7 @@ fn read_and_merge(a: &Path, b: &Path) -> Result<(), String> {
     }
     match perf_suite::merge_shards(&[a.to_owned(), b.to_owned()], "m") {
         Ok(m) => {
-            if m.timeline.buckets.len() > perf_core::MAX_TIMELINE_BUCKETS {
+            if m.timeline.buckets.len() > perf_core::record::MAX_TIMELINE_BUCKETS {
                 return Err(format!("{} merged buckets", m.timeline.buckets.len()));
             }
             let missing = m.merge.as_ref().map_or(0, |i| i.missing.len());

@@ -159,7 +159,7 @@ async fn a_users_own_questions_judge_a_users_own_bot() {
     let paths: Vec<&str> = r
         .checks
         .iter()
-        .filter(|c| c.group == perf_core::CheckGroup::CriticalPath)
+        .filter(|c| c.group == perf_core::record::CheckGroup::CriticalPath)
         .map(|c| c.name.as_str())
         .collect();
     assert_eq!(paths, ["billing", "weather", "data", "smalltalk"]);
@@ -186,7 +186,7 @@ async fn a_users_own_questions_judge_a_users_own_bot() {
     let reason_of = |name: &str| {
         r.checks
             .iter()
-            .find(|c| c.group == perf_core::CheckGroup::CriticalPath && c.name == name)
+            .find(|c| c.group == perf_core::record::CheckGroup::CriticalPath && c.name == name)
             .unwrap_or_else(|| panic!("no check {name}: {:?}", r.checks))
             .clone()
     };
@@ -220,7 +220,7 @@ async fn a_users_own_questions_judge_a_users_own_bot() {
         .result
         .checks
         .iter()
-        .filter(|c| c.group == perf_core::CheckGroup::CriticalPath)
+        .filter(|c| c.group == perf_core::record::CheckGroup::CriticalPath)
         .map(|c| c.name.as_str())
         .collect();
     assert_eq!(paths, ["smalltalk"]);

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use perf_core::{CheckGroup, CheckStatus};
+use perf_core::record::{CheckGroup, CheckStatus};
 use perf_suite::{run_suite, Config, Grounding, AGENT_ROUTING_CHECK, GROUNDED_FACTS_CHECK};
 use tokio_util::sync::CancellationToken;
 
@@ -43,10 +43,10 @@ fn config_for(dir: &std::path::Path, leak: &str) -> Config {
 }
 
 fn check<'a>(
-    r: &'a perf_core::RunResult,
+    r: &'a perf_core::record::RunResult,
     group: CheckGroup,
     name: &str,
-) -> &'a perf_core::CheckResult {
+) -> &'a perf_core::record::CheckResult {
     r.checks
         .iter()
         .find(|c| c.group == group && c.name == name)
