@@ -193,6 +193,36 @@ pub struct ProbeReport {
     pub service_rate: Option<ServiceRate>,
 }
 
+impl ProbeReport {
+    /// A probe at `rate` queries per second for `duration_s` seconds judged `verdict`, with
+    /// nothing measured yet: no queries, no latencies, no checks, no limits, no agents.
+    /// Fill in what was measured with struct update syntax
+    /// (`ProbeReport { count: 100, ..ProbeReport::new(4.0, 10.0, ProbeVerdict::Pass) }`).
+    pub fn new(rate: f64, duration_s: f64, verdict: ProbeVerdict) -> Self {
+        Self {
+            rate,
+            duration_s,
+            count: 0,
+            throughput_per_s: 0.0,
+            goodput_per_s: 0.0,
+            latency_p50_ms: None,
+            latency_p95_ms: None,
+            latency_p95_interval_ms: None,
+            latency_p99_ms: None,
+            ttft_p95_ms: None,
+            mean_concurrency: 0.0,
+            latency_slope: None,
+            stopped_early: false,
+            checks: Vec::new(),
+            verdict,
+            failed: Vec::new(),
+            undecided: Vec::new(),
+            per_agent: BTreeMap::new(),
+            service_rate: None,
+        }
+    }
+}
+
 /// The answer of a capacity search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -462,29 +462,19 @@ mod tests {
 
     fn report() -> CapacityReport {
         let probe = |rate: f64, tput: f64, verdict: ProbeVerdict| ProbeReport {
-            rate,
-            duration_s: 10.0,
             count: 100,
             throughput_per_s: tput,
             goodput_per_s: tput * 0.8,
             latency_p50_ms: Some(1000.0),
             latency_p95_ms: Some(2000.0 * rate),
-            latency_p95_interval_ms: None,
             latency_p99_ms: Some(3000.0),
-            ttft_p95_ms: None,
             mean_concurrency: tput,
-            latency_slope: None,
-            stopped_early: false,
-            checks: Vec::new(),
-            verdict,
             failed: if verdict == ProbeVerdict::Fail {
                 vec![Limit::Saturated]
             } else {
                 Vec::new()
             },
-            undecided: Vec::new(),
-            per_agent: Default::default(),
-            service_rate: None,
+            ..ProbeReport::new(rate, 10.0, verdict)
         };
         CapacityReport {
             format_version: perf_core::record::CAPACITY_FORMAT_VERSION,

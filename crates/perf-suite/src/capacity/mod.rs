@@ -993,25 +993,11 @@ mod tests {
 
     fn probe(rate: f64, tput: f64) -> ProbeReport {
         ProbeReport {
-            rate,
-            duration_s: 1.0,
             count: 1,
             throughput_per_s: tput,
             goodput_per_s: tput,
-            latency_p50_ms: None,
-            latency_p95_ms: None,
-            latency_p95_interval_ms: None,
-            latency_p99_ms: None,
-            ttft_p95_ms: None,
             mean_concurrency: 1.0,
-            latency_slope: None,
-            stopped_early: false,
-            checks: Vec::new(),
-            verdict: ProbeVerdict::Pass,
-            failed: Vec::new(),
-            undecided: Vec::new(),
-            per_agent: BTreeMap::new(),
-            service_rate: None,
+            ..ProbeReport::new(rate, 1.0, ProbeVerdict::Pass)
         }
     }
 

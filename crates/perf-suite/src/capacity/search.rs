@@ -303,29 +303,16 @@ mod tests {
 
     fn report(rate: f64, verdict: ProbeVerdict) -> ProbeAttempt {
         ProbeAttempt::Done(Box::new(ProbeReport {
-            rate,
-            duration_s: 10.0,
             count: 100,
             throughput_per_s: rate,
             goodput_per_s: rate,
-            latency_p50_ms: None,
-            latency_p95_ms: None,
-            latency_p95_interval_ms: None,
-            latency_p99_ms: None,
-            ttft_p95_ms: None,
             mean_concurrency: 1.0,
-            latency_slope: None,
-            stopped_early: false,
-            checks: Vec::new(),
-            verdict,
             failed: if verdict == ProbeVerdict::Fail {
                 vec![Limit::Saturated]
             } else {
                 Vec::new()
             },
-            undecided: Vec::new(),
-            per_agent: Default::default(),
-            service_rate: None,
+            ..ProbeReport::new(rate, 10.0, verdict)
         }))
     }
 
