@@ -30,15 +30,14 @@
 //! ```
 
 mod error;
-mod metrics;
 mod page;
 mod server;
 mod state;
 
 pub use error::LiveError;
-pub use metrics::{escape_label, BUCKETS_S, CONTENT_TYPE as METRICS_CONTENT_TYPE};
 pub use page::content_security_policy;
 pub use server::{LiveHandle, LiveOptions, LiveServer};
+pub use state::metrics::{escape_label, BUCKETS_S, CONTENT_TYPE as METRICS_CONTENT_TYPE};
 pub use state::{
     GroupLatency, LatencyPoint, LiveFinal, LiveSnapshot, LiveState, PhaseDone, PhaseNow, Published,
     Verdict, MAX_LABEL_VALUES, NO_AGENT, OTHER, SNAPSHOT_FORMAT_VERSION,

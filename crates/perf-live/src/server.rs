@@ -27,8 +27,9 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::state::metrics;
 use crate::state::{LiveFinal, LiveState, Published};
-use crate::{metrics, page, LiveError};
+use crate::{page, LiveError};
 
 /// How long shutting down waits for open connections before closing them.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);

@@ -12,7 +12,8 @@ use perf_runner::{RunEvent, SampleEvent};
 use perf_suite::{PhaseEvent, SuiteEvent};
 use serde::Serialize;
 
-use crate::metrics;
+/// The Prometheus text of a state: a child of the state it renders.
+pub(crate) mod metrics;
 
 /// Distinct agent (or scenario) label values kept; later ones are folded into [`OTHER`].
 pub const MAX_LABEL_VALUES: usize = 64;

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
-use crate::state::{Buckets, LiveSnapshot, LiveState};
+use super::{Buckets, LiveSnapshot, LiveState};
 
 /// Upper bounds of the latency and TTFT histogram buckets, seconds (`+Inf` is implied).
 pub const BUCKETS_S: [f64; 14] = [
