@@ -68,6 +68,7 @@ mod aggregate;
 mod capacity;
 mod content;
 mod error;
+pub mod event;
 mod expect;
 mod histogram;
 mod load;

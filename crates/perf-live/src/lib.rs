@@ -4,7 +4,7 @@
 //!
 //! The `orchestrator` and `ci-gate` binaries depend on it for `--live`; nothing else does,
 //! and its API may change with them. It reads only the suite's existing event stream
-//! ([`perf_suite::SuiteEvent`]): folding an event is a few counter updates, and everything a
+//! ([`perf_core::event::SuiteEvent`]): folding an event is a few counter updates, and everything a
 //! client sees is computed once per interval into a snapshot, so clients never slow the
 //! measurement. Label values the bot chooses (agent names) are capped at
 //! [`MAX_LABEL_VALUES`] distinct values and escaped; the page builds its DOM with

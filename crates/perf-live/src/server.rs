@@ -19,7 +19,7 @@ use futures_util::stream::{self, Stream};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use perf_suite::SuiteEvent;
+use perf_core::event::SuiteEvent;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::{watch, Semaphore};
@@ -81,7 +81,7 @@ pub struct LiveServer;
 
 impl LiveServer {
     /// Binds `addr` and serves the live view until [`LiveHandle::shutdown`]. Suite events
-    /// sent on the returned sender (give it to [`perf_suite::run_suite`]) are folded into
+    /// sent on the returned sender (give it to `perf_suite::run_suite`) are folded into
     /// the view. A non-loopback `addr` is refused unless `options.allow_public`.
     pub async fn bind(
         addr: SocketAddr,

@@ -73,7 +73,6 @@
 
 mod config;
 mod error;
-mod events;
 mod exec;
 mod monitor;
 mod record;
@@ -83,8 +82,9 @@ mod shard;
 
 pub use config::{MonitorConfig, Plan, RetryPolicy, RunnerConfig};
 pub use error::RunnerError;
-pub use events::{RunEvent, SampleEvent};
 pub use monitor::ResourceMonitor;
+/// The runner's events live in `perf-core`, so observers need not depend on the runner.
+pub use perf_core::event::{RunEvent, SampleEvent};
 pub use runner::{PlanStats, Runner};
 pub use schedule::{ArrivalSchedule, ScheduledArrival};
 pub use shard::{shard_arrivals, shard_chains, shard_closed, shard_max_in_flight, ClosedShare};

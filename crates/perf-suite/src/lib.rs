@@ -53,11 +53,13 @@ pub use merge::{
     MAX_SHARD_GROUPS, MAX_SHARD_REPORT_BYTES, SHARDS_CHECK,
 };
 pub use overrides::{Overrides, Pacing};
+/// The suite's events live in `perf-core`, so observers need not depend on the suite.
+pub use perf_core::event::{PhaseEvent, SuiteEvent};
 /// Re-exported for the binaries' own argument checks.
 pub use perf_core::ConfigError;
 pub use pipeline::{
     preflight, run_suite, run_suite_amending, run_suite_with_end_grace, save_baseline, Exit,
-    PhaseEvent, SuiteEvent, SuiteOutcome, HARNESS_VERSION, PHASES,
+    SuiteOutcome, HARNESS_VERSION, PHASES,
 };
 pub use questions::SAME_FAILURE_WINDOW;
 pub use tester::PerfTester;

@@ -2,9 +2,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use perf_core::event::{PhaseEvent, SuiteEvent};
 use perf_core::record::{PhaseStatus, PhaseTiming, RunResult};
 use perf_core::{BotTarget, ErrorKind, LoadProfile, Query};
-use perf_runner::{MonitorConfig, Plan, RunEvent, Runner, RunnerConfig};
+use perf_runner::{MonitorConfig, Plan, Runner, RunnerConfig};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
@@ -19,42 +20,6 @@ pub const PHASES: [(u8, &str); 6] = [
     (5, "Performance Baseline Analysis"),
     (6, "Regression Testing"),
 ];
-
-/// Progress of a suite run, for the binaries to draw.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum SuiteEvent {
-    /// A phase started or ended.
-    Phase(PhaseEvent),
-    /// Something the runner reported during execution.
-    Runner(RunEvent),
-    /// A remark worth showing (a generated database, a reduced scale).
-    Note(String),
-    /// The run's id, sent once before the first phase; the reports go to
-    /// `output_dir/<run_id>/`.
-    RunStarted {
-        /// The run id.
-        run_id: String,
-    },
-    /// A check's verdict, sent as soon as it is known (robustness after the edge cases,
-    /// the baseline in phase 5, the critical paths in phase 6).
-    Check(perf_core::record::CheckResult),
-}
-
-/// A phase boundary.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum PhaseEvent {
-    /// The phase began.
-    Started {
-        /// Phase number.
-        number: u8,
-        /// Phase name.
-        name: &'static str,
-    },
-    /// The phase ended (completed, skipped or failed).
-    Finished(PhaseTiming),
-}
 
 /// What a finished suite run produced.
 #[derive(Debug)]

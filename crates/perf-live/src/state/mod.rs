@@ -6,10 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use perf_core::event::{PhaseEvent, RunEvent, SampleEvent, SuiteEvent};
 use perf_core::record::{CheckResult, ResourceSample};
 use perf_core::{LatencyHistogram, Outcome};
-use perf_runner::{RunEvent, SampleEvent};
-use perf_suite::{PhaseEvent, SuiteEvent};
 use serde::Serialize;
 
 /// The Prometheus text of a state: a child of the state it renders.

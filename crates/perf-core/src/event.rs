@@ -1,9 +1,13 @@
+//! What a run tells whoever watches it: the runner's [`RunEvent`]s and the suite's
+//! [`SuiteEvent`]s. Plain data, so an observer (a progress bar, the live view) depends on
+//! this crate alone, not on the engine or the pipeline that sends them.
+
 use std::sync::Arc;
 
-use perf_core::record::ResourceSample;
-use perf_core::Outcome;
+use crate::record::ResourceSample;
+use crate::Outcome;
 
-/// Progress of a run, sent on the channel given to [`crate::Runner::with_events`].
+/// Progress of a run, sent on the channel given to `perf_runner::Runner::with_events`.
 ///
 /// The runner never prints: binaries draw progress bars from these events. Sending never
 /// blocks and a closed receiver is ignored.
@@ -49,4 +53,40 @@ pub struct SampleEvent {
     pub scenario: Option<Arc<str>>,
     /// Time to first token of a streamed answer, microseconds.
     pub ttft_us: Option<u64>,
+}
+
+/// Progress of a suite run, for the binaries to draw.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SuiteEvent {
+    /// A phase started or ended.
+    Phase(PhaseEvent),
+    /// Something the runner reported during execution.
+    Runner(RunEvent),
+    /// A remark worth showing (a generated database, a reduced scale).
+    Note(String),
+    /// The run's id, sent once before the first phase; the reports go to
+    /// `output_dir/<run_id>/`.
+    RunStarted {
+        /// The run id.
+        run_id: String,
+    },
+    /// A check's verdict, sent as soon as it is known (robustness after the edge cases,
+    /// the baseline in phase 5, the critical paths in phase 6).
+    Check(crate::record::CheckResult),
+}
+
+/// A phase boundary.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum PhaseEvent {
+    /// The phase began.
+    Started {
+        /// Phase number.
+        number: u8,
+        /// Phase name.
+        name: &'static str,
+    },
+    /// The phase ended (completed, skipped or failed).
+    Finished(crate::record::PhaseTiming),
 }
