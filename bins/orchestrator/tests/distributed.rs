@@ -73,6 +73,25 @@ fn finish(child: Child) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Waits for every shard's process; each must exit 0.
+fn finish_shards(children: impl IntoIterator<Item = (String, Child)>) {
+    for (shard, c) in children {
+        let out = finish(c);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "shard {shard}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// `orchestrator merge` of `<d>/shards` with `args`.
+fn merge(d: &Path, mut args: Vec<String>) -> Output {
+    args.extend(["merge".to_owned(), d.join("shards").display().to_string()]);
+    finish(run(d, &args, &[]))
+}
+
 fn report(dir: &Path) -> serde_json::Value {
     let files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
@@ -155,22 +174,15 @@ fn four_indexed_shards_merge_into_the_one_machine_result_and_verdict() {
     let start_at = (chrono_like_now() + 6).to_string();
     let mut args = common("shards");
     args.extend(["--start-at".to_owned(), start_at]);
-    let children: Vec<Child> = (0..4)
-        .map(|i| run(d, &args, &[("JOB_COMPLETION_INDEX", i.to_string())]))
+    let children: Vec<(String, Child)> = (0..4)
+        .map(|i| {
+            let c = run(d, &args, &[("JOB_COMPLETION_INDEX", i.to_string())]);
+            (i.to_string(), c)
+        })
         .collect();
-    for (i, c) in children.into_iter().enumerate() {
-        let out = finish(c);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "shard {i}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    finish_shards(children);
 
-    let mut args = common("merged");
-    args.extend(["merge".to_owned(), d.join("shards").display().to_string()]);
-    let merged_out = finish(run(d, &args, &[]));
+    let merged_out = merge(d, common("merged"));
     let stdout = String::from_utf8_lossy(&merged_out.stdout);
     assert_eq!(
         merged_out.status.code(),
@@ -320,21 +332,13 @@ fn a_merge_whose_history_cannot_be_written_exits_2_with_every_report_written() {
             "--quiet".to_owned(),
         ]
     };
-    // The shards do not record history, so they run; each its own process.
+    // The shards do not record history, so they run; each its own process, one at a time.
     for shard in ["1/2", "2/2"] {
         let mut a = args("shards");
         a.extend(["--shard".to_owned(), shard.to_owned()]);
-        let out = finish(run(d, &a, &[]));
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "shard {shard}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        finish_shards([(shard.to_owned(), run(d, &a, &[]))]);
     }
-    let mut a = args("merged");
-    a.extend(["merge".to_owned(), d.join("shards").display().to_string()]);
-    let out = finish(run(d, &a, &[]));
+    let out = merge(d, args("merged"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
