@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use perf_core::event::{PhaseEvent, SuiteEvent};
 use perf_core::record::{PhaseStatus, PhaseTiming, RunResult};
-use perf_core::{BotTarget, ErrorKind, LoadProfile, Query};
+use perf_core::{BotTarget, LoadProfile, Query};
 use perf_runner::{MonitorConfig, Plan, Runner, RunnerConfig};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
@@ -307,15 +307,16 @@ async fn run_suite_inner(
         source,
     })?;
     let waiting = |note: String| phases.emit(SuiteEvent::Note(note));
-    let (target, external) = match open_target(config, &run_dir, &cancel, &waiting).await {
-        Ok(t) => t,
-        Err(e) => {
-            // Nothing ran: leave no empty run directory behind (the message carries what
-            // the bot said).
-            let _ = std::fs::remove_dir_all(&run_dir);
-            return Err(e);
-        }
-    };
+    let (target, external) =
+        match crate::session::open_target(config, &run_dir, &cancel, &waiting).await {
+            Ok(t) => t,
+            Err(e) => {
+                // Nothing ran: leave no empty run directory behind (the message carries what
+                // the bot said).
+                let _ = std::fs::remove_dir_all(&run_dir);
+                return Err(e);
+            }
+        };
     // A baseline of another bot is refused before any load is sent: two bots' figures
     // measure nothing (docs/baselines.md).
     if config.performance_baselines.enabled {
@@ -644,185 +645,6 @@ fn check_writable_dir(dir: &Path, key: &str) -> Result<(), SuiteError> {
     std::fs::write(&probe, b"").map_err(|e| unusable(e.to_string()))?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
-}
-
-/// How long the first-query check waits before it says it is still waiting.
-const FIRST_ANSWER_NOTICE: Duration = Duration::from_secs(10);
-
-/// Opens the configured target and checks that it answers within `query_timeout`: a
-/// target that cannot be reached at the start is a setup problem ("could not run"), not a
-/// failed run. `waiting` hears once when the first answer is slow to come.
-pub(crate) async fn open_target(
-    config: &Config,
-    run_dir: &Path,
-    cancel: &CancellationToken,
-    waiting: &(dyn Fn(String) + Sync),
-) -> Result<(Arc<dyn BotTarget>, Option<perf_targets::Target>), SuiteError> {
-    if cancel.is_cancelled() {
-        return Err(SuiteError::Interrupted {
-            during: "the preparation, before the bot was started".to_owned(),
-        });
-    }
-    let (bot, external): (Arc<dyn BotTarget>, _) = match &config.target {
-        perf_targets::TargetSpec::Refbot => {
-            let bot_config = perf_refbot::RefBotConfig {
-                database_path: config.database_path.clone(),
-                seed: config.seed,
-                latency_scale: config.refbot.latency_scale,
-                latency_factor: config.refbot.latency_factor,
-                error_rate: config.refbot.error_rate,
-                hang_rate: config.refbot.hang_rate,
-                wrong_rate: config.refbot.wrong_rate,
-                naive: config.refbot.naive,
-                llm: config.refbot.llm.clone(),
-                ..perf_refbot::RefBotConfig::default()
-            };
-            let bot =
-                perf_refbot::RefBot::open(bot_config)
-                    .await
-                    .map_err(|e| SuiteError::Target {
-                        target: "refbot".to_owned(),
-                        message: e.to_string(),
-                    })?;
-            (Arc::new(bot), None)
-        }
-        spec => {
-            // Messages are built from the redacted view of the target, never from its config.
-            let target =
-                perf_targets::open_target(spec, run_dir).map_err(|e| SuiteError::Target {
-                    target: spec.describe(),
-                    message: spec.redactor().redact_owned(e.to_string()),
-                })?;
-            (target.bot(), Some(target))
-        }
-    };
-    let name = bot.describe().name;
-    let redactor = bot.redactor().union(&config.target.redactor());
-    let unreachable = |message: String| SuiteError::Target {
-        target: name.clone(),
-        message: perf_core::bounded(&redactor, &message, perf_core::MAX_ERROR_CHARS),
-    };
-    // Ctrl-C while the bot starts or answers its first query ends the wait at once: the
-    // bot is stopped and nothing ran (exit 130, not 2 after the wait).
-    async fn interrupted(bot: &dyn BotTarget, during: &str) -> SuiteError {
-        let _ = bot.shutdown().await;
-        SuiteError::Interrupted {
-            during: during.to_owned(),
-        }
-    }
-    let started = tokio::select! {
-        biased;
-        () = cancel.cancelled() => return Err(interrupted(&*bot, "the bot's start").await),
-        r = bot.initialize() => r,
-    };
-    if let Err(e) = started {
-        return Err(unreachable(match &external {
-            Some(perf_targets::Target::Command(cmd))
-                if matches!(e.kind, ErrorKind::Connect | ErrorKind::Crashed) =>
-            {
-                child_crash_message(cmd, &e.to_string()).await
-            }
-            _ => e.to_string(),
-        }));
-    }
-    let probe = Query::new(
-        "preflight",
-        "How many messages have been sent in this server?",
-        "preflight",
-    );
-    // The first answer may take as long as any answer may (`query_timeout`): a bot with a
-    // slow cold start is waited for, and told about once it has taken a while.
-    // Both instants are fixed at the start, so the notice never moves the deadline.
-    let deadline = Duration::try_from_secs_f64(config.query_timeout)
-        .unwrap_or(Duration::MAX)
-        .min(Duration::from_secs_f64(crate::config::MAX_QUERY_TIMEOUT_S));
-    let early = FIRST_ANSWER_NOTICE.min(deadline);
-    let asked = tokio::time::Instant::now();
-    let mut first = bot.execute(&probe);
-    let mut answered = tokio::select! {
-        biased;
-        () = cancel.cancelled() => {
-            return Err(interrupted(&*bot, "the first-query check").await)
-        }
-        r = tokio::time::timeout_at(asked + early, &mut first) => r,
-    };
-    if answered.is_err() && early < deadline {
-        waiting(format!(
-            "no answer to the first query yet after {} s; waiting up to query_timeout ({} s)",
-            early.as_secs_f64(),
-            deadline.as_secs_f64()
-        ));
-        answered = tokio::select! {
-            biased;
-            () = cancel.cancelled() => {
-                return Err(interrupted(&*bot, "the first-query check").await)
-            }
-            r = tokio::time::timeout_at(asked + deadline, &mut first) => r,
-        };
-    }
-    match answered {
-        Err(_) => {
-            return Err(unreachable(format!(
-                "no answer to a first query within {} s (query_timeout); is the bot running? A bot that needs longer to start needs a larger --query-timeout",
-                deadline.as_secs_f64()
-            )))
-        }
-        Ok(Err(e)) if matches!(e.kind, ErrorKind::Connect | ErrorKind::Crashed) => {
-            if let Some(perf_targets::Target::Command(cmd)) = &external {
-                return Err(unreachable(child_crash_message(cmd, &e.to_string()).await));
-            }
-            return Err(unreachable(format!(
-                "{e}; is the bot running at that address?"
-            )));
-        }
-        Ok(_) => {}
-    }
-    drop(first);
-    Ok((bot, external))
-}
-
-/// Why a child-process bot could not answer its first query: how it ended and the last
-/// lines of its stderr, instead of a hint about addresses.
-async fn child_crash_message(cmd: &perf_targets::CommandTarget, error: &str) -> String {
-    // The exit status is recorded once the process is reaped, just after stdout closes.
-    let mut exit = cmd.last_exit();
-    for _ in 0..20 {
-        if exit.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        exit = cmd.last_exit();
-    }
-    let how = exit.map_or_else(
-        || "stopped answering".to_owned(),
-        |e| format!("exited with {e}"),
-    );
-    let path = cmd.stderr_path();
-    let tail = std::fs::read(path)
-        .map(|b| last_lines(&String::from_utf8_lossy(&b), 5))
-        .unwrap_or_default();
-    let tail = if tail.is_empty() {
-        "(nothing on stderr)".to_owned()
-    } else {
-        tail
-    };
-    format!(
-        "the bot process {how} before answering a first query ({error}); the last lines of its stderr: {tail}; run the command by hand to see why it fails"
-    )
-}
-
-/// The last `n` non-empty lines of `text`, joined with ` | `, at most 1000 characters.
-fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim_end)
-        .filter(|l| !l.is_empty())
-        .collect();
-    let joined = lines[lines.len().saturating_sub(n)..].join(" | ");
-    match joined.char_indices().nth(1000) {
-        Some((cut, _)) => format!("{}…", &joined[..cut]),
-        None => joined,
-    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -195,7 +195,7 @@ pub async fn run_capacity(
         }
     };
     let (target, _external) =
-        crate::pipeline::open_target(config, &run_dir, &cancel, &waiting).await?;
+        crate::session::open_target(config, &run_dir, &cancel, &waiting).await?;
     let probe = ProbeConfig {
         query_timeout: Duration::from_secs_f64(config.query_timeout),
         seed: config.seed,
