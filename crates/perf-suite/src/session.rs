@@ -29,17 +29,23 @@ pub(crate) async fn finish(
     before_reports: impl FnOnce(&mut RunResult) + Send,
 ) -> Result<SuiteOutcome, SuiteError> {
     if record {
-        let never = CancellationToken::new();
-        let cancel = cancel.unwrap_or(&never);
-        tokio::select! {
-            recorded = crate::pipeline::record_history(config, &mut result) => {
-                if let Err(e) = recorded {
-                    let message = format!("run history not updated: {e}");
-                    result.notes.push(message.clone());
-                    problems.push(message);
-                }
+        let recording = crate::pipeline::record_history(config, &mut result);
+        // `None`: Ctrl-C came first.
+        let recorded = match cancel {
+            Some(cancel) => tokio::select! {
+                r = recording => Some(r),
+                () = cancel.cancelled() => None,
+            },
+            None => Some(recording.await),
+        };
+        match recorded {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
+                let message = format!("run history not updated: {e}");
+                result.notes.push(message.clone());
+                problems.push(message);
             }
-            () = cancel.cancelled() => {
+            None => {
                 result.interrupted = true;
                 result
                     .notes
@@ -168,30 +174,29 @@ pub(crate) async fn open_target(
     let deadline = Duration::try_from_secs_f64(config.query_timeout)
         .unwrap_or(Duration::MAX)
         .min(Duration::from_secs_f64(crate::config::MAX_QUERY_TIMEOUT_S));
-    let early = FIRST_ANSWER_NOTICE.min(deadline);
+    let early = FIRST_ANSWER_NOTICE;
     let asked = tokio::time::Instant::now();
     let mut first = bot.execute(&probe);
-    let mut answered = tokio::select! {
-        biased;
-        () = cancel.cancelled() => {
-            return Err(interrupted(&*bot, "the first-query check").await)
-        }
-        r = tokio::time::timeout_at(asked + early, &mut first) => r,
-    };
-    if answered.is_err() && early < deadline {
-        waiting(format!(
-            "no answer to the first query yet after {} s; waiting up to query_timeout ({} s)",
-            early.as_secs_f64(),
-            deadline.as_secs_f64()
-        ));
-        answered = tokio::select! {
+    let notice = tokio::time::sleep_until(asked + early);
+    tokio::pin!(notice);
+    let mut noticed = early >= deadline;
+    let answered = loop {
+        tokio::select! {
             biased;
             () = cancel.cancelled() => {
                 return Err(interrupted(&*bot, "the first-query check").await)
             }
-            r = tokio::time::timeout_at(asked + deadline, &mut first) => r,
-        };
-    }
+            r = tokio::time::timeout_at(asked + deadline, &mut first) => break r,
+            () = &mut notice, if !noticed => {
+                noticed = true;
+                waiting(format!(
+                    "no answer to the first query yet after {} s; waiting up to query_timeout ({} s)",
+                    early.as_secs_f64(),
+                    deadline.as_secs_f64()
+                ));
+            }
+        }
+    };
     match answered {
         Err(_) => {
             return Err(unreachable(format!(

@@ -85,6 +85,21 @@ fn cmd_target(dir: &Path) -> String {
     format!("cmd:sh {} {}", bot.display(), dir.display())
 }
 
+/// A run of the `cmd:` cold-start bot in `dir` with `query_timeout` seconds.
+async fn run_cmd_cold_start(
+    dir: &Path,
+    query_timeout: f64,
+) -> (Result<SuiteOutcome, SuiteError>, Vec<String>) {
+    let config = config_for(dir, &cmd_target(dir), query_timeout);
+    run_with_cold_start(
+        &config,
+        COLD_START,
+        || dir.join("got").exists(),
+        || std::fs::write(dir.join("go"), "").unwrap(),
+    )
+    .await
+}
+
 /// The run went ahead: every query answered, and the wait was said once.
 fn assert_went_ahead(outcome: Result<SuiteOutcome, SuiteError>, notes: &[String]) {
     let outcome = outcome.unwrap_or_else(|e| panic!("the run did not start: {e}"));
@@ -112,14 +127,7 @@ fn assert_went_ahead(outcome: Result<SuiteOutcome, SuiteError>, notes: &[String]
 #[tokio::test]
 async fn a_cmd_bot_with_a_40_s_cold_start_runs_with_query_timeout_120() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config_for(dir.path(), &cmd_target(dir.path()), 120.0);
-    let (outcome, notes) = run_with_cold_start(
-        &config,
-        COLD_START,
-        || dir.path().join("got").exists(),
-        || std::fs::write(dir.path().join("go"), "").unwrap(),
-    )
-    .await;
+    let (outcome, notes) = run_cmd_cold_start(dir.path(), 120.0).await;
     assert_went_ahead(outcome, &notes);
 }
 
@@ -167,14 +175,7 @@ async fn an_http_bot_with_a_40_s_cold_start_runs_with_query_timeout_120() {
 #[tokio::test]
 async fn a_cold_start_longer_than_query_timeout_stops_the_run_naming_the_setting() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config_for(dir.path(), &cmd_target(dir.path()), 25.0);
-    let (outcome, _) = run_with_cold_start(
-        &config,
-        COLD_START,
-        || dir.path().join("got").exists(),
-        || std::fs::write(dir.path().join("go"), "").unwrap(),
-    )
-    .await;
+    let (outcome, _) = run_cmd_cold_start(dir.path(), 25.0).await;
     let e = match outcome {
         Ok(o) => panic!("the run went ahead: {:?}", o.result.notes),
         Err(e) => e,
