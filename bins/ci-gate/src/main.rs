@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use perf_suite::{exit_codes, Config, GateDecision, GateRequest, OnInconclusive};
+use perf_suite::{Config, Exit, GateDecision, GateRequest, OnInconclusive};
 
 /// Deployment gate: exit 0 deploy, 1 blocked, 2 could not run, 130 interrupted.
 #[derive(Debug, Parser)]
@@ -158,36 +158,8 @@ fn setup(cli: &Cli) -> Result<(Config, GateRequest), perf_suite::SuiteError> {
             });
         }
         o.apply_with(&mut base, |c| r.shape_in_place(c))?;
-        let config = base;
-        // The capacity search needs a live bot and one machine's view of it: a merge has
-        // no bot to search (its job often runs where the bot is not even reachable), and a
-        // shard's search would measure a slice. Refused rather than silently left out.
-        if r.min_capacity.is_some() && !cli.merge.is_empty() {
-            return Err(perf_core_config_error(
-                "--min-capacity",
-                "cannot be used with --merge: a merge of shard results has no live bot to search; run the capacity gate on one machine (ci-gate --min-capacity N, without --merge or --shard) as its own step",
-            ));
-        }
-        if cli.merge.is_empty() {
-            if !config.shard.is_whole() && r.min_capacity.is_some() {
-                return Err(perf_core_config_error(
-                    "--min-capacity",
-                    &format!("cannot be used on shard {} of a distributed test: its search would measure one slice of the load; run the capacity gate on one machine (ci-gate --min-capacity N, without --merge or --shard) as its own step", config.shard),
-                ));
-            }
-            if !config.shard.is_whole() && r.update_baseline {
-                return Err(perf_core_config_error(
-                    "--update-baseline",
-                    "a shard is a slice of the test: save the baseline from the merge (ci-gate --merge DIR... --update-baseline)",
-                ));
-            }
-        }
-        Ok((config, r))
+        Ok((base, r))
     })
-}
-
-fn perf_core_config_error(key: &str, message: &str) -> perf_suite::SuiteError {
-    perf_suite::SuiteError::Invalid(perf_suite::ConfigError::new(key, message))
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -203,8 +175,7 @@ fn main() -> ExitCode {
     let (config, request) = match setup {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("ci-gate: could not run: {e}");
-            return ExitCode::from(exit_codes::COULD_NOT_RUN as u8);
+            return Exit::could_not_run(format!("ci-gate: could not run: {e}")).leave();
         }
     };
     let choice = cli.runtime.choice();
@@ -214,8 +185,9 @@ fn main() -> ExitCode {
                 Ok(Some((handle, tx))) => (Some(handle), Some(tx)),
                 Ok(None) => (None, None),
                 Err(e) => {
-                    eprintln!("ci-gate: could not run: {e:#}");
-                    return None;
+                    return Err(Exit::could_not_run(format!(
+                        "ci-gate: could not run: {e:#}"
+                    )))
                 }
             };
             let cancel = tokio_util::sync::CancellationToken::new();
@@ -237,15 +209,18 @@ fn main() -> ExitCode {
                 });
                 perf_cli::live::linger(live, &cli.live).await;
             }
-            Some(outcome)
+            Ok(outcome)
         }),
         Err(e) => {
-            eprintln!("ci-gate: could not run: cannot start the async runtime: {e}");
-            return ExitCode::from(exit_codes::COULD_NOT_RUN as u8);
+            return Exit::could_not_run(format!(
+                "ci-gate: could not run: cannot start the async runtime: {e}"
+            ))
+            .leave();
         }
     };
-    let Some(outcome) = outcome else {
-        return ExitCode::from(exit_codes::COULD_NOT_RUN as u8);
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(exit) => return exit.leave(),
     };
     if let Some(path) = &outcome.baseline_saved {
         eprintln!("baseline saved to {}", path.display());
@@ -282,14 +257,7 @@ fn main() -> ExitCode {
         }
         eprintln!("reports: {}", suite.run_dir().display());
     }
-    let code = outcome.decision.exit_code();
-    let word = if code == exit_codes::COULD_NOT_RUN {
-        "could not run: "
-    } else {
-        ""
-    };
-    eprintln!("ci-gate: {word}{}", outcome.reason);
-    ExitCode::from(u8::try_from(code).unwrap_or(1))
+    outcome.exit().leave()
 }
 
 /// The longest check line ci-gate writes to stderr, in characters.

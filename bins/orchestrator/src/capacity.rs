@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use perf_core::record::{CapacityAnswer, Slos};
-use perf_suite::{exit_codes, CapacityEvent, CapacityRequest, Config};
+use perf_core::record::Slos;
+use perf_suite::{CapacityEvent, CapacityRequest, Config, Exit};
 use tokio_util::sync::CancellationToken;
 
 /// The shortest `--max-time`: a search needs a calibration and a probe.
@@ -43,10 +43,10 @@ pub(crate) struct CapacityArgs {
     start_rate: Option<f64>,
 }
 
-/// Runs the search and returns the exit code: 0 when a capacity was found, 1 when no rate
+/// Runs the search and returns its exit (`CapacityOutcome::exit`): 0 when a capacity was found, 1 when no rate
 /// meets the SLOs or noise prevented a decision, 2 when nothing could be measured, 130
 /// when interrupted.
-pub(crate) async fn run(args: &CapacityArgs, config: &Config) -> anyhow::Result<i32> {
+pub(crate) async fn run(args: &CapacityArgs, config: &Config) -> anyhow::Result<Exit> {
     let budget = Duration::try_from_secs_f64(args.max_time)
         .ok()
         .filter(|d| (MIN_BUDGET..=MAX_BUDGET).contains(d))
@@ -111,15 +111,5 @@ pub(crate) async fn run(args: &CapacityArgs, config: &Config) -> anyhow::Result<
     println!();
     print!("{}", perf_report::render_capacity_terminal(&outcome.report));
     println!("\nReports: {}", outcome.run_dir.display());
-    Ok(if cancel.is_cancelled() {
-        exit_codes::INTERRUPTED
-    } else {
-        match outcome.report.answer {
-            CapacityAnswer::Found { .. } => exit_codes::OK,
-            CapacityAnswer::NoRateMeets { .. } | CapacityAnswer::Indeterminate { .. } => {
-                exit_codes::FAILED
-            }
-            CapacityAnswer::NotMeasured => exit_codes::COULD_NOT_RUN,
-        }
-    })
+    Ok(outcome.exit())
 }

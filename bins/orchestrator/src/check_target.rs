@@ -6,13 +6,13 @@
 use std::time::Duration;
 
 use perf_core::{Query, Redactor};
-use perf_suite::{exit_codes, Config};
+use perf_suite::{Config, Exit};
 
 /// The control question sent when no `--questions` file is given.
 const CONTROL_QUESTION: &str = "hello";
 
-/// Runs the check and returns the exit code.
-pub(crate) async fn run(config: &Config) -> anyhow::Result<i32> {
+/// Runs the check and returns how the process exits.
+pub(crate) async fn run(config: &Config) -> anyhow::Result<Exit> {
     use anyhow::Context;
     let query = match &config.questions {
         Some(path) => perf_synth::QuestionSet::load(path)?
@@ -21,10 +21,9 @@ pub(crate) async fn run(config: &Config) -> anyhow::Result<i32> {
         None => Query::new("check-target", CONTROL_QUESTION, "check"),
     };
     if matches!(config.target, perf_targets::TargetSpec::Refbot) {
-        eprintln!(
-            "error: the target is the in-process reference bot, which needs no check: give --target (an http(s):// URL, openai+<URL> or cmd:<command>) or a config `target` section"
-        );
-        return Ok(exit_codes::COULD_NOT_RUN);
+        return Ok(Exit::could_not_run(
+            "error: the target is the in-process reference bot, which needs no check: give --target (an http(s):// URL, openai+<URL> or cmd:<command>) or a config `target` section",
+        ));
     }
     // A child process's stderr log needs a directory: a private temporary one, removed
     // after, so the check leaves nothing on disk.
@@ -52,16 +51,15 @@ async fn check(
     query: &Query,
     scratch: &std::path::Path,
     redactor: &Redactor,
-) -> anyhow::Result<i32> {
+) -> anyhow::Result<Exit> {
     let target = match perf_targets::open_target(&config.target, scratch) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!(
+            return Ok(Exit::could_not_run(format!(
                 "error: target {} cannot be used: {}",
                 config.target.describe(),
                 redactor.redact_owned(e.to_string())
-            );
-            return Ok(exit_codes::COULD_NOT_RUN);
+            )));
         }
     };
     let redactor = redactor.union(&target.bot().redactor());
@@ -123,9 +121,10 @@ async fn check(
     }
     Ok(if i.answered() {
         println!("\nOK: the answer resolved");
-        exit_codes::OK
+        Exit::ok()
     } else {
-        eprintln!("\nerror: the answer did not resolve; a run would record every query as failed");
-        exit_codes::COULD_NOT_RUN
+        Exit::could_not_run(
+            "\nerror: the answer did not resolve; a run would record every query as failed",
+        )
     })
 }

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use perf_suite::{exit_codes, Config};
+use perf_suite::{exit_codes, Config, Exit};
 use tokio_util::sync::CancellationToken;
 
 use crate::commands::{BaselineCommand, Command};
@@ -210,23 +210,18 @@ impl Cli {
     }
 }
 
-/// Runs the suite with the configuration `cli.config()` gave, and returns the exit code.
-pub(crate) async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>) -> i32 {
+/// Runs the subcommand or the suite with the configuration `cli.config()` gave, and
+/// returns how the process exits.
+pub(crate) async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>) -> Exit {
     let config = match config {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit_codes::COULD_NOT_RUN;
-        }
+        Err(e) => return Exit::from(&e),
     };
     if let Some(command) = &cli.command {
         match crate::commands::run(command, &config, cli.verbose).await {
-            Ok(Some(code)) => return code,
+            Ok(Some(exit)) => return exit,
             Ok(None) => {}
-            Err(e) => {
-                eprintln!("error: {}", error_chain(&e));
-                return exit_codes::COULD_NOT_RUN;
-            }
+            Err(e) => return Exit::could_not_run(format!("error: {}", error_chain(&e))),
         }
     }
     let cancel = CancellationToken::new();
@@ -235,10 +230,7 @@ pub(crate) async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>
 
     let live = match perf_cli::live::start(&cli.live).await {
         Ok(live) => live,
-        Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
-            return exit_codes::COULD_NOT_RUN;
-        }
+        Err(e) => return Exit::could_not_run(format!("error: {}", error_chain(&e))),
     };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let progress = Progress::spawn(rx, !cli.quiet, live.as_ref().map(|(_, tx)| tx.clone()));
@@ -248,11 +240,11 @@ pub(crate) async fn run(cli: Cli, config: Result<Config, perf_suite::SuiteError>
     if let Some(live) = &live {
         live.finish(live_final(&outcome));
     }
-    let code = report(&cli, &config, outcome);
+    let exit = report(&cli, &config, outcome);
     if let Some(live) = live {
         perf_cli::live::linger(live, &cli.live).await;
     }
-    code
+    exit
 }
 
 /// The live view's final banner for a suite outcome.
@@ -285,12 +277,12 @@ fn live_final(
     }
 }
 
-/// Prints the result, saves a baseline when asked, and returns the exit code.
+/// Prints the result, saves a baseline when asked, and returns how the process exits.
 fn report(
     cli: &Cli,
     config: &Config,
     outcome: Result<perf_suite::SuiteOutcome, perf_suite::SuiteError>,
-) -> i32 {
+) -> Exit {
     match outcome {
         Ok(outcome) => {
             println!();
@@ -305,20 +297,12 @@ fn report(
                 if let Err(e) =
                     crate::commands::save_baseline(config, name, *force, &outcome.result)
                 {
-                    eprintln!("error: {}", error_chain(&e));
-                    return exit_codes::COULD_NOT_RUN;
+                    return Exit::could_not_run(format!("error: {}", error_chain(&e)));
                 }
             }
-            let exit = outcome.exit();
-            for line in &exit.lines {
-                eprintln!("{line}");
-            }
-            exit.code
+            outcome.exit()
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            e.exit_code()
-        }
+        Err(e) => Exit::from(&e),
     }
 }
 

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use perf_suite::{exit_codes, Config};
+use perf_suite::{Config, Exit};
 
 /// What to do instead of (or after) a plain run.
 #[derive(Debug, Subcommand)]
@@ -92,7 +92,7 @@ pub(crate) async fn run(
     command: &Command,
     config: &Config,
     verbose: bool,
-) -> anyhow::Result<Option<i32>> {
+) -> anyhow::Result<Option<Exit>> {
     use anyhow::Context;
     match command {
         Command::Capacity(args) => crate::capacity::run(args, config).await.map(Some),
@@ -122,7 +122,7 @@ pub(crate) async fn run(
                     ),
                 }
             }
-            Ok(Some(exit_codes::OK))
+            Ok(Some(Exit::ok()))
         }
         Command::Baseline(BaselineCommand::Show { name }) => {
             let store =
@@ -135,7 +135,7 @@ pub(crate) async fn run(
                 "{}",
                 serde_json::to_string_pretty(&v).context("serializing the baseline")?
             );
-            Ok(Some(exit_codes::OK))
+            Ok(Some(Exit::ok()))
         }
         Command::Baseline(BaselineCommand::Create {
             name,
@@ -144,7 +144,7 @@ pub(crate) async fn run(
         }) => {
             let run = perf_report::load_run(&config.output_dir, id)?;
             save_baseline(config, name, *force, &run)?;
-            Ok(Some(exit_codes::OK))
+            Ok(Some(Exit::ok()))
         }
         Command::Baseline(BaselineCommand::Create { from_run: None, .. }) => Ok(None),
         Command::Merge { dirs } => {
@@ -154,8 +154,9 @@ pub(crate) async fn run(
                 match perf_suite::merge_and_report(config, dirs, None, cancel, |_| {}).await {
                     Ok(o) => o,
                     Err(perf_suite::SuiteError::Interrupted { .. }) => {
-                        eprintln!("interrupted: the merge was stopped; nothing was written");
-                        return Ok(Some(exit_codes::INTERRUPTED));
+                        return Ok(Some(Exit::interrupted(
+                            "interrupted: the merge was stopped; nothing was written",
+                        )));
                     }
                     Err(e) => return Err(e).context("merging shard results"),
                 };
@@ -165,11 +166,7 @@ pub(crate) async fn run(
             );
             println!("\nReports: {}", outcome.run_dir().display());
             // The run's rule: a history that could not be written is 2, reports or not.
-            let exit = outcome.exit();
-            for line in &exit.lines {
-                eprintln!("{line}");
-            }
-            Ok(Some(exit.code))
+            Ok(Some(outcome.exit()))
         }
         Command::History { limit } => {
             let location = config.history_location()?;
@@ -227,7 +224,7 @@ pub(crate) async fn run(
                 }
             }
             history.close().await;
-            Ok(Some(exit_codes::OK))
+            Ok(Some(Exit::ok()))
         }
         Command::Runs(RunsCommand::List) => {
             let runs = perf_report::list_runs(&config.output_dir)?;
@@ -252,7 +249,7 @@ pub(crate) async fn run(
                     if r.latest { "  (latest)" } else { "" }
                 );
             }
-            Ok(Some(exit_codes::OK))
+            Ok(Some(Exit::ok()))
         }
         Command::Runs(RunsCommand::Show { id }) => {
             let id = if id == "latest" {
@@ -264,7 +261,7 @@ pub(crate) async fn run(
             let run = perf_report::load_run(&config.output_dir, &id)?;
             let dir = config.output_dir.join(&id);
             print!("{}", terminal(&run, Some(&dir), verbose));
-            Ok(Some(exit_codes::OK))
+            Ok(Some(Exit::ok()))
         }
         Command::Runs(RunsCommand::Prune { keep }) => {
             let out = perf_report::prune_runs(&config.output_dir, *keep)?;
@@ -276,7 +273,7 @@ pub(crate) async fn run(
             for r in out.removed {
                 println!("  removed {r}");
             }
-            Ok(Some(exit_codes::OK))
+            Ok(Some(Exit::ok()))
         }
         Command::Import { paths } => {
             let stats = perf_synth::import_discord_exports(&config.database_path, paths).await?;
@@ -296,7 +293,7 @@ pub(crate) async fn run(
                     stats.system_messages_skipped
                 );
             }
-            Ok(Some(exit_codes::OK))
+            Ok(Some(Exit::ok()))
         }
     }
 }

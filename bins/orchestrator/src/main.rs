@@ -11,7 +11,7 @@ mod progress;
 use std::process::ExitCode;
 
 use clap::Parser;
-use perf_suite::exit_codes;
+use perf_suite::Exit;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
@@ -20,10 +20,9 @@ fn main() -> ExitCode {
     let runtime = match perf_suite::runtime(cli.single_thread(config.as_ref().ok())) {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(exit_codes::COULD_NOT_RUN as u8);
+            return Exit::could_not_run(format!("error: cannot start the async runtime: {e}"))
+                .leave();
         }
     };
-    let code = runtime.block_on(cli::run(cli, config));
-    ExitCode::from(u8::try_from(code).unwrap_or(1))
+    runtime.block_on(cli::run(cli, config)).leave()
 }

@@ -2,28 +2,12 @@
 //! hashes in the Content-Security-Policy. The script builds every element with
 //! `textContent` and `setAttribute` of numbers: no text from the bot is ever parsed as HTML.
 
-/// The page's style (in the look of `report.html`).
-pub(crate) const CSS: &str = r#"
-:root{--fg:#1d2329;--muted:#5b6670;--line:#d8dee4;--bg:#fff;--pass:#2e8b57;--warn:#c77c02;--fail:#c0392b;--run:#2f6db5}
-*{box-sizing:border-box}
-body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:#f5f7f9}
-main{max-width:1100px;margin:0 auto;padding:0 16px 48px}
-.banner{color:#fff;padding:18px 24px;margin:0 0 16px;background:var(--run)}
+/// The page's style: the reports' shared rules ([`perf_report::base_css!`]) and the live
+/// page's own.
+pub(crate) const CSS: &str = concat!(
+    perf_report::base_css!(),
+    r#".banner{background:var(--run)}
 .banner.pass{background:var(--pass)}.banner.warn,.banner.interrupted{background:var(--warn)}.banner.fail,.banner.could_not_run{background:var(--fail)}
-.banner h1{margin:0;font-size:28px;letter-spacing:.5px}
-.banner p{margin:4px 0 0}
-.kpis{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:8px;margin:0 0 16px}
-.kpi{background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:8px 12px}
-.kpi b{display:block;font-size:20px}
-.kpi span{color:var(--muted);font-size:12px}
-section{background:var(--bg);border:1px solid var(--line);border-radius:6px;padding:12px 16px;margin:0 0 16px}
-h2{font-size:18px;margin:4px 0 8px}
-table{border-collapse:collapse;width:100%;margin:6px 0 10px;font-size:13px}
-th,td{border-bottom:1px solid var(--line);padding:4px 6px;text-align:left;vertical-align:top}
-th{background:#eef2f5}
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.empty{color:var(--muted);font-style:italic;margin:4px 0}
-.badge{display:inline-block;padding:0 6px;border-radius:3px;color:#fff;font-size:12px}
 .b-pass{background:var(--pass)}.b-fail{background:var(--fail)}.b-skip{background:#777}
 svg{font-family:system-ui,sans-serif;background:#fff;width:100%;height:220px}
 svg .tk{font-size:10px;fill:#5b6670}
@@ -33,8 +17,8 @@ svg line{stroke:#d8dee4}
 .lg span{margin-right:12px;font-size:12px}
 .lg .p50{color:#2f6db5}.lg .p95{color:#c77c02}.lg .p99{color:#c0392b}
 #conn{font-size:12px;color:var(--muted)}
-.rule{color:var(--muted);font-size:12px;margin:2px 0 8px}
-"#;
+"#
+);
 
 /// The page's script: subscribes to `/stream` and redraws from each snapshot.
 pub(crate) const SCRIPT: &str = r#"
@@ -174,7 +158,7 @@ const BODY: &str = r#"<div id="banner" class="banner"><h1 id="title">RUNNING</h1
 /// `sha256-` of [`SCRIPT`], base64 (checked by a test against the script).
 pub(crate) const SCRIPT_HASH: &str = "sha256-wzarvUdkze8snoIZmxQ9wjxClrJ1sJK7l59azc3asPc=";
 /// `sha256-` of [`CSS`], base64 (checked by a test against the style).
-pub(crate) const STYLE_HASH: &str = "sha256-r3g1XCymEeQyFwjLkBkfDn6Qsdz7PlWpc/fep4E44wg=";
+pub(crate) const STYLE_HASH: &str = "sha256-xCZD9N70hxAJ6sqYKYBeTRkuDZPO/zFrJFJ2XIkcJko=";
 
 /// The Content-Security-Policy of the page: nothing but its own script and style, and
 /// connections back to this server.

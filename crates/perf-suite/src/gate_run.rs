@@ -9,7 +9,7 @@ use std::time::Duration;
 use perf_core::record::{CheckResult, RunResult};
 use tokio_util::sync::CancellationToken;
 
-use crate::{exit_codes, gate_checks, Config, GateOptions, OnInconclusive, SuiteError};
+use crate::{gate_checks, Config, GateOptions, OnInconclusive, SuiteError};
 use crate::{SuiteEvent, SuiteOutcome, GATE_GROUP};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -165,6 +165,39 @@ impl GateRequest {
         c.grace_period = c.grace_period.min(1.0);
         Ok(())
     }
+
+    /// Refuses what a gate cannot do with this configuration: `--min-capacity` on a merge
+    /// or a shard, `--update-baseline` on a shard. [`run_gate`] and
+    /// [`merge_gate`](crate::merge_gate) call it first, so no binary has rules of its own.
+    pub fn refuse_conflicts(&self, config: &Config, merging: bool) -> Result<(), SuiteError> {
+        let refuse = |key: &str, message: String| -> Result<(), SuiteError> {
+            Err(perf_core::ConfigError::new(key, message).into())
+        };
+        // The capacity search needs a live bot and one machine's view of it: a merge has
+        // no bot to search (its job often runs where the bot is not even reachable), and a
+        // shard's search would measure a slice. Refused rather than silently left out.
+        if self.min_capacity.is_some() && merging {
+            return refuse(
+                "--min-capacity",
+                "cannot be used with --merge: a merge of shard results has no live bot to search; run the capacity gate on one machine (ci-gate --min-capacity N, without --merge or --shard) as its own step".to_owned(),
+            );
+        }
+        if !merging && !config.shard.is_whole() {
+            if self.min_capacity.is_some() {
+                return refuse(
+                    "--min-capacity",
+                    format!("cannot be used on shard {} of a distributed test: its search would measure one slice of the load; run the capacity gate on one machine (ci-gate --min-capacity N, without --merge or --shard) as its own step", config.shard),
+                );
+            }
+            if self.update_baseline {
+                return refuse(
+                    "--update-baseline",
+                    "a shard is a slice of the test: save the baseline from the merge (ci-gate --merge DIR... --update-baseline)".to_owned(),
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What the gate decided.
@@ -179,18 +212,6 @@ pub enum GateDecision {
     CouldNotRun,
     /// Stopped by Ctrl-C or SIGTERM; the partial report was written (exit 130).
     Interrupted,
-}
-
-impl GateDecision {
-    /// The process exit code.
-    pub fn exit_code(self) -> i32 {
-        match self {
-            GateDecision::Deploy => exit_codes::OK,
-            GateDecision::Blocked => exit_codes::FAILED,
-            GateDecision::CouldNotRun => exit_codes::COULD_NOT_RUN,
-            GateDecision::Interrupted => exit_codes::INTERRUPTED,
-        }
-    }
 }
 
 /// Everything the gate did.
@@ -268,6 +289,9 @@ pub async fn run_gate(
     events: Option<UnboundedSender<SuiteEvent>>,
     cancel: CancellationToken,
 ) -> GateOutcome {
+    if let Err(e) = request.refuse_conflicts(config, false) {
+        return GateOutcome::without_run(GateDecision::CouldNotRun, e.to_string());
+    }
     let started = tokio::time::Instant::now();
     let budget = Budget::start(request.budget, cancel.clone());
     let options = GateOptions {

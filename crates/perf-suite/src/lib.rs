@@ -11,6 +11,7 @@ mod config;
 mod distributed;
 mod edge;
 mod error;
+mod exit;
 mod gate;
 mod gate_run;
 mod grounding;
@@ -37,6 +38,7 @@ pub use config::{
 pub use distributed::{config_digest, host_name, parse_start_at, ShardRequest, MAX_START_AHEAD};
 pub use edge::EdgeCaseRun;
 pub use error::SuiteError;
+pub use exit::{exit_code_of, exit_codes, Exit};
 pub use gate::{
     gate_checks, resources_measured, GateOptions, OnInconclusive, GATE_GROUP, RESOURCE_CHECK,
 };
@@ -58,7 +60,7 @@ pub use perf_core::event::{PhaseEvent, SuiteEvent};
 /// Re-exported for the binaries' own argument checks.
 pub use perf_core::ConfigError;
 pub use pipeline::{
-    preflight, run_suite, run_suite_amending, run_suite_with_end_grace, save_baseline, Exit,
+    preflight, run_suite, run_suite_amending, run_suite_with_end_grace, save_baseline,
     SuiteOutcome, HARNESS_VERSION, PHASES,
 };
 pub use questions::SAME_FAILURE_WINDOW;
@@ -122,33 +124,4 @@ mod runtime_tests {
         assert!(!RuntimeChoice::MultiThread.single_thread(&http));
         assert!(RuntimeChoice::CurrentThread.single_thread(&TargetSpec::Refbot));
     }
-}
-
-/// The exit code of a finished run, and why: interrupted (130), a failed check (1), or 0.
-/// `orchestrator` exits with it; `ci-gate` decides with [`run_gate`] on the same checks.
-pub fn exit_code_of(result: &perf_core::record::RunResult) -> (i32, Vec<String>) {
-    let status = perf_report::overall_status(result);
-    if result.interrupted {
-        (
-            exit_codes::INTERRUPTED,
-            vec!["interrupted: the partial result covers what ran".to_owned()],
-        )
-    } else if status.status == perf_report::Status::Fail {
-        (exit_codes::FAILED, status.reasons)
-    } else {
-        (exit_codes::OK, Vec::new())
-    }
-}
-
-/// Exit codes shared by the binaries.
-pub mod exit_codes {
-    /// The run completed and nothing it checked failed (ci-gate: deploy).
-    pub const OK: i32 = 0;
-    /// The run completed but a check failed (ci-gate: blocked).
-    pub const FAILED: i32 = 1;
-    /// The run could not start or finish: bad arguments or config, unusable database or
-    /// target, unwritable output.
-    pub const COULD_NOT_RUN: i32 = 2;
-    /// Interrupted by Ctrl-C or SIGTERM; the partial result was written.
-    pub const INTERRUPTED: i32 = 130;
 }

@@ -35,43 +35,7 @@ pub struct SuiteOutcome {
     pub problems: Vec<String>,
 }
 
-/// How a finished run or merge ends for a process: the exit code and the lines for
-/// stderr that say why (`error: …`, `failed: …`, `interrupted: …`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exit {
-    /// One of [`exit_codes`](crate::exit_codes).
-    pub code: i32,
-    /// Why, one line each; empty for 0.
-    pub lines: Vec<String>,
-}
-
 impl SuiteOutcome {
-    /// The one exit rule of a finished run or merge, used by both binaries: a problem
-    /// recorded on the way (the reports were written, part of the work was not done) is
-    /// 2; then an interruption is 130, a failed check 1, and anything else 0.
-    pub fn exit(&self) -> Exit {
-        use crate::exit_codes::{COULD_NOT_RUN, FAILED};
-        if !self.problems.is_empty() {
-            return Exit {
-                code: COULD_NOT_RUN,
-                lines: self
-                    .problems
-                    .iter()
-                    .map(|p| format!("error: {p}"))
-                    .collect(),
-            };
-        }
-        let (code, reasons) = crate::exit_code_of(&self.result);
-        let prefix = if code == FAILED { "failed: " } else { "" };
-        Exit {
-            code,
-            lines: reasons
-                .into_iter()
-                .map(|r| format!("{prefix}{r}"))
-                .collect(),
-        }
-    }
-
     /// The directory holding this run's files.
     pub fn run_dir(&self) -> &Path {
         &self.reports.dir

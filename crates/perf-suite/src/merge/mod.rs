@@ -494,6 +494,9 @@ pub async fn merge_gate(
     cancel: CancellationToken,
 ) -> crate::GateOutcome {
     use crate::{GateDecision, GateOptions};
+    if let Err(e) = request.refuse_conflicts(config, true) {
+        return crate::GateOutcome::without_run(GateDecision::CouldNotRun, e.to_string());
+    }
     let budget = crate::gate_run::Budget::start(request.budget, cancel.clone());
     let options = GateOptions {
         on_inconclusive: request.on_inconclusive,
