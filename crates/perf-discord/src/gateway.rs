@@ -33,87 +33,100 @@ async fn session(shared: Arc<Shared>, socket: WebSocket) {
     shared.lock().stats.connections += 1;
     shared.reset_heartbeat();
     let (mut sink, mut stream) = socket.split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    // Everything the connection sends goes through one channel to one writer task: the
+    // reader never waits on a write, and frames leave in the order they were made.
+    let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
+    let writer = tokio::spawn(async move {
+        while let Some(m) = rx.recv().await {
+            let closing = matches!(m, Message::Close(_));
+            if sink.send(m).await.is_err() || closing {
+                break;
+            }
+        }
+    });
+    let (frames, mut text_rx) = mpsc::unbounded_channel::<String>();
+    let forward = {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while let Some(t) = text_rx.recv().await {
+                if tx.send(Message::Text(t.into())).is_err() {
+                    break;
+                }
+            }
+        })
+    };
     let hello = json!({
         "op": 10,
         "d": {"heartbeat_interval": shared.config.heartbeat_interval.as_millis() as u64, "_trace": ["perf-discord"]},
         "s": null,
         "t": null
     });
-    if sink
-        .send(Message::Text(hello.to_string().into()))
-        .await
-        .is_err()
-    {
-        return;
-    }
+    let _ = tx.send(Message::Text(hello.to_string().into()));
     let identify_by = Instant::now() + IDENTIFY_WAIT;
     let mut identified = false;
     loop {
-        tokio::select! {
-            out = rx.recv() => {
-                let Some(frame) = out else { break };
-                if sink.send(Message::Text(frame.into())).await.is_err() {
-                    break;
-                }
-            }
+        let frame = tokio::select! {
             _ = tokio::time::sleep_until(identify_by), if !identified => {
-                let _ = sink.send(close(4003, "Not authenticated.")).await;
+                let _ = tx.send(close(4003, "Not authenticated."));
                 break;
             }
-            frame = stream.next() => {
-                let Some(Ok(frame)) = frame else { break };
-                let text = match frame {
-                    Message::Text(t) => t.to_string(),
-                    Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
-                    Message::Close(_) => break,
-                    _ => continue,
-                };
-                let Ok(v) = serde_json::from_str::<Value>(&text) else {
-                    let _ = sink.send(close(4002, "Error while decoding payload.")).await;
+            frame = stream.next() => frame,
+        };
+        let Some(Ok(frame)) = frame else { break };
+        let text = match frame {
+            Message::Text(t) => t.to_string(),
+            Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
+            Message::Close(_) => break,
+            _ => continue,
+        };
+        let Ok(v) = serde_json::from_str::<Value>(&text) else {
+            let _ = tx.send(close(4002, "Error while decoding payload."));
+            break;
+        };
+        match v.get("op").and_then(Value::as_u64) {
+            Some(1) => {
+                shared.heartbeat(Instant::now());
+                let ack = json!({"op": 11, "d": null, "s": null, "t": null});
+                let _ = frames.send(ack.to_string());
+            }
+            Some(2) => {
+                let d = &v["d"];
+                if d.get("token").and_then(Value::as_str).map(strip_bot)
+                    != Some(shared.config.token.as_str())
+                {
+                    shared.lock().stats.bad_tokens += 1;
+                    shared.state.send_replace(crate::GatewayState::BadToken);
+                    let _ = tx.send(close(4004, "Authentication failed."));
                     break;
-                };
-                match v.get("op").and_then(Value::as_u64) {
-                    Some(1) => {
-                        shared.heartbeat(Instant::now());
-                        let ack = json!({"op": 11, "d": null, "s": null, "t": null});
-                        if sink.send(Message::Text(ack.to_string().into())).await.is_err() {
-                            break;
-                        }
-                    }
-                    Some(2) => {
-                        let d = &v["d"];
-                        if d.get("token").and_then(Value::as_str).map(strip_bot) != Some(shared.config.token.as_str()) {
-                            shared.lock().stats.bad_tokens += 1;
-                            shared.state.send_replace(crate::GatewayState::BadToken);
-                            let _ = sink.send(close(4004, "Authentication failed.")).await;
-                            break;
-                        }
-                        let intents = d.get("intents").and_then(Value::as_u64).unwrap_or(0);
-                        shared.lock().stats.missing_message_content_intent =
-                            intents & MESSAGE_CONTENT_INTENT == 0;
-                        identified = true;
-                        shared.identify(tx.clone(), &shared.gateway_url);
-                    }
-                    Some(6) => {
-                        let d = &v["d"];
-                        let token_ok = d.get("token").and_then(Value::as_str).map(strip_bot) == Some(shared.config.token.as_str());
-                        let id = d.get("session_id").and_then(Value::as_str).unwrap_or("");
-                        let seq = d.get("seq").and_then(Value::as_u64).unwrap_or(0);
-                        if token_ok && shared.resume(id, seq, tx.clone()) {
-                            identified = true;
-                        } else {
-                            let invalid = json!({"op": 9, "d": false, "s": null, "t": null});
-                            let _ = sink.send(Message::Text(invalid.to_string().into())).await;
-                        }
-                    }
-                    // Presence, voice state, request guild members: accepted, not acted on.
-                    _ => {}
+                }
+                let intents = d.get("intents").and_then(Value::as_u64).unwrap_or(0);
+                shared.lock().stats.missing_message_content_intent =
+                    intents & MESSAGE_CONTENT_INTENT == 0;
+                identified = true;
+                shared.identify(frames.clone(), &shared.gateway_url);
+            }
+            Some(6) => {
+                let d = &v["d"];
+                let token_ok = d.get("token").and_then(Value::as_str).map(strip_bot)
+                    == Some(shared.config.token.as_str());
+                let id = d.get("session_id").and_then(Value::as_str).unwrap_or("");
+                let seq = d.get("seq").and_then(Value::as_u64).unwrap_or(0);
+                if token_ok && shared.resume(id, seq, frames.clone()) {
+                    identified = true;
+                } else {
+                    let invalid = json!({"op": 9, "d": false, "s": null, "t": null});
+                    let _ = frames.send(invalid.to_string());
                 }
             }
+            // Presence, voice state, request guild members: accepted, not acted on.
+            _ => {}
         }
     }
-    shared.disconnected(&tx);
+    shared.disconnected(&frames);
+    drop(frames);
+    drop(tx);
+    let _ = forward.await;
+    let _ = writer.await;
 }
 
 fn strip_bot(t: &str) -> &str {

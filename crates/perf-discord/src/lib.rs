@@ -104,6 +104,11 @@ impl FakeDiscord {
             .with_state(Arc::clone(&shared));
         let stop = CancellationToken::new();
         let until = stop.clone();
+        // Frames and answers are small writes: without TCP_NODELAY the second of two
+        // waits for the peer's delayed ACK (40 ms on Linux), which would be charged to the bot.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async move { until.cancelled().await })
@@ -227,10 +232,88 @@ impl Conversation {
     pub async fn next(&mut self) -> Option<Activity> {
         self.rx.recv().await
     }
+
+    /// Waits for the bot's answer: its messages about the query, final once no message,
+    /// edit or typing has come for `quiet` after the first message (the wait before the
+    /// first message is the caller's deadline). The quiet period is not part of the
+    /// figures: they end at the last message or edit.
+    pub async fn answer(&mut self, quiet: Duration) -> Answer {
+        let t0 = self.sent.at;
+        let mut a = Answer::default();
+        let mut parts: Vec<(u64, String)> = Vec::new();
+        loop {
+            let next = if a.first_message.is_some() {
+                match tokio::time::timeout(quiet, self.rx.recv()).await {
+                    Ok(n) => n,
+                    Err(_) => break,
+                }
+            } else {
+                self.rx.recv().await
+            };
+            let Some(activity) = next else { break };
+            match activity {
+                Activity::Typing { at } => {
+                    a.typing.get_or_insert(at.saturating_duration_since(t0));
+                }
+                Activity::Message { id, at, content } => {
+                    let d = at.saturating_duration_since(t0);
+                    a.first_message.get_or_insert(d);
+                    a.last_content = Some(d);
+                    a.messages += 1;
+                    parts.push((id, content));
+                }
+                Activity::Edit { id, at, content } => {
+                    a.last_content = Some(at.saturating_duration_since(t0));
+                    a.edits += 1;
+                    if let Some(p) = parts.iter_mut().find(|p| p.0 == id) {
+                        p.1 = content;
+                    }
+                }
+                Activity::Deleted { id, at } => {
+                    a.last_content = Some(at.saturating_duration_since(t0));
+                    parts.retain(|p| p.0 != id);
+                }
+                Activity::Rejected { code, reason, .. } => {
+                    a.rejected.push(format!("{reason} (Discord error {code})"));
+                }
+                Activity::WrongChannel { channel_id, .. } => {
+                    a.wrong_channel = Some(channel_id);
+                }
+            }
+        }
+        a.content = parts
+            .into_iter()
+            .map(|p| p.1)
+            .collect::<Vec<_>>()
+            .join("\n");
+        a
+    }
 }
 
 impl Drop for Conversation {
     fn drop(&mut self) {
         self.shared.forget_query(self.sent.message_id);
     }
+}
+
+/// A bot's answer to one message, timed from the moment the message was dispatched.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Answer {
+    /// The final content of the bot's messages about the query, in order, joined by
+    /// newlines (a long answer split in several messages reads whole).
+    pub content: String,
+    /// Time to the first typing indicator.
+    pub typing: Option<Duration>,
+    /// Time to the first message: a Discord bot's time to first token.
+    pub first_message: Option<Duration>,
+    /// Time to the final content (the last message, edit or deletion): the latency.
+    pub last_content: Option<Duration>,
+    /// Messages the answer took.
+    pub messages: u64,
+    /// Edits of those messages.
+    pub edits: u64,
+    /// Replies Discord refused, in words.
+    pub rejected: Vec<String>,
+    /// A reply to the query that went to this other channel.
+    pub wrong_channel: Option<u64>,
 }
