@@ -38,6 +38,11 @@ pub struct BotResponse {
     /// Anything else the bot returned, kept as-is.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub metadata: serde_json::Value,
+    /// Time the target spent after the answer was final only to know it was (a Discord
+    /// answer is final when nothing more came for a quiet period): taken off the
+    /// latency and service time, so it is not charged to the bot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settle: Option<Duration>,
 }
 
 impl BotResponse {
@@ -90,15 +95,18 @@ pub enum Transport {
     Http,
     /// A child process speaking JSON lines.
     Command,
+    /// A Discord bot reached through a fake Discord (gateway and REST).
+    Discord,
 }
 
 impl Transport {
-    /// The stable name: `in_process`, `http` or `command`.
+    /// The stable name: `in_process`, `http`, `command` or `discord`.
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::InProcess => "in_process",
             Transport::Http => "http",
             Transport::Command => "command",
+            Transport::Discord => "discord",
         }
     }
 }

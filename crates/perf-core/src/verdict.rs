@@ -150,10 +150,14 @@ pub enum CheckGroup {
     Distributed,
     /// Whether the generated facts and agent names apply to the bot (`grounding`).
     Grounding,
+    /// How a Discord bot lives with Discord: its event loop, rate limits, message length
+    /// and reply channel (the discord target).
+    Discord,
 }
 
 impl CheckGroup {
-    /// The stable name: `critical_path`, `baseline`, `robustness` or `gate`.
+    /// The stable name: `critical_path`, `baseline`, `robustness`, `gate`, `distributed`,
+    /// `grounding` or `discord`.
     pub fn as_str(self) -> &'static str {
         match self {
             CheckGroup::CriticalPath => "critical_path",
@@ -162,6 +166,7 @@ impl CheckGroup {
             CheckGroup::Gate => "gate",
             CheckGroup::Distributed => "distributed",
             CheckGroup::Grounding => "grounding",
+            CheckGroup::Discord => "discord",
         }
     }
 

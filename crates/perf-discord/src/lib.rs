@@ -198,6 +198,11 @@ impl FakeDiscord {
         self.shared.stats()
     }
 
+    /// Stops the server without waiting for it.
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+
     /// Stops the server.
     pub async fn shutdown(mut self) {
         self.stop.cancel();

@@ -26,6 +26,19 @@ pub(crate) struct Finished {
     pub(crate) failures: Vec<ExpectationFailure>,
 }
 
+impl Finished {
+    /// When the query ended for the figures: `now`, less the time the target spent only
+    /// to know the answer was final ([`BotResponse::settle`]), never before `start`.
+    pub(crate) fn end(&self, now: Instant, start: Instant) -> Instant {
+        let settle = self
+            .response
+            .as_ref()
+            .and_then(|r| r.settle)
+            .unwrap_or_default();
+        now.checked_sub(settle).unwrap_or(start).max(start)
+    }
+}
+
 /// Polls a future inside `catch_unwind`, so a target that panics in `execute` becomes an
 /// error sample instead of taking a worker down. The inner future is never polled again
 /// after a panic.

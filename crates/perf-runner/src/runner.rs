@@ -793,7 +793,7 @@ async fn closed_worker(
                     break 'claims;
                 }
             };
-            let end = Instant::now();
+            let end = finished.end(Instant::now(), now);
             rec.record(qi, query, ctx.timing(intended, now, end), finished);
             ready_at = later(end, p.think);
             // A target that answers without awaiting anything would never yield otherwise.
@@ -815,7 +815,7 @@ async fn open_query(ctx: Arc<Ctx>, qi: usize, intended: Instant, in_flight: Arc<
             return;
         }
     };
-    let end = Instant::now();
+    let end = finished.end(Instant::now(), start);
     in_flight.fetch_sub(1, Ordering::AcqRel);
     let mut rec = Recorder::immediate(ctx.shared.clone());
     rec.record(qi, query, ctx.timing(intended, start, end), finished);

@@ -390,6 +390,7 @@ async fn run_suite_inner(
     }
     if let Some(t) = &external {
         result.notes.extend(t.notes());
+        result.checks.extend(t.checks());
     }
     result.notes.extend(
         config

@@ -90,6 +90,27 @@ const FIRST_ANSWER_NOTICE: Duration = Duration::from_secs(10);
 /// Opens the configured target and checks that it answers within `query_timeout`: a
 /// target that cannot be reached at the start is a setup problem ("could not run"), not a
 /// failed run. `waiting` hears once when the first answer is slow to come.
+/// `spec`, with the guild of the message database when it is a discord target.
+async fn with_guild(
+    config: &Config,
+    spec: &perf_targets::TargetSpec,
+) -> Result<perf_targets::TargetSpec, SuiteError> {
+    let mut spec = spec.clone();
+    if let perf_targets::TargetSpec::Discord(d) = &mut spec {
+        if d.guild.is_none() {
+            let (pool, _) =
+                perf_synth::open_or_generate(&config.database_path, &config.fixture).await?;
+            let content = perf_synth::analyze_content(&pool, &config.database_path).await?;
+            pool.close().await;
+            d.guild = Some(perf_discord::Guild::from_profile(
+                "perf test server",
+                &content,
+            ));
+        }
+    }
+    Ok(spec)
+}
+
 pub(crate) async fn open_target(
     config: &Config,
     run_dir: &Path,
@@ -125,6 +146,9 @@ pub(crate) async fn open_target(
             (Arc::new(bot), None)
         }
         spec => {
+            // A Discord bot sees the server it is tested on: the guild, its channels and
+            // its members come from the message database.
+            let spec = &with_guild(config, spec).await?;
             // Messages are built from the redacted view of the target, never from its config.
             let target =
                 perf_targets::open_target(spec, run_dir).map_err(|e| SuiteError::Target {

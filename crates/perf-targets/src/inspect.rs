@@ -78,6 +78,7 @@ pub async fn inspect(target: &Target, query: &Query, timeout: Duration) -> Inspe
     match target {
         Target::Http(h) => h.inspect(query, timeout).await,
         Target::Command(c) => c.inspect(query, timeout).await,
+        Target::Discord(d) => d.inspect(query, timeout).await,
     }
 }
 

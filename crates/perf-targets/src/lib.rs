@@ -15,6 +15,7 @@
 
 mod client;
 mod command;
+mod discord;
 mod error;
 mod http;
 mod inspect;
@@ -25,6 +26,10 @@ mod sse;
 mod template;
 
 pub use command::{CommandStats, CommandTarget, MAX_STDERR_LOG_BYTES};
+pub use discord::{
+    stats_checks as discord_checks, stats_notes as discord_notes, DiscordTarget,
+    DiscordTargetConfig, RateLimits, Trigger, ENV_API_BASE, ENV_GATEWAY_URL, ENV_TOKEN,
+};
 pub use error::TargetsError;
 pub use http::HttpTarget;
 pub use inspect::{inspect, longest_string, Inspection, INSPECT_BODY_BYTES};

@@ -9,6 +9,7 @@ use std::time::Duration;
 use perf_core::{BotTarget, Redactor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::discord::{DiscordTarget, DiscordTargetConfig};
 use crate::secret::{is_secret_name, redacted_url, url_secrets, Secret, REDACTED};
 use crate::{CommandTarget, HttpTarget, TargetsError};
 
@@ -28,6 +29,8 @@ pub enum TargetSpec {
     Http(HttpTargetConfig),
     /// A bot started as a child process speaking JSON lines on stdin/stdout.
     Command(CommandTargetConfig),
+    /// A Discord bot started as a child process and reached through a fake Discord.
+    Discord(DiscordTargetConfig),
 }
 
 impl TargetSpec {
@@ -38,7 +41,9 @@ impl TargetSpec {
     /// - `openai+http://...` or `openai+https://...`: an OpenAI-compatible chat-completions
     ///   endpoint, streamed;
     /// - `cmd:<command line>`: a JSON-lines child process; the command line is split like a
-    ///   shell would (single and double quotes, backslash escapes), but no shell runs it.
+    ///   shell would (single and double quotes, backslash escapes), but no shell runs it;
+    /// - `discord:<command line>`: a Discord bot, split the same way, logged into a fake
+    ///   Discord (docs/discord.md).
     pub fn parse_flag(value: &str) -> Result<Self, TargetsError> {
         // The value is quoted in the error: a URL in it is shown redacted.
         let shown = match value.find("://") {
@@ -68,6 +73,15 @@ impl TargetSpec {
             }
             return Ok(Self::Command(CommandTargetConfig::new(argv)));
         }
+        if let Some(rest) = trimmed.strip_prefix("discord:") {
+            let argv = split_command_line(rest).map_err(|m| invalid(&m))?;
+            if argv.is_empty() {
+                return Err(invalid(
+                    "`discord:` needs the bot's command, for example `discord:python3 -m chatbot_perf.discord bot.py`",
+                ));
+            }
+            return Ok(Self::Discord(DiscordTargetConfig::new(argv)));
+        }
         if let Some(url) = trimmed.strip_prefix("openai+") {
             check_url(url).map_err(|m| invalid(&m))?;
             let mut config = HttpTargetConfig::new(url);
@@ -80,7 +94,7 @@ impl TargetSpec {
             return Ok(Self::Http(HttpTargetConfig::new(trimmed)));
         }
         Err(invalid(
-            "expected `refbot`, an http:// or https:// URL, `openai+<URL>` or `cmd:<command line>`",
+            "expected `refbot`, an http:// or https:// URL, `openai+<URL>`, `cmd:<command line>` or `discord:<command line>`",
         ))
     }
 
@@ -91,6 +105,7 @@ impl TargetSpec {
             TargetSpec::Refbot => Redactor::default(),
             TargetSpec::Http(c) => c.redactor(),
             TargetSpec::Command(c) => c.redactor(),
+            TargetSpec::Discord(c) => c.redactor(),
         }
     }
 
@@ -101,6 +116,7 @@ impl TargetSpec {
             TargetSpec::Refbot => TargetSpec::Refbot,
             TargetSpec::Http(c) => TargetSpec::Http(c.redacted()),
             TargetSpec::Command(c) => TargetSpec::Command(c.redacted()),
+            TargetSpec::Discord(c) => TargetSpec::Discord(c.redacted()),
         }
     }
 
@@ -111,6 +127,7 @@ impl TargetSpec {
             TargetSpec::Refbot => "refbot".to_owned(),
             TargetSpec::Http(c) => format!("http {}", c.url),
             TargetSpec::Command(c) => format!("command `{}`", c.command.join(" ")),
+            TargetSpec::Discord(c) => format!("discord bot `{}`", c.command.join(" ")),
         }
     }
 
@@ -121,6 +138,7 @@ impl TargetSpec {
             TargetSpec::Refbot => None,
             TargetSpec::Http(c) => c.timeout_ms.map(Duration::from_millis),
             TargetSpec::Command(c) => c.timeout_ms.map(Duration::from_millis),
+            TargetSpec::Discord(_) => None,
         }
     }
 
@@ -593,7 +611,7 @@ fn default_max_line() -> usize {
     10 * 1024 * 1024
 }
 
-fn deserialize_argv<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+pub(crate) fn deserialize_argv<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Argv {
@@ -680,6 +698,8 @@ pub enum Target {
     Http(Arc<HttpTarget>),
     /// A child-process target.
     Command(Arc<CommandTarget>),
+    /// A Discord bot behind a fake Discord.
+    Discord(Arc<DiscordTarget>),
 }
 
 impl Target {
@@ -688,6 +708,7 @@ impl Target {
         match self {
             Target::Http(t) => Arc::clone(t) as Arc<dyn BotTarget>,
             Target::Command(t) => Arc::clone(t) as Arc<dyn BotTarget>,
+            Target::Discord(t) => Arc::clone(t) as Arc<dyn BotTarget>,
         }
     }
 
@@ -697,6 +718,16 @@ impl Target {
         match self {
             Target::Http(_) => Vec::new(),
             Target::Command(t) => t.stats().notes(),
+            Target::Discord(t) => t.notes(),
+        }
+    }
+
+    /// Checks the target itself measured (a Discord bot's event loop, rate limits,
+    /// message length, reply channel); none for HTTP and command targets.
+    pub fn checks(&self) -> Vec<perf_core::record::CheckResult> {
+        match self {
+            Target::Discord(t) => t.checks(),
+            _ => Vec::new(),
         }
     }
 }
@@ -710,6 +741,10 @@ pub fn open_target(spec: &TargetSpec, run_dir: &Path) -> Result<Target, TargetsE
         TargetSpec::Refbot => Err(TargetsError::InProcess),
         TargetSpec::Http(config) => Ok(Target::Http(Arc::new(HttpTarget::new(config.clone())?))),
         TargetSpec::Command(config) => Ok(Target::Command(Arc::new(CommandTarget::new(
+            config.clone(),
+            run_dir,
+        )?))),
+        TargetSpec::Discord(config) => Ok(Target::Discord(Arc::new(DiscordTarget::new(
             config.clone(),
             run_dir,
         )?))),

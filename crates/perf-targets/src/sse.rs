@@ -158,6 +158,7 @@ impl StreamState {
             })
         };
         BotResponse {
+            settle: None,
             answer: self.answer,
             agents: self.agents,
             time_to_first_token: ttft,

@@ -29,11 +29,12 @@ mod stats;
 mod stderr;
 
 use process::*;
+pub(crate) use process::{describe_exit, signal_group, GroupSignal};
 use protocol::*;
 pub use stats::CommandStats;
 use stats::Counters;
 pub use stderr::MAX_STDERR_LOG_BYTES;
-use stderr::*;
+pub(crate) use stderr::{copy_stderr, log_tail};
 
 /// The longest wait before a restart, however many crashes came before.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);

@@ -6,7 +6,7 @@ use super::*;
 /// How often the end of a stopping process group is checked.
 const GROUP_POLL: Duration = Duration::from_millis(20);
 
-pub(super) fn describe_exit(status: std::process::ExitStatus) -> String {
+pub(crate) fn describe_exit(status: std::process::ExitStatus) -> String {
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt as _;
@@ -21,7 +21,7 @@ pub(super) fn describe_exit(status: std::process::ExitStatus) -> String {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub(super) enum GroupSignal {
+pub(crate) enum GroupSignal {
     Term,
     Kill,
 }
@@ -29,7 +29,7 @@ pub(super) enum GroupSignal {
 /// Sends `sig` to process group `group` (the bot's pid: it leads its own group); `false`
 /// when no process of the group is left.
 #[cfg(unix)]
-pub(super) fn signal_group(group: Option<u32>, sig: GroupSignal) -> bool {
+pub(crate) fn signal_group(group: Option<u32>, sig: GroupSignal) -> bool {
     use rustix::process::{kill_process_group, Pid, Signal};
     let Some(pid) = group
         .and_then(|g| i32::try_from(g).ok())
@@ -45,7 +45,7 @@ pub(super) fn signal_group(group: Option<u32>, sig: GroupSignal) -> bool {
 }
 
 #[cfg(not(unix))]
-pub(super) fn signal_group(_group: Option<u32>, _sig: GroupSignal) -> bool {
+pub(crate) fn signal_group(_group: Option<u32>, _sig: GroupSignal) -> bool {
     false
 }
 

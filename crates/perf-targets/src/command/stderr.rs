@@ -10,7 +10,7 @@ pub const MAX_STDERR_LOG_BYTES: u64 = 1024 * 1024;
 const STDERR_CHUNK: usize = 64 * 1024;
 
 /// The last few hundred bytes of the stderr log, for an error message.
-pub(super) fn log_tail(path: &Path) -> String {
+pub(crate) fn log_tail(path: &Path) -> String {
     const TAIL: usize = 400;
     let Ok(bytes) = std::fs::read(path) else {
         return "(no stderr log)".to_owned();
@@ -30,7 +30,7 @@ pub(super) fn log_tail(path: &Path) -> String {
 /// Copies the bot's stderr into the log with the target's secrets removed, keeping at most
 /// [`MAX_STDERR_LOG_BYTES`] (shared by every process of the target, counted in `written`);
 /// when this process's stderr ends, a note says how many bytes were dropped.
-pub(super) async fn copy_stderr(
+pub(crate) async fn copy_stderr(
     stderr: ChildStderr,
     mut log: std::fs::File,
     redactor: Redactor,
