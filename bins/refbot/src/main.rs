@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use perf_refbot::{LlmConfig, RefBot, RefBotConfig};
 
+mod discord;
 mod serve;
 mod stdio;
 
@@ -31,6 +32,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Serve the bot as JSON lines on stdin/stdout.
     Stdio(stdio::StdioArgs),
+    /// Run the bot as a Discord bot: DISCORD_TOKEN, DISCORD_API_BASE and
+    /// DISCORD_GATEWAY_URL from the environment (the discord target sets them).
+    Discord(discord::DiscordArgs),
 }
 
 /// Options shared by every way of running the bot.
@@ -157,6 +161,7 @@ async fn main() -> ExitCode {
         Command::Answer(args) => answer(args).await,
         Command::Serve(args) => serve::main(args).await,
         Command::Stdio(args) => stdio::main(args).await,
+        Command::Discord(args) => discord::main(args).await,
     };
     match result {
         Ok(()) => ExitCode::from(EXIT_OK),

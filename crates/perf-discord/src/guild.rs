@@ -105,6 +105,15 @@ impl Guild {
             .unwrap_or(&self.channels[0])
     }
 
+    /// The channel named `name` (with or without `#`); a query that names none (or one
+    /// the guild lacks) goes to a channel chosen by a stable hash of `key`, so load spreads
+    /// over the server's channels as a real server's does.
+    pub fn channel_for(&self, name: Option<&str>, key: &str) -> &Channel {
+        name.map(|n| n.trim_start_matches('#'))
+            .and_then(|n| self.channels.iter().find(|c| c.name == n))
+            .unwrap_or_else(|| &self.channels[(fnv(key) % self.channels.len() as u64) as usize])
+    }
+
     /// The channel with this id.
     pub fn channel(&self, id: u64) -> Option<&Channel> {
         self.channels.iter().find(|c| c.id == id)
@@ -215,6 +224,13 @@ impl Guild {
         obj.insert("soundboard_sounds".into(), json!([]));
         g
     }
+}
+
+/// FNV-1a: a stable hash (the same channel and member for a query in every run).
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// The fixed timestamp of joins and of messages' `edited_timestamp` base.
