@@ -1,0 +1,84 @@
+//! `orchestrator --target discord:<command>` end to end: a fake Discord, the reference bot
+//! started as a Discord bot (`refbot discord`), the original suite's phases, the report.
+//! The bot is a real child process speaking the gateway and REST over loopback.
+//!
+//! The refbot binary is taken from next to the orchestrator binary: `cargo test
+//! --workspace` builds it (with `-p orchestrator` alone, build it first with `cargo build -p
+//! refbot`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const ORCHESTRATOR: &str = env!("CARGO_BIN_EXE_orchestrator");
+
+fn refbot_binary() -> PathBuf {
+    let path =
+        Path::new(ORCHESTRATOR).with_file_name(format!("refbot{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "{} is missing: build it with `cargo build -p refbot` (cargo test --workspace does)",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn a_discord_bot_is_load_tested_through_the_fake_discord() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite");
+    let target = format!(
+        "discord:{} discord --latency-scale 0 --database {}",
+        refbot_binary().display(),
+        db.display()
+    );
+    let out = Command::new(ORCHESTRATOR)
+        .current_dir(dir.path())
+        .args([
+            "--quiet",
+            "--no-synthetic",
+            "--max-queries",
+            "8",
+            "--database",
+        ])
+        .arg(&db)
+        .args(["--out", "out", "--target", &target])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/latest/report.json")).unwrap(),
+    )
+    .unwrap();
+    let overall = &report["overall"];
+    assert_eq!(overall["count"], 8, "{overall}");
+    assert_eq!(overall["outcomes"]["ok"], 8, "{overall}");
+    // The first message is a Discord bot's time to first token: recorded for every answer.
+    assert!(
+        overall["ttft"].as_str().is_some_and(|h| !h.is_empty()),
+        "{overall}"
+    );
+    let checks = report["checks"].as_array().unwrap();
+    for name in [
+        "event loop",
+        "rate limits",
+        "message length",
+        "reply channel",
+    ] {
+        let c = checks
+            .iter()
+            .find(|c| c["group"] == "discord" && c["name"] == name)
+            .unwrap_or_else(|| panic!("no discord check {name}: {checks:?}"));
+        assert_eq!(c["status"], "passed", "{c}");
+    }
+    assert_eq!(
+        report["target"]["transport"], "discord",
+        "{}",
+        report["target"]
+    );
+}
