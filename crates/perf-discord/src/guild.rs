@@ -317,6 +317,13 @@ mod tests {
         assert_eq!(g.channel_or_first(Some("nope")).name, "dev-help");
         assert_eq!(g.channel_or_first(None).name, "dev-help");
         assert_eq!(g.member_for(Some("bo")).name, "bo");
+        // Queries that name no channel spread over the channels, each always to the same.
+        let ids: Vec<String> = (0..20).map(|i| format!("std-{i:04}")).collect();
+        let used: std::collections::HashSet<u64> =
+            ids.iter().map(|id| g.channel_for(None, id).id).collect();
+        assert_eq!(used.len(), 2, "both channels get queries");
+        assert_eq!(g.channel_for(None, "std-0003"), g.channel_for(None, "std-0003"));
+        assert_eq!(g.channel_for(Some("general"), "std-0003").name, "general");
         let a = g.member_for(Some("sim-user-03")).id;
         assert_eq!(a, g.member_for(Some("sim-user-03")).id, "stable");
         assert_ne!(g.channels[0].id, g.channels[1].id);

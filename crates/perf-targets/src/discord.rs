@@ -607,7 +607,7 @@ impl BotTarget for DiscordTarget {
         };
         let channel = self
             .guild
-            .channel_or_first(query.channel.as_deref())
+            .channel_for(query.channel.as_deref(), &query.id)
             .clone();
         let member = self.guild.member_for(query.user_id.as_deref()).clone();
         let (content, mention) = match &self.config.trigger {
