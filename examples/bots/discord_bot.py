@@ -45,7 +45,9 @@ async def on_message(message: discord.Message):
         if "block" in question.lower():
             time.sleep(BLOCK_MS / 1000)  # the bug: a synchronous call in a handler
         await asyncio.sleep(THINK_MS / 1000)
-        words = f"You asked: {question[:1800]}".split()
+        # The answer names the question's size, not its text: echoing what a user typed
+        # would repeat their markup and mentions (the suite's robustness checks catch it).
+        words = f"You asked a question of {len(question.split())} words; here is what I found in this server.".split()
         step = max(1, len(words) // (EDITS + 1))
         reply = await message.reply(" ".join(words[:step]) or "...")
         for i in range(1, EDITS + 1):

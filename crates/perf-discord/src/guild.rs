@@ -322,7 +322,10 @@ mod tests {
         let used: std::collections::HashSet<u64> =
             ids.iter().map(|id| g.channel_for(None, id).id).collect();
         assert_eq!(used.len(), 2, "both channels get queries");
-        assert_eq!(g.channel_for(None, "std-0003"), g.channel_for(None, "std-0003"));
+        assert_eq!(
+            g.channel_for(None, "std-0003"),
+            g.channel_for(None, "std-0003")
+        );
         assert_eq!(g.channel_for(Some("general"), "std-0003").name, "general");
         let a = g.member_for(Some("sim-user-03")).id;
         assert_eq!(a, g.member_for(Some("sim-user-03")).id, "stable");

@@ -188,6 +188,7 @@ impl FakeDiscord {
         )?;
         Ok(Conversation {
             sent,
+            channel_id,
             rx,
             shared: Arc::clone(&self.shared),
         })
@@ -223,6 +224,7 @@ impl Drop for FakeDiscord {
 #[derive(Debug)]
 pub struct Conversation {
     sent: Sent,
+    channel_id: u64,
     rx: mpsc::UnboundedReceiver<Activity>,
     shared: Arc<state::Shared>,
 }
@@ -239,9 +241,11 @@ impl Conversation {
     }
 
     /// Waits for the bot's answer: its messages about the query, final once no message,
-    /// edit or typing has come for `quiet` after the first message (the wait before the
-    /// first message is the caller's deadline). The quiet period is not part of the
-    /// figures: they end at the last message or edit.
+    /// edit or typing has come for `quiet` after the first message, and the bot's message
+    /// and edit buckets in the channel are not used up (a bot that obeys the rate limits
+    /// is then still waiting to send its next edit). The wait before the first message is
+    /// the caller's deadline. The quiet period is not part of the figures: they end at
+    /// the last message or edit.
     pub async fn answer(&mut self, quiet: Duration) -> Answer {
         let t0 = self.sent.at;
         let mut a = Answer::default();
@@ -250,7 +254,15 @@ impl Conversation {
             let next = if a.first_message.is_some() {
                 match tokio::time::timeout(quiet, self.rx.recv()).await {
                     Ok(n) => n,
-                    Err(_) => break,
+                    Err(_) => match self.shared.channel_blocked_until(self.channel_id) {
+                        Some(until) => {
+                            match tokio::time::timeout_at(until + quiet, self.rx.recv()).await {
+                                Ok(n) => n,
+                                Err(_) => break,
+                            }
+                        }
+                        None => break,
+                    },
                 }
             } else {
                 self.rx.recv().await

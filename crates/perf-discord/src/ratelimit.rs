@@ -197,6 +197,25 @@ impl RateLimiter {
     }
 }
 
+impl RateLimiter {
+    /// When the bucket of `route` and `major` opens again, if it is used up now: a bot
+    /// that obeys the limits is waiting for it, so its answer may not be final yet.
+    pub(crate) fn exhausted_until(
+        &self,
+        route: &'static str,
+        major: u64,
+        now: Instant,
+    ) -> Option<Instant> {
+        if !self.enabled {
+            return None;
+        }
+        let limit = route_limit(route);
+        let w = self.buckets.get(&(route, major))?;
+        let end = w.start + limit.per;
+        (w.count >= limit.limit && end > now).then_some(end)
+    }
+}
+
 fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)

@@ -413,6 +413,20 @@ impl Shared {
         })
     }
 
+    /// When the bot may next post or edit in `channel_id`, if its message or edit bucket
+    /// there is used up now.
+    pub(crate) fn channel_blocked_until(&self, channel_id: u64) -> Option<Instant> {
+        let now = Instant::now();
+        let inner = self.lock();
+        [
+            "POST /channels/{id}/messages",
+            "PATCH /channels/{id}/messages/{id}",
+        ]
+        .iter()
+        .filter_map(|r| inner.limits.exhausted_until(r, channel_id, now))
+        .max()
+    }
+
     /// The query `message_id` is done: its watcher goes.
     pub(crate) fn forget_query(&self, message_id: u64) {
         let mut inner = self.lock();

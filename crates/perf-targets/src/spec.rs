@@ -822,15 +822,22 @@ mod tests {
         cmd.env.insert("BOT_TENANT".into(), "oe-0123456789".into());
         cmd.env.insert("BOT_LOG_LEVEL".into(), "warning".into());
         cmd.secret_env.push("BOT_TENANT".into());
+        let mut discord = DiscordTargetConfig::new(vec!["sh".into(), "-c".into(), "cat".into()]);
+        discord
+            .env
+            .insert("BOT_API_KEY".into(), "dk-0123456789".into());
+        discord.env.insert("BOT_LOG_LEVEL".into(), "warning".into());
         for spec in [
             TargetSpec::Refbot,
             TargetSpec::Http(http),
             TargetSpec::Command(cmd),
+            TargetSpec::Discord(discord),
         ] {
             let (secrets, plain): (&[&str], &[&str]) = match &spec {
                 TargetSpec::Refbot => (&[], &[]),
                 TargetSpec::Http(_) => (&["qk-0123456789", "hk-0123456789", "tn-0123456789"], &[]),
                 TargetSpec::Command(_) => (&["ek-0123456789", "oe-0123456789"], &["warning"]),
+                TargetSpec::Discord(_) => (&["dk-0123456789"], &["warning"]),
             };
             let spec_redactor = spec.redactor();
             let opened = match open_target(&spec, dir.path()) {
