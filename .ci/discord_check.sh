@@ -34,7 +34,14 @@ lat = sorted(s["latency_us"] for s in samples)
 # BOT_EDIT_MS (30 ms) later. Printed, not asserted: a shared machine adds its own time.
 print("discord.py bot: 10 of 10 answered; first message p50 %.1f ms, final edit p50 %.1f ms"
       % (ttft[len(ttft)//2] / 1e3, lat[len(lat)//2] / 1e3))
+# What the fake Discord saw: one message and two edits (BOT_EDITS) per answer; the
+# first-query check and the probes are answers too.
+d = r["discord"]
+assert d["answers"] >= 10 and d["messages"] == d["answers"] and d["edits"] == 2 * d["answers"], d
+assert "rate_limits" not in d and d["heartbeats"] >= 2, d
 PY
+grep -q "^### Discord" runs/latest/summary.md
+grep -q '<section id="discord">' runs/latest/report.html
 
 code=$(run --questions "$repo/examples/bots/discord_questions_block.jsonl")
 echo "with a blocking handler: exit $code"

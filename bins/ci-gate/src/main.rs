@@ -206,6 +206,10 @@ fn main() -> ExitCode {
                     },
                     reasons: vec![outcome.reason.clone()],
                     reports: outcome.suite.as_ref().map(|s| s.run_dir().to_owned()),
+                    discord: outcome
+                        .suite
+                        .as_ref()
+                        .and_then(|s| s.result.discord.clone()),
                 });
                 perf_cli::live::linger(live, &cli.live).await;
             }

@@ -267,12 +267,14 @@ fn live_final(
                 verdict,
                 reasons: status.reasons,
                 reports: Some(o.run_dir().to_owned()),
+                discord: o.result.discord.clone(),
             }
         }
         Err(e) => perf_live::LiveFinal {
             verdict: perf_live::Verdict::CouldNotRun,
             reasons: vec![e.to_string()],
             reports: None,
+            discord: None,
         },
     }
 }

@@ -1,7 +1,11 @@
 //! The orchestrator binary's handling of bad input: exit code 2 and a message naming the
 //! file or key, before anything runs.
 
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Command;
+
+use common::{free_port, orchestrator, orchestrator_env, stderr};
 
 #[path = "cli/check_target.rs"]
 mod check_target;
@@ -10,27 +14,6 @@ mod hostile;
 #[cfg(unix)]
 #[path = "cli/live.rs"]
 mod live;
-
-fn orchestrator(dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_orchestrator"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
-fn orchestrator_env(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_orchestrator"))
-        .args(args)
-        .envs(env.iter().copied())
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 #[test]
 fn bad_config_files_and_values_exit_2_naming_what_is_wrong() {
@@ -304,11 +287,7 @@ fn a_second_ctrl_c_still_writes_the_report() {
             "synthetic_testing": {"enabled": false}}"#,
     )
     .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let live = format!("127.0.0.1:{port}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
         .args(["--config", "slow.json", "--quiet", "--live", &live])
@@ -498,11 +477,7 @@ fn bad_history_locations_exit_2_before_any_load() {
     assert!(left.is_empty(), "files left: {left:?}");
 
     // Nothing listens on a port that was free a moment ago.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let url = format!("postgres://perf-user@127.0.0.1:{port}/perf?sslmode=disable");
     let out = orchestrator(dir.path(), &["--quiet", "--history-url", &url]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));

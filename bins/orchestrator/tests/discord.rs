@@ -6,21 +6,11 @@
 //! --workspace` builds it (with `-p orchestrator` alone, build it first with `cargo build -p
 //! refbot`).
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const ORCHESTRATOR: &str = env!("CARGO_BIN_EXE_orchestrator");
+mod common;
 
-fn refbot_binary() -> PathBuf {
-    let path =
-        Path::new(ORCHESTRATOR).with_file_name(format!("refbot{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "{} is missing: build it with `cargo build -p refbot` (cargo test --workspace does)",
-        path.display()
-    );
-    path
-}
+use common::{refbot_binary, ORCHESTRATOR};
 
 #[test]
 fn a_discord_bot_is_load_tested_through_the_fake_discord() {
@@ -80,5 +70,36 @@ fn a_discord_bot_is_load_tested_through_the_fake_discord() {
         report["target"]["transport"], "discord",
         "{}",
         report["target"]
+    );
+    // What the fake Discord saw: every answer typed first and posted one message; the
+    // reference bot never edits, is never rate-limited and its heartbeats came.
+    let d = &report["discord"];
+    // (The answers count the first-query check's and the probes' too, past the 8.)
+    let answers = d["answers"].as_u64().unwrap();
+    assert!(answers >= 8, "{d}");
+    assert_eq!(d["messages"], answers, "{d}");
+    assert_eq!(d["edits"], 0, "{d}");
+    assert!(d.get("rate_limits").is_none(), "{d}");
+    let typing: perf_core::LatencyHistogram = serde_json::from_value(d["typing"].clone()).unwrap();
+    assert_eq!(typing.count(), answers, "{d}");
+    let summary = std::fs::read_to_string(dir.path().join("out/latest/summary.md")).unwrap();
+    assert!(
+        summary.contains("### Discord") && summary.contains("| typing | p50 "),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!(
+            "| per answer | 1.00 messages, 0.00 edits ({answers} and 0 in all) |"
+        )),
+        "{summary}"
+    );
+    let html = std::fs::read_to_string(dir.path().join("out/latest/report.html")).unwrap();
+    assert!(
+        html.contains(r#"<section id="discord">"#),
+        "no Discord section"
+    );
+    assert!(
+        stdout.contains("Discord") && stdout.contains("event loop"),
+        "{stdout}"
     );
 }

@@ -11,18 +11,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-const ORCHESTRATOR: &str = env!("CARGO_BIN_EXE_orchestrator");
+mod common;
 
-fn refbot_binary() -> PathBuf {
-    let path =
-        Path::new(ORCHESTRATOR).with_file_name(format!("refbot{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "{} is missing: build it with `cargo build -p refbot` (cargo test --workspace does)",
-        path.display()
-    );
-    path
-}
+use common::{refbot_binary, ORCHESTRATOR};
 
 /// `refbot serve` in LLM mode on a free port; the child and its base URL.
 struct Server(Child);

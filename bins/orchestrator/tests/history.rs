@@ -3,23 +3,9 @@
 //! feature) two machines' runs recorded into one PostgreSQL database are listed with their
 //! trend by a third invocation.
 
-use std::process::{Command, Output};
+mod common;
 
-fn orchestrator(dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_orchestrator"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use common::{free_port, orchestrator, text};
 
 #[test]
 fn a_password_in_history_url_exits_2_without_being_shown() {
@@ -56,11 +42,7 @@ fn a_password_in_history_url_exits_2_without_being_shown() {
 #[test]
 fn an_unreachable_history_server_exits_2_naming_the_host() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let url = format!("postgres://perf@127.0.0.1:{port}/perf");
     let out = orchestrator(dir.path(), &["history", "--history-url", &url]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
@@ -135,11 +117,7 @@ fn a_libpq_string_or_a_secret_parameter_is_refused_without_being_shown() {
 #[test]
 fn an_unreachable_history_server_stops_a_run_before_it_starts() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let url = format!("postgres://perf@127.0.0.1:{port}/perf");
     let out = orchestrator(dir.path(), &["--quiet", "--history-url", &url]);
     let t = text(&out);

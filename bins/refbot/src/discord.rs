@@ -29,6 +29,10 @@ const MAX_MESSAGE_CHARS: usize = 2_000;
 pub(crate) struct DiscordArgs {
     #[command(flatten)]
     bot: super::BotArgs,
+    /// Reply with the question itself, at once, without typing or the database: the
+    /// fastest Discord bot, for benchmarks of the harness (docs/performance.md).
+    #[arg(long)]
+    echo: bool,
 }
 
 struct Rest {
@@ -215,8 +219,11 @@ pub(crate) async fn main(args: DiscordArgs) -> anyhow::Result<()> {
                 q.channel = channel;
                 let message_id = d["id"].as_str().unwrap_or("").to_owned();
                 let (bot, rest) = (Arc::clone(&bot), Arc::clone(&rest));
+                let bot = (!args.echo).then_some(bot);
                 tokio::spawn(async move {
-                    if let Err(e) = answer(&bot, &rest, &channel_id, &message_id, &q).await {
+                    if let Err(e) =
+                        answer(bot.as_deref(), &rest, &channel_id, &message_id, &q).await
+                    {
                         eprintln!("refbot discord: {e:#}");
                     }
                 });
@@ -233,19 +240,25 @@ pub(crate) async fn main(args: DiscordArgs) -> anyhow::Result<()> {
 }
 
 /// Answers one message: typing, the bot's answer, the reply in pieces of at most 2,000
-/// characters (the first one a reply to the message).
+/// characters (the first one a reply to the message). Without a bot (`--echo`), the
+/// question itself at once.
 async fn answer(
-    bot: &RefBot,
+    bot: Option<&RefBot>,
     rest: &Rest,
     channel: &str,
     message_id: &str,
     q: &Query,
 ) -> anyhow::Result<()> {
-    rest.call("POST", &format!("/channels/{channel}/typing"), None)
-        .await?;
-    let text = match bot.execute(q).await {
-        Ok(r) => r.answer,
-        Err(e) => format!("Sorry, I could not answer that: {e}"),
+    let text = match bot {
+        None => q.text.clone(),
+        Some(bot) => {
+            rest.call("POST", &format!("/channels/{channel}/typing"), None)
+                .await?;
+            match bot.execute(q).await {
+                Ok(r) => r.answer,
+                Err(e) => format!("Sorry, I could not answer that: {e}"),
+            }
+        }
     };
     let text = if text.trim().is_empty() {
         "(no answer)".to_owned()

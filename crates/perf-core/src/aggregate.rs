@@ -416,6 +416,10 @@ pub struct RunResult {
     /// How the shards of a distributed test were merged into this result, when they were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge: Option<MergeInfo>,
+    /// What the fake Discord saw of a Discord bot: typing, messages and edits, 429s, the
+    /// event loop. Only for a discord target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discord: Option<crate::discord::DiscordSummary>,
 }
 
 /// Distinct names counted more than this are not told apart any more: the count stops.
@@ -527,6 +531,7 @@ impl RunResult {
             goodput: None,
             shard: None,
             merge: None,
+            discord: None,
         }
     }
 
@@ -664,6 +669,11 @@ impl RunResult {
             (Some(mine), Some(theirs)) => mine.merge(theirs),
             (None, Some(theirs)) => self.goodput = Some(theirs.clone()),
             _ => {}
+        }
+        if let Some(theirs) = &other.discord {
+            self.discord
+                .get_or_insert_with(Default::default)
+                .merge(theirs);
         }
         self.wall_time_s = self.wall_time_s.max(other.wall_time_s);
         self.interrupted |= other.interrupted;

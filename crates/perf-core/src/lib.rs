@@ -67,6 +67,7 @@
 mod aggregate;
 mod capacity;
 mod content;
+mod discord;
 mod error;
 pub mod event;
 mod expect;
@@ -143,6 +144,10 @@ pub mod record {
     pub mod shard {
         pub use crate::shard::{MergeInfo, ShardInfo, ShardSummary, SHARD_FORMAT_VERSION};
     }
+    /// What a Discord target measured beside the latency.
+    pub mod discord {
+        pub use crate::discord::{DiscordSummary, RouteRateLimits};
+    }
     /// Service-level objectives and goodput.
     pub mod slo {
         pub use crate::slo::{
@@ -151,6 +156,7 @@ pub mod record {
         };
     }
     pub use capacity::*;
+    pub use discord::*;
     pub use run::*;
     pub use shard::*;
     pub use slo::*;

@@ -129,6 +129,17 @@ pub struct TargetInfo {
     pub transport: Transport,
 }
 
+impl TargetInfo {
+    /// A target named `name` reached by `transport`, of unknown version.
+    pub fn new(name: impl Into<String>, transport: Transport) -> Self {
+        Self {
+            name: name.into(),
+            version: None,
+            transport,
+        }
+    }
+}
+
 impl Default for TargetInfo {
     fn default() -> Self {
         Self {

@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::time::Instant;
 
 /// Discord's global limit: requests per second per bot.
@@ -67,17 +66,8 @@ impl Window {
     }
 }
 
-/// What the bot did with one route's limits.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct RouteLimits {
-    /// 429s sent on this route.
-    pub rate_limited: u64,
-    /// Requests sent again before the `retry_after` of the 429 before (Discord bans bots
-    /// that keep doing it).
-    pub early_retries: u64,
-    /// Seconds the bot waited after its 429s before it sent on the route again.
-    pub waited_s: f64,
-}
+/// 429s on one route: the record type of `report.json`, filled in here.
+pub use perf_core::record::RouteRateLimits as RouteLimits;
 
 /// The headers of an answer within the limits.
 #[derive(Debug, Clone, PartialEq)]

@@ -100,8 +100,11 @@ fn template(method: &Method, segments: &[&str]) -> String {
         .map(|s| {
             if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
                 "{id}".to_owned()
+            } else if s.chars().count() > 32 {
+                // A token, a hash or a flood: never kept as it came.
+                "{long}".to_owned()
             } else {
-                (*s).chars().take(40).collect()
+                (*s).to_owned()
             }
         })
         .collect();

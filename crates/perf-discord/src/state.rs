@@ -158,6 +158,19 @@ struct Stored {
     reference: Option<u64>,
 }
 
+impl Stored {
+    /// A message that answers nothing and refers to nothing.
+    fn new(channel_id: u64, author: Value, content: &str) -> Self {
+        Stored {
+            channel_id,
+            author,
+            content: content.to_owned(),
+            answers: None,
+            reference: None,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub session: Option<Session>,
@@ -393,17 +406,7 @@ impl Shared {
             content
         };
         let d = self.message_json(id, channel_id, &author, visible, None, mentions_bot, true);
-        Self::remember(
-            &mut inner,
-            id,
-            Stored {
-                channel_id,
-                author,
-                content: content.to_owned(),
-                answers: None,
-                reference: None,
-            },
-        );
+        Self::remember(&mut inner, id, Stored::new(channel_id, author, content));
         inner.watchers.insert(id, Watcher { channel_id, tx });
         inner.waiting.entry(channel_id).or_default().push_back(id);
         Self::dispatch(&mut inner, "MESSAGE_CREATE", d)?;
@@ -564,17 +567,12 @@ impl Shared {
         if let Some(r) = referenced {
             v["referenced_message"] = r;
         }
-        Self::remember(
-            &mut inner,
-            id,
-            Stored {
-                channel_id,
-                author,
-                content: content.to_owned(),
-                answers: query,
-                reference,
-            },
-        );
+        let stored = Stored {
+            answers: query,
+            reference,
+            ..Stored::new(channel_id, author, content)
+        };
+        Self::remember(&mut inner, id, stored);
         Ok(v)
     }
 

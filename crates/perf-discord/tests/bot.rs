@@ -210,6 +210,16 @@ async fn fake(rate_limits: bool) -> FakeDiscord {
     .expect("the fake Discord starts")
 }
 
+/// A fake Discord with its rate limits and a bot following `plan` (with the fake's token)
+/// that has connected and received READY.
+async fn connected(plan: Plan) -> FakeDiscord {
+    let fake = fake(true).await;
+    let token = fake.token().to_owned();
+    start_bot(&fake, Plan { token, ..plan }).await;
+    fake.ready(Duration::from_secs(5)).await.expect("ready");
+    fake
+}
+
 fn close(a: Option<Duration>, ms: u64) -> bool {
     a.is_some_and(|d| {
         d.as_secs_f64() * 1e3 - ms as f64 <= 2.0 && ms as f64 - d.as_secs_f64() * 1e3 <= 2.0
@@ -218,21 +228,14 @@ fn close(a: Option<Duration>, ms: u64) -> bool {
 
 #[tokio::test(start_paused = true)]
 async fn typing_first_message_and_final_edit_are_the_bots_own_delays() {
-    let fake = fake(true).await;
-    let token = fake.token().to_owned();
-    start_bot(
-        &fake,
-        Plan {
-            token,
-            typing_ms: 20,
-            first_ms: 80,
-            edit_ms: 30,
-            edits: 2,
-            ..Plan::default()
-        },
-    )
+    let fake = connected(Plan {
+        typing_ms: 20,
+        first_ms: 80,
+        edit_ms: 30,
+        edits: 2,
+        ..Plan::default()
+    })
     .await;
-    fake.ready(Duration::from_secs(5)).await.expect("ready");
     let channel = fake.guild().channels[0].id;
     let member = fake.guild().members[0].clone();
     let text = format!("<@{}> who was most active?", fake.bot_user().id);
@@ -255,19 +258,12 @@ async fn typing_first_message_and_final_edit_are_the_bots_own_delays() {
 
 #[tokio::test(start_paused = true)]
 async fn late_heartbeats_are_reported_as_that_much_blocking() {
-    let fake = fake(true).await;
-    let token = fake.token().to_owned();
-    start_bot(
-        &fake,
-        Plan {
-            token,
-            first_ms: 10,
-            heartbeat_late_ms: vec![0, 0, 300, 0, 120, 0],
-            ..Plan::default()
-        },
-    )
+    let fake = connected(Plan {
+        first_ms: 10,
+        heartbeat_late_ms: vec![0, 0, 300, 0, 120, 0],
+        ..Plan::default()
+    })
     .await;
-    fake.ready(Duration::from_secs(5)).await.expect("ready");
     tokio::time::sleep(Duration::from_secs(8)).await;
     let s = fake.stats();
     assert!(s.heartbeats >= 6, "{} heartbeats", s.heartbeats);
@@ -360,19 +356,12 @@ async fn discord_refusals_wrong_channels_tokens_and_routes() {
     );
 
     // Over 2,000 characters: refused with 50035, and the query's answer says why.
-    let f = fake(true).await;
-    let token = f.token().to_owned();
-    start_bot(
-        &f,
-        Plan {
-            token,
-            first_ms: 5,
-            long: Some(2_001),
-            ..Plan::default()
-        },
-    )
+    let f = connected(Plan {
+        first_ms: 5,
+        long: Some(2_001),
+        ..Plan::default()
+    })
     .await;
-    f.ready(Duration::from_secs(5)).await.expect("ready");
     let (ch, m) = (f.guild().channels[0].id, f.guild().members[0].clone());
     let mut c = f
         .send(ch, &m, &format!("<@{}> long", f.bot_user().id), true)

@@ -22,7 +22,7 @@
 //! events
 //!     .send(perf_suite::SuiteEvent::RunStarted { run_id: "demo".to_owned() })
 //!     .ok();
-//! live.finish(LiveFinal { verdict: Verdict::Pass, reasons: Vec::new(), reports: None });
+//! live.finish(LiveFinal { verdict: Verdict::Pass, reasons: Vec::new(), reports: None, discord: None });
 //! println!("live view at {}", live.url());
 //! live.shutdown().await;
 //! # Ok(())

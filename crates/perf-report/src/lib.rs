@@ -19,6 +19,7 @@
 //! script and loads nothing. The crate never prints.
 
 mod capacity;
+mod discord;
 mod error;
 mod escape;
 mod fmt;

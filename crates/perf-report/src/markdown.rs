@@ -196,6 +196,18 @@ pub fn render_markdown(result: &RunResult) -> String {
         out.push('\n');
     }
 
+    if let Some(rows) = crate::discord::discord_rows(result) {
+        let _ = writeln!(
+            out,
+            "### {}\n\n| Figure | Value |\n|---|---|",
+            crate::discord::TITLE
+        );
+        for (k, v) in rows {
+            let _ = writeln!(out, "| {k} | {} |", cell(&v));
+        }
+        out.push('\n');
+    }
+
     // Critical paths, or the per-agent figures when the run named none.
     let paths = model::critical_paths(result);
     if !paths.is_empty() {

@@ -269,6 +269,13 @@ pub fn render_terminal_with(result: &RunResult, opts: &TerminalOptions) -> Strin
         );
     }
 
+    if let Some(rows) = crate::discord::discord_rows(result) {
+        let _ = writeln!(out, "\n{}", p.wrap(BOLD, crate::discord::TITLE));
+        for (k, v) in rows {
+            let _ = writeln!(out, "  {k:<14} {}", term(&truncate(&v, 240)));
+        }
+    }
+
     if !result.checks.is_empty() {
         let passed = result.checks.iter().filter(|c| c.passed()).count();
         let unmeasured = result.checks.iter().filter(|c| c.unmeasured()).count();

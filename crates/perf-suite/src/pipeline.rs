@@ -391,6 +391,7 @@ async fn run_suite_inner(
     if let Some(t) = &external {
         result.notes.extend(t.notes());
         result.checks.extend(t.checks());
+        result.discord = t.discord_summary();
     }
     result.notes.extend(
         config

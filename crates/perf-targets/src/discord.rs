@@ -16,9 +16,9 @@ use perf_core::{BotResponse, BotTarget, ErrorKind, Query, Redactor, TargetError,
 use perf_discord::{DiscordStats, FakeDiscord, FakeDiscordConfig, Guild};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-use crate::command::{copy_stderr, log_tail, signal_group, GroupSignal};
+use crate::command::{bot_command, copy_stderr, log_tail, signal_group, spawn_bot, GroupSignal};
 use crate::spec::{deserialize_argv, CommandTargetConfig};
 use crate::TargetsError;
 
@@ -89,21 +89,6 @@ pub enum RateLimits {
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DiscordTargetConfig {
-    /// The bot's program and arguments (a list, or one string split like a shell would).
-    #[serde(deserialize_with = "deserialize_argv")]
-    pub command: Vec<String>,
-    /// A name for reports; defaults to the command line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Extra environment variables for the bot.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub env: BTreeMap<String, String>,
-    /// More environment variable names whose values are secret.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub secret_env: Vec<String>,
-    /// The bot's working directory.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cwd: Option<PathBuf>,
     /// How a query triggers the bot: `"mention"` (default) or `"prefix:!ask"`.
     #[serde(default)]
     pub trigger: Trigger,
@@ -125,6 +110,21 @@ pub struct DiscordTargetConfig {
     /// How long the bot may take to log in and identify (default 60,000 ms).
     #[serde(default = "default_connect_ms")]
     pub connect_timeout_ms: u64,
+    /// The bot's program and arguments (a list, or one string split like a shell would).
+    #[serde(deserialize_with = "deserialize_argv")]
+    pub command: Vec<String>,
+    /// Its name in reports (default: the command line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Variables added to the bot's environment, beside the three of the contract.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Names of variables whose values are secret, as for a command target.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_env: Vec<String>,
+    /// Where the bot runs (default: the harness's directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<PathBuf>,
     /// Where the bot's stderr goes, relative to the run directory (default
     /// `bot-stderr.log`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -151,17 +151,17 @@ impl DiscordTargetConfig {
     /// Defaults for `argv`.
     pub fn new(argv: Vec<String>) -> Self {
         Self {
-            command: argv,
-            name: None,
-            env: BTreeMap::new(),
-            secret_env: Vec::new(),
-            cwd: None,
             trigger: Trigger::Mention,
             quiet_ms: default_quiet_ms(),
             rate_limits: RateLimits::Discord,
             heartbeat_ms: default_heartbeat_ms(),
             max_loop_block_ms: default_max_block_ms(),
             connect_timeout_ms: default_connect_ms(),
+            command: argv,
+            name: None,
+            env: BTreeMap::new(),
+            secret_env: Vec::new(),
+            cwd: None,
             stderr_log: None,
             guild: None,
         }
@@ -244,6 +244,15 @@ pub struct DiscordTarget {
     child: tokio::sync::Mutex<Option<Child>>,
     pid: AtomicU32,
     stderr_written: Arc<AtomicU64>,
+    /// Answers and their typing times, for [`summary`](DiscordTarget::summary).
+    answered: Mutex<Answered>,
+}
+
+/// What the target saw of its answers.
+#[derive(Default)]
+struct Answered {
+    answers: u64,
+    typing: perf_core::LatencyHistogram,
 }
 
 impl fmt::Debug for DiscordTarget {
@@ -295,6 +304,7 @@ impl DiscordTarget {
             child: tokio::sync::Mutex::new(None),
             pid: AtomicU32::new(0),
             stderr_written: Arc::new(AtomicU64::new(0)),
+            answered: Mutex::new(Answered::default()),
         })
     }
 
@@ -328,6 +338,37 @@ impl DiscordTarget {
             .unwrap_or_default()
     }
 
+    /// The run as the fake Discord saw it, for `RunResult.discord`: typing per answer,
+    /// messages and edits, 429s, refusals, the event loop; `None` before the bot was
+    /// started.
+    pub fn summary(&self) -> Option<perf_core::record::DiscordSummary> {
+        let s = self.stats()?;
+        let answered = self.answered.lock().unwrap_or_else(PoisonError::into_inner);
+        Some(perf_core::record::DiscordSummary {
+            answers: answered.answers,
+            typing: answered.typing.clone(),
+            messages: s.messages,
+            edits: s.edits,
+            too_long: s.too_long,
+            wrong_channel: s.wrong_channel,
+            rate_limits: s
+                .rate_limits
+                .iter()
+                .filter(|(_, r)| r.rate_limited + r.early_retries > 0)
+                .map(|(k, r)| (k.clone(), r.clone()))
+                .collect(),
+            unknown_routes: s
+                .unknown_routes
+                .iter()
+                .map(|(k, n)| (self.redactor.redact_owned(k.clone()), *n))
+                .collect(),
+            heartbeats: s.heartbeats,
+            loop_blocked_max_ms: s.loop_blocked_max().as_secs_f64() * 1e3,
+            loop_blocked_p99_ms: s.loop_blocked_p99().as_secs_f64() * 1e3,
+            resumes: s.resumes,
+        })
+    }
+
     /// Lines for the run's notes: what the bot did with Discord besides answering.
     pub fn notes(&self) -> Vec<String> {
         self.stats().map(|s| stats_notes(&s)).unwrap_or_default()
@@ -359,24 +400,14 @@ impl DiscordTarget {
                 ))
             })?;
         let argv = &self.config.command;
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..])
-            .envs(&self.config.env)
-            .env(ENV_TOKEN, &self.token)
+        let mut cmd = bot_command(argv, &self.config.env, self.config.cwd.as_deref());
+        cmd.env(ENV_TOKEN, &self.token)
             .env(ENV_API_BASE, fake.api_base())
             .env(ENV_GATEWAY_URL, fake.gateway_url())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        #[cfg(unix)]
-        cmd.process_group(0);
-        if let Some(dir) = &self.config.cwd {
-            cmd.current_dir(dir);
-        }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| TargetError::connect(format!("cannot start `{}`: {e}", argv[0])))?;
+            .stderr(Stdio::piped());
+        let mut child = spawn_bot(&mut cmd, &argv[0])?;
         if let Some(stderr) = child.stderr.take() {
             tokio::spawn(copy_stderr(
                 stderr,
@@ -641,6 +672,13 @@ impl BotTarget for DiscordTarget {
             };
             return Err(TargetError::new(ErrorKind::Status, why));
         }
+        {
+            let mut answered = self.answered.lock().unwrap_or_else(PoisonError::into_inner);
+            answered.answers += 1;
+            if let Some(t) = a.typing {
+                answered.typing.record(t);
+            }
+        }
         let mut r = BotResponse::new(a.content.clone(), String::new());
         r.agents.clear();
         r.time_to_first_token = a.first_message;
@@ -683,19 +721,12 @@ impl BotTarget for DiscordTarget {
         Ok(())
     }
 
-    fn process_id(&self) -> Option<u32> {
-        match self.pid.load(Ordering::Relaxed) {
-            0 => None,
-            p => Some(p),
-        }
+    fn describe(&self) -> TargetInfo {
+        TargetInfo::new(self.name(), perf_core::Transport::Discord)
     }
 
-    fn describe(&self) -> TargetInfo {
-        TargetInfo {
-            name: self.name(),
-            version: None,
-            transport: perf_core::Transport::Discord,
-        }
+    fn process_id(&self) -> Option<u32> {
+        crate::command::running_pid(&self.pid)
     }
 
     fn redactor(&self) -> Redactor {

@@ -730,6 +730,15 @@ impl Target {
             _ => Vec::new(),
         }
     }
+
+    /// What a Discord target measured beside the latency (`RunResult.discord`); `None`
+    /// for the other targets.
+    pub fn discord_summary(&self) -> Option<perf_core::record::DiscordSummary> {
+        match self {
+            Target::Discord(t) => t.summary(),
+            _ => None,
+        }
+    }
 }
 
 /// Opens the target described by `spec`; `run_dir` receives a command target's stderr log.

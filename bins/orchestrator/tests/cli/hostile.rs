@@ -69,12 +69,7 @@ async fn echo(State(n): State<Arc<AtomicU64>>, uri: Uri, headers: HeaderMap) -> 
 }
 
 fn orchestrator(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_orchestrator"))
-        .args(args)
-        .current_dir(dir)
-        .env(TOKEN_VAR, TOKEN)
-        .output()
-        .unwrap()
+    crate::common::orchestrator_env(dir, args, &[(TOKEN_VAR, TOKEN)])
 }
 
 pub(crate) fn small_config(dir: &Path, target: Value, query_count: usize) -> PathBuf {
@@ -181,41 +176,18 @@ fn secrets_a_bot_echoes_reach_no_output() {
         .into_iter()
         .filter(|p| !p.ends_with("suite.json"))
         .collect();
-    let mut redacted_in = Vec::new();
-    for f in &written {
-        let bytes = std::fs::read(f).unwrap();
-        assert_clean(&f.display().to_string(), &bytes);
-        if String::from_utf8_lossy(&bytes).contains("[redacted]") {
-            redacted_in.push(f.file_name().unwrap().to_string_lossy().into_owned());
-        }
-    }
     // The echoes did arrive, redacted: in answers, errors and agent names alike
     // (summary.md shows per-agent rows only for runs without critical paths).
-    for name in [
-        "samples.jsonl",
-        "report.json",
-        "report.html",
-        "junit.xml",
-        "history.db",
-    ] {
-        assert!(
-            redacted_in.iter().any(|n| n == name),
-            "no redacted echo in {name}: {redacted_in:?} of {written:?}"
-        );
-    }
-    let report = written
-        .iter()
-        .find(|p| p.file_name().is_some_and(|n| n == "report.json"))
-        .unwrap();
-    let report: Value = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
-    assert!(
-        report["per_agent"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .any(|k| k.starts_with("[redacted] #")),
-        "{}",
-        report["per_agent"]
+    let report = redacted_in_every_output(
+        &written,
+        assert_clean,
+        &[
+            "samples.jsonl",
+            "report.json",
+            "report.html",
+            "junit.xml",
+            "history.db",
+        ],
     );
     let url = report["config"]["target"]["url"]
         .as_str()
@@ -489,22 +461,41 @@ done
         .into_iter()
         .filter(|p| !p.ends_with("suite.json") && !p.ends_with("echo_bot.sh"))
         .collect();
+    let report = redacted_in_every_output(
+        &written,
+        assert_env_clean,
+        &[
+            "samples.jsonl",
+            "report.json",
+            "report.html",
+            "junit.xml",
+            "history.db",
+            "bot-stderr.log",
+        ],
+    );
+    let env = &report["config"]["target"]["env"];
+    for var in ["OPENAI_API_KEY", "MY_SECRET", "BOT_TENANT"] {
+        assert_eq!(env[var], "[redacted]", "{env}");
+    }
+}
+
+/// Checks every written file with `clean`, asserts that each file named in `expected`
+/// holds a redacted echo and that the per-agent table names a redacted agent; returns
+/// report.json.
+fn redacted_in_every_output(
+    written: &[PathBuf],
+    clean: impl Fn(&str, &[u8]),
+    expected: &[&str],
+) -> Value {
     let mut redacted_in = Vec::new();
-    for f in &written {
+    for f in written {
         let bytes = std::fs::read(f).unwrap();
-        assert_env_clean(&f.display().to_string(), &bytes);
+        clean(&f.display().to_string(), &bytes);
         if String::from_utf8_lossy(&bytes).contains("[redacted]") {
             redacted_in.push(f.file_name().unwrap().to_string_lossy().into_owned());
         }
     }
-    for name in [
-        "samples.jsonl",
-        "report.json",
-        "report.html",
-        "junit.xml",
-        "history.db",
-        "bot-stderr.log",
-    ] {
+    for name in expected {
         assert!(
             redacted_in.iter().any(|n| n == name),
             "no redacted echo in {name}: {redacted_in:?} of {written:?}"
@@ -524,8 +515,5 @@ done
         "{}",
         report["per_agent"]
     );
-    let env = &report["config"]["target"]["env"];
-    for var in ["OPENAI_API_KEY", "MY_SECRET", "BOT_TENANT"] {
-        assert_eq!(env[var], "[redacted]", "{env}");
-    }
+    report
 }

@@ -270,7 +270,91 @@ pub(crate) fn render(state: &LiveState, snapshot: &LiveSnapshot) -> String {
             );
         }
     }
+    if let Some(d) = snapshot.finished.as_ref().and_then(|f| f.discord.as_ref()) {
+        discord(&mut out, d);
+    }
     out
+}
+
+/// A Discord bot's figures, once the run is over.
+fn discord(out: &mut String, d: &perf_core::record::DiscordSummary) {
+    header(
+        out,
+        "chatbot_perf_discord_typing_seconds",
+        "gauge",
+        "Time from the question to the bot's first typing indicator, by quantile.",
+    );
+    for q in [0.5, 0.95, 0.99] {
+        let _ = writeln!(
+            out,
+            "chatbot_perf_discord_typing_seconds{{quantile=\"{q}\"}} {}",
+            d.typing.percentile_micros(q * 100.0) as f64 / 1e6
+        );
+    }
+    for (name, help, v) in [
+        (
+            "answers",
+            "Questions the bot answered with at least one message.",
+            d.answers,
+        ),
+        ("messages", "Messages the bot posted.", d.messages),
+        ("edits", "Edits of the bot's messages.", d.edits),
+        (
+            "too_long",
+            "Messages Discord refused for being over 2,000 characters.",
+            d.too_long,
+        ),
+        (
+            "wrong_channel",
+            "Replies posted in another channel than the question's.",
+            d.wrong_channel,
+        ),
+        (
+            "early_retries",
+            "Requests sent again before a 429's retry_after.",
+            d.early_retries(),
+        ),
+        (
+            "heartbeats",
+            "Gateway heartbeats the bot sent.",
+            d.heartbeats,
+        ),
+        ("resumes", "Gateway sessions the bot resumed.", d.resumes),
+    ] {
+        let metric = format!("chatbot_perf_discord_{name}_total");
+        header(out, &metric, "counter", help);
+        let _ = writeln!(out, "{metric} {v}");
+    }
+    header(
+        out,
+        "chatbot_perf_discord_rate_limited_total",
+        "counter",
+        "429s Discord gave the bot, by route.",
+    );
+    for (route, r) in &d.rate_limits {
+        let _ = writeln!(
+            out,
+            "chatbot_perf_discord_rate_limited_total{{route=\"{}\"}} {}",
+            escape_label(route),
+            r.rate_limited
+        );
+    }
+    header(
+        out,
+        "chatbot_perf_discord_loop_blocked_seconds",
+        "gauge",
+        "How late the bot's heartbeats came: its event loop blocked, at most and at p99.",
+    );
+    let _ = writeln!(
+        out,
+        "chatbot_perf_discord_loop_blocked_seconds{{stat=\"max\"}} {}",
+        d.loop_blocked_max_ms / 1e3
+    );
+    let _ = writeln!(
+        out,
+        "chatbot_perf_discord_loop_blocked_seconds{{stat=\"p99\"}} {}",
+        d.loop_blocked_p99_ms / 1e3
+    );
 }
 
 #[cfg(test)]

@@ -57,6 +57,10 @@ pub struct LiveFinal {
     pub reasons: Vec<String>,
     /// Where the reports were written.
     pub reports: Option<PathBuf>,
+    /// A Discord bot's figures (typing, messages, edits, 429s, the event loop), shown on
+    /// `/metrics` once the run is over.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discord: Option<perf_core::record::DiscordSummary>,
 }
 
 /// The phase running now.

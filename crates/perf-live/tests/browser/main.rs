@@ -84,6 +84,7 @@ async fn the_live_page_renders_hostile_updates_as_text_in_chromium() {
         verdict: Verdict::Fail,
         reasons: vec![SCRIPT.to_owned()],
         reports: Some(PathBuf::from(AGENT)),
+        discord: None,
     });
     tokio::time::sleep(Duration::from_millis(1_200)).await;
 

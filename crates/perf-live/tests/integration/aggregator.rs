@@ -102,6 +102,7 @@ async fn snapshots_are_published_once_per_interval_with_counts_phase_and_checks(
         verdict: Verdict::Fail,
         reasons: vec!["critical path search failed".to_owned()],
         reports: Some("reports/r1".into()),
+        discord: None,
     });
     settle().await;
     let snap = &live.snapshot().snapshot;
@@ -126,6 +127,7 @@ async fn linger_keeps_the_server_up_after_the_run_then_stops_it() {
         verdict: Verdict::Pass,
         reasons: Vec::new(),
         reports: None,
+        discord: None,
     });
     let mut snapshots = live.subscribe();
     let shutdown = tokio::spawn(live.shutdown());

@@ -9,28 +9,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::{get, parse_metrics};
 
-/// The fast in-process configuration of perf-suite's pipeline test.
-fn small_config(dir: &std::path::Path) -> Config {
-    let mut c = Config {
-        database_path: dir.join("data/discord_messages.db"),
-        output_dir: dir.join("reports"),
-        history_path: dir.join("data/history.db"),
-        ..Config::default()
-    };
-    c.fixture.messages = 1_500;
-    c.query_count = 24;
-    c.parallel_execution.rate_limit_per_second = None;
-    c.refbot.latency_scale = 0.0;
-    c.resource_monitoring.monitoring_interval = 0.2;
-    c.synthetic_testing.scale = Some(0.005);
-    c.performance_baselines.baselines_dir = dir.join("baselines");
-    c
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_after_a_suite_run_count_what_the_result_counts() {
     let dir = tempfile::tempdir().unwrap();
-    let config = small_config(dir.path());
+    let config = Config::small(dir.path());
     let options = LiveOptions {
         interval: Duration::from_millis(100),
         ..LiveOptions::default()
@@ -45,6 +27,7 @@ async fn metrics_after_a_suite_run_count_what_the_result_counts() {
         verdict: Verdict::Pass,
         reasons: Vec::new(),
         reports: Some(outcome.run_dir().to_owned()),
+        discord: outcome.result.discord.clone(),
     });
     // The finish publishes at once, after folding every event sent before it.
     let mut rx = live.subscribe();

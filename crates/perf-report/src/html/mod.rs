@@ -234,12 +234,25 @@ pub fn render_html(result: &RunResult) -> String {
     if streamed {
         out.push_str(r##"<a href="#streaming">Streaming</a>"##);
     }
+    if result.discord.is_some() {
+        out.push_str(r##"<a href="#discord">Discord</a>"##);
+    }
     out.push_str(r##"<a href="#throughput">Throughput</a><a href="#resources">Resources</a><a href="#agents">Agents</a><a href="#errors">Errors</a><a href="#comparison">Baseline</a><a href="#trends">Trends</a><a href="#details">Details</a></nav>"##);
 
     checks_section(&mut out, result);
     latency_section(&mut out, result);
     if streamed {
         streaming_section(&mut out, result);
+    }
+    if let Some(rows) = crate::discord::discord_rows(result) {
+        let _ = write!(
+            out,
+            r#"<section id="discord"><h2>{}</h2>"#,
+            crate::discord::TITLE
+        );
+        let rows: Vec<Vec<String>> = rows.iter().map(|(k, v)| vec![h(k), cell(v)]).collect();
+        table(&mut out, &["Figure", "Value"], &rows);
+        out.push_str("</section>");
     }
     throughput_section(&mut out, result);
     resources_section(&mut out, result);

@@ -442,6 +442,27 @@ fn every_key() -> Config {
 }
 
 impl Config {
+    /// A small, fast run that writes everything under `dir`: a 1,500-message generated
+    /// database, 24 queries without a rate limit, the in-process reference bot without
+    /// modelled latency, a tiny synthetic phase. For smoke tests of a harness built on
+    /// these crates; set `target` to try another bot.
+    pub fn small(dir: &Path) -> Config {
+        let mut c = Config {
+            database_path: dir.join("data/discord_messages.db"),
+            output_dir: dir.join("reports"),
+            history_path: dir.join("data/history.db"),
+            ..Config::default()
+        };
+        c.fixture.messages = 1_500;
+        c.query_count = 24;
+        c.parallel_execution.rate_limit_per_second = None;
+        c.refbot.latency_scale = 0.0;
+        c.resource_monitoring.monitoring_interval = 0.2;
+        c.synthetic_testing.scale = Some(0.005);
+        c.performance_baselines.baselines_dir = dir.join("baselines");
+        c
+    }
+
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Self, SuiteError> {
         let text = perf_synth::read_text_limited(path, MAX_CONFIG_FILE_BYTES).map_err(|e| {

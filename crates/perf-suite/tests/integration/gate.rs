@@ -4,8 +4,6 @@
 use perf_suite::{run_gate, Config, GateDecision, GateRequest};
 use tokio_util::sync::CancellationToken;
 
-use crate::pipeline::small_config;
-
 /// A gate request writing into `dir`, with few enough queries to stay quick.
 fn request(dir: &std::path::Path) -> GateRequest {
     GateRequest {
@@ -17,7 +15,7 @@ fn request(dir: &std::path::Path) -> GateRequest {
 }
 
 fn config(dir: &std::path::Path, edit: impl FnOnce(&mut Config)) -> Config {
-    let mut c = small_config(dir);
+    let mut c = Config::small(dir);
     c.fixture.messages = 2_000;
     // The in-process bot's process is this test binary, which runs other tests at the same
     // time: its memory and CPU are not the bot's. (The gate's resource check is tested with

@@ -1,9 +1,7 @@
 //! The suite's figures against bots whose true values are known.
 
-use perf_suite::run_suite;
+use perf_suite::{run_suite, Config};
 use tokio_util::sync::CancellationToken;
-
-use crate::pipeline::small_config;
 
 /// A JSON-lines bot (POSIX sh) that answers every query after exactly 100 ms of sleep,
 /// concurrently, whatever is in flight. Its true answer time is 100 ms plus the few
@@ -23,7 +21,7 @@ async fn a_fixed_100_ms_child_process_bot_reports_100_ms_under_a_high_ceiling() 
     let dir = tempfile::tempdir().unwrap();
     let bot = dir.path().join("bot.sh");
     std::fs::write(&bot, FIXED_100_MS_BOT).unwrap();
-    let mut config = small_config(dir.path());
+    let mut config = Config::small(dir.path());
     config
         .set_target_flag(&format!("cmd:sh {}", bot.display()))
         .unwrap();

@@ -5,8 +5,6 @@
 use perf_suite::{run_gate, run_suite, Config, GateDecision, GateRequest, SuiteError};
 use tokio_util::sync::CancellationToken;
 
-use crate::pipeline::small_config;
-
 /// Nothing of a run exists: no database generated (phase 1 never ran), no run directory.
 fn assert_nothing_ran(config: &Config) {
     assert!(
@@ -24,7 +22,7 @@ fn assert_nothing_ran(config: &Config) {
 #[tokio::test]
 async fn a_corrupt_baseline_is_an_error_before_the_first_query() {
     let dir = tempfile::tempdir().unwrap();
-    let config = small_config(dir.path());
+    let config = Config::small(dir.path());
     let file = config
         .performance_baselines
         .baselines_dir
@@ -59,7 +57,7 @@ async fn a_corrupt_baseline_is_an_error_before_the_first_query() {
 #[tokio::test]
 async fn a_missing_strict_baseline_is_an_error_before_the_first_query() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = small_config(dir.path());
+    let mut config = Config::small(dir.path());
     config.performance_baselines.missing_baseline = perf_baseline::MissingBaseline::Strict;
     let err = run_suite(&config, None, CancellationToken::new())
         .await
@@ -81,7 +79,7 @@ async fn a_missing_strict_baseline_is_an_error_before_the_first_query() {
         out: dir.path().join("reports"),
         ..GateRequest::default()
     };
-    let shaped = request.shape(small_config(dir.path())).unwrap();
+    let shaped = request.shape(Config::small(dir.path())).unwrap();
     let out = run_gate(&shaped, &request, None, CancellationToken::new()).await;
     assert_eq!(out.decision, GateDecision::CouldNotRun, "{}", out.reason);
     assert!(
@@ -96,7 +94,7 @@ async fn a_missing_strict_baseline_is_an_error_before_the_first_query() {
 #[tokio::test]
 async fn an_unwritable_output_dir_or_a_broken_history_is_an_error_before_the_first_query() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = small_config(dir.path());
+    let mut config = Config::small(dir.path());
     let blocker = dir.path().join("a-file");
     std::fs::write(&blocker, "x").unwrap();
     config.output_dir = blocker.join("reports");
@@ -110,7 +108,7 @@ async fn an_unwritable_output_dir_or_a_broken_history_is_an_error_before_the_fir
     );
     assert!(!config.database_path.exists());
 
-    let config = small_config(dir.path());
+    let config = Config::small(dir.path());
     std::fs::create_dir_all(config.history_path.parent().unwrap()).unwrap();
     std::fs::write(&config.history_path, "not a database at all, just text").unwrap();
     let err = run_suite(&config, None, CancellationToken::new())
@@ -128,7 +126,7 @@ async fn an_unwritable_output_dir_or_a_broken_history_is_an_error_before_the_fir
 #[tokio::test]
 async fn a_target_that_cannot_start_leaves_no_run_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = small_config(dir.path());
+    let mut config = Config::small(dir.path());
     config.set_target_flag("http://127.0.0.1:9/query").unwrap();
     let err = run_suite(&config, None, CancellationToken::new())
         .await
@@ -144,7 +142,7 @@ async fn a_target_that_cannot_start_leaves_no_run_directory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_after_the_first_query_still_writes_every_report() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = small_config(dir.path());
+    let mut config = Config::small(dir.path());
     config.query_count = 8;
     config.synthetic_testing.enabled = false;
     // The history's directory cannot be made (a file is in the way): found only when the
@@ -173,7 +171,7 @@ async fn a_failure_after_the_first_query_still_writes_every_report() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_run_never_becomes_the_baseline() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = small_config(dir.path());
+    let mut config = Config::small(dir.path());
     config.synthetic_testing.enabled = false;
     config.performance_baselines.auto_update_baselines = true;
     // Answers take seconds each, so the run is still going when it is cancelled.
@@ -239,7 +237,7 @@ async fn a_child_bot_that_crashes_at_start_says_how_it_ended() {
             "exit code 4",
         ),
     ] {
-        let mut config = small_config(dir.path());
+        let mut config = Config::small(dir.path());
         config.set_target_flag(line).unwrap();
         let msg = run_suite(&config, None, CancellationToken::new())
             .await

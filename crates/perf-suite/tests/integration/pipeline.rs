@@ -1,28 +1,10 @@
 use perf_suite::{run_suite, Config, SuiteEvent};
 use tokio_util::sync::CancellationToken;
 
-/// A small, fast configuration writing into `dir`.
-pub(crate) fn small_config(dir: &std::path::Path) -> Config {
-    let mut c = Config {
-        database_path: dir.join("data/discord_messages.db"),
-        output_dir: dir.join("reports"),
-        history_path: dir.join("data/history.db"),
-        ..Config::default()
-    };
-    c.fixture.messages = 1_500;
-    c.query_count = 24;
-    c.parallel_execution.rate_limit_per_second = None;
-    c.refbot.latency_scale = 0.0;
-    c.resource_monitoring.monitoring_interval = 0.2;
-    c.synthetic_testing.scale = Some(0.005);
-    c.performance_baselines.baselines_dir = dir.join("baselines");
-    c
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_pipeline_writes_a_consistent_result_file() {
     let dir = tempfile::tempdir().unwrap();
-    let config = small_config(dir.path());
+    let config = Config::small(dir.path());
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let outcome = run_suite(&config, Some(tx), CancellationToken::new())
         .await
@@ -157,7 +139,7 @@ fn synthetic_count(json: &serde_json::Value) -> u64 {
 #[tokio::test]
 async fn a_file_that_is_not_a_database_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = small_config(dir.path());
+    let mut config = Config::small(dir.path());
     std::fs::create_dir_all(dir.path().join("data")).unwrap();
     std::fs::write(
         &config.database_path,
@@ -176,7 +158,7 @@ async fn a_file_that_is_not_a_database_is_a_clear_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_refbot_llm_section_streams_through_the_whole_pipeline() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = small_config(dir.path());
+    let mut config = Config::small(dir.path());
     config.query_count = 8;
     // Milliseconds, not seconds: the same shape, a short run.
     config.refbot.llm = Some(perf_refbot::LlmConfig {
@@ -207,7 +189,7 @@ async fn the_refbot_llm_section_streams_through_the_whole_pipeline() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_run_against_a_bot_answering_a_fifth_wrongly_has_four_fifths_goodput() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = small_config(dir.path());
+    let mut config = Config::small(dir.path());
     config.query_count = 200;
     config.synthetic_testing.enabled = false;
     config.refbot.wrong_rate = 0.2;
@@ -281,7 +263,7 @@ fn past_run(i: usize, ok: usize) -> perf_core::record::RunResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_reports_forecast_when_a_falling_success_rate_passes_its_objective() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = small_config(dir.path());
+    let mut config = Config::small(dir.path());
     config.query_count = 200;
     config.synthetic_testing.enabled = false;
     config.slos.success_rate = Some(0.8);

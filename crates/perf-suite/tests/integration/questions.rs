@@ -8,8 +8,6 @@ use perf_suite::{run_suite, Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
-use crate::pipeline::small_config;
-
 /// How the test bot answers.
 #[derive(Clone, Copy)]
 pub(crate) enum Mode {
@@ -119,7 +117,7 @@ where
 }
 
 fn config_for(dir: &Path, url: &str, questions: Option<&Path>) -> Config {
-    let mut c = small_config(dir);
+    let mut c = Config::small(dir);
     c.set_target_flag(url).unwrap();
     c.synthetic_testing.enabled = false;
     c.record_history = false;

@@ -15,7 +15,6 @@ use std::time::Duration;
 use perf_suite::{run_suite, Config, SuiteError, SuiteEvent, SuiteOutcome};
 use tokio_util::sync::CancellationToken;
 
-use crate::pipeline::small_config;
 use crate::questions::serve_with;
 
 /// A JSON-lines bot (POSIX sh) that knows nothing of the generated server: it holds its
@@ -38,7 +37,7 @@ done
 const COLD_START: Duration = Duration::from_secs(40);
 
 fn config_for(dir: &Path, target: &str, query_timeout: f64) -> Config {
-    let mut c = small_config(dir);
+    let mut c = Config::small(dir);
     c.set_target_flag(target).unwrap();
     c.query_timeout = query_timeout;
     c.query_count = 6;

@@ -9,8 +9,6 @@ use perf_core::record::{CheckGroup, CheckStatus};
 use perf_suite::{run_suite, Config, Grounding, AGENT_ROUTING_CHECK, GROUNDED_FACTS_CHECK};
 use tokio_util::sync::CancellationToken;
 
-use crate::pipeline::small_config;
-
 /// A JSON-lines bot (POSIX sh) with its own four agents, routed by keywords of the text.
 /// Its answers are about "the Acme support space": no digit, no name of the generated
 /// server. `LEAK` set to an agent name makes that agent answer with a stack trace.
@@ -34,7 +32,7 @@ done
 fn config_for(dir: &std::path::Path, leak: &str) -> Config {
     let bot = dir.join("bot.sh");
     std::fs::write(&bot, OTHER_SERVER_BOT).unwrap();
-    let mut config = small_config(dir);
+    let mut config = Config::small(dir);
     config
         .set_target_flag(&format!("cmd:sh -c 'LEAK={leak} sh {}'", bot.display()))
         .unwrap();
@@ -239,7 +237,7 @@ fn an_agents_mapping_naming_an_unknown_path_is_refused_with_a_suggestion() {
 async fn a_baseline_of_another_bot_is_refused_before_any_load() {
     let dir = tempfile::tempdir().unwrap();
     // The reference bot records the baseline `shared`.
-    let mut refbot = small_config(dir.path());
+    let mut refbot = Config::small(dir.path());
     refbot.performance_baselines.baseline_name = "shared".into();
     refbot.performance_baselines.auto_update_baselines = true;
     run_suite(&refbot, None, CancellationToken::new())

@@ -29,7 +29,9 @@ mod stats;
 mod stderr;
 
 use process::*;
-pub(crate) use process::{describe_exit, signal_group, GroupSignal};
+pub(crate) use process::{
+    bot_command, describe_exit, running_pid, signal_group, spawn_bot, GroupSignal,
+};
 use protocol::*;
 pub use stats::CommandStats;
 use stats::Counters;
@@ -373,23 +375,11 @@ impl CommandTarget {
             log,
             "--- perf-targets: starting bot process (start #{generation}) ---"
         );
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..])
-            .envs(&self.config.env)
-            .stdin(Stdio::piped())
+        let mut cmd = bot_command(argv, &self.config.env, self.config.cwd.as_deref());
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        // Its own process group, so workers it forks (or a shell's children) are stopped
-        // with it at the end.
-        #[cfg(unix)]
-        cmd.process_group(0);
-        if let Some(dir) = &self.config.cwd {
-            cmd.current_dir(dir);
-        }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| TargetError::connect(format!("cannot start `{}`: {e}", argv[0])))?;
+            .stderr(Stdio::piped());
+        let mut child = spawn_bot(&mut cmd, &argv[0])?;
         self.counters.starts.fetch_add(1, Ordering::Relaxed);
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
@@ -825,18 +815,11 @@ impl BotTarget for CommandTarget {
     }
 
     fn process_id(&self) -> Option<u32> {
-        match self.pid.load(Ordering::Relaxed) {
-            0 => None,
-            pid => Some(pid),
-        }
+        process::running_pid(&self.pid)
     }
 
     fn describe(&self) -> TargetInfo {
-        TargetInfo {
-            name: self.name(),
-            version: None,
-            transport: perf_core::Transport::Command,
-        }
+        TargetInfo::new(self.name(), perf_core::Transport::Command)
     }
 
     fn redactor(&self) -> Redactor {

@@ -1,6 +1,8 @@
 //! The bot's process group: how it ended, signals to the whole group, and the hunt for
 //! descendants that left it, so shutdown leaves nothing running.
 
+use std::collections::BTreeMap;
+
 use super::*;
 
 /// How often the end of a stopping process group is checked.
@@ -17,6 +19,38 @@ pub(crate) fn describe_exit(status: std::process::ExitStatus) -> String {
     match status.code() {
         Some(code) => format!("exit code {code}"),
         None => "an unknown status".to_owned(),
+    }
+}
+
+/// The command that starts a bot: `argv` (not empty) with `env` added, in `cwd`, in a
+/// process group of its own (so workers it forks, or a shell's children, are stopped with
+/// it at the end), killed when dropped. The caller sets its standard streams.
+pub(crate) fn bot_command(
+    argv: &[String],
+    env: &BTreeMap<String, String>,
+    cwd: Option<&Path>,
+) -> Command {
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]).envs(env).kill_on_drop(true);
+    #[cfg(unix)]
+    cmd.process_group(0);
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    cmd
+}
+
+/// Spawns `cmd`, a connect error naming `program` when it cannot start.
+pub(crate) fn spawn_bot(cmd: &mut Command, program: &str) -> Result<Child, TargetError> {
+    cmd.spawn()
+        .map_err(|e| TargetError::connect(format!("cannot start `{program}`: {e}")))
+}
+
+/// The process id kept in `pid`, or `None` while no process runs (0).
+pub(crate) fn running_pid(pid: &AtomicU32) -> Option<u32> {
+    match pid.load(Ordering::Relaxed) {
+        0 => None,
+        p => Some(p),
     }
 }
 

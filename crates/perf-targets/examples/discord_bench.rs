@@ -1,0 +1,166 @@
+//! Load benchmark of the discord target: the fake Discord, the target and the runner in
+//! this process, a Discord bot written in Rust (`refbot discord --echo`, which replies with
+//! the question at once) in another, for a fixed time.
+//!
+//! ```text
+//! cargo build --release -p refbot -p perf-targets --example discord_bench
+//! target/release/examples/discord_bench --bot target/release/refbot --users 500 \
+//!     --seconds 60 [--quiet-ms 50]
+//! ```
+//!
+//! Discord's rate limits are off (5 messages per 5 s per channel would cap any bot), the
+//! quiet period is the shortest allowed (50 ms), heartbeats every second. Prints one JSON
+//! object: queries, errors, queries per second, this process's CPU time per query (user
+//! and system, from /proc/self/stat) and its resident memory once per second.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use perf_core::record::RunResult;
+use perf_core::{BotTarget, LoadProfile, Query};
+use perf_runner::{Plan, Runner, RunnerConfig};
+use perf_targets::{DiscordTarget, DiscordTargetConfig, RateLimits};
+use serde_json::json;
+
+struct Args {
+    bot: String,
+    users: usize,
+    seconds: u64,
+    quiet_ms: u64,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut args = Args {
+        bot: String::new(),
+        users: 500,
+        seconds: 60,
+        quiet_ms: 50,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--bot" => args.bot = value()?,
+            "--users" => args.users = value()?.parse()?,
+            "--seconds" => args.seconds = value()?.parse()?,
+            "--quiet-ms" => args.quiet_ms = value()?.parse()?,
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    if args.bot.is_empty() {
+        bail!("--bot <path of the refbot binary> is required");
+    }
+    Ok(args)
+}
+
+/// Resident memory of this process, in KiB.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// User plus system CPU time of this process, in seconds (clock ticks of 1/100 s).
+fn cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let after = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = after.split_whitespace().collect();
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("bench.db");
+    let mut config = DiscordTargetConfig::new(vec![
+        args.bot.clone(),
+        "discord".into(),
+        "--echo".into(),
+        "--database".into(),
+        db.display().to_string(),
+    ]);
+    config.rate_limits = RateLimits::Off;
+    config.quiet_ms = args.quiet_ms;
+    let target = Arc::new(DiscordTarget::new(config, dir.path())?);
+    target
+        .initialize()
+        .await
+        .map_err(|e| anyhow::anyhow!("the bot did not start: {e}"))?;
+
+    let rss = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sampler = {
+        let rss = Arc::clone(&rss);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if let Ok(mut v) = rss.lock() {
+                    v.push(rss_kib());
+                }
+            }
+        })
+    };
+    let load = LoadProfile::Closed(perf_core::ClosedLoop {
+        users: args.users,
+        think_time: Duration::ZERO,
+        rate_limit_per_second: None,
+        duration: Some(Duration::from_secs(args.seconds)),
+    });
+    // Distinct ids spread the questions over the guild's channels.
+    let queries = (0..64)
+        .map(|i| Query::new(format!("q{i}"), "who was most active in #general?", "bench"))
+        .collect();
+    let plan = Plan::new(queries, load);
+    let runner = Runner::new(
+        Arc::clone(&target) as Arc<dyn BotTarget>,
+        RunnerConfig {
+            sample_events: false,
+            monitor: None,
+            ..RunnerConfig::default()
+        },
+    );
+    let mut result = RunResult::new("bench", "now", target.describe());
+    let (cpu0, start) = (cpu_s(), Instant::now());
+    let stats = runner.run(&plan, &mut result).await?;
+    let (cpu, elapsed) = (cpu_s() - cpu0, start.elapsed().as_secs_f64());
+    sampler.abort();
+    let discord = target.summary();
+    target.shutdown().await.ok();
+    let rss = rss.lock().map(|v| v.clone()).unwrap_or_default();
+    let latency = result.overall.latency.summary();
+    println!(
+        "{}",
+        json!({
+            "users": args.users,
+            "quiet_ms": args.quiet_ms,
+            "seconds": elapsed,
+            "queries": stats.sent,
+            "errors": stats.sent - stats.succeeded,
+            "queries_per_second": stats.sent as f64 / elapsed,
+            "harness_cpu_us_per_query": cpu * 1e6 / stats.sent.max(1) as f64,
+            "latency_p50_ms": latency.p50_ms,
+            "latency_p99_ms": latency.p99_ms,
+            "messages": discord.as_ref().map(|d| d.messages),
+            "loop_blocked_max_ms": discord.as_ref().map(|d| d.loop_blocked_max_ms),
+            "rss_kib_per_second": rss,
+        })
+    );
+    Ok(())
+}
