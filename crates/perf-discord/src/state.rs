@@ -118,8 +118,11 @@ pub struct DiscordStats {
 pub const MAX_LATENESS_READINGS: usize = 100_000;
 /// Distinct unknown routes counted.
 const MAX_UNKNOWN_ROUTES: usize = 100;
-/// Messages remembered (the bot may edit any of them); older ones are forgotten.
-const MAX_MESSAGES: usize = 200_000;
+/// Messages remembered (the bot may edit or reply to any of them); older ones are
+/// forgotten, and an edit of one is answered 404 Unknown Message, as Discord answers a
+/// deleted one. 50,000 is ten seconds of 5,000 questions and answers a second, minutes of
+/// an LLM bot streaming its edits, and bounds the fake at a few tens of MB.
+const MAX_MESSAGES: usize = 50_000;
 /// Dispatches kept for a RESUME.
 const MAX_REPLAY: usize = 10_000;
 
