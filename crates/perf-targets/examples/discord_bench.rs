@@ -4,14 +4,16 @@
 //!
 //! ```text
 //! cargo build --release -p refbot -p perf-targets --example discord_bench
-//! target/release/examples/discord_bench --bot target/release/refbot --users 500 \
-//!     --seconds 60 [--quiet-ms 50]
+//! target/release/examples/discord_bench bot=target/release/refbot users=500 seconds=60 \
+//!     [quiet_ms=50]
 //! ```
 //!
 //! Discord's rate limits are off (5 messages per 5 s per channel would cap any bot), the
 //! quiet period is the shortest allowed (50 ms), heartbeats every second. Prints one JSON
 //! object: queries, errors, queries per second, this process's CPU time per query (user
 //! and system, from /proc/self/stat) and its resident memory once per second.
+
+mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,33 +39,22 @@ fn parse_args() -> anyhow::Result<Args> {
         seconds: 60,
         quiet_ms: 50,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = || it.next().with_context(|| format!("{a} needs a value"));
-        match a.as_str() {
-            "--bot" => args.bot = value()?,
-            "--users" => args.users = value()?.parse()?,
-            "--seconds" => args.seconds = value()?.parse()?,
-            "--quiet-ms" => args.quiet_ms = value()?.parse()?,
-            other => bail!("unknown argument {other}"),
+    for a in std::env::args().skip(1) {
+        let (key, v) = a
+            .split_once('=')
+            .with_context(|| format!("`{a}`: give key=value, such as users=200"))?;
+        match key {
+            "bot" => args.bot = v.to_owned(),
+            "users" => args.users = v.parse()?,
+            "seconds" => args.seconds = v.parse()?,
+            "quiet_ms" => args.quiet_ms = v.parse()?,
+            other => bail!("unknown key {other}: bot, users, seconds or quiet_ms"),
         }
     }
     if args.bot.is_empty() {
-        bail!("--bot <path of the refbot binary> is required");
+        bail!("bot=<path of the refbot binary> is required");
     }
     Ok(args)
-}
-
-/// Resident memory of this process, in KiB.
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
 }
 
 /// User plus system CPU time of this process, in seconds (clock ticks of 1/100 s).
@@ -112,7 +103,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             loop {
                 tick.tick().await;
                 if let Ok(mut v) = rss.lock() {
-                    v.push(rss_kib());
+                    v.push(common::rss_kib());
                 }
             }
         })

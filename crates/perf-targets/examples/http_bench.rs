@@ -14,6 +14,8 @@
 //! Prints one JSON object: requests, errors, requests per second, and the resident memory
 //! of this process once per second (read from /proc/self/status).
 
+mod common;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -68,17 +70,6 @@ fn parse_args() -> anyhow::Result<Args> {
     Ok(args)
 }
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
 fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     // 0: tokio's default multi-thread runtime (one worker per core); 1: current-thread.
@@ -115,7 +106,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             loop {
                 tick.tick().await;
                 if let Ok(mut v) = rss.lock() {
-                    v.push(rss_kib());
+                    v.push(common::rss_kib());
                 }
             }
         })

@@ -239,26 +239,7 @@ async fn sse_stream_has_the_planned_ttft_and_tokens() {
     let target = HttpTarget::new(http).expect("openai target");
     for (i, text) in QUERIES.iter().enumerate() {
         let q = Query::new(format!("h{i}"), *text, "llm");
-        let (answer, _) = local.answer(text).await.expect("answer");
-        let plan = plan_llm_query(&config, local.route(text), &q.id).expect("llm on");
-        let r = target.execute(&q).await.expect("streamed answer");
-        assert_eq!(r.answer, answer, "{text}");
-        let ttft = r.time_to_first_token.expect("a first token");
-        let truth = plan.time_to_first_token;
-        assert!(
-            ttft >= truth && ttft <= truth + SLACK,
-            "{text}: {ttft:?} vs {truth:?}"
-        );
-        let last = r.time_to_last_token.expect("a last token");
-        let service = plan.service_time(&answer);
-        assert!(
-            last >= service && last <= service + SLACK,
-            "{text}: {last:?} vs {service:?}"
-        );
-        let tokens = plan.tokens_for(&answer);
-        assert_eq!(r.stream_chunks, Some(tokens), "{text}");
-        assert_eq!(r.completion_tokens, Some(tokens), "{text}");
-        assert_eq!(r.token_source, Some(TokenSource::Reported));
+        streamed_as_planned(&local, &config, &target, &q).await;
     }
     child.kill().await.expect("stop refbot serve");
 }
@@ -281,26 +262,7 @@ async fn json_lines_stream_has_the_planned_ttft_and_chunks() {
     target.initialize().await.expect("start refbot stdio");
     for (i, text) in QUERIES.iter().enumerate() {
         let q = Query::new(format!("j{i}"), *text, "llm");
-        let (answer, _) = local.answer(text).await.expect("answer");
-        let plan = plan_llm_query(&config, local.route(text), &q.id).expect("llm on");
-        let r = target.execute(&q).await.expect("streamed answer");
-        assert_eq!(r.answer, answer, "{text}");
-        let ttft = r.time_to_first_token.expect("a first token");
-        let truth = plan.time_to_first_token;
-        assert!(
-            ttft >= truth && ttft <= truth + SLACK,
-            "{text}: {ttft:?} vs {truth:?}"
-        );
-        let last = r.time_to_last_token.expect("a last token");
-        let service = plan.service_time(&answer);
-        assert!(
-            last >= service && last <= service + SLACK,
-            "{text}: {last:?} vs {service:?}"
-        );
-        let tokens = plan.tokens_for(&answer);
-        assert_eq!(r.stream_chunks, Some(tokens), "{text}");
-        assert_eq!(r.completion_tokens, Some(tokens), "{text}");
-        assert_eq!(r.token_source, Some(TokenSource::Reported));
+        let r = streamed_as_planned(&local, &config, &target, &q).await;
         assert_eq!(r.metadata["stream"]["deltas_match_answer"], true);
     }
     target.shutdown().await.expect("shutdown");
@@ -382,4 +344,37 @@ async fn bad_llm_flags_name_the_key() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(key), "{flag} {value}: {stderr}");
     }
+}
+
+/// Executes `q` on `target` and checks the streamed answer against the plan of the same
+/// bot in process: the same answer, time to first token and to the last token within
+/// [`SLACK`] after the planned ones, the planned token count reported.
+async fn streamed_as_planned(
+    local: &RefBot,
+    config: &RefBotConfig,
+    target: &dyn BotTarget,
+    q: &Query,
+) -> perf_core::BotResponse {
+    let text = q.text.as_str();
+    let (answer, _) = local.answer(text).await.expect("answer");
+    let plan = plan_llm_query(config, local.route(text), &q.id).expect("llm on");
+    let r = target.execute(q).await.expect("streamed answer");
+    assert_eq!(r.answer, answer, "{text}");
+    let ttft = r.time_to_first_token.expect("a first token");
+    let truth = plan.time_to_first_token;
+    assert!(
+        ttft >= truth && ttft <= truth + SLACK,
+        "{text}: {ttft:?} vs {truth:?}"
+    );
+    let last = r.time_to_last_token.expect("a last token");
+    let service = plan.service_time(&answer);
+    assert!(
+        last >= service && last <= service + SLACK,
+        "{text}: {last:?} vs {service:?}"
+    );
+    let tokens = plan.tokens_for(&answer);
+    assert_eq!(r.stream_chunks, Some(tokens), "{text}");
+    assert_eq!(r.completion_tokens, Some(tokens), "{text}");
+    assert_eq!(r.token_source, Some(TokenSource::Reported));
+    r
 }
