@@ -103,3 +103,54 @@ fn a_discord_bot_is_load_tested_through_the_fake_discord() {
         "{stdout}"
     );
 }
+
+/// A bot whose process exits on its third question: that question counts as crashed, the
+/// bot is started again (it logs in and identifies anew) and answers the next ones, and
+/// the report says so.
+#[test]
+fn a_discord_bot_that_crashes_is_restarted_and_its_question_counted_as_crashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite");
+    let target = format!(
+        "discord:{} discord --echo --exit-after 3 --database {}",
+        refbot_binary().display(),
+        db.display()
+    );
+    let out = Command::new(ORCHESTRATOR)
+        .current_dir(dir.path())
+        .args([
+            "--quiet",
+            "--no-synthetic",
+            "--no-parallel",
+            "--max-queries",
+            "6",
+            "--database",
+        ])
+        .arg(&db)
+        .args(["--out", "out", "--target", &target])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/latest/report.json"))
+            .unwrap_or_else(|e| panic!("no report ({e}): {stderr}")),
+    )
+    .unwrap();
+    let outcomes = &report["overall"]["outcomes"];
+    let crashed = outcomes["error:crashed"].as_u64().unwrap_or(0);
+    let ok = outcomes["ok"].as_u64().unwrap_or(0);
+    assert!(crashed >= 1, "{outcomes}");
+    assert!(ok >= 3, "{outcomes}");
+    assert!(
+        report["discord"]["crashes"].as_u64().unwrap() >= 1,
+        "{}",
+        report["discord"]
+    );
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("was restarted") && notes.contains("counted as crashed"),
+        "{notes}"
+    );
+    let log = std::fs::read_to_string(dir.path().join("out/latest/bot-stderr.log")).unwrap();
+    assert!(log.contains("--exit-after"), "{log}");
+}

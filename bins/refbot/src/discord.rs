@@ -33,6 +33,10 @@ pub(crate) struct DiscordArgs {
     /// fastest Discord bot, for benchmarks of the harness (docs/performance.md).
     #[arg(long)]
     echo: bool,
+    /// Exit with status 3 on the Nth question, before answering it: a bot that crashes,
+    /// for tests of the restart.
+    #[arg(long, value_name = "N")]
+    exit_after: Option<u64>,
 }
 
 struct Rest {
@@ -156,6 +160,7 @@ pub(crate) async fn main(args: DiscordArgs) -> anyhow::Result<()> {
     });
     let channels: Arc<Mutex<HashMap<String, String>>> = Arc::default();
     let seq: Arc<Mutex<Option<u64>>> = Arc::default();
+    let mut questions = 0u64;
     while let Some(frame) = stream.next().await {
         let text = match frame.context("reading the gateway")? {
             Message::Text(t) => t.to_string(),
@@ -206,6 +211,11 @@ pub(crate) async fn main(args: DiscordArgs) -> anyhow::Result<()> {
                 let content = d["content"].as_str().unwrap_or("");
                 if d["author"]["bot"] == true || !content.contains(&mention) {
                     continue;
+                }
+                questions += 1;
+                if args.exit_after.is_some_and(|n| questions >= n) {
+                    eprintln!("refbot discord: exiting on question {questions} (--exit-after)");
+                    std::process::exit(3);
                 }
                 let question = content.replace(&mention, "").trim().to_owned();
                 let channel_id = d["channel_id"].as_str().unwrap_or("").to_owned();

@@ -49,6 +49,9 @@ pub struct DiscordSummary {
     pub loop_blocked_p99_ms: f64,
     /// Gateway sessions the bot resumed after a dropped connection.
     pub resumes: u64,
+    /// Times the bot's process exited during the run (it was started again).
+    #[serde(default)]
+    pub crashes: u64,
 }
 
 impl DiscordSummary {
@@ -94,6 +97,7 @@ impl DiscordSummary {
         self.loop_blocked_max_ms = self.loop_blocked_max_ms.max(other.loop_blocked_max_ms);
         self.loop_blocked_p99_ms = self.loop_blocked_p99_ms.max(other.loop_blocked_p99_ms);
         self.resumes += other.resumes;
+        self.crashes += other.crashes;
     }
 }
 

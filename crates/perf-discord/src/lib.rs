@@ -152,6 +152,14 @@ impl FakeDiscord {
         *self.shared.state.borrow()
     }
 
+    /// Forgets the bot's session after its process ended: messages are refused
+    /// ([`SendError::NotConnected`]) and [`ready`](Self::ready) waits for the next
+    /// IDENTIFY, of the restarted bot.
+    pub fn bot_gone(&self) {
+        self.shared.lock().session = None;
+        self.shared.state.send_replace(GatewayState::Waiting);
+    }
+
     /// Waits until the bot has identified and READY was sent, up to `timeout`.
     pub async fn ready(&self, timeout: Duration) -> Result<(), FakeDiscordError> {
         let mut rx = self.shared.state.subscribe();

@@ -92,6 +92,9 @@ pub(crate) fn discord_rows(r: &RunResult) -> Option<Vec<(&'static str, String)>>
             ),
         ));
     }
+    if d.crashes > 0 {
+        rows.push(("crashes", format!("{} (restarted)", fmt::count(d.crashes))));
+    }
     if d.resumes > 0 {
         rows.push(("resumes", fmt::count(d.resumes)));
     }

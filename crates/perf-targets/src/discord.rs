@@ -17,6 +17,7 @@ use perf_discord::{DiscordStats, FakeDiscord, FakeDiscordConfig, Guild};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 use tokio::process::Child;
+use tokio::sync::{oneshot, watch};
 
 use crate::command::{bot_command, copy_stderr, log_tail, signal_group, spawn_bot, GroupSignal};
 use crate::spec::{deserialize_argv, CommandTargetConfig};
@@ -110,6 +111,11 @@ pub struct DiscordTargetConfig {
     /// How long the bot may take to log in and identify (default 60,000 ms).
     #[serde(default = "default_connect_ms")]
     pub connect_timeout_ms: u64,
+    /// How often a bot whose process exited is started again (default 5); its questions
+    /// in flight count as crashed. The first restart waits 100 ms, each next one twice as
+    /// long, up to 5 s.
+    #[serde(default = "default_max_restarts")]
+    pub max_restarts: u32,
     /// The bot's program and arguments (a list, or one string split like a shell would).
     #[serde(deserialize_with = "deserialize_argv")]
     pub command: Vec<String>,
@@ -146,6 +152,9 @@ fn default_max_block_ms() -> u64 {
 fn default_connect_ms() -> u64 {
     60_000
 }
+fn default_max_restarts() -> u32 {
+    5
+}
 
 impl DiscordTargetConfig {
     /// Defaults for `argv`.
@@ -157,6 +166,7 @@ impl DiscordTargetConfig {
             heartbeat_ms: default_heartbeat_ms(),
             max_loop_block_ms: default_max_block_ms(),
             connect_timeout_ms: default_connect_ms(),
+            max_restarts: default_max_restarts(),
             command: argv,
             name: None,
             env: BTreeMap::new(),
@@ -241,11 +251,25 @@ pub struct DiscordTarget {
     token: String,
     redactor: Redactor,
     fake: Mutex<Option<Arc<FakeDiscord>>>,
-    child: tokio::sync::Mutex<Option<Child>>,
-    pid: AtomicU32,
+    /// The bot process now: how to stop it, and its end.
+    process: tokio::sync::Mutex<Option<BotProcess>>,
+    /// Whether the process now has ended, and how (its exit, described).
+    exited: Mutex<Option<watch::Receiver<Option<String>>>>,
+    /// Held while a crashed bot is started again.
+    restarting: tokio::sync::Mutex<()>,
+    crashes: Arc<AtomicU64>,
+    restarts: AtomicU32,
+    crashed_queries: AtomicU64,
+    pid: Arc<AtomicU32>,
     stderr_written: Arc<AtomicU64>,
     /// Answers and their typing times, for [`summary`](DiscordTarget::summary).
     answered: Mutex<Answered>,
+}
+
+/// A started bot process, watched by a task that owns it.
+struct BotProcess {
+    stop: oneshot::Sender<()>,
+    watcher: tokio::task::JoinHandle<()>,
 }
 
 /// What the target saw of its answers.
@@ -301,8 +325,13 @@ impl DiscordTarget {
             token,
             redactor,
             fake: Mutex::new(None),
-            child: tokio::sync::Mutex::new(None),
-            pid: AtomicU32::new(0),
+            process: tokio::sync::Mutex::new(None),
+            exited: Mutex::new(None),
+            restarting: tokio::sync::Mutex::new(()),
+            crashes: Arc::new(AtomicU64::new(0)),
+            restarts: AtomicU32::new(0),
+            crashed_queries: AtomicU64::new(0),
+            pid: Arc::new(AtomicU32::new(0)),
             stderr_written: Arc::new(AtomicU64::new(0)),
             answered: Mutex::new(Answered::default()),
         })
@@ -366,12 +395,23 @@ impl DiscordTarget {
             loop_blocked_max_ms: s.loop_blocked_max().as_secs_f64() * 1e3,
             loop_blocked_p99_ms: s.loop_blocked_p99().as_secs_f64() * 1e3,
             resumes: s.resumes,
+            crashes: self.crashes.load(Ordering::Relaxed),
         })
     }
 
     /// Lines for the run's notes: what the bot did with Discord besides answering.
     pub fn notes(&self) -> Vec<String> {
-        self.stats().map(|s| stats_notes(&s)).unwrap_or_default()
+        let mut notes = self.stats().map(|s| stats_notes(&s)).unwrap_or_default();
+        let crashes = self.crashes.load(Ordering::Relaxed);
+        if crashes > 0 {
+            notes.push(format!(
+                "the bot process exited {crashes} time(s) during the run ({} question(s) in flight counted as crashed) and was restarted {} time(s); its stderr is in {}",
+                self.crashed_queries.load(Ordering::Relaxed),
+                self.restarts.load(Ordering::Relaxed),
+                self.stderr_path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            ));
+        }
+        notes
     }
 
     async fn start(&self) -> Result<(), TargetError> {
@@ -386,6 +426,13 @@ impl DiscordTarget {
         )
         .await
         .map_err(|e| TargetError::connect(e.to_string()))?;
+        let fake = Arc::new(fake);
+        *self.fake.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&fake));
+        self.launch(&fake).await
+    }
+
+    /// Starts the bot process and waits until it has identified on the gateway.
+    async fn launch(&self, fake: &FakeDiscord) -> Result<(), TargetError> {
         if let Some(dir) = self.stderr_path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
@@ -417,17 +464,29 @@ impl DiscordTarget {
             ));
         }
         self.pid.store(child.id().unwrap_or(0), Ordering::Relaxed);
-        let fake = Arc::new(fake);
-        *self.fake.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&fake));
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let (stop, stopped) = oneshot::channel();
+        let watcher = tokio::spawn(watch_bot(
+            child,
+            stopped,
+            exit_tx,
+            Arc::clone(&self.pid),
+            Arc::clone(&self.crashes),
+        ));
+        *self.exited.lock().unwrap_or_else(PoisonError::into_inner) = Some(exit_rx.clone());
+        if let Some(old) = self
+            .process
+            .lock()
+            .await
+            .replace(BotProcess { stop, watcher })
+        {
+            old.watcher.abort();
+        }
         let connect = Duration::from_millis(self.config.connect_timeout_ms);
         let ready = tokio::select! {
             r = fake.ready(connect) => r.map_err(|e| e.to_string()),
-            status = child.wait() => Err(match status {
-                Ok(s) => format!("the bot exited ({}) before it connected to the gateway", crate::command::describe_exit(s)),
-                Err(e) => format!("cannot watch the bot process: {e}"),
-            }),
+            why = exit_of(exit_rx) => Err(format!("the bot exited ({why}) before it connected to the gateway")),
         };
-        *self.child.lock().await = Some(child);
         if let Err(why) = ready {
             let s = fake.stats();
             let hint = if s.unauthorized > 0 || s.bad_tokens > 0 {
@@ -444,6 +503,92 @@ impl DiscordTarget {
         }
         Ok(())
     }
+
+    /// The end of the bot process now, watched.
+    fn exit_watch(&self) -> Option<watch::Receiver<Option<String>>> {
+        self.exited
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Starts a bot whose process ended again, once for all the queries that find it
+    /// ended, until `max_restarts` is used up.
+    async fn restart(&self, fake: &FakeDiscord) -> Result<(), TargetError> {
+        let _one = self.restarting.lock().await;
+        let ended = self
+            .exit_watch()
+            .and_then(|rx| rx.borrow().clone())
+            .unwrap_or_default();
+        if ended.is_empty() {
+            return Ok(()); // restarted by another query meanwhile
+        }
+        let n = self.restarts.load(Ordering::Relaxed);
+        if n >= self.config.max_restarts {
+            return Err(TargetError::new(
+                ErrorKind::Crashed,
+                self.redactor.redact_owned(format!(
+                    "the bot process exited ({ended}) and was restarted {n} time(s), its max_restarts; its last stderr: {}",
+                    log_tail(&self.stderr_path)
+                )),
+            ));
+        }
+        self.restarts.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(restart_backoff(n)).await;
+        fake.bot_gone();
+        self.launch(fake).await
+    }
+}
+
+/// The wait before restart number `n + 1`: 100 ms, doubled each time, at most 5 s.
+fn restart_backoff(n: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1 << n.min(6))).min(Duration::from_secs(5))
+}
+
+/// Owns the bot process until it exits (a crash: counted, and its exit described in
+/// `exit`) or `stop` comes (its group is stopped: TERM, then KILL after 2 s).
+async fn watch_bot(
+    mut child: Child,
+    stop: oneshot::Receiver<()>,
+    exit: watch::Sender<Option<String>>,
+    pid: Arc<AtomicU32>,
+    crashes: Arc<AtomicU64>,
+) {
+    let ended = tokio::select! {
+        status = child.wait() => Some(status),
+        _ = stop => None,
+    };
+    let group = crate::command::running_pid(&pid);
+    let why = match ended {
+        Some(status) => {
+            crashes.fetch_add(1, Ordering::Relaxed);
+            // What it forked dies with it.
+            signal_group(group, GroupSignal::Kill);
+            match status {
+                Ok(s) => crate::command::describe_exit(s),
+                Err(e) => format!("cannot watch the bot process: {e}"),
+            }
+        }
+        None => {
+            signal_group(group, GroupSignal::Term);
+            if tokio::time::timeout(Duration::from_secs(2), child.wait())
+                .await
+                .is_err()
+            {
+                signal_group(group, GroupSignal::Kill);
+                let _ = child.kill().await;
+            }
+            "stopped by the harness".to_owned()
+        }
+    };
+    let _ = exit.send(Some(why));
+}
+
+/// How the process behind `rx` ended, once it has.
+async fn exit_of(mut rx: watch::Receiver<Option<String>>) -> String {
+    let _ = rx.wait_for(Option::is_some).await;
+    let why = rx.borrow().clone();
+    why.unwrap_or_default()
 }
 
 impl DiscordTarget {
@@ -636,6 +781,12 @@ impl BotTarget for DiscordTarget {
         let Some(fake) = self.running() else {
             return Err(TargetError::connect("the bot was not started"));
         };
+        if self.exit_watch().is_some_and(|rx| rx.borrow().is_some()) {
+            self.restart(&fake).await?;
+        }
+        let exited = self
+            .exit_watch()
+            .ok_or_else(|| TargetError::connect("the bot was not started"))?;
         let channel = self
             .guild
             .channel_for(query.channel.as_deref(), &query.id)
@@ -648,9 +799,19 @@ impl BotTarget for DiscordTarget {
         let mut conversation = fake
             .send(channel.id, &member, &content, mention)
             .map_err(|e| TargetError::connect(e.to_string()))?;
-        let a = conversation
-            .answer(Duration::from_millis(self.config.quiet_ms))
-            .await;
+        let a = tokio::select! {
+            a = conversation.answer(Duration::from_millis(self.config.quiet_ms)) => a,
+            why = exit_of(exited) => {
+                self.crashed_queries.fetch_add(1, Ordering::Relaxed);
+                return Err(TargetError::new(
+                    ErrorKind::Crashed,
+                    self.redactor.redact_owned(format!(
+                        "the bot process exited ({why}) while the question was in flight; its last stderr: {}",
+                        log_tail(&self.stderr_path)
+                    )),
+                ));
+            }
+        };
         if let Some(other) = a.wrong_channel {
             let name = self
                 .guild
@@ -701,20 +862,11 @@ impl BotTarget for DiscordTarget {
     }
 
     async fn shutdown(&self) -> Result<(), TargetError> {
-        let pid = match self.pid.swap(0, Ordering::Relaxed) {
-            0 => None,
-            p => Some(p),
-        };
-        if let Some(mut child) = self.child.lock().await.take() {
-            signal_group(pid, GroupSignal::Term);
-            if tokio::time::timeout(Duration::from_secs(2), child.wait())
-                .await
-                .is_err()
-            {
-                signal_group(pid, GroupSignal::Kill);
-                let _ = child.kill().await;
-            }
+        if let Some(p) = self.process.lock().await.take() {
+            let _ = p.stop.send(());
+            let _ = p.watcher.await;
         }
+        self.pid.store(0, Ordering::Relaxed);
         if let Some(f) = self.running() {
             f.stop();
         }
