@@ -22,7 +22,7 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 fn json_response(status: u16, v: &Value) -> Response {
     let mut r = (
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        v.to_string(),
+        serde_json::to_string(v).unwrap_or_default(),
     )
         .into_response();
     r.headers_mut()

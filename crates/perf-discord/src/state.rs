@@ -273,7 +273,10 @@ impl Shared {
             return Err(SendError::NotConnected);
         };
         session.seq += 1;
-        let frame = json!({"op": 0, "t": t, "s": session.seq, "d": d}).to_string();
+        // `serde_json::to_string` rather than `Display`: no formatter between the
+        // serializer and the buffer.
+        let frame = serde_json::to_string(&json!({"op": 0, "t": t, "s": session.seq, "d": d}))
+            .unwrap_or_default();
         if session.replay.len() >= MAX_REPLAY {
             session.replay.pop_front();
         }
