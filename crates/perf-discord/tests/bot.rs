@@ -458,3 +458,112 @@ async fn an_identify_with_a_wrong_token_is_closed_with_4004() {
     ));
     assert_eq!(f.stats().bad_tokens, 1);
 }
+
+/// Reads gateway frames until one of type `t`, answering nothing; `None` when the
+/// connection ends first.
+async fn frame_of<S>(stream: &mut S, t: &str) -> Option<Value>
+where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    while let Some(Ok(frame)) = stream.next().await {
+        let Message::Text(text) = frame else { continue };
+        let v: Value = serde_json::from_str(&text).expect("json");
+        if v["t"] == t {
+            return Some(v);
+        }
+    }
+    None
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bot_that_loses_its_connection_resumes_and_gets_what_it_missed() {
+    let fake = fake(false).await;
+    let token = fake.token().to_owned();
+    let connect = |url: String| async move {
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(
+            format!("{url}?v=10&encoding=json"),
+            None,
+            true,
+        )
+        .await
+        .expect("the gateway accepts");
+        ws.split()
+    };
+    // Identify, read READY (its session and resume URL) and the guild, then drop the
+    // connection without a close frame, as a network failure does.
+    let (mut sink, mut stream) = connect(fake.gateway_url()).await;
+    sink.send(Message::Text(
+        json!({"op": 2, "d": {"token": token, "intents": (1 << 15) | (1 << 9) | 1, "properties": {}}})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let ready = frame_of(&mut stream, "READY").await.expect("READY");
+    let session = ready["d"]["session_id"].as_str().unwrap().to_owned();
+    let resume_url = ready["d"]["resume_gateway_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let seq = frame_of(&mut stream, "GUILD_CREATE")
+        .await
+        .expect("GUILD_CREATE")["s"]
+        .as_u64()
+        .unwrap();
+    fake.ready(Duration::from_secs(5)).await.expect("ready");
+    drop((sink, stream));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    // A question while the bot is away: kept for its RESUME.
+    let (ch, m) = (fake.guild().channels[0].id, fake.guild().members[0].clone());
+    let text = format!("<@{}> still there?", fake.bot_user().id);
+    let mut c = fake.send(ch, &m, &text, true).expect("a session to resume");
+
+    let (mut sink, mut stream) = connect(resume_url).await;
+    sink.send(Message::Text(
+        json!({"op": 6, "d": {"token": token, "session_id": session, "seq": seq}})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let missed = frame_of(&mut stream, "MESSAGE_CREATE")
+        .await
+        .expect("the missed message");
+    assert_eq!(missed["d"]["content"], text.as_str());
+    assert!(missed["s"].as_u64().unwrap() > seq);
+    frame_of(&mut stream, "RESUMED").await.expect("RESUMED");
+    let http: Http = Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let (status, _) = rest(
+        &http,
+        &fake.api_base(),
+        &token,
+        "POST",
+        &format!("/channels/{ch}/messages"),
+        Some(json!({"content": "yes", "message_reference": {"message_id": missed["d"]["id"]}})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let a = c.answer(Duration::from_millis(200)).await;
+    assert_eq!((a.content.as_str(), a.messages), ("yes", 1));
+    assert_eq!(fake.stats().resumes, 1);
+
+    // A RESUME of a session that is not there: op 9, the bot must identify anew.
+    let (mut sink, mut stream) = connect(fake.gateway_url()).await;
+    sink.send(Message::Text(
+        json!({"op": 6, "d": {"token": token, "session_id": "nope", "seq": 1}})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let mut invalid = None;
+    while let Some(Ok(Message::Text(t))) = stream.next().await {
+        let v: Value = serde_json::from_str(&t).unwrap();
+        if v["op"] == 9 {
+            invalid = Some(v);
+            break;
+        }
+    }
+    assert_eq!(invalid.expect("op 9")["d"], false);
+}
