@@ -427,6 +427,21 @@ async fn discord_refusals_wrong_channels_tokens_and_routes() {
     let res = http.request(req).await.expect("an answer");
     assert_eq!(res.status().as_u16(), 400);
     assert_eq!(f.stats().bad_bodies, 1);
+
+    // A 100 MB body: refused with 413 after MAX_BODY_BYTES, never read whole.
+    let huge = Bytes::from(vec![b'x'; 100 * 1024 * 1024]);
+    let req = hyper::Request::builder()
+        .method("POST")
+        .uri(format!("{}/channels/{ch}/messages", f.api_base()))
+        .header("authorization", format!("Bot {}", f.token()))
+        .body(Full::new(huge))
+        .expect("a request");
+    // The fake may close the connection before the whole body is sent: then there is
+    // no answer to read, and the refusal is in the counts alone.
+    if let Ok(res) = http.request(req).await {
+        assert_eq!(res.status().as_u16(), 413);
+    }
+    assert_eq!(f.stats().bad_bodies, 2);
 }
 
 #[tokio::test(start_paused = true)]
