@@ -6,34 +6,36 @@
 //! --workspace` builds it (with `-p orchestrator` alone, build it first with `cargo build -p
 //! refbot`).
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
 
 mod common;
 
 use common::{refbot_binary, ORCHESTRATOR};
 
-#[test]
-fn a_discord_bot_is_load_tested_through_the_fake_discord() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("db.sqlite");
+/// Runs the orchestrator in `dir` on `refbot discord <bot_flags>` (a database generated in
+/// `dir`), writing under `dir/out`, with `flags` added.
+fn run_refbot_discord(dir: &Path, bot_flags: &str, flags: &[&str]) -> Output {
+    let db = dir.join("db.sqlite");
     let target = format!(
-        "discord:{} discord --latency-scale 0 --database {}",
+        "discord:{} discord {bot_flags} --database {}",
         refbot_binary().display(),
         db.display()
     );
-    let out = Command::new(ORCHESTRATOR)
-        .current_dir(dir.path())
-        .args([
-            "--quiet",
-            "--no-synthetic",
-            "--max-queries",
-            "8",
-            "--database",
-        ])
+    Command::new(ORCHESTRATOR)
+        .current_dir(dir)
+        .args(["--quiet", "--no-synthetic", "--database"])
         .arg(&db)
         .args(["--out", "out", "--target", &target])
+        .args(flags)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn a_discord_bot_is_load_tested_through_the_fake_discord() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_refbot_discord(dir.path(), "--latency-scale 0", &["--max-queries", "8"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
@@ -110,26 +112,11 @@ fn a_discord_bot_is_load_tested_through_the_fake_discord() {
 #[test]
 fn a_discord_bot_that_crashes_is_restarted_and_its_question_counted_as_crashed() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("db.sqlite");
-    let target = format!(
-        "discord:{} discord --echo --exit-after 3 --database {}",
-        refbot_binary().display(),
-        db.display()
+    let out = run_refbot_discord(
+        dir.path(),
+        "--echo --exit-after 3",
+        &["--no-parallel", "--max-queries", "6"],
     );
-    let out = Command::new(ORCHESTRATOR)
-        .current_dir(dir.path())
-        .args([
-            "--quiet",
-            "--no-synthetic",
-            "--no-parallel",
-            "--max-queries",
-            "6",
-            "--database",
-        ])
-        .arg(&db)
-        .args(["--out", "out", "--target", &target])
-        .output()
-        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let report: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("out/latest/report.json"))

@@ -21,33 +21,30 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use perf_core::record::RunResult;
 use perf_core::{BotTarget, LoadProfile, Query};
-use perf_runner::{Plan, Runner, RunnerConfig};
+use perf_runner::Plan;
 use perf_targets::{DiscordTarget, DiscordTargetConfig, RateLimits};
 use serde_json::json;
 
+/// The settings, from `key=value` arguments.
+#[derive(Default)]
 struct Args {
     bot: String,
-    users: usize,
-    seconds: u64,
-    quiet_ms: u64,
+    users: Option<usize>,
+    seconds: Option<u64>,
+    quiet_ms: Option<u64>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
-    let mut args = Args {
-        bot: String::new(),
-        users: 500,
-        seconds: 60,
-        quiet_ms: 50,
-    };
+    let mut args = Args::default();
     for a in std::env::args().skip(1) {
         let (key, v) = a
             .split_once('=')
             .with_context(|| format!("`{a}`: give key=value, such as users=200"))?;
         match key {
             "bot" => args.bot = v.to_owned(),
-            "users" => args.users = v.parse()?,
-            "seconds" => args.seconds = v.parse()?,
-            "quiet_ms" => args.quiet_ms = v.parse()?,
+            "users" => args.users = Some(v.parse()?),
+            "seconds" => args.seconds = Some(v.parse()?),
+            "quiet_ms" => args.quiet_ms = Some(v.parse()?),
             other => bail!("unknown key {other}: bot, users, seconds or quiet_ms"),
         }
     }
@@ -88,45 +85,26 @@ async fn run(args: Args) -> anyhow::Result<()> {
         db.display().to_string(),
     ]);
     config.rate_limits = RateLimits::Off;
-    config.quiet_ms = args.quiet_ms;
+    config.quiet_ms = args.quiet_ms.unwrap_or(50);
     let target = Arc::new(DiscordTarget::new(config, dir.path())?);
     target
         .initialize()
         .await
         .map_err(|e| anyhow::anyhow!("the bot did not start: {e}"))?;
 
-    let rss = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sampler = {
-        let rss = Arc::clone(&rss);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                if let Ok(mut v) = rss.lock() {
-                    v.push(common::rss_kib());
-                }
-            }
-        })
-    };
+    let (rss, sampler) = common::sample_rss();
     let load = LoadProfile::Closed(perf_core::ClosedLoop {
-        users: args.users,
+        users: args.users.unwrap_or(500),
         think_time: Duration::ZERO,
         rate_limit_per_second: None,
-        duration: Some(Duration::from_secs(args.seconds)),
+        duration: Some(Duration::from_secs(args.seconds.unwrap_or(60))),
     });
     // Distinct ids spread the questions over the guild's channels.
     let queries = (0..64)
         .map(|i| Query::new(format!("q{i}"), "who was most active in #general?", "bench"))
         .collect();
     let plan = Plan::new(queries, load);
-    let runner = Runner::new(
-        Arc::clone(&target) as Arc<dyn BotTarget>,
-        RunnerConfig {
-            sample_events: false,
-            monitor: None,
-            ..RunnerConfig::default()
-        },
-    );
+    let runner = common::bare_runner(Arc::clone(&target) as Arc<dyn BotTarget>);
     let mut result = RunResult::new("bench", "now", target.describe());
     let (cpu0, start) = (cpu_s(), Instant::now());
     let stats = runner.run(&plan, &mut result).await?;
@@ -139,8 +117,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     println!(
         "{}",
         json!({
-            "users": args.users,
-            "quiet_ms": args.quiet_ms,
+            "users": args.users.unwrap_or(500),
+            "quiet_ms": args.quiet_ms.unwrap_or(50),
             "seconds": elapsed,
             "queries": stats.sent,
             "errors": stats.sent - stats.succeeded,

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use perf_core::record::RunResult;
 use perf_core::{BotTarget, LoadProfile, Query};
-use perf_runner::{Plan, Runner, RunnerConfig};
+use perf_runner::Plan;
 use perf_targets::{HttpTarget, HttpTargetConfig, HttpVersion};
 use serde_json::json;
 
@@ -98,19 +98,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let target = Arc::new(HttpTarget::new(config)?);
     let duration = Duration::from_secs(args.seconds);
 
-    let rss = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sampler = {
-        let rss = Arc::clone(&rss);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                if let Ok(mut v) = rss.lock() {
-                    v.push(common::rss_kib());
-                }
-            }
-        })
-    };
+    let (rss, sampler) = common::sample_rss();
 
     let start = Instant::now();
     let (requests, errors) = if args.tight_loop {
@@ -145,14 +133,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             vec![Query::new("q", "how busy is #general?", "bench")],
             load,
         );
-        let runner = Runner::new(
-            Arc::clone(&target) as Arc<dyn BotTarget>,
-            RunnerConfig {
-                sample_events: false,
-                monitor: None,
-                ..RunnerConfig::default()
-            },
-        );
+        let runner = common::bare_runner(Arc::clone(&target) as Arc<dyn BotTarget>);
         let mut result = RunResult::new("bench", "now", target.describe());
         let stats = runner.run(&plan, &mut result).await?;
         (stats.sent, stats.sent - stats.succeeded)
