@@ -45,6 +45,20 @@ PY
 grep -q "^### Discord" runs/latest/summary.md
 grep -q '<section id="discord">' runs/latest/report.html
 
+# A bot that crashes on its fourth question: that question counts as crashed, the bot is
+# started again and answers the rest.
+code=$(BOT_EXIT_AFTER=4 run --questions "$questions" --no-parallel)
+echo "with a bot that exits on its fourth question: exit $code"
+python3 - runs/latest/report.json <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+o, d = r["overall"]["outcomes"], r["discord"]
+assert o.get("error:crashed", 0) >= 1 and o.get("ok", 0) >= 3, o
+assert d["crashes"] >= 1, d
+assert any("was restarted" in n for n in r["notes"]), r["notes"]
+print("crashed:", o.get("error:crashed"), "ok:", o.get("ok"), "restarts noted")
+PY
+
 code=$(run --questions "$repo/examples/bots/discord_questions_block.jsonl")
 echo "with a blocking handler: exit $code"
 test "$code" -eq 1

@@ -12,7 +12,8 @@ Run it against the suite's fake Discord, unchanged:
 Knobs (environment): BOT_THINK_MS before the first message (default 50), BOT_EDIT_MS
 between edits (default 30), BOT_EDITS edits (default 2). A message with the word "block"
 makes the handler call time.sleep(BOT_BLOCK_MS / 1000) (default 400): a synchronous call
-that blocks the event loop, the bug the suite's event-loop check catches.
+that blocks the event loop, the bug the suite's event-loop check catches. BOT_EXIT_AFTER=N
+makes the process exit on its Nth question (an unhandled crash; the suite restarts it).
 """
 
 import asyncio
@@ -25,6 +26,8 @@ THINK_MS = int(os.environ.get("BOT_THINK_MS", "50"))
 EDIT_MS = int(os.environ.get("BOT_EDIT_MS", "30"))
 EDITS = int(os.environ.get("BOT_EDITS", "2"))
 BLOCK_MS = int(os.environ.get("BOT_BLOCK_MS", "400"))
+EXIT_AFTER = int(os.environ.get("BOT_EXIT_AFTER", "0"))
+questions = 0
 
 intents = discord.Intents.default()
 intents.message_content = True
@@ -40,6 +43,11 @@ async def on_ready():
 async def on_message(message: discord.Message):
     if message.author == client.user or not client.user.mentioned_in(message):
         return
+    global questions
+    questions += 1
+    if EXIT_AFTER and questions >= EXIT_AFTER:
+        print(f"exiting on question {questions} (BOT_EXIT_AFTER)", flush=True)
+        os._exit(3)
     question = message.content.replace(client.user.mention, "").strip()
     async with message.channel.typing():
         if "block" in question.lower():

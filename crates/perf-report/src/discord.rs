@@ -6,6 +6,7 @@ use perf_core::record::RunResult;
 use perf_core::LatencyHistogram;
 
 use crate::fmt;
+use crate::model::pct_ms;
 
 /// The title of the section.
 pub(crate) const TITLE: &str = "Discord";
@@ -13,13 +14,7 @@ pub(crate) const TITLE: &str = "Discord";
 /// The rows, or `None` for a run of another transport.
 pub(crate) fn discord_rows(r: &RunResult) -> Option<Vec<(&'static str, String)>> {
     let d = r.discord.as_ref()?;
-    let pct = |h: &LatencyHistogram| {
-        format!(
-            "p50 {} · p95 {}",
-            fmt::ms(h.percentile_micros(50.0) as f64 / 1e3),
-            fmt::ms(h.percentile_micros(95.0) as f64 / 1e3)
-        )
-    };
+    let pct = |h: &LatencyHistogram| format!("p50 {} · p95 {}", pct_ms(h, 50.0), pct_ms(h, 95.0));
     let mut rows = Vec::new();
     rows.push((
         "typing",

@@ -19,7 +19,9 @@ use serde_json::json;
 use tokio::process::Child;
 use tokio::sync::{oneshot, watch};
 
-use crate::command::{bot_command, copy_stderr, log_tail, signal_group, spawn_bot, GroupSignal};
+use crate::command::{
+    bot_command, copy_stderr, log_tail, restart_backoff, signal_group, spawn_bot, GroupSignal,
+};
 use crate::spec::{deserialize_argv, CommandTargetConfig};
 use crate::TargetsError;
 
@@ -534,15 +536,15 @@ impl DiscordTarget {
             ));
         }
         self.restarts.fetch_add(1, Ordering::Relaxed);
-        tokio::time::sleep(restart_backoff(n)).await;
+        // 100 ms before the first restart, doubled each time, at most 5 s.
+        tokio::time::sleep(restart_backoff(
+            Duration::from_millis(100),
+            u64::from(n) + 1,
+        ))
+        .await;
         fake.bot_gone();
         self.launch(fake).await
     }
-}
-
-/// The wait before restart number `n + 1`: 100 ms, doubled each time, at most 5 s.
-fn restart_backoff(n: u32) -> Duration {
-    Duration::from_millis(100u64.saturating_mul(1 << n.min(6))).min(Duration::from_secs(5))
 }
 
 /// Owns the bot process until it exits (a crash: counted, and its exit described in

@@ -30,7 +30,7 @@ mod stderr;
 
 use process::*;
 pub(crate) use process::{
-    bot_command, describe_exit, running_pid, signal_group, spawn_bot, GroupSignal,
+    bot_command, describe_exit, restart_backoff, running_pid, signal_group, spawn_bot, GroupSignal,
 };
 use protocol::*;
 pub use stats::CommandStats;
@@ -301,11 +301,10 @@ impl CommandTarget {
     }
 
     fn backoff(&self, crashes: u64) -> Duration {
-        let base = Duration::from_millis(self.config.restart_backoff_ms);
-        let shift = u32::try_from(crashes.saturating_sub(1))
-            .unwrap_or(u32::MAX)
-            .min(16);
-        base.saturating_mul(1 << shift).min(MAX_BACKOFF)
+        restart_backoff(
+            Duration::from_millis(self.config.restart_backoff_ms),
+            crashes,
+        )
     }
 
     /// The running process, starting or restarting it when needed.

@@ -46,6 +46,15 @@ pub(crate) fn spawn_bot(cmd: &mut Command, program: &str) -> Result<Child, Targe
         .map_err(|e| TargetError::connect(format!("cannot start `{program}`: {e}")))
 }
 
+/// The wait before starting a bot again after its `crashes`-th crash: `base`, doubled
+/// with every further crash, at most 5 s.
+pub(crate) fn restart_backoff(base: Duration, crashes: u64) -> Duration {
+    let shift = u32::try_from(crashes.saturating_sub(1))
+        .unwrap_or(u32::MAX)
+        .min(16);
+    base.saturating_mul(1 << shift).min(MAX_BACKOFF)
+}
+
 /// The process id kept in `pid`, or `None` while no process runs (0).
 pub(crate) fn running_pid(pid: &AtomicU32) -> Option<u32> {
     match pid.load(Ordering::Relaxed) {
